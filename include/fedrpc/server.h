@@ -1,0 +1,137 @@
+/*
+ * The serving side: a server listens on one or more URLs with an nng rep0
+ * socket, receives with a pool of contexts driven by aio callbacks, and
+ * hands each decoded call to the handler registered for its method on one
+ * of its worker threads. Generated server skeletons register typed handlers
+ * through fedrpc_server_add_handler().
+ */
+#ifndef FEDRPC_SERVER_H
+#define FEDRPC_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include <fedrpc/metadata.h>
+#include <fedrpc/method.h>
+#include <fedrpc/status.h>
+#include <fedrpc/tls.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fedrpc_server fedrpc_server;
+
+/* One call being served: valid only while its handler runs. */
+typedef struct fedrpc_ctx fedrpc_ctx;
+
+typedef struct fedrpc_server_opts {
+	const char *url;              /* "tls+tcp://127.0.0.1:0", ...; required */
+	const fedrpc_tls_opts *tls;   /* required for tls+tcp:// */
+	size_t   max_message_size;    /* larger requests: RESOURCE_EXHAUSTED; 0: 4 MiB */
+	uint32_t contexts;            /* receive contexts; 0: 64 */
+	uint32_t workers;             /* handler threads; 0: 8 */
+	uint32_t dedup_entries;       /* replies kept for repeated request ids; 0: 4096 */
+} fedrpc_server_opts;
+
+fedrpc_code fedrpc_server_new(fedrpc_server **out,
+    const fedrpc_server_opts *opts, fedrpc_status *st);
+
+/*
+ * A handler. `req` is the decoded request; `resp` an initialised, empty
+ * response message for the handler to fill. Memory for resp's fields comes
+ * from fedrpc_ctx_alloc() and friends and is freed after the reply is sent.
+ * Return FEDRPC_OK, or a code with a message set in st; on error the
+ * response is not sent. Handlers run on worker threads and may block.
+ */
+typedef struct fedrpc_handler fedrpc_handler;
+typedef fedrpc_code (*fedrpc_handler_fn)(const fedrpc_handler *h,
+    fedrpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp,
+    fedrpc_status *st);
+
+/* Any function pointer, stored for a generated thunk to cast back. */
+typedef void (*fedrpc_fnptr)(void);
+
+struct fedrpc_handler {
+	const fedrpc_method *method; /* the method served */
+	fedrpc_handler_fn    fn;     /* called for each request */
+	fedrpc_fnptr         typed;  /* typed handler for generated thunks */
+	void                *impl;   /* user data for the handler */
+};
+
+/* Registers (copies) a handler. EXISTS if the method already has one;
+ * only before fedrpc_server_start(). */
+fedrpc_code fedrpc_server_add_handler(
+    fedrpc_server *srv, const fedrpc_handler *h, fedrpc_status *st);
+
+/*
+ * Admission: run for every well-formed request before its handler (and for
+ * requests to unknown methods). Returning anything but OK answers the call
+ * with that status and the handler never runs. Used for origin
+ * authentication, allow lists and limits.
+ */
+typedef fedrpc_code (*fedrpc_admit_fn)(
+    void *arg, fedrpc_ctx *ctx, fedrpc_status *st);
+void fedrpc_server_set_admit(fedrpc_server *srv, fedrpc_admit_fn fn, void *arg);
+
+/*
+ * Connection admission: run when a connection is about to be added, before
+ * any request is read from it. Returning false closes it.
+ */
+typedef bool (*fedrpc_pipe_admit_fn)(void *arg, nng_pipe pipe);
+void fedrpc_server_set_pipe_admit(
+    fedrpc_server *srv, fedrpc_pipe_admit_fn fn, void *arg);
+
+/* Starts listening. */
+fedrpc_code fedrpc_server_start(fedrpc_server *srv, fedrpc_status *st);
+
+/*
+ * The port actually bound (for a URL with port 0), or 0 when not TCP.
+ */
+int fedrpc_server_port(fedrpc_server *srv);
+
+/*
+ * Stops accepting, lets calls already in handlers finish (up to
+ * grace_ms; then their replies are dropped), answers queued calls with
+ * UNAVAILABLE, and closes. Safe to call more than once.
+ */
+void fedrpc_server_stop(fedrpc_server *srv, uint32_t grace_ms);
+
+/* Stops (if needed) and frees. */
+void fedrpc_server_free(fedrpc_server *srv);
+
+/* ---- inside a handler ---- */
+
+const fedrpc_method *fedrpc_ctx_method(const fedrpc_ctx *ctx);
+/* The method name the request carried (also for unknown methods). */
+const char *fedrpc_ctx_method_name(const fedrpc_ctx *ctx);
+const char *fedrpc_ctx_origin_domain(const fedrpc_ctx *ctx);
+const char *fedrpc_ctx_target_domain(const fedrpc_ctx *ctx);
+uint32_t    fedrpc_ctx_api_version(const fedrpc_ctx *ctx);
+/* 16 bytes */
+const uint8_t *fedrpc_ctx_request_id(const fedrpc_ctx *ctx);
+const fedrpc_metadata *fedrpc_ctx_metadata(const fedrpc_ctx *ctx);
+/* The peer's verified certificate names; an empty list without TLS. */
+const fedrpc_peer *fedrpc_ctx_peer(const fedrpc_ctx *ctx);
+/* The nng pipe the request came on. */
+nng_pipe fedrpc_ctx_pipe(const fedrpc_ctx *ctx);
+/* Milliseconds left before the caller's deadline (UINT32_MAX: none). */
+uint32_t fedrpc_ctx_time_left_ms(const fedrpc_ctx *ctx);
+/* True once the deadline passed or the server is stopping. */
+bool fedrpc_ctx_is_cancelled(const fedrpc_ctx *ctx);
+/* Adds a metadata entry to the reply; copied. */
+fedrpc_code fedrpc_ctx_add_reply_metadata(
+    fedrpc_ctx *ctx, const char *key, const uint8_t *value, size_t len);
+
+/* Memory freed when the call ends (aligned for any type; zeroed). */
+void *fedrpc_ctx_alloc(fedrpc_ctx *ctx, size_t size);
+char *fedrpc_ctx_strdup(fedrpc_ctx *ctx, const char *s);
+/* A protobuf-c allocator drawing from the same memory. */
+ProtobufCAllocator *fedrpc_ctx_allocator(fedrpc_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

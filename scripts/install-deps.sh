@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs the Debian bookworm packages fedrpc builds, tests and runs with.
+# Safe to run again: apt only installs what is missing.
+set -eu
+pkgs="build-essential cmake pkg-config git
+      libnng-dev libwolfssl-dev
+      libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotoc-dev
+      libudns-dev libconfig-dev libcriterion-dev libjansson-dev uuid-dev
+      libsqlite3-dev sqlite3 libpq-dev postgresql dnsmasq-base
+      openssl iproute2 procps"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "installing:$missing"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi

@@ -1,0 +1,186 @@
+/*
+ * Test support: scratch folders, free ports, child processes.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+char *
+tu_tmpdir(const char *tag)
+{
+	const char *base = getenv("TMPDIR");
+	char       *path;
+
+	if (asprintf(&path, "%s/fedrpc-%s-XXXXXX", base ? base : "/tmp",
+	        tag ? tag : "test") < 0)
+		return NULL;
+	if (mkdtemp(path) == NULL) {
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+static int
+rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void) sb;
+	(void) flag;
+	(void) ftw;
+	return remove(p) == 0 ? 0 : 0;
+}
+
+void
+tu_rmrf(const char *path)
+{
+	if (path != NULL)
+		nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *
+tu_path(const char *dir, const char *name)
+{
+	static __thread char ring[8][512];
+	static __thread int  next;
+	char                *buf = ring[next++ & 7];
+
+	snprintf(buf, sizeof(ring[0]), "%s/%s", dir, name);
+	return buf;
+}
+
+int
+tu_free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t          len = sizeof(sa);
+	int                fd, port = -1;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *) &sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool
+tu_wait_port(int port, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	do {
+		struct sockaddr_in sa = {.sin_family = AF_INET};
+		int                fd = socket(AF_INET, SOCK_STREAM, 0);
+		int                ok;
+
+		sa.sin_port        = htons((uint16_t) port);
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ok = connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
+		close(fd);
+		if (ok)
+			return true;
+		usleep(20000);
+	} while (now_ms() < deadline);
+	return false;
+}
+
+pid_t
+tu_spawn(char *const argv[], const char *logfile)
+{
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	if (logfile != NULL) {
+		int fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+	}
+	/* Its own process group, so a stop can reach its children too. */
+	setpgid(0, 0);
+	execv(argv[0], argv);
+	fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+int
+tu_stop(pid_t pid, int sig, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	int       status;
+
+	if (pid <= 0)
+		return -1;
+	kill(pid, sig);
+	while (now_ms() < deadline) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return status;
+		if (r < 0)
+			return -1;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	return waitpid(pid, &status, 0) == pid ? status : -1;
+}
+
+char *
+tu_read_file(const char *path)
+{
+	FILE  *f = fopen(path, "rb");
+	char  *buf;
+	long   n;
+
+	if (f == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t) n + 1);
+	if (buf != NULL) {
+		size_t got = fread(buf, 1, (size_t) n, f);
+		buf[got]   = '\0';
+	}
+	fclose(f);
+	return buf;
+}
+
+bool
+tu_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "wb");
+	bool  ok;
+
+	if (f == NULL)
+		return false;
+	ok = fputs(text, f) >= 0;
+	return fclose(f) == 0 && ok;
+}
