@@ -6,7 +6,9 @@
 set -eu
 check=0
 if [ "${1:-}" = "--check" ]; then check=1; shift; fi
-proto_dir=$1 gen_dir=$2 plugin=$3
+# Absolute paths: the script works from inside proto_dir.
+abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+proto_dir=$(abs "$1") gen_dir=$(abs "$2") plugin=$(abs "$3")
 
 out=$gen_dir
 if [ $check = 1 ]; then
