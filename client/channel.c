@@ -1,22 +1,596 @@
 /*
- * Channels: one nng req0 socket dialed to one endpoint; calls run on pooled
- * req0 contexts over the shared connection.
+ * Channels: one nng req0 socket dialed to one endpoint in the background,
+ * a pool of calls (req0 context + aio) reused across calls, and a watch
+ * that makes calls fail fast with the reason when the endpoint cannot be
+ * reached, instead of letting each wait for its full deadline.
+ *
+ * nng's dialer reports nothing when a background dial fails. So while
+ * calls wait and no connection is up, the channel polls the TLS engine for
+ * its last handshake error and, at most once per reconnect interval,
+ * probes the endpoint with a bare transport connection (no SP handshake)
+ * whose error (refused, unreachable, timed out) is the reason calls get.
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
-#include <fedrpc/channel.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include <fedrpc/log.h>
+
+#include "client/channel_int.h"
+#include "core/clock.h"
+
+#define DEFAULT_MAX_MSG (4u << 20)
+#define DEFAULT_TIMEOUT_MS 30000
+#define DEFAULT_RECONN_MIN_MS 100
+#define DEFAULT_RECONN_MAX_MS 5000
+/* How often a waiting channel looks at its connection state. */
+#define WATCH_TICK_MS 20
+/* A probe that gets no answer this fast counts as a failure. */
+#define PROBE_TIMEOUT_MS 3000
+
+static void watch_cb(void *arg);
+static void probe_cb(void *arg);
+
+static bool
+is_tls_url(const char *url)
+{
+	return strncmp(url, "tls+", 4) == 0;
+}
+
+/* The transport under the URL, for probing: "tls+tcp://h:p" -> "tcp://h:p".
+ * inproc:// has nothing to probe. */
+static char *
+probe_url_of(const char *url)
+{
+	if (is_tls_url(url))
+		url += 4;
+	if (strncmp(url, "tcp", 3) != 0 && strncmp(url, "ipc://", 6) != 0 &&
+	    strncmp(url, "abstract://", 11) != 0)
+		return NULL;
+	return strdup(url);
+}
+
+static char *
+dup_or_empty(const char *s)
+{
+	return strdup(s != NULL ? s : "");
+}
+
+/* Frees what open made; the socket must be closed and calls gone. */
+static void
+chan_free(fedrpc_channel *ch)
+{
+	if (ch->watch_aio != NULL)
+		nng_aio_free(ch->watch_aio);
+	if (ch->probe_aio != NULL)
+		nng_aio_free(ch->probe_aio);
+	if (ch->probe != NULL)
+		nng_stream_dialer_free(ch->probe);
+	if (ch->tls != NULL)
+		fedrpc_tls_free(ch->tls);
+	pthread_mutex_destroy(&ch->mtx);
+	pthread_cond_destroy(&ch->cv);
+	free(ch->pipes);
+	free(ch->url);
+	free(ch->probe_url);
+	free(ch->origin);
+	free(ch->target);
+	free(ch);
+}
+
+/* Records why the endpoint is unreachable; mtx held. */
+static void
+set_fail(fedrpc_channel *ch, fedrpc_code code, const char *why,
+    fail_source src)
+{
+	if (ch->fail_code != code || strcmp(ch->fail_msg, why) != 0)
+		FEDRPC_LOG_INFO("channel %s: %s", ch->url, why);
+	ch->fail_code = code;
+	ch->fail_src  = src;
+	ch->fail_ms   = fedrpc_clock_ms();
+	snprintf(ch->fail_msg, sizeof(ch->fail_msg), "%s", why);
+}
+
+static void
+clear_fail(fedrpc_channel *ch)
+{
+	ch->fail_code   = FEDRPC_OK;
+	ch->fail_src    = FAIL_NONE;
+	ch->fail_msg[0] = '\0';
+}
+
+void
+chan_fail_status(fedrpc_channel *ch, fedrpc_status *st)
+{
+	pthread_mutex_lock(&ch->mtx);
+	if (ch->fail_code != FEDRPC_OK)
+		fedrpc_status_set(st, ch->fail_code, "cannot reach %s: %s",
+		    ch->url, ch->fail_msg);
+	else
+		fedrpc_status_set(st, FEDRPC_UNAVAILABLE,
+		    "cannot reach %s: connection lost", ch->url);
+	pthread_mutex_unlock(&ch->mtx);
+}
+
+/* Starts the watch if calls may be waiting for a connection; mtx held. */
+static void
+watch_start(fedrpc_channel *ch)
+{
+	if (ch->watching || ch->closing || ch->n_pipes > 0 || ch->n_live == 0)
+		return;
+	ch->watching = true;
+	nng_sleep_aio(0, ch->watch_aio);
+}
+
+/* Stops every live call because the endpoint is down; mtx held. Calls
+ * already told are told again: cancelling is idempotent, and that also
+ * catches a call whose first cancel came before nng had its request. */
+static void
+abort_live(fedrpc_channel *ch, int why)
+{
+	for (fedrpc_call *c = ch->live; c != NULL; c = c->next) {
+		int none = ABORT_NONE;
+
+		/* The first reason wins; the cancel is repeated anyway. */
+		pthread_mutex_lock(&c->lk);
+		__atomic_compare_exchange_n(&c->abort, &none, why, false,
+		    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+		nng_aio_cancel(c->aio);
+		pthread_mutex_unlock(&c->lk);
+	}
+}
+
+static const char *
+probe_error(int rv)
+{
+	switch (rv) {
+	case NNG_ECONNREFUSED:
+		return "connection refused";
+	case NNG_ETIMEDOUT:
+		return "connection timed out";
+	case NNG_EUNREACHABLE:
+		return "host unreachable";
+	case NNG_EADDRINVAL:
+		return "invalid address";
+	case NNG_ECONNRESET:
+	case NNG_ECONNSHUT:
+		return "connection reset";
+	default:
+		return nng_strerror(rv);
+	}
+}
+
+static void
+probe_cb(void *arg)
+{
+	fedrpc_channel *ch = arg;
+	int             rv = nng_aio_result(ch->probe_aio);
+
+	if (rv == 0)
+		nng_stream_free(nng_aio_get_output(ch->probe_aio, 0));
+	pthread_mutex_lock(&ch->mtx);
+	ch->probing = false;
+	if (!ch->closing) {
+		if (rv == 0) {
+			/* Reachable: nng's dialer will get there. */
+			if (ch->fail_src == FAIL_PROBE)
+				clear_fail(ch);
+		} else if (rv != NNG_ECANCELED && rv != NNG_ECLOSED &&
+		    ch->n_pipes == 0) {
+			set_fail(ch, FEDRPC_UNAVAILABLE, probe_error(rv),
+			    FAIL_PROBE);
+			abort_live(ch, ABORT_DOWN);
+		}
+	}
+	pthread_cond_broadcast(&ch->cv);
+	pthread_mutex_unlock(&ch->mtx);
+}
+
+static void
+watch_cb(void *arg)
+{
+	fedrpc_channel *ch = arg;
+	uint64_t        now;
+	char            why[sizeof(ch->fail_msg)];
+	fedrpc_code     code;
+
+	pthread_mutex_lock(&ch->mtx);
+	if (nng_aio_result(ch->watch_aio) != 0 || ch->closing ||
+	    ch->n_pipes > 0 || ch->n_live == 0) {
+		ch->watching = false;
+		pthread_cond_broadcast(&ch->cv);
+		pthread_mutex_unlock(&ch->mtx);
+		return;
+	}
+	now = fedrpc_clock_ms();
+	if (ch->tls != NULL &&
+	    (code = fedrpc_tls_last_error(ch->tls, why, sizeof(why))) !=
+	        FEDRPC_OK)
+		set_fail(ch, code, why, FAIL_TLS);
+	if (ch->probe != NULL && !ch->probing &&
+	    now - ch->probe_ms >= ch->probe_every_ms) {
+		ch->probing  = true;
+		ch->probe_ms = now;
+		nng_aio_set_timeout(ch->probe_aio, PROBE_TIMEOUT_MS);
+		nng_stream_dialer_dial(ch->probe, ch->probe_aio);
+	}
+	/* Only a fresh failure fails calls; an old one waits for the
+	 * probe just started. */
+	if (ch->fail_code != FEDRPC_OK &&
+	    now - ch->fail_ms <= ch->probe_every_ms + 2 * WATCH_TICK_MS)
+		abort_live(ch, ABORT_DOWN);
+	nng_sleep_aio(WATCH_TICK_MS, ch->watch_aio);
+	pthread_mutex_unlock(&ch->mtx);
+}
+
+static void
+pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	fedrpc_channel *ch = arg;
+	uint32_t        id = (uint32_t) nng_pipe_id(pipe);
+
+	pthread_mutex_lock(&ch->mtx);
+	if (ev == NNG_PIPE_EV_ADD_POST) {
+		if (ch->n_pipes == ch->cap_pipes) {
+			size_t    cap = ch->cap_pipes ? 2 * ch->cap_pipes : 4;
+			uint32_t *p   = realloc(ch->pipes, cap * sizeof(*p));
+
+			if (p == NULL) {
+				pthread_mutex_unlock(&ch->mtx);
+				nng_pipe_close(pipe);
+				return;
+			}
+			ch->pipes     = p;
+			ch->cap_pipes = cap;
+		}
+		ch->pipes[ch->n_pipes++] = id;
+		clear_fail(ch);
+		FEDRPC_LOG_DEBUG("channel %s: connected", ch->url);
+	} else if (ev == NNG_PIPE_EV_REM_POST) {
+		for (size_t i = 0; i < ch->n_pipes; i++) {
+			if (ch->pipes[i] == id) {
+				ch->pipes[i] = ch->pipes[--ch->n_pipes];
+				FEDRPC_LOG_DEBUG(
+				    "channel %s: disconnected", ch->url);
+				break;
+			}
+		}
+		watch_start(ch);
+	}
+	pthread_mutex_unlock(&ch->mtx);
+}
+
+static fedrpc_code
+open_fail(fedrpc_status *st, const char *what, const char *url, int rv)
+{
+	return fedrpc_status_set(st, fedrpc_code_from_nng(rv), "%s %s: %s",
+	    what, url, nng_strerror(rv));
+}
 
 fedrpc_code
 fedrpc_channel_open(fedrpc_channel **out, const fedrpc_channel_opts *opts,
     fedrpc_status *st)
 {
-	(void) opts;
+	fedrpc_channel *ch;
+	size_t          cap;
+	uint32_t        rmin, rmax;
+	int             rv;
+	bool            sock_open = false;
+
 	*out = NULL;
-	return fedrpc_status_set(st, FEDRPC_UNIMPLEMENTED, "not yet");
+	if (opts == NULL || opts->url == NULL || opts->url[0] == '\0')
+		return fedrpc_status_set(
+		    st, FEDRPC_INVALID_ARGUMENT, "channel needs a url");
+	if (is_tls_url(opts->url) && opts->tls == NULL)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "%s needs TLS options", opts->url);
+	if ((ch = calloc(1, sizeof(*ch))) == NULL)
+		return fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
+		    "out of memory opening a channel");
+	pthread_mutex_init(&ch->mtx, NULL);
+	pthread_cond_init(&ch->cv, NULL);
+	ch->refs            = 1;
+	ch->api_version     = opts->api_version;
+	ch->max_msg         = opts->max_message_size ? opts->max_message_size
+						 : DEFAULT_MAX_MSG;
+	ch->default_timeout = opts->default_timeout_ms ? opts->default_timeout_ms
+						       : DEFAULT_TIMEOUT_MS;
+	rmin = opts->reconnect_min_ms ? opts->reconnect_min_ms
+				      : DEFAULT_RECONN_MIN_MS;
+	rmax = opts->reconnect_max_ms ? opts->reconnect_max_ms
+				      : DEFAULT_RECONN_MAX_MS;
+	if (rmax < rmin)
+		rmax = rmin;
+	ch->probe_every_ms = rmin < 20 ? 20 : rmin > 1000 ? 1000 : rmin;
+	ch->url            = strdup(opts->url);
+	ch->probe_url      = probe_url_of(opts->url);
+	ch->origin         = dup_or_empty(opts->origin_domain);
+	ch->target         = dup_or_empty(opts->target_domain);
+	if (ch->url == NULL || ch->origin == NULL || ch->target == NULL) {
+		fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
+		    "out of memory opening a channel");
+		goto fail;
+	}
+	if (is_tls_url(opts->url) &&
+	    fedrpc_tls_new(&ch->tls, false, opts->tls, st) != FEDRPC_OK)
+		goto fail;
+
+	if ((rv = nng_aio_alloc(&ch->watch_aio, watch_cb, ch)) != 0 ||
+	    (rv = nng_aio_alloc(&ch->probe_aio, probe_cb, ch)) != 0) {
+		open_fail(st, "cannot open a channel to", ch->url, rv);
+		goto fail;
+	}
+	if (ch->probe_url != NULL &&
+	    nng_stream_dialer_alloc(&ch->probe, ch->probe_url) != 0)
+		ch->probe = NULL; /* no probing; deadlines still hold */
+
+	if ((rv = nng_req0_open(&ch->sock)) != 0) {
+		open_fail(st, "cannot open a socket for", ch->url, rv);
+		goto fail;
+	}
+	sock_open = true;
+	/* No timed resend: a request is sent again only when its
+	 * connection drops, and the server deduplicates that by id. A
+	 * reply over our limit but under the cap is read and refused
+	 * with a clear status; beyond the cap nng drops the connection. */
+	cap = ch->max_msg * 2;
+	if (cap < ch->max_msg + 65536)
+		cap = ch->max_msg + 65536;
+	if ((rv = nng_socket_set_ms(ch->sock, NNG_OPT_REQ_RESENDTIME,
+	         NNG_DURATION_INFINITE)) != 0 ||
+	    (rv = nng_socket_set_size(ch->sock, NNG_OPT_RECVMAXSZ, cap)) != 0 ||
+	    (rv = nng_socket_set_ms(
+	         ch->sock, NNG_OPT_RECONNMINT, (nng_duration) rmin)) != 0 ||
+	    (rv = nng_socket_set_ms(
+	         ch->sock, NNG_OPT_RECONNMAXT, (nng_duration) rmax)) != 0 ||
+	    (rv = nng_pipe_notify(
+	         ch->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, ch)) != 0 ||
+	    (rv = nng_pipe_notify(
+	         ch->sock, NNG_PIPE_EV_REM_POST, pipe_cb, ch)) != 0 ||
+	    (rv = nng_dialer_create(&ch->dialer, ch->sock, ch->url)) != 0) {
+		open_fail(st, "cannot dial", ch->url, rv);
+		goto fail;
+	}
+	if (ch->tls != NULL &&
+	    (rv = nng_dialer_set_ptr(ch->dialer, NNG_OPT_TLS_CONFIG,
+	         fedrpc_tls_nng_config(ch->tls))) != 0) {
+		open_fail(st, "cannot set TLS on", ch->url, rv);
+		goto fail;
+	}
+	if ((rv = nng_dialer_start(ch->dialer, NNG_FLAG_NONBLOCK)) != 0) {
+		open_fail(st, "cannot dial", ch->url, rv);
+		goto fail;
+	}
+	*out = ch;
+	return FEDRPC_OK;
+
+fail:
+	if (sock_open)
+		nng_close(ch->sock);
+	chan_free(ch);
+	return st->code;
+}
+
+static fedrpc_call *
+call_new(fedrpc_channel *ch)
+{
+	fedrpc_call *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->ch = ch;
+	if (nng_ctx_open(&c->ctx, ch->sock) != 0 ||
+	    nng_aio_alloc(&c->aio, call_cb, c) != 0) {
+		free(c);
+		return NULL;
+	}
+	pthread_mutex_init(&c->lk, NULL);
+	return c;
+}
+
+/* The socket is closed (or closing): its contexts went with it. */
+static void
+call_destroy(fedrpc_call *c)
+{
+	nng_aio_free(c->aio);
+	pthread_mutex_destroy(&c->lk);
+	free(c);
+}
+
+fedrpc_call *
+chan_call_acquire(fedrpc_channel *ch, bool handle, fedrpc_status *st)
+{
+	fedrpc_call *c;
+
+	pthread_mutex_lock(&ch->mtx);
+	if (ch->closing) {
+		pthread_mutex_unlock(&ch->mtx);
+		fedrpc_status_set(st, FEDRPC_UNAVAILABLE, "channel is closed");
+		return NULL;
+	}
+	/* Fail fast while a failure is fresh; an old one is checked
+	 * again by the watch (a probe) before calls are failed. */
+	if (ch->n_pipes == 0 && ch->fail_code != FEDRPC_OK &&
+	    fedrpc_clock_ms() - ch->fail_ms < ch->probe_every_ms) {
+		fedrpc_status_set(st, ch->fail_code, "cannot reach %s: %s",
+		    ch->url, ch->fail_msg);
+		pthread_mutex_unlock(&ch->mtx);
+		return NULL;
+	}
+	if ((c = ch->pool) != NULL) {
+		ch->pool = c->next;
+	} else {
+		pthread_mutex_unlock(&ch->mtx);
+		if ((c = call_new(ch)) == NULL) {
+			fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
+			    "cannot make a call on %s", ch->url);
+			return NULL;
+		}
+		pthread_mutex_lock(&ch->mtx);
+		ch->refs++;
+	}
+	c->refs  = handle ? 2 : 1;
+	c->abort = ABORT_NONE;
+	c->stage = CALL_SEND;
+	c->prev  = NULL;
+	c->next  = ch->live;
+	if (ch->live != NULL)
+		ch->live->prev = c;
+	ch->live = c;
+	ch->n_live++;
+	watch_start(ch);
+	pthread_mutex_unlock(&ch->mtx);
+	return c;
+}
+
+/* A reference dropped to zero; mtx held. Returns true when the call
+ * must be destroyed by the caller (the channel is closed). */
+static bool
+call_unref_locked(fedrpc_channel *ch, fedrpc_call *c)
+{
+	if (--c->refs > 0)
+		return false;
+	c->stage = CALL_IDLE;
+	if (!ch->sock_closed) {
+		c->next  = ch->pool;
+		ch->pool = c;
+		return false;
+	}
+	return true;
+}
+
+/* Drops the channel reference of a destroyed call; mtx NOT held. */
+static void
+chan_unref(fedrpc_channel *ch)
+{
+	bool last;
+
+	pthread_mutex_lock(&ch->mtx);
+	last = --ch->refs == 0;
+	pthread_mutex_unlock(&ch->mtx);
+	if (last)
+		chan_free(ch);
+}
+
+void
+chan_call_finished(fedrpc_channel *ch, fedrpc_call *c)
+{
+	bool destroy;
+
+	pthread_mutex_lock(&ch->mtx);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		ch->live = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	ch->n_live--;
+	destroy = call_unref_locked(ch, c);
+	if (ch->closing && ch->n_live == 0)
+		pthread_cond_broadcast(&ch->cv);
+	pthread_mutex_unlock(&ch->mtx);
+	if (destroy) {
+		call_destroy(c);
+		chan_unref(ch);
+	}
+}
+
+void
+chan_call_unref(fedrpc_channel *ch, fedrpc_call *c)
+{
+	bool destroy;
+
+	pthread_mutex_lock(&ch->mtx);
+	destroy = call_unref_locked(ch, c);
+	pthread_mutex_unlock(&ch->mtx);
+	if (destroy) {
+		call_destroy(c);
+		chan_unref(ch);
+	}
 }
 
 void
 fedrpc_channel_close(fedrpc_channel *ch)
 {
-	(void) ch;
+	fedrpc_call *pool, *c;
+	size_t       n = 0;
+
+	if (ch == NULL)
+		return;
+	pthread_mutex_lock(&ch->mtx);
+	ch->closing = true;
+	if (ch->watching)
+		nng_aio_cancel(ch->watch_aio);
+	if (ch->probing)
+		nng_aio_cancel(ch->probe_aio);
+	while (ch->n_live > 0) {
+		struct timespec ts;
+
+		/* Cancel again every few ms: a call may have been between
+		 * two nng operations when it was first told. */
+		abort_live(ch, ABORT_CLOSE);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 10 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&ch->cv, &ch->mtx, &ts);
+	}
+	pthread_mutex_unlock(&ch->mtx);
+
+	nng_aio_stop(ch->watch_aio);
+	nng_aio_stop(ch->probe_aio);
+	nng_close(ch->sock);
+
+	pthread_mutex_lock(&ch->mtx);
+	ch->sock_closed = true;
+	pool            = ch->pool;
+	ch->pool        = NULL;
+	pthread_mutex_unlock(&ch->mtx);
+	while ((c = pool) != NULL) {
+		pool = c->next;
+		call_destroy(c);
+		n++;
+	}
+
+	pthread_mutex_lock(&ch->mtx);
+	ch->refs -= n;
+	pthread_mutex_unlock(&ch->mtx);
+	chan_unref(ch);
+}
+
+bool
+fedrpc_channel_is_connected(fedrpc_channel *ch)
+{
+	bool up;
+
+	pthread_mutex_lock(&ch->mtx);
+	up = ch->n_pipes > 0;
+	pthread_mutex_unlock(&ch->mtx);
+	return up;
+}
+
+fedrpc_code
+fedrpc_channel_last_error(fedrpc_channel *ch, char *buf, size_t len)
+{
+	fedrpc_code code;
+
+	pthread_mutex_lock(&ch->mtx);
+	code = ch->n_pipes > 0 ? FEDRPC_OK : ch->fail_code;
+	if (len > 0)
+		snprintf(buf, len, "%s", code == FEDRPC_OK ? "" : ch->fail_msg);
+	pthread_mutex_unlock(&ch->mtx);
+	return code;
+}
+
+const char *
+fedrpc_channel_url(const fedrpc_channel *ch)
+{
+	return ch->url;
 }

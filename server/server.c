@@ -1,22 +1,602 @@
 /*
- * The server: an nng rep0 socket, its listener, and the receive contexts
- * that feed decoded calls to the worker threads.
+ * The server: an nng rep0 socket and its listener, the pool of receive
+ * contexts driven by aio callbacks (which only queue work, never block),
+ * TLS peer identities cached per pipe, and an orderly stop.
  */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
-#include <fedrpc/server.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+
+#include <fedrpc/log.h>
+
+#include "core/clock.h"
+#include "server/server_int.h"
+
+#define DEFAULT_MAX_MSG (4u << 20)
+#define DEFAULT_CONTEXTS 64
+#define DEFAULT_WORKERS 8
+#define DEFAULT_DEDUP 4096
+/* Reply bytes the dedup cache may hold. */
+#define DEDUP_MAX_BYTES (64u << 20)
+/* How long stop waits for replies already handed to nng to leave. */
+#define SEND_FLUSH_MS 200
+
+static void rctx_cb(void *arg);
+
+static bool
+is_tls_url(const char *url)
+{
+	return strncmp(url, "tls+", 4) == 0;
+}
 
 fedrpc_code
 fedrpc_server_new(fedrpc_server **out, const fedrpc_server_opts *opts,
     fedrpc_status *st)
 {
-	(void) opts;
+	fedrpc_server *srv;
+
 	*out = NULL;
-	return fedrpc_status_set(st, FEDRPC_UNIMPLEMENTED, "not yet");
+	if (opts == NULL || opts->url == NULL || opts->url[0] == '\0')
+		return fedrpc_status_set(
+		    st, FEDRPC_INVALID_ARGUMENT, "server needs a url");
+	if (is_tls_url(opts->url) && opts->tls == NULL)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "%s needs TLS options", opts->url);
+	if ((srv = calloc(1, sizeof(*srv))) == NULL ||
+	    (srv->url = strdup(opts->url)) == NULL)
+		goto nomem;
+	srv->max_msg   = opts->max_message_size ? opts->max_message_size
+						  : DEFAULT_MAX_MSG;
+	srv->n_rctx    = opts->contexts ? opts->contexts : DEFAULT_CONTEXTS;
+	srv->n_workers = opts->workers ? opts->workers : DEFAULT_WORKERS;
+	srv->dedup     = srv_dedup_new(
+            opts->dedup_entries ? opts->dedup_entries : DEFAULT_DEDUP,
+            DEDUP_MAX_BYTES);
+	if (srv->dedup == NULL)
+		goto nomem;
+	srv->peer_mask = 63;
+	if ((srv->peers = calloc(srv->peer_mask + 1, sizeof(*srv->peers))) ==
+	    NULL)
+		goto nomem;
+	pthread_mutex_init(&srv->mtx, NULL);
+	pthread_mutex_init(&srv->peer_mtx, NULL);
+	pthread_cond_init(&srv->work_cv, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&srv->idle_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	srv->state = SRV_NEW;
+	if (is_tls_url(opts->url) &&
+	    fedrpc_tls_new(&srv->tls, true, opts->tls, st) != FEDRPC_OK) {
+		fedrpc_server_free(srv);
+		return st->code;
+	}
+	*out = srv;
+	return FEDRPC_OK;
+
+nomem:
+	if (srv != NULL) {
+		srv_dedup_free(srv->dedup);
+		free(srv->peers);
+		free(srv->url);
+		free(srv);
+	}
+	return fedrpc_status_set(
+	    st, FEDRPC_RESOURCE_EXHAUSTED, "out of memory creating a server");
+}
+
+fedrpc_code
+fedrpc_server_add_handler(
+    fedrpc_server *srv, const fedrpc_handler *h, fedrpc_status *st)
+{
+	if (h == NULL || h->method == NULL || h->method->full_name == NULL ||
+	    h->method->input == NULL || h->method->output == NULL ||
+	    h->fn == NULL)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "handler needs a method with input and output and a fn");
+	if (srv->state != SRV_NEW)
+		return fedrpc_status_set(st, FEDRPC_FAILED_PRECONDITION,
+		    "handlers are added before the server starts");
+	for (size_t i = 0; i < srv->n_handlers; i++)
+		if (strcmp(srv->handlers[i].method->full_name,
+		        h->method->full_name) == 0)
+			return fedrpc_status_set(st, FEDRPC_ALREADY_EXISTS,
+			    "method %s already has a handler",
+			    h->method->full_name);
+	if (srv->n_handlers == srv->cap_handlers) {
+		size_t cap = srv->cap_handlers ? 2 * srv->cap_handlers : 16;
+		fedrpc_handler *hs =
+		    realloc(srv->handlers, cap * sizeof(*hs));
+
+		if (hs == NULL)
+			return fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
+			    "out of memory adding a handler");
+		srv->handlers     = hs;
+		srv->cap_handlers = cap;
+	}
+	srv->handlers[srv->n_handlers++] = *h;
+	return FEDRPC_OK;
+}
+
+void
+fedrpc_server_set_admit(fedrpc_server *srv, fedrpc_admit_fn fn, void *arg)
+{
+	srv->admit     = fn;
+	srv->admit_arg = arg;
+}
+
+void
+fedrpc_server_set_pipe_admit(
+    fedrpc_server *srv, fedrpc_pipe_admit_fn fn, void *arg)
+{
+	srv->pipe_admit     = fn;
+	srv->pipe_admit_arg = arg;
+}
+
+static uint64_t
+name_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	while (*s != '\0')
+		h = (h ^ (uint8_t) *s++) * 0x100000001b3ull;
+	return h;
+}
+
+/* An open-addressing index at least twice the handler count. */
+static int
+build_index(fedrpc_server *srv)
+{
+	size_t n = 8;
+
+	while (n < 2 * srv->n_handlers)
+		n <<= 1;
+	if ((srv->by_name = calloc(n, sizeof(*srv->by_name))) == NULL)
+		return -1;
+	srv->by_name_mask = n - 1;
+	for (size_t i = 0; i < srv->n_handlers; i++) {
+		size_t j = name_hash(srv->handlers[i].method->full_name) &
+		    srv->by_name_mask;
+
+		while (srv->by_name[j] != NULL)
+			j = (j + 1) & srv->by_name_mask;
+		srv->by_name[j] = &srv->handlers[i];
+	}
+	return 0;
+}
+
+const fedrpc_handler *
+srv_handler_find(fedrpc_server *srv, const char *name)
+{
+	size_t j = name_hash(name) & srv->by_name_mask;
+
+	for (; srv->by_name[j] != NULL; j = (j + 1) & srv->by_name_mask)
+		if (strcmp(srv->by_name[j]->method->full_name, name) == 0)
+			return srv->by_name[j];
+	return NULL;
+}
+
+/* ---- TLS peers, one per pipe ---- */
+
+static srv_peer *
+peer_fetch(nng_pipe pipe)
+{
+	srv_peer *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	if (fedrpc_tls_peer_get(pipe, &p->peer) != FEDRPC_OK) {
+		free(p);
+		return NULL;
+	}
+	p->pipe_id = nng_pipe_id(pipe);
+	p->refs    = 1;
+	return p;
+}
+
+void
+srv_peer_release(srv_peer *p)
+{
+	if (__atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		fedrpc_peer_clear(&p->peer);
+		free(p);
+	}
+}
+
+srv_peer *
+srv_peer_get(fedrpc_server *srv, nng_pipe pipe)
+{
+	uint32_t  id = (uint32_t) nng_pipe_id(pipe);
+	srv_peer *p;
+
+	pthread_mutex_lock(&srv->peer_mtx);
+	for (p = srv->peers[id & srv->peer_mask]; p != NULL; p = p->next)
+		if (p->pipe_id == id)
+			break;
+	if (p != NULL)
+		__atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&srv->peer_mtx);
+	/* Not seen at connection time (it raced the event): ask now, for
+	 * this call only. */
+	return p != NULL ? p : peer_fetch(pipe);
+}
+
+static void
+peer_remove(fedrpc_server *srv, uint32_t id)
+{
+	srv_peer **pp, *p = NULL;
+
+	pthread_mutex_lock(&srv->peer_mtx);
+	for (pp = &srv->peers[id & srv->peer_mask]; *pp != NULL;
+	     pp = &(*pp)->next) {
+		if ((*pp)->pipe_id == id) {
+			p   = *pp;
+			*pp = p->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&srv->peer_mtx);
+	if (p != NULL)
+		srv_peer_release(p);
+}
+
+/*
+ * Connection events. ADD_PRE runs before the protocol reads anything from
+ * the pipe, so a refused peer never gets a request in, and the peer
+ * identity is cached before the first request needs it.
+ */
+static void
+pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	fedrpc_server *srv = arg;
+	srv_peer      *p;
+
+	if (ev == NNG_PIPE_EV_ADD_PRE) {
+		if (srv->pipe_admit != NULL &&
+		    !srv->pipe_admit(srv->pipe_admit_arg, pipe)) {
+			FEDRPC_LOG_INFO("server %s: connection refused by "
+					"admission",
+			    srv->url);
+			nng_pipe_close(pipe);
+			return;
+		}
+		if (srv->tls == NULL || (p = peer_fetch(pipe)) == NULL)
+			return;
+		pthread_mutex_lock(&srv->peer_mtx);
+		p->next = srv->peers[p->pipe_id & srv->peer_mask];
+		srv->peers[p->pipe_id & srv->peer_mask] = p;
+		pthread_mutex_unlock(&srv->peer_mtx);
+	} else if (ev == NNG_PIPE_EV_REM_POST && srv->tls != NULL) {
+		peer_remove(srv, (uint32_t) nng_pipe_id(pipe));
+	}
+}
+
+/* ---- receive contexts ---- */
+
+static void
+rctx_recv(srv_rctx *rc)
+{
+	rc->state = RCTX_RECV;
+	nng_ctx_recv(rc->ctx, rc->aio);
+}
+
+void
+srv_rctx_send(srv_rctx *rc, nng_msg *reply)
+{
+	fedrpc_server *srv = rc->srv;
+
+	if (reply == NULL) {
+		rctx_recv(rc);
+		return;
+	}
+	__atomic_add_fetch(&srv->sending, 1, __ATOMIC_ACQ_REL);
+	rc->state = RCTX_SEND;
+	nng_aio_set_msg(rc->aio, reply);
+	nng_ctx_send(rc->ctx, rc->aio);
+}
+
+/* State changes happen under mtx; callbacks read the state without it. */
+static void
+set_state(fedrpc_server *srv, srv_state state)
+{
+	__atomic_store_n(&srv->state, state, __ATOMIC_RELEASE);
+}
+
+static bool
+server_closing(fedrpc_server *srv)
+{
+	return __atomic_load_n(&srv->state, __ATOMIC_ACQUIRE) >= SRV_CLOSING;
+}
+
+/* Runs on nng's threads: never blocks beyond a short queue lock. */
+static void
+rctx_cb(void *arg)
+{
+	srv_rctx      *rc  = arg;
+	fedrpc_server *srv = rc->srv;
+	int            rv  = nng_aio_result(rc->aio);
+
+	if (rc->state == RCTX_RECV) {
+		if (rv != 0) {
+			/* Only closing ends a context; anything else (a
+			 * pipe gone mid-receive) just receives again. */
+			if (rv == NNG_ECLOSED || server_closing(srv))
+				rc->state = RCTX_IDLE;
+			else
+				rctx_recv(rc);
+			return;
+		}
+		rc->req = nng_aio_get_msg(rc->aio);
+		nng_aio_set_msg(rc->aio, NULL);
+		rc->recv_ms = fedrpc_clock_ms();
+		srv_queue_push(srv, rc);
+		return;
+	}
+
+	/* RCTX_SEND */
+	if (rv != 0) {
+		nng_msg_free(nng_aio_get_msg(rc->aio));
+		nng_aio_set_msg(rc->aio, NULL);
+	}
+	if (__atomic_sub_fetch(&srv->sending, 1, __ATOMIC_ACQ_REL) == 0 &&
+	    __atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&srv->mtx);
+		pthread_cond_broadcast(&srv->idle_cv);
+		pthread_mutex_unlock(&srv->mtx);
+	}
+	if (rv == NNG_ECLOSED || server_closing(srv))
+		rc->state = RCTX_IDLE;
+	else
+		rctx_recv(rc);
+}
+
+static fedrpc_code
+nng_fail(fedrpc_status *st, const char *what, const char *url, int rv)
+{
+	return fedrpc_status_set(st,
+	    rv == NNG_EADDRINUSE ? FEDRPC_UNAVAILABLE : fedrpc_code_from_nng(rv),
+	    "%s %s: %s", what, url, nng_strerror(rv));
+}
+
+/* Closes the socket and releases the contexts; workers must be gone. */
+static void
+release_nng(fedrpc_server *srv)
+{
+	if (srv->sock_open) {
+		nng_close(srv->sock);
+		srv->sock_open = false;
+	}
+	if (srv->rctx != NULL) {
+		for (uint32_t i = 0; i < srv->n_rctx; i++) {
+			srv_rctx *rc = &srv->rctx[i];
+
+			if (rc->aio != NULL) {
+				nng_aio_stop(rc->aio);
+				nng_msg_free(nng_aio_get_msg(rc->aio));
+				nng_aio_free(rc->aio);
+			}
+			if (rc->req != NULL)
+				nng_msg_free(rc->req);
+		}
+		free(srv->rctx);
+		srv->rctx = NULL;
+	}
+}
+
+fedrpc_code
+fedrpc_server_start(fedrpc_server *srv, fedrpc_status *st)
+{
+	size_t cap;
+	int    rv;
+
+	if (srv->state != SRV_NEW)
+		return fedrpc_status_set(st, FEDRPC_FAILED_PRECONDITION,
+		    "server %s was already started", srv->url);
+	if (build_index(srv) != 0)
+		return fedrpc_status_set(
+		    st, FEDRPC_RESOURCE_EXHAUSTED, "out of memory");
+	if ((rv = nng_rep0_open(&srv->sock)) != 0)
+		return nng_fail(st, "cannot open a socket for", srv->url, rv);
+	srv->sock_open = true;
+
+	/* Requests a little over the limit still get a clear answer;
+	 * absurd ones close the connection before they are buffered. */
+	cap = srv->max_msg * 2;
+	if (cap < srv->max_msg + 65536)
+		cap = srv->max_msg + 65536;
+	if ((rv = nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, cap)) != 0 ||
+	    (rv = nng_pipe_notify(
+	         srv->sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, srv)) != 0 ||
+	    (rv = nng_pipe_notify(
+	         srv->sock, NNG_PIPE_EV_REM_POST, pipe_cb, srv)) != 0 ||
+	    (rv = nng_listener_create(&srv->listener, srv->sock, srv->url)) !=
+	        0) {
+		nng_fail(st, "cannot listen on", srv->url, rv);
+		goto fail;
+	}
+	if (srv->tls != NULL &&
+	    (rv = nng_listener_set_ptr(srv->listener, NNG_OPT_TLS_CONFIG,
+	         fedrpc_tls_nng_config(srv->tls))) != 0) {
+		nng_fail(st, "cannot set TLS on", srv->url, rv);
+		goto fail;
+	}
+
+	if ((srv->rctx = calloc(srv->n_rctx, sizeof(*srv->rctx))) == NULL) {
+		fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED, "out of memory");
+		goto fail;
+	}
+	for (uint32_t i = 0; i < srv->n_rctx; i++) {
+		srv_rctx *rc = &srv->rctx[i];
+
+		rc->srv = srv;
+		if ((rv = nng_ctx_open(&rc->ctx, srv->sock)) != 0 ||
+		    (rv = nng_aio_alloc(&rc->aio, rctx_cb, rc)) != 0) {
+			nng_fail(st, "cannot make contexts for", srv->url, rv);
+			goto fail;
+		}
+	}
+	set_state(srv, SRV_RUNNING);
+	if (srv_workers_start(srv) != 0) {
+		fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
+		    "cannot start worker threads");
+		goto fail;
+	}
+	for (uint32_t i = 0; i < srv->n_rctx; i++)
+		rctx_recv(&srv->rctx[i]);
+	if ((rv = nng_listener_start(srv->listener, 0)) != 0) {
+		nng_fail(st, "cannot listen on", srv->url, rv);
+		goto fail;
+	}
+	FEDRPC_LOG_DEBUG("server listening on %s (port %d)", srv->url,
+	    fedrpc_server_port(srv));
+	return FEDRPC_OK;
+
+fail:
+	pthread_mutex_lock(&srv->mtx);
+	set_state(srv, SRV_CLOSING);
+	__atomic_store_n(&srv->stopping, 1, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&srv->work_cv);
+	pthread_mutex_unlock(&srv->mtx);
+	if (srv->sock_open) {
+		nng_close(srv->sock);
+		srv->sock_open = false;
+	}
+	srv_workers_join(srv);
+	release_nng(srv);
+	pthread_mutex_lock(&srv->mtx);
+	set_state(srv, SRV_STOPPED);
+	srv->stop_done = true;
+	pthread_mutex_unlock(&srv->mtx);
+	return st->code;
+}
+
+int
+fedrpc_server_port(fedrpc_server *srv)
+{
+	int port = 0;
+
+	if (srv->state != SRV_RUNNING ||
+	    nng_listener_get_int(srv->listener, NNG_OPT_TCP_BOUND_PORT, &port) !=
+	        0)
+		return 0;
+	return port;
+}
+
+static void
+deadline_ts(struct timespec *ts, uint64_t at_ms)
+{
+	ts->tv_sec  = (time_t) (at_ms / 1000);
+	ts->tv_nsec = (long) (at_ms % 1000) * 1000000L;
+}
+
+/* Waits on idle_cv until *counter is 0 or at_ms; mtx held. */
+static void
+wait_zero(fedrpc_server *srv, const uint32_t *counter, uint64_t at_ms)
+{
+	struct timespec ts;
+
+	deadline_ts(&ts, at_ms);
+	while (__atomic_load_n(counter, __ATOMIC_ACQUIRE) > 0 &&
+	    fedrpc_clock_ms() < at_ms)
+		if (pthread_cond_timedwait(&srv->idle_cv, &srv->mtx, &ts) ==
+		    ETIMEDOUT)
+			break;
+}
+
+void
+fedrpc_server_stop(fedrpc_server *srv, uint32_t grace_ms)
+{
+	srv_rctx *queued, *rc;
+	uint64_t  now, flush_at;
+
+	pthread_mutex_lock(&srv->mtx);
+	if (srv->state == SRV_NEW) {
+		set_state(srv, SRV_STOPPED);
+		srv->stop_done = true;
+	}
+	if (srv->state != SRV_RUNNING) {
+		/* Stopped or stopping in another thread: wait for it. */
+		while (!srv->stop_done)
+			pthread_cond_wait(&srv->idle_cv, &srv->mtx);
+		pthread_mutex_unlock(&srv->mtx);
+		return;
+	}
+	set_state(srv, SRV_STOPPING);
+	__atomic_store_n(&srv->stopping, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&srv->mtx);
+
+	FEDRPC_LOG_DEBUG("server %s stopping (grace %u ms)", srv->url, grace_ms);
+	nng_listener_close(srv->listener);
+
+	/* Handlers already running may finish; workers answer whatever
+	 * they pick up now with UNAVAILABLE. */
+	now = fedrpc_clock_ms();
+	pthread_mutex_lock(&srv->mtx);
+	wait_zero(srv, &srv->in_handler, now + grace_ms);
+	queued      = srv->q_head;
+	srv->q_head = srv->q_tail = NULL;
+	pthread_mutex_unlock(&srv->mtx);
+
+	while ((rc = queued) != NULL) {
+		queued = rc->next;
+		srv_answer(srv, rc, FEDRPC_UNAVAILABLE, "server shutting down");
+	}
+
+	/* Give the answers a moment to reach the wire before closing. */
+	flush_at = fedrpc_clock_ms() + SEND_FLUSH_MS;
+	pthread_mutex_lock(&srv->mtx);
+	wait_zero(srv, &srv->sending, flush_at);
+	set_state(srv, SRV_CLOSING);
+	pthread_cond_broadcast(&srv->work_cv);
+	pthread_mutex_unlock(&srv->mtx);
+
+	/* Replies of handlers still running past the grace are dropped:
+	 * their sends fail on the closed socket. */
+	nng_close(srv->sock);
+	srv->sock_open = false;
+	srv_workers_join(srv);
+	release_nng(srv);
+
+	pthread_mutex_lock(&srv->mtx);
+	set_state(srv, SRV_STOPPED);
+	srv->stop_done = true;
+	pthread_cond_broadcast(&srv->idle_cv);
+	pthread_mutex_unlock(&srv->mtx);
+	FEDRPC_LOG_DEBUG("server %s stopped", srv->url);
 }
 
 void
 fedrpc_server_free(fedrpc_server *srv)
 {
-	(void) srv;
+	if (srv == NULL)
+		return;
+	fedrpc_server_stop(srv, 0);
+	for (size_t i = 0; i <= srv->peer_mask; i++) {
+		srv_peer *p, *next;
+
+		for (p = srv->peers[i]; p != NULL; p = next) {
+			next = p->next;
+			srv_peer_release(p);
+		}
+	}
+	free(srv->peers);
+	srv_dedup_free(srv->dedup);
+	if (srv->tls != NULL)
+		fedrpc_tls_free(srv->tls);
+	pthread_mutex_destroy(&srv->mtx);
+	pthread_mutex_destroy(&srv->peer_mtx);
+	pthread_cond_destroy(&srv->work_cv);
+	pthread_cond_destroy(&srv->idle_cv);
+	free(srv->by_name);
+	free(srv->handlers);
+	free(srv->url);
+	free(srv);
 }

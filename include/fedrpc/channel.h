@@ -55,6 +55,11 @@ typedef struct fedrpc_call_opts {
 	/* 16 bytes naming the call for idempotency; NULL: a random id. A
 	 * retry of the same logical call should reuse its id. */
 	const uint8_t *request_id;
+	/* Called once with the reply's metadata (a view valid only during
+	 * the call), before the call completes, when a reply arrives; NULL:
+	 * reply metadata is not looked at. */
+	void (*reply_metadata)(void *arg, const fedrpc_metadata *md);
+	void *reply_metadata_arg;
 } fedrpc_call_opts;
 
 /*

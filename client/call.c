@@ -1,0 +1,329 @@
+/*
+ * Calls: a request packed straight into an nng message, sent on a pooled
+ * req0 context, and its reply decoded in place; the blocking call waits on
+ * the asynchronous one.
+ *
+ * A call is two nng operations (send, then receive), and cancellation can
+ * come from another thread at any moment, including between the two. nng
+ * 1.5 forgets a cancel that arrives while no operation is posted, so each
+ * call has a small lock: an operation is posted, and the abort flag
+ * checked, under it; a canceller sets the flag and cancels under it; and
+ * each completion passes through it before the call can be reused.
+ */
+#include <errno.h>
+#include <semaphore.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fedrpc/log.h>
+
+#include "client/channel_int.h"
+#include "core/clock.h"
+
+/* Posts an operation, or cancels it at once when the call was aborted
+ * before it could be posted; call->lk held. */
+static void
+post_checked(fedrpc_call *call)
+{
+	if (__atomic_load_n(&call->abort, __ATOMIC_ACQUIRE) != ABORT_NONE)
+		nng_aio_cancel(call->aio);
+}
+
+static void
+finish(fedrpc_call *call, const fedrpc_status *st, ProtobufCMessage *resp)
+{
+	fedrpc_channel *ch = call->ch;
+
+	call->cb(call->arg, st, resp);
+	chan_call_finished(ch, call);
+}
+
+static void
+finish_error(fedrpc_call *call, call_stage stage, int rv)
+{
+	fedrpc_channel *ch = call->ch;
+	fedrpc_status   st = {0};
+
+	switch (rv) {
+	case NNG_ECANCELED:
+		switch (__atomic_load_n(&call->abort, __ATOMIC_ACQUIRE)) {
+		case ABORT_DOWN:
+			chan_fail_status(ch, &st);
+			break;
+		case ABORT_CLOSE:
+			fedrpc_status_set(
+			    &st, FEDRPC_CANCELLED, "channel closed");
+			break;
+		default:
+			fedrpc_status_set(
+			    &st, FEDRPC_CANCELLED, "call cancelled");
+			break;
+		}
+		break;
+	case NNG_ETIMEDOUT:
+		if (stage == CALL_SEND) {
+			char        why[200];
+			fedrpc_code code = fedrpc_channel_last_error(
+			    ch, why, sizeof(why));
+
+			if (code != FEDRPC_OK)
+				fedrpc_status_set(&st, code,
+				    "cannot reach %s: %s", fedrpc_channel_url(ch),
+				    why);
+			else
+				fedrpc_status_set(&st, FEDRPC_DEADLINE_EXCEEDED,
+				    "deadline of %u ms exceeded waiting for a "
+				    "connection to %s",
+				    call->timeout_ms, fedrpc_channel_url(ch));
+		} else {
+			fedrpc_status_set(&st, FEDRPC_DEADLINE_EXCEEDED,
+			    "deadline of %u ms exceeded", call->timeout_ms);
+		}
+		break;
+	case NNG_ECLOSED:
+		fedrpc_status_set(&st, FEDRPC_CANCELLED, "channel closed");
+		break;
+	default:
+		fedrpc_status_set(&st, fedrpc_code_from_nng(rv), "%s: %s",
+		    fedrpc_channel_url(ch), nng_strerror(rv));
+		break;
+	}
+	finish(call, &st, NULL);
+}
+
+static void
+finish_reply(fedrpc_call *call, nng_msg *msg)
+{
+	fedrpc_channel   *ch  = call->ch;
+	const uint8_t    *buf = nng_msg_body(msg);
+	size_t            len = nng_msg_len(msg);
+	fedrpc_status     st  = {0};
+	fedrpc_reply_view v;
+	ProtobufCMessage *resp = NULL;
+
+	if (len > ch->max_msg) {
+		fedrpc_status_set(&st, FEDRPC_RESOURCE_EXHAUSTED,
+		    "reply of %zu bytes exceeds the limit of %zu bytes", len,
+		    ch->max_msg);
+		goto done;
+	}
+	if (fedrpc_envelope_reply_decode(&v, buf, len, &st) != FEDRPC_OK) {
+		st.code = FEDRPC_INTERNAL;
+		goto done;
+	}
+	if (v.request_id_len != 0 &&
+	    (v.request_id_len != FEDRPC_REQUEST_ID_LEN ||
+	        memcmp(v.request_id, call->request_id, FEDRPC_REQUEST_ID_LEN) !=
+	            0)) {
+		fedrpc_status_set(
+		    &st, FEDRPC_INTERNAL, "reply is for another request");
+		goto done;
+	}
+	if (call->md_cb != NULL) {
+		fedrpc_metadata md;
+		void           *block;
+
+		if (fedrpc_envelope_reply_metadata(&v, &md, &block) ==
+		    FEDRPC_OK) {
+			call->md_cb(call->md_arg, &md);
+			free(block);
+		}
+	}
+	if (v.code != FEDRPC_OK) {
+		size_t n = v.message_len < sizeof(st.message) - 1
+		    ? v.message_len
+		    : sizeof(st.message) - 1;
+
+		st.code = v.code;
+		memcpy(st.message, v.message, n);
+		st.message[n] = '\0';
+		/* Borrowed from the reply for the callback's duration. */
+		st.details     = (uint8_t *) v.details;
+		st.details_len = v.details_len;
+		goto done;
+	}
+	resp = protobuf_c_message_unpack(
+	    call->method->output, NULL, v.payload_len, v.payload);
+	if (resp == NULL)
+		fedrpc_status_set(&st, FEDRPC_INTERNAL,
+		    "reply payload does not decode as %s",
+		    call->method->output->name);
+done:
+	finish(call, &st, resp);
+	nng_msg_free(msg);
+}
+
+void
+call_cb(void *arg)
+{
+	fedrpc_call *call = arg;
+	int          rv   = nng_aio_result(call->aio);
+	call_stage   stage;
+	nng_msg     *msg;
+
+	pthread_mutex_lock(&call->lk);
+	stage = call->stage;
+	if (stage == CALL_SEND && rv == 0) {
+		uint64_t now = fedrpc_clock_ms();
+
+		if (__atomic_load_n(&call->abort, __ATOMIC_ACQUIRE) ==
+		        ABORT_NONE &&
+		    now < call->deadline) {
+			call->stage = CALL_RECV;
+			nng_aio_set_timeout(
+			    call->aio, (nng_duration) (call->deadline - now));
+			nng_ctx_recv(call->ctx, call->aio);
+			post_checked(call);
+			pthread_mutex_unlock(&call->lk);
+			return;
+		}
+		pthread_mutex_unlock(&call->lk);
+		/* Sent, but stopped before the reply: the context drops
+		 * the request when it is next used. */
+		finish_error(call, CALL_RECV,
+		    now >= call->deadline ? NNG_ETIMEDOUT : NNG_ECANCELED);
+		return;
+	}
+	pthread_mutex_unlock(&call->lk);
+
+	if (rv != 0) {
+		if (stage == CALL_SEND) {
+			/* A failed send gives the request back. */
+			nng_msg_free(nng_aio_get_msg(call->aio));
+			nng_aio_set_msg(call->aio, NULL);
+		}
+		finish_error(call, stage, rv);
+		return;
+	}
+	msg = nng_aio_get_msg(call->aio);
+	nng_aio_set_msg(call->aio, NULL);
+	finish_reply(call, msg);
+}
+
+fedrpc_code
+fedrpc_channel_call_async(fedrpc_channel *ch, const fedrpc_method *m,
+    const ProtobufCMessage *req, const fedrpc_call_opts *opts,
+    fedrpc_call_cb cb, void *arg, fedrpc_call **callp, fedrpc_status *st)
+{
+	uint8_t             id[FEDRPC_REQUEST_ID_LEN];
+	uint32_t            timeout;
+	fedrpc_request_head head;
+	nng_msg            *msg;
+	fedrpc_call        *call;
+
+	if (callp != NULL)
+		*callp = NULL;
+	if (ch == NULL || m == NULL || m->full_name == NULL ||
+	    m->output == NULL || cb == NULL)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "a call needs a channel, a method and a callback");
+	timeout = opts != NULL && opts->timeout_ms != 0 ? opts->timeout_ms
+							: ch->default_timeout;
+	if (opts != NULL && opts->request_id != NULL)
+		memcpy(id, opts->request_id, sizeof(id));
+	else
+		fedrpc_request_id_new(id);
+	head = (fedrpc_request_head){
+	    .method        = m->full_name,
+	    .origin_domain = ch->origin,
+	    .target_domain = ch->target,
+	    .api_version   = ch->api_version,
+	    .timeout_ms    = timeout,
+	    .request_id    = id,
+	    .metadata      = opts != NULL ? opts->metadata : NULL,
+	};
+	if (fedrpc_envelope_request_encode(&msg, &head, req, ch->max_msg, st) !=
+	    FEDRPC_OK)
+		return st->code;
+	if ((call = chan_call_acquire(ch, callp != NULL, st)) == NULL) {
+		nng_msg_free(msg);
+		return st->code;
+	}
+	call->method     = m;
+	call->cb         = cb;
+	call->arg        = arg;
+	call->md_cb      = opts != NULL ? opts->reply_metadata : NULL;
+	call->md_arg     = opts != NULL ? opts->reply_metadata_arg : NULL;
+	call->timeout_ms = timeout;
+	call->deadline   = fedrpc_clock_ms() + timeout;
+	memcpy(call->request_id, id, sizeof(id));
+
+	pthread_mutex_lock(&call->lk);
+	call->stage = CALL_SEND;
+	nng_aio_set_msg(call->aio, msg);
+	nng_aio_set_timeout(call->aio, (nng_duration) timeout);
+	nng_ctx_send(call->ctx, call->aio);
+	post_checked(call);
+	pthread_mutex_unlock(&call->lk);
+	if (callp != NULL)
+		*callp = call;
+	return FEDRPC_OK;
+}
+
+void
+fedrpc_call_cancel(fedrpc_call *call)
+{
+	int none = ABORT_NONE;
+
+	if (call == NULL)
+		return;
+	pthread_mutex_lock(&call->lk);
+	__atomic_compare_exchange_n(&call->abort, &none, ABORT_CANCEL, false,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	nng_aio_cancel(call->aio);
+	pthread_mutex_unlock(&call->lk);
+}
+
+void
+fedrpc_call_release(fedrpc_call *call)
+{
+	if (call != NULL)
+		chan_call_unref(call->ch, call);
+}
+
+/* What a blocking call waits on. */
+typedef struct sync_call {
+	sem_t             done;
+	fedrpc_status    *st;   /* the caller's; may be NULL */
+	fedrpc_code       code;
+	ProtobufCMessage *resp;
+} sync_call;
+
+static void
+sync_cb(void *arg, const fedrpc_status *st, ProtobufCMessage *resp)
+{
+	sync_call *s = arg;
+
+	if (s->st != NULL) {
+		s->st->code = st->code;
+		memcpy(s->st->message, st->message, sizeof(s->st->message));
+		if (st->details_len > 0)
+			(void) fedrpc_status_set_details(
+			    s->st, st->details, st->details_len);
+	}
+	s->code = st->code;
+	s->resp = resp;
+	sem_post(&s->done);
+}
+
+fedrpc_code
+fedrpc_channel_call(fedrpc_channel *ch, const fedrpc_method *m,
+    const ProtobufCMessage *req, ProtobufCMessage **resp,
+    const fedrpc_call_opts *opts, fedrpc_status *st)
+{
+	sync_call   s = {.st = st};
+	fedrpc_code code;
+
+	*resp = NULL;
+	sem_init(&s.done, 0, 0);
+	code = fedrpc_channel_call_async(ch, m, req, opts, sync_cb, &s, NULL, st);
+	if (code != FEDRPC_OK) {
+		sem_destroy(&s.done);
+		return code;
+	}
+	while (sem_wait(&s.done) != 0 && errno == EINTR)
+		;
+	sem_destroy(&s.done);
+	*resp = s.resp;
+	return s.code;
+}

@@ -1,0 +1,142 @@
+/*
+ * The client runtime's private structures (channel.c: socket, connection
+ * state, failure watch; call.c: calls), and what a layer above a channel
+ * (per-domain discovery, back-off, failover) may ask of it.
+ */
+#ifndef FEDRPC_CHANNEL_INT_H
+#define FEDRPC_CHANNEL_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+#include <nng/supplemental/util/platform.h>
+
+#include <fedrpc/channel.h>
+
+#include "core/envelope.h"
+
+/* ---- for layers above a channel ---- */
+
+/* True while the channel has at least one live connection. */
+bool fedrpc_channel_is_connected(fedrpc_channel *ch);
+
+/*
+ * Why the endpoint could not be reached lately ("connection refused", a
+ * TLS failure from the engine, ...): the code calls would get (usually
+ * UNAVAILABLE), or FEDRPC_OK and "" while connected or when nothing failed.
+ */
+fedrpc_code fedrpc_channel_last_error(
+    fedrpc_channel *ch, char *buf, size_t len);
+
+/* The URL the channel dials. */
+const char *fedrpc_channel_url(const fedrpc_channel *ch);
+
+/* ---- internal ---- */
+
+/* Where a call is in its life. */
+typedef enum call_stage {
+	CALL_IDLE, /* pooled */
+	CALL_SEND, /* request handed to nng, waiting for a connection */
+	CALL_RECV, /* request sent, waiting for the reply */
+} call_stage;
+
+/* Why a call is being stopped from outside. */
+typedef enum call_abort {
+	ABORT_NONE   = 0,
+	ABORT_CANCEL = 1, /* fedrpc_call_cancel */
+	ABORT_CLOSE  = 2, /* the channel is closing */
+	ABORT_DOWN   = 3, /* the endpoint cannot be reached */
+} call_abort;
+
+/* A pooled call: one req0 context and its aio, reused call after call. */
+struct fedrpc_call {
+	fedrpc_channel      *ch;       /* owner; holds a channel reference */
+	nng_ctx              ctx;      /* req0 context */
+	nng_aio             *aio;      /* its aio; callback call_cb */
+	fedrpc_call         *prev;     /* live list, or pool (next only) */
+	fedrpc_call         *next;
+	const fedrpc_method *method;
+	fedrpc_call_cb       cb;       /* completion */
+	void                *arg;
+	void (*md_cb)(void *, const fedrpc_metadata *); /* reply metadata */
+	void                *md_arg;
+	pthread_mutex_t      lk;       /* orders posting an op against
+					* cancelling it; see call.c */
+	uint64_t             deadline; /* fedrpc_clock_ms() */
+	uint32_t             timeout_ms;
+	call_stage           stage;
+	int                  abort;    /* call_abort; atomic */
+	int                  refs;     /* in flight + caller handle; under ch->mtx */
+	uint8_t              request_id[FEDRPC_REQUEST_ID_LEN];
+};
+
+/* Where the last connection failure was learnt. */
+typedef enum fail_source {
+	FAIL_NONE,
+	FAIL_PROBE, /* a probe connection was refused or failed */
+	FAIL_TLS,   /* the TLS engine reported a handshake failure */
+} fail_source;
+
+struct fedrpc_channel {
+	/* configuration, fixed after open */
+	char       *url;            /* owned */
+	char       *probe_url;      /* owned; transport-level URL, or NULL */
+	char       *origin;         /* owned; "" for none */
+	char       *target;         /* owned */
+	uint32_t    api_version;
+	size_t      max_msg;        /* largest request sent / reply accepted */
+	uint32_t    default_timeout;
+	uint32_t    probe_every_ms; /* at most one probe per interval */
+	fedrpc_tls *tls;            /* owned; NULL without TLS */
+
+	nng_socket  sock;
+	nng_dialer  dialer;
+
+	pthread_mutex_t mtx;
+	pthread_cond_t  cv;         /* close waits for live calls and timers */
+	fedrpc_call    *pool;       /* idle calls (next-linked) */
+	fedrpc_call    *live;       /* calls in flight (doubly linked) */
+	size_t          n_live;
+	size_t          refs;       /* 1 (open) + every call object */
+	bool            closing;
+	bool            sock_closed; /* pooled calls are destroyed, not kept */
+
+	/* connection state, under mtx */
+	uint32_t   *pipes;          /* ids of live pipes (owned) */
+	size_t      n_pipes;
+	size_t      cap_pipes;
+	fedrpc_code fail_code;      /* OK: no recent failure */
+	char        fail_msg[200];
+	uint64_t    fail_ms;        /* when it was (last) seen */
+	fail_source fail_src;
+
+	/* failure watch: runs only while calls wait and nothing is up */
+	nng_aio            *watch_aio;
+	bool                watching;
+	nng_aio            *probe_aio;
+	nng_stream_dialer  *probe;
+	bool                probing;
+	uint64_t            probe_ms;  /* when the last probe started */
+};
+
+/* ---- channel.c, for call.c ---- */
+/*
+ * Takes a pooled call (or makes one) and links it live, unless the
+ * endpoint is known to be down: then returns NULL with st set.
+ */
+fedrpc_call *chan_call_acquire(
+    fedrpc_channel *ch, bool handle, fedrpc_status *st);
+/* Unlinks a finished call and drops its in-flight reference. */
+void chan_call_finished(fedrpc_channel *ch, fedrpc_call *call);
+/* Drops a reference; the last one pools the call (or frees it). */
+void chan_call_unref(fedrpc_channel *ch, fedrpc_call *call);
+/* The reason calls fail while the endpoint is down (into st). */
+void chan_fail_status(fedrpc_channel *ch, fedrpc_status *st);
+
+/* ---- call.c ---- */
+void call_cb(void *arg);
+
+#endif

@@ -1,0 +1,204 @@
+/*
+ * The server runtime's private structures, shared by server.c (socket,
+ * listener, receive contexts), workers.c (handler threads), dispatch.c (one
+ * call from request to reply), dedup.c (reply cache) and ctx.c (per-call
+ * context and arena).
+ */
+#ifndef FEDRPC_SERVER_INT_H
+#define FEDRPC_SERVER_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+
+#include <fedrpc/server.h>
+
+#include "core/envelope.h"
+
+typedef struct srv_rctx   srv_rctx;
+typedef struct srv_dedup  srv_dedup;
+typedef struct srv_dentry srv_dentry;
+typedef struct srv_peer   srv_peer;
+typedef struct srv_worker srv_worker;
+
+/* A chunk of arena memory; data follows the header. */
+typedef struct srv_chunk {
+	struct srv_chunk *next; /* older chunk */
+	size_t            size; /* usable bytes after the header */
+	size_t            used; /* bytes handed out */
+} srv_chunk;
+
+/* A bump allocator reset after every call; its first chunk is kept. */
+typedef struct srv_arena {
+	srv_chunk         *head; /* chunk allocations come from */
+	ProtobufCAllocator pb;   /* protobuf-c view of the same memory */
+} srv_arena;
+
+void  srv_arena_init(srv_arena *a);
+void *srv_arena_alloc(srv_arena *a, size_t size);
+/* Frees all but one chunk and empties it. */
+void srv_arena_reset(srv_arena *a);
+void srv_arena_fini(srv_arena *a);
+
+/* What a receive context is doing; owner of its request in brackets. */
+typedef enum srv_rctx_state {
+	RCTX_IDLE,    /* nothing posted (stopped) */
+	RCTX_RECV,    /* waiting for a request [nng] */
+	RCTX_QUEUED,  /* on the worker queue [queue] */
+	RCTX_BUSY,    /* a worker is serving it [worker] */
+	RCTX_PARKED,  /* waiting for a duplicate's first run [dedup entry] */
+	RCTX_SEND,    /* reply handed to nng [nng] */
+} srv_rctx_state;
+
+/* One rep0 context and the request it holds. */
+struct srv_rctx {
+	fedrpc_server *srv;     /* owner */
+	nng_ctx        ctx;     /* the rep0 context */
+	nng_aio       *aio;     /* its aio; callback rctx_cb */
+	nng_msg       *req;     /* received request; owned by the state's owner */
+	uint64_t       recv_ms; /* fedrpc_clock_ms() when it arrived */
+	srv_rctx      *next;    /* worker queue or dedup waiter list */
+	srv_rctx_state state;   /* protected by the server lock where it matters */
+};
+
+/* A TLS peer's identity, shared by every call on one pipe. */
+struct srv_peer {
+	srv_peer   *next;    /* hash chain */
+	uint32_t    pipe_id; /* key */
+	int         refs;    /* table + calls using it; atomic */
+	fedrpc_peer peer;    /* owned */
+};
+
+/* The per-call context handed to handlers; one per worker, reused. */
+struct fedrpc_ctx {
+	fedrpc_server         *srv;
+	srv_rctx              *rc;          /* the receive context served */
+	const fedrpc_handler  *handler;     /* NULL for an unknown method */
+	fedrpc_request_view    req;         /* decoded envelope (arena) */
+	nng_pipe               pipe;        /* where the request came from */
+	srv_peer              *peer;        /* NULL without TLS */
+	uint64_t               deadline_ms; /* 0: none */
+	fedrpc_metadata_entry *reply_md;    /* arena array */
+	size_t                 n_reply_md;
+	size_t                 cap_reply_md;
+	srv_arena              arena;       /* everything of one call */
+};
+
+/* A worker thread and its reusable call context. */
+struct srv_worker {
+	fedrpc_server *srv;
+	pthread_t      thread;
+	bool           started; /* thread was created */
+	fedrpc_ctx     cx;      /* context reused for every call */
+};
+
+/* Server states, in order. */
+typedef enum srv_state {
+	SRV_NEW,      /* configuring */
+	SRV_RUNNING,  /* listening */
+	SRV_STOPPING, /* listener closed; running handlers may finish */
+	SRV_CLOSING,  /* socket closed; workers exit when the queue is empty */
+	SRV_STOPPED,  /* everything joined and released */
+} srv_state;
+
+struct fedrpc_server {
+	/* configuration, fixed after start */
+	char          *url;            /* owned */
+	size_t         max_msg;        /* request and reply limit */
+	uint32_t       n_rctx;         /* receive contexts */
+	uint32_t       n_workers;      /* handler threads */
+	fedrpc_tls    *tls;            /* owned; NULL without TLS */
+	fedrpc_admit_fn admit;         /* may be NULL */
+	void          *admit_arg;
+	fedrpc_pipe_admit_fn pipe_admit; /* may be NULL */
+	void          *pipe_admit_arg;
+	fedrpc_handler *handlers;      /* owned array, registration order */
+	size_t         n_handlers;
+	size_t         cap_handlers;
+	fedrpc_handler **by_name;      /* open-addressing index of handlers */
+	size_t         by_name_mask;   /* slots - 1 (power of two) */
+
+	/* nng objects */
+	nng_socket     sock;
+	nng_listener   listener;
+	bool           sock_open;
+	srv_rctx      *rctx;           /* owned array of n_rctx */
+	srv_worker    *workers;        /* owned array of n_workers */
+
+	/* worker queue and shutdown, under mtx */
+	pthread_mutex_t mtx;
+	pthread_cond_t  work_cv;       /* workers wait for requests */
+	pthread_cond_t  idle_cv;       /* stop waits for handlers and sends */
+	srv_rctx       *q_head;        /* FIFO of RCTX_QUEUED */
+	srv_rctx       *q_tail;
+	uint32_t        n_waiting;     /* workers blocked on work_cv */
+	uint32_t        in_handler;    /* handlers running now */
+	uint32_t        sending;       /* replies handed to nng, not done */
+	srv_state       state;
+	bool            stop_done;     /* fedrpc_server_stop has finished */
+	int             stopping;      /* atomic copy of state >= STOPPING */
+
+	srv_dedup      *dedup;         /* owned */
+
+	/* TLS peers by pipe id, under peer_mtx */
+	pthread_mutex_t peer_mtx;
+	srv_peer      **peers;         /* hash buckets */
+	size_t          peer_mask;     /* buckets - 1 */
+};
+
+/* ---- server.c ---- */
+/* Hands a reply (or NULL: none) to nng on rc and re-arms it. */
+void srv_rctx_send(srv_rctx *rc, nng_msg *reply);
+/* A counted reference to the peer of a pipe, or NULL. */
+srv_peer *srv_peer_get(fedrpc_server *srv, nng_pipe pipe);
+void      srv_peer_release(srv_peer *p);
+const fedrpc_handler *srv_handler_find(fedrpc_server *srv, const char *name);
+
+/* ---- workers.c ---- */
+int  srv_workers_start(fedrpc_server *srv);
+void srv_workers_join(fedrpc_server *srv);
+/* Queues a received request for a worker (called from aio callbacks). */
+void srv_queue_push(fedrpc_server *srv, srv_rctx *rc);
+
+/* ---- dispatch.c ---- */
+/* Serves one request on a worker: decode, admit, route, reply. */
+void srv_dispatch(fedrpc_server *srv, fedrpc_ctx *cx, srv_rctx *rc);
+/* Answers a request without running anything (shutdown, overload). */
+void srv_answer(fedrpc_server *srv, srv_rctx *rc, fedrpc_code code,
+    const char *message);
+
+/* ---- ctx.c ---- */
+void srv_ctx_init(fedrpc_ctx *cx, fedrpc_server *srv);
+/* Ends a call: releases the peer and empties the arena. */
+void srv_ctx_reset(fedrpc_ctx *cx);
+void srv_ctx_fini(fedrpc_ctx *cx);
+
+/* ---- dedup.c ---- */
+typedef enum srv_dedup_result {
+	DEDUP_NEW,     /* first sight: run it, then srv_dedup_finish() */
+	DEDUP_DONE,    /* answered before: *reply is a copy to send */
+	DEDUP_PARKED,  /* running now: rc waits for its reply */
+	DEDUP_BYPASS,  /* not cacheable (id reused for another call): run it */
+} srv_dedup_result;
+
+srv_dedup *srv_dedup_new(size_t max_entries, size_t max_bytes);
+void       srv_dedup_free(srv_dedup *d);
+/*
+ * Looks up the request id of a call to `method` from `origin`. On
+ * DEDUP_NEW *entry receives the entry to finish; on DEDUP_DONE *reply a
+ * fresh message holding the cached reply; on DEDUP_PARKED rc is kept.
+ */
+srv_dedup_result srv_dedup_begin(srv_dedup *d, const uint8_t *id,
+    const char *method, const char *origin, srv_rctx *rc,
+    srv_dentry **entry, nng_msg **reply);
+/*
+ * Records the reply of a finished first run (NULL: nothing to keep) and
+ * returns the parked duplicates for the caller to answer with it.
+ */
+srv_rctx *srv_dedup_finish(srv_dedup *d, srv_dentry *entry,
+    const nng_msg *reply);
+
+#endif
