@@ -12,8 +12,12 @@ run_suite() { # name build-dir cmake-args...
 	local name=$1 dir=$2; shift 2
 	echo "== $name: configure and build ($dir)"
 	cmake -S . -B "$dir" -DFEDRPC_WERROR=ON "$@" >/dev/null
-	cmake --build "$dir" -j"$jobs" 2>&1 | grep -vE '^\[ *[0-9]+%\]|^(Consolidate|Scanning|Built target)' || true
-	cmake --build "$dir" -j"$jobs" >/dev/null # fails the script on a build error
+	if ! cmake --build "$dir" -j"$jobs" >"$dir/build.log" 2>&1; then
+		grep -E 'error|warning' "$dir/build.log" | head -50
+		echo "$name: build failed (full log: $dir/build.log)"
+		summary+=("$name: build failed")
+		return 1
+	fi
 	echo "== $name: tests"
 	local log="$dir/ctest.log" rc=0
 	(cd "$dir" && ctest --output-on-failure -j"$jobs" --timeout 600) 2>&1 | tee "$log" || rc=1
