@@ -369,7 +369,6 @@ tls_ctx_use_cert(nng_tls_engine_config *cfg, const char *cert_pem)
 		free(cfg->cert_pem);
 		if ((cfg->cert_pem = strdup(cert_pem)) == NULL)
 			rv = NNG_ENOMEM;
-		cfg->have_cert = false;
 	}
 	pthread_mutex_unlock(&cfg->lock);
 	return rv;
@@ -410,8 +409,6 @@ tls_ctx_use_key(
 	        wolfSSL_CTX_check_private_key(cfg->ctx) != WOLFSSL_SUCCESS))
 		rv = ctx_fail(
 		    cfg, NNG_ECRYPTO, "key does not match certificate");
-	else
-		cfg->have_cert = true;
 	pthread_mutex_unlock(&cfg->lock);
 	return rv;
 }

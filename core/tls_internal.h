@@ -40,7 +40,6 @@ struct nng_tls_engine_config {
 	nng_tls_version   max_version; /* highest version offered */
 	bool              frozen;      /* a connection used ctx: no changes */
 	bool              have_ca;     /* trusted CAs were loaded */
-	bool              have_cert;   /* our certificate and key loaded */
 	fedrpc_code       fail_code;   /* last handshake: OK or why it failed */
 	char              fail_reason[TLS_REASON_MAX]; /* "" when fail_code OK */
 	time_t            fail_logged; /* monotonic s of the last warning */
