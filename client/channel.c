@@ -64,6 +64,8 @@ dup_or_empty(const char *s)
 static void
 chan_free(fedrpc_channel *ch)
 {
+	if (ch->dom != NULL)
+		dom_free(ch->dom);
 	if (ch->watch_aio != NULL)
 		nng_aio_free(ch->watch_aio);
 	if (ch->probe_aio != NULL)
@@ -120,7 +122,8 @@ chan_fail_status(fedrpc_channel *ch, fedrpc_status *st)
 static void
 watch_start(fedrpc_channel *ch)
 {
-	if (ch->watching || ch->closing || ch->n_pipes > 0 || ch->n_live == 0)
+	if (ch->watching || ch->closing || ch->n_pipes > 0 || ch->n_live == 0 ||
+	    ch->dom != NULL)
 		return;
 	ch->watching = true;
 	nng_sleep_aio(0, ch->watch_aio);
@@ -261,6 +264,8 @@ pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		}
 		watch_start(ch);
 	}
+	if (ch->dom != NULL)
+		dom_pipe_locked(ch->dom, pipe, ev);
 	pthread_mutex_unlock(&ch->mtx);
 }
 
@@ -271,8 +276,8 @@ open_fail(fedrpc_status *st, const char *what, const char *url, int rv)
 	    what, url, nng_strerror(rv));
 }
 
-fedrpc_code
-fedrpc_channel_open(fedrpc_channel **out, const fedrpc_channel_opts *opts,
+static fedrpc_code
+chan_open(fedrpc_channel **out, const fedrpc_channel_opts *opts, bool dial,
     fedrpc_status *st)
 {
 	fedrpc_channel *ch;
@@ -285,7 +290,7 @@ fedrpc_channel_open(fedrpc_channel **out, const fedrpc_channel_opts *opts,
 	if (opts == NULL || opts->url == NULL || opts->url[0] == '\0')
 		return fedrpc_status_set(
 		    st, FEDRPC_INVALID_ARGUMENT, "channel needs a url");
-	if (is_tls_url(opts->url) && opts->tls == NULL)
+	if (dial && is_tls_url(opts->url) && opts->tls == NULL)
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 		    "%s needs TLS options", opts->url);
 	if ((ch = calloc(1, sizeof(*ch))) == NULL)
@@ -307,7 +312,7 @@ fedrpc_channel_open(fedrpc_channel **out, const fedrpc_channel_opts *opts,
 		rmax = rmin;
 	ch->probe_every_ms = rmin < 20 ? 20 : rmin > 1000 ? 1000 : rmin;
 	ch->url            = strdup(opts->url);
-	ch->probe_url      = probe_url_of(opts->url);
+	ch->probe_url      = dial ? probe_url_of(opts->url) : NULL;
 	ch->origin         = dup_or_empty(opts->origin_domain);
 	ch->target         = dup_or_empty(opts->target_domain);
 	if (ch->url == NULL || ch->origin == NULL || ch->target == NULL) {
@@ -315,7 +320,7 @@ fedrpc_channel_open(fedrpc_channel **out, const fedrpc_channel_opts *opts,
 		    "out of memory opening a channel");
 		goto fail;
 	}
-	if (is_tls_url(opts->url) &&
+	if (dial && is_tls_url(opts->url) &&
 	    fedrpc_tls_new(&ch->tls, false, opts->tls, st) != FEDRPC_OK)
 		goto fail;
 
@@ -350,8 +355,16 @@ fedrpc_channel_open(fedrpc_channel **out, const fedrpc_channel_opts *opts,
 	    (rv = nng_pipe_notify(
 	         ch->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, ch)) != 0 ||
 	    (rv = nng_pipe_notify(
-	         ch->sock, NNG_PIPE_EV_REM_POST, pipe_cb, ch)) != 0 ||
-	    (rv = nng_dialer_create(&ch->dialer, ch->sock, ch->url)) != 0) {
+	         ch->sock, NNG_PIPE_EV_REM_POST, pipe_cb, ch)) != 0) {
+		open_fail(st, "cannot dial", ch->url, rv);
+		goto fail;
+	}
+	if (!dial) {
+		/* domain mode: the connection manager adds dialers */
+		*out = ch;
+		return FEDRPC_OK;
+	}
+	if ((rv = nng_dialer_create(&ch->dialer, ch->sock, ch->url)) != 0) {
 		open_fail(st, "cannot dial", ch->url, rv);
 		goto fail;
 	}
@@ -373,6 +386,36 @@ fail:
 		nng_close(ch->sock);
 	chan_free(ch);
 	return st->code;
+}
+
+fedrpc_code
+fedrpc_channel_open(fedrpc_channel **out, const fedrpc_channel_opts *opts,
+    fedrpc_status *st)
+{
+	return chan_open(out, opts, true, st);
+}
+
+fedrpc_code
+chan_open_undialed(fedrpc_channel **out, const fedrpc_channel_opts *opts,
+    fedrpc_status *st)
+{
+	return chan_open(out, opts, false, st);
+}
+
+void
+chan_set_down_locked(
+    fedrpc_channel *ch, fedrpc_code code, const char *why, uint64_t until)
+{
+	set_fail(ch, code, why, FAIL_PROBE);
+	ch->fail_until = until;
+	abort_live(ch, ABORT_DOWN);
+}
+
+void
+chan_clear_down_locked(fedrpc_channel *ch)
+{
+	clear_fail(ch);
+	ch->fail_until = 0;
 }
 
 static fedrpc_call *
@@ -415,7 +458,9 @@ chan_call_acquire(fedrpc_channel *ch, bool handle, fedrpc_status *st)
 	/* Fail fast while a failure is fresh; an old one is checked
 	 * again by the watch (a probe) before calls are failed. */
 	if (ch->n_pipes == 0 && ch->fail_code != FEDRPC_OK &&
-	    fedrpc_clock_ms() - ch->fail_ms < ch->probe_every_ms) {
+	    (ch->dom != NULL
+	            ? fedrpc_clock_ms() < ch->fail_until
+	            : fedrpc_clock_ms() - ch->fail_ms < ch->probe_every_ms)) {
 		fedrpc_status_set(st, ch->fail_code, "cannot reach %s: %s",
 		    ch->url, ch->fail_msg);
 		pthread_mutex_unlock(&ch->mtx);
@@ -442,7 +487,10 @@ chan_call_acquire(fedrpc_channel *ch, bool handle, fedrpc_status *st)
 		ch->live->prev = c;
 	ch->live = c;
 	ch->n_live++;
-	watch_start(ch);
+	if (ch->dom != NULL)
+		dom_call_locked(ch->dom);
+	else
+		watch_start(ch);
 	pthread_mutex_unlock(&ch->mtx);
 	return c;
 }
@@ -517,11 +565,22 @@ chan_call_unref(fedrpc_channel *ch, fedrpc_call *c)
 void
 fedrpc_channel_close(fedrpc_channel *ch)
 {
+	if (ch == NULL)
+		return;
+	if (ch->dom != NULL) {
+		/* Shared through its pool, which closes it. */
+		dom_release(ch->dom);
+		return;
+	}
+	chan_close(ch);
+}
+
+void
+chan_close(fedrpc_channel *ch)
+{
 	fedrpc_call *pool, *c;
 	size_t       n = 0;
 
-	if (ch == NULL)
-		return;
 	pthread_mutex_lock(&ch->mtx);
 	ch->closing = true;
 	if (ch->watching)
@@ -582,6 +641,11 @@ fedrpc_channel_last_error(fedrpc_channel *ch, char *buf, size_t len)
 	fedrpc_code code;
 
 	pthread_mutex_lock(&ch->mtx);
+	if (ch->dom != NULL) {
+		code = dom_last_error_locked(ch->dom, buf, len);
+		pthread_mutex_unlock(&ch->mtx);
+		return code;
+	}
 	code = ch->n_pipes > 0 ? FEDRPC_OK : ch->fail_code;
 	if (len > 0)
 		snprintf(buf, len, "%s", code == FEDRPC_OK ? "" : ch->fail_msg);
@@ -593,4 +657,19 @@ const char *
 fedrpc_channel_url(const fedrpc_channel *ch)
 {
 	return ch->url;
+}
+
+fedrpc_code
+fedrpc_channel_peer(fedrpc_channel *ch, fedrpc_peer *out)
+{
+	nng_pipe pipe = NNG_PIPE_INITIALIZER;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&ch->mtx);
+	if (ch->n_pipes > 0)
+		pipe.id = ch->pipes[0];
+	pthread_mutex_unlock(&ch->mtx);
+	if (nng_pipe_id(pipe) <= 0)
+		return FEDRPC_NOT_FOUND;
+	return fedrpc_tls_peer_get(pipe, out);
 }

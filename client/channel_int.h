@@ -31,8 +31,15 @@ bool fedrpc_channel_is_connected(fedrpc_channel *ch);
 fedrpc_code fedrpc_channel_last_error(
     fedrpc_channel *ch, char *buf, size_t len);
 
-/* The URL the channel dials. */
+/* The URL the channel dials (a domain channel: the domain). */
 const char *fedrpc_channel_url(const fedrpc_channel *ch);
+
+/*
+ * The TLS peer of the channel's current connection (verified names, TLS
+ * version, cipher, handshake time). NOT_FOUND when not connected or not
+ * TLS. Free with fedrpc_peer_clear().
+ */
+fedrpc_code fedrpc_channel_peer(fedrpc_channel *ch, fedrpc_peer *out);
 
 /* ---- internal ---- */
 
@@ -120,6 +127,12 @@ struct fedrpc_channel {
 	nng_stream_dialer  *probe;
 	bool                probing;
 	uint64_t            probe_ms;  /* when the last probe started */
+
+	/* domain mode (domain_channel.c): the connection manager that owns
+	 * the dialers, in place of the fixed dialer and the watch; NULL for
+	 * a channel opened by URL */
+	struct dom_chan    *dom;
+	uint64_t            fail_until; /* domain mode: fail fast until then */
 };
 
 /* ---- channel.c, for call.c ---- */
@@ -135,6 +148,33 @@ void chan_call_finished(fedrpc_channel *ch, fedrpc_call *call);
 void chan_call_unref(fedrpc_channel *ch, fedrpc_call *call);
 /* The reason calls fail while the endpoint is down (into st). */
 void chan_fail_status(fedrpc_channel *ch, fedrpc_status *st);
+
+/* ---- channel.c, for domain_channel.c ---- */
+/* Opens a channel with its socket but no dialer (opts->url names it). */
+fedrpc_code chan_open_undialed(fedrpc_channel **out,
+    const fedrpc_channel_opts *opts, fedrpc_status *st);
+/* Closes for good: what fedrpc_channel_close() does to a URL channel. */
+void chan_close(fedrpc_channel *ch);
+/* The endpoint is down: calls fail fast with (code, why) until `until`
+ * (fedrpc_clock_ms()), and calls waiting now fail; mtx held. */
+void chan_set_down_locked(fedrpc_channel *ch, fedrpc_code code,
+    const char *why, uint64_t until);
+/* Calls wait for a connection again; mtx held. */
+void chan_clear_down_locked(fedrpc_channel *ch);
+
+/* ---- domain_channel.c, for channel.c; ch->mtx held unless said ---- */
+struct dom_chan;
+/* A call is about to wait for a connection. */
+void dom_call_locked(struct dom_chan *d);
+/* A connection of the channel's socket came or went. */
+void dom_pipe_locked(struct dom_chan *d, nng_pipe pipe, nng_pipe_ev ev);
+/* fedrpc_channel_last_error() of a domain channel. */
+fedrpc_code dom_last_error_locked(struct dom_chan *d, char *buf, size_t len);
+/* fedrpc_channel_close() of a domain channel: drops the caller's
+ * reference (mtx NOT held). */
+void dom_release(struct dom_chan *d);
+/* Frees what the manager owns, once the socket is closed. */
+void dom_free(struct dom_chan *d);
 
 /* ---- call.c ---- */
 void call_cb(void *arg);

@@ -1,0 +1,70 @@
+/*
+ * fedrpc-echo-server: the test Echo server as a process of its own, so that
+ * tests can stop and restart one server of a domain (SIGTERM: an orderly
+ * stop). Prints "listening <port>" once it serves.
+ *
+ *   fedrpc-echo-server --url tls+tcp://127.0.0.1:7443 --ca F --cert F
+ *                      --key F [--name NAME] [--grace MS]
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "echo_server.h"
+
+int
+main(int argc, char **argv)
+{
+	const char     *url = NULL, *name = "echo";
+	fedrpc_tls_opts tls   = {0};
+	unsigned        grace = 2000;
+	sigset_t        sigs;
+	echo_server    *s;
+	int             sig;
+
+	for (int i = 1; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (v == NULL) {
+			fprintf(stderr, "%s: %s needs a value\n", argv[0], argv[i]);
+			return 2;
+		}
+		if (strcmp(argv[i], "--url") == 0)
+			url = v;
+		else if (strcmp(argv[i], "--ca") == 0)
+			tls.ca_file = v;
+		else if (strcmp(argv[i], "--cert") == 0)
+			tls.cert_file = v;
+		else if (strcmp(argv[i], "--key") == 0)
+			tls.key_file = v;
+		else if (strcmp(argv[i], "--name") == 0)
+			name = v;
+		else if (strcmp(argv[i], "--grace") == 0)
+			grace = (unsigned) strtoul(v, NULL, 10);
+		else {
+			fprintf(stderr, "%s: unknown option %s\n", argv[0], argv[i]);
+			return 2;
+		}
+		i++;
+	}
+	if (url == NULL) {
+		fprintf(stderr, "usage: %s --url URL [--ca F --cert F --key F] "
+				"[--name NAME] [--grace MS]\n",
+		    argv[0]);
+		return 2;
+	}
+	/* Signals are taken by sigwait below, not by the server's threads. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	if ((s = echo_server_start(url, tls.ca_file ? &tls : NULL, name)) == NULL)
+		return 1;
+	printf("listening %d\n", echo_server_port(s));
+	fflush(stdout);
+	sigwait(&sigs, &sig);
+	echo_server_stop(s, grace);
+	return 0;
+}

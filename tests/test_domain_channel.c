@@ -1,0 +1,823 @@
+/*
+ * Channels by domain: a real dnsmasq publishes SRV records for b.example,
+ * real mutual-TLS Echo servers (certificates for fed1.b.example and
+ * fed2.b.example) serve them, and calls go through the generated stubs on
+ * channels from a domain pool: failover, TTL changes, DNS failures,
+ * back-off, TLS failures, idle close, the egress check, and two server
+ * processes of one domain stopped and restarted under calls.
+ */
+#define _GNU_SOURCE
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include <fedrpc/domain.h>
+#include <fedrpc/log.h>
+
+#include "dnsmasq.h"
+#include "echo_server.h"
+#include "fedrpc/testing/v1/echo.fedrpc.h"
+#include "testcerts.h"
+#include "testutil.h"
+
+/* ---- fixture: certificates, DNS, servers, pool ---- */
+
+static char    *dir;
+static dnsmasq *dns;
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+static void
+certs(void)
+{
+	dir = tu_tmpdir("domchan");
+	testcerts_ca(dir, "ca");
+	testcerts_ca(dir, "other-ca");
+	testcerts_leaf(dir, "ca", "fed1", (const char *const[]){"fed1.b.example", NULL});
+	testcerts_leaf(dir, "ca", "fed2", (const char *const[]){"fed2.b.example", NULL});
+	testcerts_leaf(dir, "ca", "wrong", (const char *const[]){"other.example", NULL});
+	testcerts_leaf(dir, "other-ca", "stranger",
+	    (const char *const[]){"fed1.b.example", NULL});
+	testcerts_leaf(dir, "ca", "client", (const char *const[]){"a.example", NULL});
+}
+
+static void
+setup(void)
+{
+	fedrpc_log_set_level(FEDRPC_LOG_ERROR);
+	certs();
+}
+
+static void
+teardown(void)
+{
+	dnsmasq_stop(dns);
+	dns = NULL;
+	tu_rmrf(dir);
+	free(dir);
+}
+
+static fedrpc_tls_opts
+tls_of(const char *leaf, const char *ca)
+{
+	fedrpc_tls_opts o = {0};
+
+	o.ca_file   = strdup(tu_path(dir, ca ? ca : "ca.crt"));
+	o.cert_file = strdup(tu_path(dir, leaf));
+	o.key_file  = NULL;
+	return o;
+}
+
+/* The TLS files of leaf `name` (strings stay for the test's life). */
+static fedrpc_tls_opts
+leaf_tls(const char *name)
+{
+	char            crt[64], key[64];
+	fedrpc_tls_opts o;
+
+	snprintf(crt, sizeof(crt), "%s.crt", name);
+	snprintf(key, sizeof(key), "%s.key", name);
+	o          = tls_of(crt, NULL);
+	o.key_file = strdup(tu_path(dir, key));
+	return o;
+}
+
+static void
+tls_free(fedrpc_tls_opts *o)
+{
+	free((char *) o->ca_file);
+	free((char *) o->cert_file);
+	free((char *) o->key_file);
+}
+
+/* An in-process TLS Echo server with leaf `cert` on `port` (0: any). */
+static echo_server *
+server(const char *cert, int port, const char *name)
+{
+	char            url[64];
+	fedrpc_tls_opts o = leaf_tls(cert);
+	echo_server    *s;
+
+	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", port);
+	s = echo_server_start(url, &o, name);
+	tls_free(&o);
+	cr_assert_not_null(s, "echo server %s", name);
+	return s;
+}
+
+/* SRV + host records for b.example: targets fed1/fed2 at the ports given
+ * (0: left out), priorities p1/p2, weights 50. */
+static void
+dns_start(int port1, int prio1, int port2, int prio2, int ttl)
+{
+	static char r[8][128];
+	const char *recs[8] = {0};
+	int         n = 0;
+
+	if (port1 > 0) {
+		snprintf(r[n], sizeof(r[n]),
+		    "--srv-host=_fedrpc._tcp.b.example,fed1.b.example,%d,%d,50",
+		    port1, prio1);
+		recs[n] = r[n];
+		n++;
+	}
+	if (port2 > 0) {
+		snprintf(r[n], sizeof(r[n]),
+		    "--srv-host=_fedrpc._tcp.b.example,fed2.b.example,%d,%d,50",
+		    port2, prio2);
+		recs[n] = r[n];
+		n++;
+	}
+	recs[n++] = "--host-record=fed1.b.example,127.0.0.1";
+	recs[n++] = "--host-record=fed2.b.example,127.0.0.1";
+	recs[n++] = "--host-record=c.example,127.0.0.1";
+	snprintf(r[7], sizeof(r[7]), "--local-ttl=%d", ttl);
+	recs[n++] = r[7];
+	recs[n]   = NULL;
+	if (dns == NULL)
+		dns = dnsmasq_start(recs);
+	else
+		cr_assert(dnsmasq_restart_with(dns, recs), "dnsmasq restart");
+	cr_assert_not_null(dns, "dnsmasq");
+}
+
+typedef struct pool_cfg {
+	uint32_t         idle_ms;
+	uint32_t         backoff_ms;
+	uint32_t         connect_ms;
+	uint32_t         dns_timeout_ms;
+	fedrpc_egress_fn allowed;
+} pool_cfg;
+
+static fedrpc_tls_opts client_tls;
+
+static fedrpc_domains *
+pool_new(pool_cfg c)
+{
+	fedrpc_resolver_opts ro = {0};
+	fedrpc_domains_opts  o  = {0};
+	fedrpc_status        st = {0};
+	fedrpc_domains      *p  = NULL;
+
+	client_tls            = leaf_tls("client");
+	ro.nameserver         = dnsmasq_nameserver(dns);
+	ro.timeout_ms         = c.dns_timeout_ms ? c.dns_timeout_ms : 2000;
+	o.origin_domain       = "a.example";
+	o.tls                 = &client_tls;
+	o.resolver_opts       = &ro;
+	o.api_version         = 1;
+	o.default_timeout_ms  = 5000;
+	o.connect_timeout_ms  = c.connect_ms ? c.connect_ms : 3000;
+	o.idle_timeout_ms     = c.idle_ms;
+	o.backoff.initial_ms  = c.backoff_ms ? c.backoff_ms : 1000;
+	o.allowed             = c.allowed;
+	cr_assert_eq(fedrpc_domains_new(&p, &o, &st), FEDRPC_OK, "%s", st.message);
+	return p;
+}
+
+static void
+pool_free(fedrpc_domains *p)
+{
+	fedrpc_domains_free(p);
+	tls_free(&client_tls);
+}
+
+static fedrpc_channel *
+chan(fedrpc_domains *p, const char *domain)
+{
+	fedrpc_channel *ch = NULL;
+	fedrpc_status   st = {0};
+
+	cr_assert_eq(fedrpc_domains_channel(p, domain, &ch, &st), FEDRPC_OK,
+	    "%s", st.message);
+	return ch;
+}
+
+/* One Echo call; the answering server's name into who (may be NULL). */
+static fedrpc_code
+echo(fedrpc_channel *ch, uint32_t timeout_ms, char *who, fedrpc_status *st)
+{
+	Fedrpc__Testing__V1__EchoRequest   req = FEDRPC__TESTING__V1__ECHO_REQUEST__INIT;
+	Fedrpc__Testing__V1__EchoResponse *resp = NULL;
+	char                               name[ECHO_NAME_MAX] = "";
+	fedrpc_call_opts                   co = {.timeout_ms = timeout_ms,
+					  .reply_metadata = echo_server_name_cb,
+					  .reply_metadata_arg = name};
+	fedrpc_code                        code;
+
+	req.payload.data = (uint8_t *) "hi";
+	req.payload.len  = 2;
+	code = fedrpc_testing_v1_echo_echo(ch, &req, &resp, &co, st);
+	if (code == FEDRPC_OK) {
+		cr_assert_eq(resp->payload.len, 2);
+		cr_assert_str_eq(resp->origin_domain, "a.example");
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	}
+	if (who != NULL)
+		strcpy(who, name);
+	return code;
+}
+
+static void
+echo_ok(fedrpc_channel *ch, char *who)
+{
+	fedrpc_status st = {0};
+
+	cr_assert_eq(echo(ch, 5000, who, &st), FEDRPC_OK, "%s: %s",
+	    fedrpc_code_name(st.code), st.message);
+}
+
+/* A port nothing listens on. */
+static int
+dead_port(void)
+{
+	return tu_free_port();
+}
+
+TestSuite(domain, .init = setup, .fini = teardown, .timeout = 60);
+
+/* ---- calls by domain ---- */
+
+Test(domain, calls_by_domain_over_mutual_tls)
+{
+	echo_server       *s1 = server("fed1", 0, "fed1");
+	echo_server       *s2 = server("fed2", 0, "fed2");
+	fedrpc_domains    *p;
+	fedrpc_channel    *ch, *again;
+	fedrpc_domain_info info;
+	char               who[ECHO_NAME_MAX];
+	fedrpc_domains_stats ps;
+
+	dns_start(echo_server_port(s1), 10, echo_server_port(s2), 10, 60);
+	p  = pool_new((pool_cfg){0});
+	ch = chan(p, "B.Example.");
+	for (int i = 0; i < 20; i++) {
+		echo_ok(ch, who);
+		cr_assert(strcmp(who, "fed1") == 0 || strcmp(who, "fed2") == 0,
+		    "%s", who);
+	}
+	/* Later requests share the channel. */
+	again = chan(p, "b.example");
+	cr_assert_eq(again, ch);
+	cr_assert_eq(fedrpc_domain_info_get(ch, &info), FEDRPC_OK);
+	cr_assert_str_eq(info.state, "ready");
+	cr_assert_str_eq(info.address, "127.0.0.1");
+	cr_assert_eq(strncmp(info.target, who, 4), 0, "%s vs %s", info.target,
+	    who);
+	fedrpc_domains_stats_get(p, &ps);
+	cr_assert_eq(ps.channels, 1);
+	cr_assert_eq(ps.connected, 1);
+	cr_assert_eq(ps.created, 1);
+	fedrpc_channel_close(again);
+	fedrpc_channel_close(ch);
+	pool_free(p);
+	echo_server_stop(s1, 0);
+	echo_server_stop(s2, 0);
+}
+
+Test(domain, failover_when_the_first_target_refuses)
+{
+	echo_server       *s2 = server("fed2", 0, "fed2");
+	fedrpc_domains    *p;
+	fedrpc_channel    *ch;
+	fedrpc_domain_info info;
+	char               who[ECHO_NAME_MAX];
+	long long          t0;
+
+	/* fed1 comes first (priority 10), but nothing listens there. */
+	dns_start(dead_port(), 10, echo_server_port(s2), 20, 60);
+	p  = pool_new((pool_cfg){0});
+	ch = chan(p, "b.example");
+	t0 = now_ms();
+	echo_ok(ch, who);
+	cr_assert_str_eq(who, "fed2");
+	cr_assert_lt(now_ms() - t0, 2000, "failover took %lld ms", now_ms() - t0);
+	fedrpc_domain_info_get(ch, &info);
+	cr_assert_str_eq(info.target, "fed2.b.example");
+	cr_assert_eq(info.port, echo_server_port(s2));
+	for (int i = 0; i < 5; i++) {
+		echo_ok(ch, who);
+		cr_assert_str_eq(who, "fed2");
+	}
+	fedrpc_channel_close(ch);
+	pool_free(p);
+	echo_server_stop(s2, 0);
+}
+
+Test(domain, changed_record_picked_up_after_its_ttl)
+{
+	echo_server    *s1 = server("fed1", 0, "fed1");
+	echo_server    *s2 = server("fed2", 0, "fed2");
+	fedrpc_domains *p;
+	fedrpc_channel *ch;
+	char            who[ECHO_NAME_MAX] = "";
+	long long       t0;
+
+	dns_start(echo_server_port(s1), 10, 0, 0, 1);
+	p  = pool_new((pool_cfg){0});
+	ch = chan(p, "b.example");
+	echo_ok(ch, who);
+	cr_assert_str_eq(who, "fed1");
+	/* The domain moves to fed2; a 1 s TTL tells us to look again. */
+	dns_start(0, 0, echo_server_port(s2), 10, 1);
+	t0 = now_ms();
+	while (strcmp(who, "fed2") != 0 && now_ms() - t0 < 8000) {
+		fedrpc_status st = {0};
+
+		(void) echo(ch, 2000, who, &st);
+		sleep_ms(50);
+	}
+	cr_assert_str_eq(who, "fed2", "still on %s after %lld ms", who,
+	    now_ms() - t0);
+	cr_assert_geq(now_ms() - t0, 500, "moved before the TTL ran out");
+	fedrpc_channel_close(ch);
+	pool_free(p);
+	echo_server_stop(s1, 0);
+	echo_server_stop(s2, 0);
+}
+
+/* ---- discovery failures ---- */
+
+Test(domain, nxdomain_is_not_found_quickly)
+{
+	fedrpc_domains *p;
+	fedrpc_channel *ch;
+	fedrpc_status   st = {0};
+	long long       t0;
+
+	dns_start(0, 0, 0, 0, 60);
+	p  = pool_new((pool_cfg){0});
+	ch = chan(p, "nope.example");
+	t0 = now_ms();
+	cr_assert_eq(echo(ch, 5000, NULL, &st), FEDRPC_NOT_FOUND, "%s: %s",
+	    fedrpc_code_name(st.code), st.message);
+	cr_assert_lt(now_ms() - t0, 1000);
+	cr_assert(strstr(st.message, "no such domain") != NULL, "%s", st.message);
+	cr_assert(strstr(st.message, "nope.example") != NULL, "%s", st.message);
+	fedrpc_channel_close(ch);
+
+	/* A domain that exists but does not federate. */
+	ch = chan(p, "c.example");
+	cr_assert_eq(echo(ch, 5000, NULL, &st), FEDRPC_NOT_FOUND, "%s", st.message);
+	cr_assert(strstr(st.message, "publishes no") != NULL, "%s", st.message);
+	fedrpc_channel_close(ch);
+	pool_free(p);
+}
+
+Test(domain, dns_down_fails_within_the_deadline_then_fast)
+{
+	fedrpc_domains *p;
+	fedrpc_channel *ch;
+	fedrpc_status   st = {0};
+	long long       t0, t;
+
+	dns_start(tu_free_port(), 10, 0, 0, 60);
+	dnsmasq_halt(dns);
+	p  = pool_new((pool_cfg){.dns_timeout_ms = 500});
+	ch = chan(p, "b.example");
+	t0 = now_ms();
+	cr_assert_eq(echo(ch, 3000, NULL, &st), FEDRPC_UNAVAILABLE, "%s: %s",
+	    fedrpc_code_name(st.code), st.message);
+	t = now_ms() - t0;
+	cr_assert_lt(t, 2000, "took %lld ms", t);
+	cr_assert(strstr(st.message, "b.example") != NULL, "%s", st.message);
+	cr_assert(strstr(st.message, "DNS") != NULL, "%s", st.message);
+	/* In back-off now: the next call fails at once, with the reason. */
+	t0 = now_ms();
+	cr_assert_eq(echo(ch, 3000, NULL, &st), FEDRPC_UNAVAILABLE);
+	cr_assert_lt(now_ms() - t0, 100);
+	cr_assert(strstr(st.message, "DNS") != NULL, "%s", st.message);
+	fedrpc_channel_close(ch);
+	pool_free(p);
+}
+
+Test(domain, deadline_while_resolving_names_the_step)
+{
+	fedrpc_domains *p;
+	fedrpc_channel *ch;
+	fedrpc_status   st = {0};
+	long long       t0;
+
+	dns_start(tu_free_port(), 10, 0, 0, 60);
+	dnsmasq_halt(dns);
+	p  = pool_new((pool_cfg){.dns_timeout_ms = 3000});
+	ch = chan(p, "b.example");
+	t0 = now_ms();
+	cr_assert_eq(echo(ch, 300, NULL, &st), FEDRPC_DEADLINE_EXCEEDED,
+	    "%s: %s", fedrpc_code_name(st.code), st.message);
+	cr_assert_lt(now_ms() - t0, 1500);
+	cr_assert(strstr(st.message,
+	              "deadline exceeded while connecting to b.example") != NULL,
+	    "%s", st.message);
+	cr_assert(strstr(st.message, "SRV") != NULL, "%s", st.message);
+	fedrpc_channel_close(ch);
+	pool_free(p);
+}
+
+/* ---- connection failures, back-off ---- */
+
+Test(domain, every_target_down_fails_fast_in_backoff_and_recovers)
+{
+	int                port1 = dead_port(), port2 = dead_port();
+	fedrpc_domains    *p;
+	fedrpc_channel    *ch;
+	fedrpc_domain_info info;
+	fedrpc_status      st = {0};
+	echo_server       *s1;
+	char               want[128];
+	long long          t0;
+
+	dns_start(port1, 10, port2, 20, 60);
+	p  = pool_new((pool_cfg){.backoff_ms = 600});
+	ch = chan(p, "b.example");
+	cr_assert_eq(echo(ch, 5000, NULL, &st), FEDRPC_UNAVAILABLE, "%s: %s",
+	    fedrpc_code_name(st.code), st.message);
+	snprintf(want, sizeof(want), "connection refused by fed1.b.example:%d",
+	    port1);
+	cr_assert(strstr(st.message, want) != NULL, "%s", st.message);
+	snprintf(want, sizeof(want), "connection refused by fed2.b.example:%d",
+	    port2);
+	cr_assert(strstr(st.message, want) != NULL, "%s", st.message);
+	fedrpc_domain_info_get(ch, &info);
+	cr_assert_str_eq(info.state, "backoff");
+	cr_assert_eq(info.failures, 1);
+	/* 600 ms +- 20% */
+	cr_assert(info.backoff_ms >= 480 && info.backoff_ms <= 720, "%u",
+	    info.backoff_ms);
+
+	/* During the back-off: fast, with the reason, far under 5 s. */
+	for (int i = 0; i < 5; i++) {
+		t0 = now_ms();
+		cr_assert_eq(echo(ch, 5000, NULL, &st), FEDRPC_UNAVAILABLE);
+		cr_assert_lt(now_ms() - t0, 50, "took %lld ms", now_ms() - t0);
+		cr_assert(strstr(st.message, "connection refused") != NULL, "%s",
+		    st.message);
+	}
+
+	/* The peer comes back: the next attempt after the back-off
+	 * connects, and the schedule starts over. */
+	s1 = server("fed1", port1, "fed1");
+	t0 = now_ms();
+	for (;;) {
+		char who[ECHO_NAME_MAX];
+
+		if (echo(ch, 5000, who, &st) == FEDRPC_OK) {
+			cr_assert_str_eq(who, "fed1");
+			break;
+		}
+		cr_assert_eq(st.code, FEDRPC_UNAVAILABLE, "%s", st.message);
+		cr_assert_lt(now_ms() - t0, 5000, "%s", st.message);
+		sleep_ms(50);
+	}
+	fedrpc_domain_info_get(ch, &info);
+	cr_assert_str_eq(info.state, "ready");
+	cr_assert_eq(info.failures, 0);
+	cr_assert_eq(info.backoff_ms, 0);
+	fedrpc_channel_close(ch);
+	pool_free(p);
+	echo_server_stop(s1, 0);
+}
+
+static void
+tls_failure(const char *cert, const char *expect)
+{
+	echo_server    *s1 = server(cert, 0, "fed1");
+	fedrpc_domains *p;
+	fedrpc_channel *ch;
+	fedrpc_status   st = {0};
+	char            want[128];
+
+	dns_start(echo_server_port(s1), 10, 0, 0, 60);
+	p  = pool_new((pool_cfg){0});
+	ch = chan(p, "b.example");
+	cr_assert_eq(echo(ch, 5000, NULL, &st), FEDRPC_UNAVAILABLE, "%s: %s",
+	    fedrpc_code_name(st.code), st.message);
+	snprintf(want, sizeof(want), "TLS handshake with fed1.b.example:%d failed",
+	    echo_server_port(s1));
+	cr_assert(strstr(st.message, want) != NULL, "%s", st.message);
+	cr_assert(strstr(st.message, expect) != NULL, "%s", st.message);
+	fedrpc_channel_close(ch);
+	pool_free(p);
+	echo_server_stop(s1, 0);
+}
+
+Test(domain, tls_certificate_not_trusted)
+{
+	tls_failure("stranger", "not trusted");
+}
+
+Test(domain, tls_certificate_for_another_name)
+{
+	tls_failure("wrong", "name mismatch");
+}
+
+/* A listener that completes TCP connections and never says a word. */
+static int
+silent_listener(int *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t          len = sizeof(a);
+	int                fd  = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *) &a, sizeof(a)), 0);
+	cr_assert_eq(listen(fd, 16), 0);
+	getsockname(fd, (struct sockaddr *) &a, &len);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+Test(domain, deadline_during_the_handshake_names_the_step)
+{
+	int             port;
+	int             fd = silent_listener(&port);
+	fedrpc_domains *p;
+	fedrpc_channel *ch;
+	fedrpc_status   st = {0};
+	char            want[128];
+
+	dns_start(port, 10, 0, 0, 60);
+	p  = pool_new((pool_cfg){.connect_ms = 5000});
+	ch = chan(p, "b.example");
+	cr_assert_eq(echo(ch, 400, NULL, &st), FEDRPC_DEADLINE_EXCEEDED,
+	    "%s: %s", fedrpc_code_name(st.code), st.message);
+	snprintf(want, sizeof(want), "(TLS handshake with fed1.b.example:%d)",
+	    port);
+	cr_assert(strstr(st.message,
+	              "deadline exceeded while connecting to b.example") != NULL,
+	    "%s", st.message);
+	cr_assert(strstr(st.message, want) != NULL, "%s", st.message);
+	fedrpc_channel_close(ch);
+	pool_free(p);
+	close(fd);
+}
+
+/* ---- idle close ---- */
+
+Test(domain, idle_channel_closed_and_recreated)
+{
+	echo_server         *s1 = server("fed1", 0, "fed1");
+	fedrpc_domains      *p;
+	fedrpc_channel      *ch;
+	fedrpc_domains_stats ps;
+	long long            t0;
+
+	dns_start(echo_server_port(s1), 10, 0, 0, 60);
+	p  = pool_new((pool_cfg){.idle_ms = 300});
+	ch = chan(p, "b.example");
+	echo_ok(ch, NULL);
+	t0 = now_ms(); /* the call started before: idle counts from there */
+	fedrpc_channel_close(ch);
+	/* Nobody holds it: closed and freed once idle. */
+	do {
+		sleep_ms(20);
+		fedrpc_domains_stats_get(p, &ps);
+	} while (ps.channels > 0 && now_ms() - t0 < 3000);
+	cr_assert_eq(ps.channels, 0);
+	cr_assert_geq(now_ms() - t0, 200);
+	cr_assert_eq(ps.idle_closed, 1);
+	/* The next request makes a new one. */
+	ch = chan(p, "b.example");
+	echo_ok(ch, NULL);
+	fedrpc_domains_stats_get(p, &ps);
+	cr_assert_eq(ps.created, 2);
+	cr_assert_eq(ps.channels, 1);
+
+	/* Held but idle: the connection goes, the channel stays. */
+	t0 = now_ms();
+	do {
+		sleep_ms(20);
+		fedrpc_domains_stats_get(p, &ps);
+	} while (ps.connected > 0 && now_ms() - t0 < 3000);
+	cr_assert_eq(ps.connected, 0);
+	cr_assert_eq(ps.channels, 1);
+	echo_ok(ch, NULL);
+	fedrpc_channel_close(ch);
+	pool_free(p);
+	echo_server_stop(s1, 0);
+}
+
+/* ---- egress ---- */
+
+static bool
+only_b(void *arg, const char *domain)
+{
+	(void) arg;
+	return strcmp(domain, "b.example") == 0;
+}
+
+Test(domain, egress_to_a_domain_not_allowed_causes_no_lookup)
+{
+	fedrpc_domains       *p;
+	fedrpc_channel       *ch = NULL;
+	fedrpc_status         st = {0};
+	fedrpc_resolver_stats rs;
+	fedrpc_domains_stats  ps;
+
+	dns_start(tu_free_port(), 10, 0, 0, 60);
+	p = pool_new((pool_cfg){.allowed = only_b});
+	cr_assert_eq(fedrpc_domains_channel(p, "evil.example", &ch, &st),
+	    FEDRPC_PERMISSION_DENIED);
+	cr_assert_null(ch);
+	cr_assert_str_eq(st.message, "evil.example is not on the allow list");
+	fedrpc_resolver_stats_get(fedrpc_domains_resolver(p), &rs);
+	cr_assert_eq(rs.lookups, 0);
+	cr_assert_eq(rs.dns_queries, 0);
+	fedrpc_domains_stats_get(p, &ps);
+	cr_assert_eq(ps.denied, 1);
+	cr_assert_eq(ps.channels, 0);
+	cr_assert_eq(fedrpc_domains_channel(p, "not a domain", &ch, &st),
+	    FEDRPC_INVALID_ARGUMENT);
+	pool_free(p);
+}
+
+/* ---- two server processes behind one SRV name ---- */
+
+typedef struct proc {
+	pid_t pid;
+	int   port;
+	char  name[8];
+	char  log[256];
+} proc;
+
+static void
+proc_start(proc *pr)
+{
+	char  url[64], ca[256], crt[256], key[256];
+	char *argv[16];
+	int   n = 0;
+
+	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", pr->port);
+	snprintf(ca, sizeof(ca), "%s", tu_path(dir, "ca.crt"));
+	snprintf(crt, sizeof(crt), "%s/%s.crt", dir, pr->name);
+	snprintf(key, sizeof(key), "%s/%s.key", dir, pr->name);
+	snprintf(pr->log, sizeof(pr->log), "%s/%s.log", dir, pr->name);
+	argv[n++] = (char *) ECHO_SERVER_PROGRAM;
+	argv[n++] = "--url";
+	argv[n++] = url;
+	argv[n++] = "--ca";
+	argv[n++] = ca;
+	argv[n++] = "--cert";
+	argv[n++] = crt;
+	argv[n++] = "--key";
+	argv[n++] = key;
+	argv[n++] = "--name";
+	argv[n++] = pr->name;
+	argv[n++] = "--grace";
+	argv[n++] = "1000";
+	argv[n]   = NULL;
+	pr->pid   = tu_spawn(argv, pr->log);
+	cr_assert_gt(pr->pid, 0);
+	cr_assert(tu_wait_port(pr->port, 5000), "%s did not start", pr->name);
+}
+
+static void
+proc_stop(proc *pr)
+{
+	int ws = tu_stop(pr->pid, SIGTERM, 5000);
+
+	cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0,
+	    "%s did not stop cleanly (%d)", pr->name, ws);
+	pr->pid = -1;
+}
+
+/* Calls from several threads while servers come and go. */
+typedef struct load {
+	fedrpc_channel *ch;
+	volatile bool   stop;
+	unsigned        ok, retried, failed;
+	unsigned        by[2];   /* successes per server */
+	char            last_error[FEDRPC_STATUS_MESSAGE_MAX + 32];
+	pthread_mutex_t mtx;
+} load;
+
+static void *
+load_thread(void *arg)
+{
+	load *l = arg;
+
+	while (!l->stop) {
+		char          who[ECHO_NAME_MAX];
+		fedrpc_status st    = {0};
+		fedrpc_code   code  = echo(l->ch, 3000, who, &st);
+		bool          retry = false;
+
+		/* A call whose connection died under it may or may not have
+		 * run: like any caller, retry UNAVAILABLE once. */
+		if (code == FEDRPC_UNAVAILABLE) {
+			retry = true;
+			code  = echo(l->ch, 3000, who, &st);
+		}
+		pthread_mutex_lock(&l->mtx);
+		if (code == FEDRPC_OK) {
+			l->ok++;
+			l->retried += retry;
+			l->by[strcmp(who, "fed2") == 0]++;
+		} else {
+			l->failed++;
+			snprintf(l->last_error, sizeof(l->last_error), "%s: %s",
+			    fedrpc_code_name(st.code), st.message);
+		}
+		pthread_mutex_unlock(&l->mtx);
+		sleep_ms(2);
+	}
+	return NULL;
+}
+
+static unsigned
+load_ok(load *l)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&l->mtx);
+	n = l->ok;
+	pthread_mutex_unlock(&l->mtx);
+	return n;
+}
+
+/* Waits for `more` successful calls, within 5 s. */
+static void
+load_wait(load *l, unsigned more)
+{
+	unsigned  want = load_ok(l) + more;
+	long long t0   = now_ms();
+
+	while (load_ok(l) < want && now_ms() - t0 < 5000)
+		sleep_ms(10);
+	cr_assert_geq(load_ok(l), want, "calls stalled: %s", l->last_error);
+}
+
+Test(domain, two_server_processes_one_stopped_and_restarted_under_calls)
+{
+	proc               pr[2] = {{.name = "fed1"}, {.name = "fed2"}};
+	fedrpc_domains    *p;
+	load               l = {.mtx = PTHREAD_MUTEX_INITIALIZER};
+	pthread_t          th[3];
+	fedrpc_domain_info info;
+
+	pr[0].port = tu_free_port();
+	pr[1].port = tu_free_port();
+	proc_start(&pr[0]);
+	proc_start(&pr[1]);
+	dns_start(pr[0].port, 10, pr[1].port, 10, 60);
+	p    = pool_new((pool_cfg){.connect_ms = 2000, .backoff_ms = 200});
+	l.ch = chan(p, "b.example");
+	for (int i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, load_thread, &l);
+	load_wait(&l, 30);
+
+	/* Twice: stop the server in use, calls go on at the other one;
+	 * start it again. */
+	for (int round = 0; round < 2; round++) {
+		proc *used;
+
+		cr_assert_eq(fedrpc_domain_info_get(l.ch, &info), FEDRPC_OK);
+		used = info.port == pr[0].port ? &pr[0] : &pr[1];
+		cr_assert_eq(info.port, used->port, "%s", info.state);
+		proc_stop(used);
+		load_wait(&l, 50);
+		fedrpc_domain_info_get(l.ch, &info);
+		cr_assert_neq(info.port, used->port);
+		proc_start(used);
+		load_wait(&l, 20);
+	}
+	l.stop = true;
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	cr_assert_eq(l.failed, 0, "%u calls failed, last: %s", l.failed,
+	    l.last_error);
+	cr_assert_gt(l.by[0], 0);
+	cr_assert_gt(l.by[1], 0);
+	cr_log_info("%u calls, %u retried once, fed1 %u, fed2 %u", l.ok,
+	    l.retried, l.by[0], l.by[1]);
+	fedrpc_channel_close(l.ch);
+	pool_free(p);
+	for (int i = 0; i < 2; i++)
+		if (pr[i].pid > 0)
+			proc_stop(&pr[i]);
+}
