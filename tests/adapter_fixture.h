@@ -195,6 +195,11 @@ fx_stop_domain(fx *f, int i)
 	pthread_mutex_unlock(&f->mtx);
 	if (d->lch != NULL)
 		fedrpc_channel_close(d->lch);
+	/* With a grace period: handlers still replying may finish. */
+	if (d->fed != NULL)
+		fedrpc_server_stop(d->fed, 2000);
+	if (d->local != NULL)
+		fedrpc_server_stop(d->local, 2000);
 	fedrpc_server_free(d->fed);
 	fedrpc_server_free(d->local);
 	fedrpc_adapter_close(d->ad);
@@ -213,7 +218,18 @@ fx_new(int n)
 	int               s = atomic_fetch_add(&seq, 1);
 
 	cr_assert_not_null(f);
-	cr_assert_not_null(f->dir = tu_tmpdir("adapter"));
+	/* Databases in memory-backed /dev/shm when there is one: every
+	 * commit is fsynced (synchronous=FULL), which is slow on disks
+	 * shared with parallel builds and says nothing more here. */
+	if (access("/dev/shm", W_OK) == 0 &&
+	    (f->dir = strdup("/dev/shm/fedrpc-adapter-XXXXXX")) != NULL &&
+	    mkdtemp(f->dir) == NULL) {
+		free(f->dir);
+		f->dir = NULL;
+	}
+	if (f->dir == NULL)
+		f->dir = tu_tmpdir("adapter");
+	cr_assert_not_null(f->dir);
 	pthread_mutex_init(&f->mtx, NULL);
 	f->n = n;
 	for (int i = 0; i < n; i++) {
@@ -238,6 +254,24 @@ fx_new(int n)
 static inline void
 fx_free(fx *f)
 {
+	/* No caller first, then every server (letting handlers finish),
+	 * then the adapters. */
+	pthread_mutex_lock(&f->mtx);
+	for (int k = 0; k < f->n_chans; k++)
+		fedrpc_channel_close(f->chans[k].ch);
+	f->n_chans = 0;
+	pthread_mutex_unlock(&f->mtx);
+	for (int i = 0; i < f->n; i++) {
+		if (f->d[i].lch != NULL)
+			fedrpc_channel_close(f->d[i].lch);
+		f->d[i].lch = NULL;
+	}
+	for (int i = 0; i < f->n; i++) {
+		if (f->d[i].fed != NULL)
+			fedrpc_server_stop(f->d[i].fed, 2000);
+		if (f->d[i].local != NULL)
+			fedrpc_server_stop(f->d[i].local, 2000);
+	}
 	for (int i = 0; i < f->n; i++)
 		fx_stop_domain(f, i);
 	pthread_mutex_destroy(&f->mtx);

@@ -76,11 +76,13 @@ sq_register(void *instance, fedrpc_server *fed, fedrpc_server *local,
 
 	if (fed != NULL &&
 	    (sq_register_fed_version(fed, a, st) != FEDRPC_OK ||
-	        sq_register_fed_users(fed, a, st) != FEDRPC_OK))
+	        sq_register_fed_users(fed, a, st) != FEDRPC_OK ||
+	        sq_register_fed_conversations(fed, a, st) != FEDRPC_OK))
 		return st->code;
 	if (local != NULL &&
 	    (sq_register_local_users(local, a, st) != FEDRPC_OK ||
 	        sq_register_local_connections(local, a, st) != FEDRPC_OK ||
+	        sq_register_local_conversations(local, a, st) != FEDRPC_OK ||
 	        sq_register_local_inbox(local, a, st) != FEDRPC_OK))
 		return st->code;
 	return FEDRPC_OK;

@@ -21,6 +21,7 @@
 #include "fedrpc/federation/v1/messaging.pb-c.h"
 #include "fedrpc/local/v1/connections.pb-c.h"
 #include "fedrpc/local/v1/inbox.pb-c.h"
+#include "fedrpc/local/v1/users.pb-c.h"
 #include "server/adapters/adapter.h"
 #include "server/adapters/ids.h"
 #include "server/adapters/relation.h"
@@ -205,6 +206,65 @@ fedrpc_code sq_conv_of_user(sq_conn *c, fedrpc_ctx *ctx, const adp_qid *user,
 int sq_conv_has_domain_member(sq_conn *c, const adp_qid *conv,
     const char *domain, fedrpc_status *st);
 
+/* A set of domain names in the arena (for unreachable_domains). */
+typedef struct sq_domains {
+	char **v;
+	size_t n;
+	size_t cap;
+} sq_domains;
+
+/* ---- conv_change.c: membership changes, their events and fan-out ---- */
+
+typedef Fedrpc__Federation__V1__ConversationMember sq_member;
+
+/* One change of a conversation: exactly one of the three is set. */
+typedef struct sq_change {
+	const adp_qid *actor;      /* who made it */
+	int64_t        time;       /* owner's clock */
+	sq_member    **added;      /* members added, with roles */
+	size_t         n_added;
+	adp_qid      **removed;    /* users removed or leaving */
+	size_t         n_removed;
+	const char    *rename;     /* a new name (receiver side only) */
+} sq_change;
+
+/* The member entry for user, or NULL. */
+sq_member *sq_conv_member(const sq_conversation *conv, const adp_qid *user);
+/* Whether any member is of `domain`. */
+bool sq_conv_has_domain(const sq_conversation *conv, const char *domain);
+/* Whether any member is a user of this backend. */
+bool sq_conv_has_local(sq_adapter *a, const sq_conversation *conv);
+
+/*
+ * Inbox events for a change, in the caller's transaction: `present` (users
+ * of any domain; only ours get events) get MembersJoined / MembersLeft /
+ * ConversationRenamed, and our users among change->added get
+ * ConversationCreated with `after`. With change NULL (creation), every
+ * local member of `after` gets ConversationCreated.
+ */
+fedrpc_code sq_change_events(sq_adapter *a, sq_conn *c, fedrpc_ctx *ctx,
+    const sq_conversation *after, adp_qid *const *present, size_t n_present,
+    const sq_change *change, fedrpc_status *st);
+
+/*
+ * The owner tells the other member domains about a change (no transaction
+ * held): `before` NULL is a creation. Domains that cannot be told go into
+ * `unreachable`.
+ */
+void sq_change_fanout(sq_adapter *a, fedrpc_ctx *ctx,
+    const sq_conversation *before, const sq_conversation *after,
+    const sq_change *change, sq_domains *unreachable);
+
+/*
+ * The owner removes users from a conversation it owns: one transaction
+ * (members, events for the members before), then the fan-out. NOT_FOUND
+ * when there is no such conversation; users not members are skipped.
+ * *after (may be NULL) receives the conversation after the change.
+ */
+fedrpc_code sq_owner_remove(sq_adapter *a, fedrpc_ctx *ctx,
+    const adp_qid *conv, const adp_qid *actor, adp_qid **users, size_t n,
+    sq_conversation **after, sq_domains *unreachable, fedrpc_status *st);
+
 /* ---- remote.c: calls to other domains ---- */
 
 /* The channel for a domain, or NULL with st set. */
@@ -219,12 +279,6 @@ void sq_call_opts(sq_adapter *a, fedrpc_call_opts *opts);
  */
 fedrpc_code sq_remote_failed(const char *domain, fedrpc_status *st);
 
-/* A set of domain names in the arena (for unreachable_domains). */
-typedef struct sq_domains {
-	char **v;
-	size_t n;
-	size_t cap;
-} sq_domains;
 void sq_domains_add(fedrpc_ctx *ctx, sq_domains *d, const char *domain);
 bool sq_domains_has(const sq_domains *d, const char *domain);
 
@@ -232,8 +286,25 @@ bool sq_domains_has(const sq_domains *d, const char *domain);
 
 sq_event *sq_event_new(fedrpc_ctx *ctx, int64_t now);
 
-/* The local DeleteUser handler (local_delete.c); NULL: not served yet. */
-#define SQ_DELETE_USER_HANDLER NULL
+/* The local DeleteUser handler (local_delete.c). */
+fedrpc_code sq_h_delete_user(void *impl, fedrpc_ctx *ctx,
+    const Fedrpc__Local__V1__DeleteUserRequest *req,
+    Fedrpc__Local__V1__DeleteUserResponse *resp, fedrpc_status *st);
+#define SQ_DELETE_USER_HANDLER sq_h_delete_user
+
+/* ---- local_messages.c: the owner's message check and delivery ---- */
+
+/*
+ * Checks and delivers a message to a conversation this backend owns
+ * (docs/federation-api.md "Sending a message"); exactly one of *sent and
+ * *not_sent is set on OK.
+ */
+fedrpc_code sq_owner_send(sq_adapter *a, fedrpc_ctx *ctx,
+    const adp_qid *sender, uint64_t sender_client, const adp_qid *conv,
+    Fedrpc__Federation__V1__UserCiphertexts *const *rcpts, size_t n_rcpts,
+    const Fedrpc__Federation__V1__ClientMismatchStrategy *strategy,
+    ProtobufCBinaryData data, Fedrpc__Federation__V1__MessageSendingStatus **sent,
+    Fedrpc__Federation__V1__MessageNotSent **not_sent, fedrpc_status *st);
 
 /* ---- registration of each service ---- */
 
