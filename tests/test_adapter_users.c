@@ -752,3 +752,71 @@ Test(adapter_users, remove_client_and_reopen)
 	protobuf_c_message_free_unpacked(&fresp->base, NULL);
 	fx_free(f);
 }
+
+/* Claims from several threads at once, over the server's worker pool and
+ * the adapter's connection pool. */
+typedef struct claimer {
+	fx      *f;
+	fx_qid  *user;
+	uint64_t client;
+	uint32_t got[30];
+	int      failures;
+} claimer;
+
+static void *
+claim_loop(void *arg)
+{
+	claimer      *c  = arg;
+	fedrpc_status st = {0};
+	Fedrpc__Federation__V1__ClaimPrekeyRequest r =
+	    FEDRPC__FEDERATION__V1__CLAIM_PREKEY_REQUEST__INIT;
+
+	r.user   = c->user;
+	r.client = c->client;
+	for (int i = 0; i < 30; i++) {
+		Fedrpc__Federation__V1__ClaimPrekeyResponse *resp;
+
+		if (fedrpc_federation_v1_users_claim_prekey(
+		        fx_chan(c->f, 1, 0, &st), &r, &resp, NULL, &st) !=
+		        FEDRPC_OK ||
+		    resp->prekey == NULL) {
+			c->failures++;
+			continue;
+		}
+		c->got[i] = resp->prekey->prekey->id;
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	}
+	return NULL;
+}
+
+Test(adapter_users, concurrent_claims_never_share_a_prekey)
+{
+	fx       *f   = fx_new(2);
+	fx_user   ann = fx_register(f, 0, "ann");
+	uint64_t  c   = fx_add_client(f, &ann, 0, 100);
+	claimer   cl[4];
+	pthread_t th[4];
+	int       seen[65536] = {0}, last = 0;
+
+	for (int i = 0; i < 4; i++) {
+		memset(&cl[i], 0, sizeof(cl[i]));
+		cl[i].f      = f;
+		cl[i].user   = &ann.q;
+		cl[i].client = c;
+		cr_assert_eq(pthread_create(&th[i], NULL, claim_loop, &cl[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		cr_assert_eq(cl[i].failures, 0);
+		for (int k = 0; k < 30; k++) {
+			if (cl[i].got[k] == 65535) {
+				last++;
+				continue;
+			}
+			cr_assert_eq(seen[cl[i].got[k]]++, 0,
+			    "prekey %u claimed twice", cl[i].got[k]);
+		}
+	}
+	cr_assert_eq(last, 20, "100 one-time prekeys, then the last resort");
+	fx_free(f);
+}
