@@ -1,7 +1,8 @@
 /*
  * fedrpc-echo-server: the test Echo server as a process of its own, so that
  * tests can stop and restart one server of a domain (SIGTERM: an orderly
- * stop). Prints "listening <port>" once it serves.
+ * stop; exit status 4 if that stop hangs past the grace period + 1 s).
+ * Prints "listening <port>" once it serves.
  *
  *   fedrpc-echo-server --url tls+tcp://127.0.0.1:7443 --ca F --cert F
  *                      --key F [--name NAME] [--grace MS]
@@ -11,8 +12,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "echo_server.h"
+
+/* Exit status when the orderly stop did not finish in time. */
+#define EXIT_STOP_HUNG 4
+
+static void
+stop_hung(int sig)
+{
+	static const char msg[] =
+	    "fedrpc-echo-server: the server's stop did not finish in time\n";
+
+	(void) sig;
+	(void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(EXIT_STOP_HUNG);
+}
 
 int
 main(int argc, char **argv)
@@ -65,6 +82,16 @@ main(int argc, char **argv)
 	printf("listening %d\n", echo_server_port(s));
 	fflush(stdout);
 	sigwait(&sigs, &sig);
+	/* A stop that does not finish is reported and cut short, so that
+	 * tests of the calling side see the connection go. */
+	{
+		unsigned         ms = grace + 1000;
+		struct itimerval t  = {.it_value = {ms / 1000,
+					   (long) (ms % 1000) * 1000}};
+
+		signal(SIGALRM, stop_hung);
+		setitimer(ITIMER_REAL, &t, NULL);
+	}
 	echo_server_stop(s, grace);
 	return 0;
 }
