@@ -23,6 +23,7 @@
 #include <fedrpc/domain.h>
 #include <fedrpc/log.h>
 
+#include "client/channel_int.h"
 #include "dnsmasq.h"
 #include "echo_server.h"
 #include "fedrpc/testing/v1/echo.fedrpc.h"
@@ -291,6 +292,7 @@ Test(domain, calls_by_domain_over_mutual_tls)
 	fedrpc_domain_info info;
 	char               who[ECHO_NAME_MAX];
 	fedrpc_domains_stats ps;
+	fedrpc_peer        peer;
 
 	dns_start(echo_server_port(s1), 10, echo_server_port(s2), 10, 60);
 	p  = pool_new((pool_cfg){0});
@@ -308,6 +310,13 @@ Test(domain, calls_by_domain_over_mutual_tls)
 	cr_assert_str_eq(info.address, "127.0.0.1");
 	cr_assert_eq(strncmp(info.target, who, 4), 0, "%s vs %s", info.target,
 	    who);
+	/* The peer of the connection in use: the target's certificate. */
+	cr_assert_eq(fedrpc_channel_peer(ch, &peer), FEDRPC_OK);
+	cr_assert_eq(peer.n_names, 1);
+	cr_assert_str_eq(peer.names[0], info.target);
+	cr_assert(peer.verified);
+	cr_assert_str_eq(peer.version, "TLSv1.3");
+	fedrpc_peer_clear(&peer);
 	fedrpc_domains_stats_get(p, &ps);
 	cr_assert_eq(ps.channels, 1);
 	cr_assert_eq(ps.connected, 1);
