@@ -83,6 +83,15 @@ finish_error(fedrpc_call *call, call_stage stage, int rv)
 	case NNG_ECLOSED:
 		fedrpc_status_set(&st, FEDRPC_CANCELLED, "channel closed");
 		break;
+	case NNG_ECONNRESET:
+	case NNG_ECONNSHUT:
+		/* nng does not resend (no resend time): whether the server
+		 * ran the call is unknown. A retry under the same request
+		 * id is safe, the server deduplicates it. */
+		fedrpc_status_set(&st, FEDRPC_UNAVAILABLE,
+		    "connection to %s lost before the reply",
+		    fedrpc_channel_url(ch));
+		break;
 	default:
 		fedrpc_status_set(&st, fedrpc_code_from_nng(rv), "%s: %s",
 		    fedrpc_channel_url(ch), nng_strerror(rv));

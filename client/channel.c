@@ -469,14 +469,29 @@ chan_call_acquire(fedrpc_channel *ch, bool handle, fedrpc_status *st)
 	if ((c = ch->pool) != NULL) {
 		ch->pool = c->next;
 	} else {
+		/* Counted live while it is made: close must not close the
+		 * socket under nng_ctx_open(). */
+		ch->n_live++;
 		pthread_mutex_unlock(&ch->mtx);
-		if ((c = call_new(ch)) == NULL) {
-			fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
+		c = call_new(ch);
+		pthread_mutex_lock(&ch->mtx);
+		ch->n_live--;
+		if (c != NULL) {
+			ch->refs++;
+			if (ch->closing) {
+				c->next  = ch->pool;
+				ch->pool = c;
+				c        = NULL;
+			}
+		}
+		if (c == NULL) {
+			if (ch->closing && ch->n_live == 0)
+				pthread_cond_broadcast(&ch->cv);
+			pthread_mutex_unlock(&ch->mtx);
+			fedrpc_status_set(st, FEDRPC_UNAVAILABLE,
 			    "cannot make a call on %s", ch->url);
 			return NULL;
 		}
-		pthread_mutex_lock(&ch->mtx);
-		ch->refs++;
 	}
 	c->refs  = handle ? 2 : 1;
 	c->abort = ABORT_NONE;

@@ -281,6 +281,20 @@ pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 
 /* ---- receive contexts ---- */
 
+/* State changes happen under mtx; callbacks read the state without it. */
+static void
+set_state(fedrpc_server *srv, srv_state state)
+{
+	__atomic_store_n(&srv->state, state, __ATOMIC_RELEASE);
+}
+
+static bool
+server_closing(fedrpc_server *srv)
+{
+	return __atomic_load_n(&srv->state, __ATOMIC_ACQUIRE) >= SRV_CLOSING;
+}
+
+
 static void
 rctx_recv(srv_rctx *rc)
 {
@@ -293,6 +307,12 @@ srv_rctx_send(srv_rctx *rc, nng_msg *reply)
 {
 	fedrpc_server *srv = rc->srv;
 
+	if (server_closing(srv)) {
+		/* The socket is about to close: no more nng operations. */
+		nng_msg_free(reply);
+		rc->state = RCTX_IDLE;
+		return;
+	}
 	if (reply == NULL) {
 		rctx_recv(rc);
 		return;
@@ -301,19 +321,6 @@ srv_rctx_send(srv_rctx *rc, nng_msg *reply)
 	rc->state = RCTX_SEND;
 	nng_aio_set_msg(rc->aio, reply);
 	nng_ctx_send(rc->ctx, rc->aio);
-}
-
-/* State changes happen under mtx; callbacks read the state without it. */
-static void
-set_state(fedrpc_server *srv, srv_state state)
-{
-	__atomic_store_n(&srv->state, state, __ATOMIC_RELEASE);
-}
-
-static bool
-server_closing(fedrpc_server *srv)
-{
-	return __atomic_load_n(&srv->state, __ATOMIC_ACQUIRE) >= SRV_CLOSING;
 }
 
 /* Runs on nng's threads: never blocks beyond a short queue lock. */
@@ -366,10 +373,19 @@ nng_fail(fedrpc_status *st, const char *what, const char *url, int rv)
 	    "%s %s: %s", what, url, nng_strerror(rv));
 }
 
-/* Closes the socket and releases the contexts; workers must be gone. */
+/*
+ * Closes the socket and releases the contexts; workers must be gone.
+ * Every aio is stopped before the socket is closed: nng 1.5.2 can destroy
+ * a socket under a context operation (nng_ctx_send/recv) that runs
+ * concurrently with nng_close(), so none may.
+ */
 static void
 release_nng(fedrpc_server *srv)
 {
+	if (srv->rctx != NULL)
+		for (uint32_t i = 0; i < srv->n_rctx; i++)
+			if (srv->rctx[i].aio != NULL)
+				nng_aio_stop(srv->rctx[i].aio);
 	if (srv->sock_open) {
 		nng_close(srv->sock);
 		srv->sock_open = false;
@@ -379,7 +395,6 @@ release_nng(fedrpc_server *srv)
 			srv_rctx *rc = &srv->rctx[i];
 
 			if (rc->aio != NULL) {
-				nng_aio_stop(rc->aio);
 				nng_msg_free(nng_aio_get_msg(rc->aio));
 				nng_aio_free(rc->aio);
 			}
@@ -465,10 +480,6 @@ fail:
 	__atomic_store_n(&srv->stopping, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&srv->work_cv);
 	pthread_mutex_unlock(&srv->mtx);
-	if (srv->sock_open) {
-		nng_close(srv->sock);
-		srv->sock_open = false;
-	}
 	srv_workers_join(srv);
 	release_nng(srv);
 	pthread_mutex_lock(&srv->mtx);
@@ -533,8 +544,13 @@ fedrpc_server_stop(fedrpc_server *srv, uint32_t grace_ms)
 	__atomic_store_n(&srv->stopping, 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&srv->mtx);
 
+	/* The listener stays open through the grace period: in nng closing
+	 * it drops the connections it accepted, and with them the replies
+	 * of running handlers. Requests that arrive now, on old or new
+	 * connections, are answered UNAVAILABLE by the workers. (Turning
+	 * new connections away in ADD_PRE while the socket closes makes
+	 * nng 1.5.2 leak the pipe and listener.) */
 	FEDRPC_LOG_DEBUG("server %s stopping (grace %u ms)", srv->url, grace_ms);
-	nng_listener_close(srv->listener);
 
 	/* Handlers already running may finish; workers answer whatever
 	 * they pick up now with UNAVAILABLE. */
@@ -558,10 +574,8 @@ fedrpc_server_stop(fedrpc_server *srv, uint32_t grace_ms)
 	pthread_cond_broadcast(&srv->work_cv);
 	pthread_mutex_unlock(&srv->mtx);
 
-	/* Replies of handlers still running past the grace are dropped:
-	 * their sends fail on the closed socket. */
-	nng_close(srv->sock);
-	srv->sock_open = false;
+	/* Replies of handlers still running past the grace are dropped
+	 * (srv_rctx_send no longer sends); the socket closes after them. */
 	srv_workers_join(srv);
 	release_nng(srv);
 

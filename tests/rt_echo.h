@@ -194,8 +194,14 @@ echo_server_start(const fedrpc_server_opts *opts)
 	return srv;
 }
 
+/*
+ * A channel with a given reconnect interval. nng 1.5.2 can leak a pipe and
+ * its listener when a server socket closes while it is accepting or
+ * refusing a connection; tests that stop servers under a redialing client
+ * use a long interval so that no dial races the close.
+ */
 static fedrpc_channel *
-echo_channel(const char *url, size_t max)
+echo_channel_reconnect(const char *url, size_t max, uint32_t reconnect_ms)
 {
 	fedrpc_channel     *ch;
 	fedrpc_status       st   = {0};
@@ -205,8 +211,8 @@ echo_channel(const char *url, size_t max)
 	    .target_domain    = "b.example",
 	    .api_version      = 1,
 	    .max_message_size = max,
-	    .reconnect_min_ms = 20,
-	    .reconnect_max_ms = 200,
+	    .reconnect_min_ms = reconnect_ms,
+	    .reconnect_max_ms = reconnect_ms * 10,
 	};
 
 	if (fedrpc_channel_open(&ch, &opts, &st) != FEDRPC_OK) {
@@ -214,6 +220,12 @@ echo_channel(const char *url, size_t max)
 		return NULL;
 	}
 	return ch;
+}
+
+static fedrpc_channel *
+echo_channel(const char *url, size_t max)
+{
+	return echo_channel_reconnect(url, max, 20);
 }
 
 /* One blocking Echo call; *resp (may be NULL) receives the response. */
