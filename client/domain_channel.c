@@ -263,23 +263,26 @@ try_setup(dom_chan *d)
 static void
 order_lost_last(dom_chan *d)
 {
-	size_t i, j, lost[DOM_MAX_TARGETS], n = 0, k = 0;
-	size_t out[DOM_MAX_TARGETS];
+	size_t i, k = 0, n = d->n_order;
 
 	if (d->lost_host[0] == '\0')
 		return;
-	for (i = 0; i < d->n_order; i++) {
+	/* A stable partition: rotate each lost entry to the end. */
+	for (i = 0; i + k < n;) {
 		const fedrpc_srv_target *t = &d->seq->targets[d->order[i]];
 
 		if (t->port == d->lost_port &&
-		    strcmp(t->host, d->lost_host) == 0)
-			lost[n++] = d->order[i];
-		else
-			out[k++] = d->order[i];
+		    strcmp(t->host, d->lost_host) == 0) {
+			size_t v = d->order[i];
+
+			memmove(&d->order[i], &d->order[i + 1],
+			    (n - i - 1) * sizeof(d->order[0]));
+			d->order[n - 1] = v;
+			k++;
+		} else {
+			i++;
+		}
 	}
-	for (j = 0; j < n; j++)
-		out[k++] = lost[j];
-	memcpy(d->order, out, k * sizeof(out[0]));
 	d->lost_host[0] = '\0';
 }
 
@@ -299,8 +302,13 @@ start_sequence(dom_chan *d, uint64_t now, act *a)
 		    "out of memory", now, a);
 		return;
 	}
-	if (d->seq->n_targets > DOM_MAX_TARGETS)
-		d->seq->n_targets = DOM_MAX_TARGETS; /* the rest are ignored */
+	free(d->order);
+	if ((d->order = calloc(d->seq->n_targets + 1, sizeof(*d->order))) ==
+	    NULL) {
+		fail_sequence(d, FEDRPC_RESOURCE_EXHAUSTED,
+		    "out of memory", now, a);
+		return;
+	}
 	d->n_order = fedrpc_srv_order(d->seq, &d->rng, d->order);
 	order_lost_last(d);
 	d->oi = d->ai = 0;
@@ -827,6 +835,7 @@ dom_free(dom_chan *d)
 	fedrpc_srv_answer_free(d->answer);
 	fedrpc_srv_answer_free(d->lookup_answer);
 	fedrpc_srv_answer_free(d->seq);
+	free(d->order);
 	free(d->domain);
 	free(d);
 }

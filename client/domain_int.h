@@ -22,7 +22,6 @@
 #include "client/backoff.h"
 #include "client/channel_int.h"
 
-#define DOM_MAX_TARGETS 32
 #define DOM_ERRS_MAX 400
 /* How often a pending TLS handshake is checked for an engine error. */
 #define DOM_POLL_MS 20
@@ -100,7 +99,7 @@ struct dom_chan {
 
 	/* the sequence of attempts under way (DOM_CONNECTING) */
 	fedrpc_srv_answer *seq;          /* owned copy of the answer tried */
-	size_t             order[DOM_MAX_TARGETS]; /* target indexes */
+	size_t            *order;        /* owned; target indexes to try */
 	size_t             n_order;
 	size_t             oi, ai;       /* current target (in order), addr */
 	dom_try_step       try_step;

@@ -3,8 +3,8 @@
  * real mutual-TLS Echo servers (certificates for fed1.b.example and
  * fed2.b.example) serve them, and calls go through the generated stubs on
  * channels from a domain pool: failover, TTL changes, DNS failures,
- * back-off, TLS failures, idle close, the egress check, and two server
- * processes of one domain stopped and restarted under calls.
+ * back-off, TLS failures, idle close, the egress check and weights.
+ * Server processes stopped and restarted under calls: test_domain_failover.c.
  */
 #define _GNU_SOURCE
 #include <netinet/in.h>
@@ -564,14 +564,18 @@ Test(domain, tls_certificate_for_another_name)
 	tls_failure("wrong", "name mismatch");
 }
 
-/* A listener that completes TCP connections and never says a word. */
+/* A listener that completes TCP connections and never says a word, on
+ * *port (0: any; the port is returned there). */
 static int
 silent_listener(int *port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct sockaddr_in a   = {.sin_family = AF_INET};
 	socklen_t          len = sizeof(a);
 	int                fd  = socket(AF_INET, SOCK_STREAM, 0);
+	int                one = 1;
 
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	a.sin_port        = htons((uint16_t) *port);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	cr_assert_eq(bind(fd, (struct sockaddr *) &a, sizeof(a)), 0);
 	cr_assert_eq(listen(fd, 16), 0);
@@ -582,8 +586,8 @@ silent_listener(int *port)
 
 Test(domain, deadline_during_the_handshake_names_the_step)
 {
-	int             port;
-	int             fd = silent_listener(&port);
+	int             port = 0;
+	int             fd   = silent_listener(&port);
 	fedrpc_domains *p;
 	fedrpc_channel *ch;
 	fedrpc_status   st = {0};
@@ -603,6 +607,47 @@ Test(domain, deadline_during_the_handshake_names_the_step)
 	fedrpc_channel_close(ch);
 	pool_free(p);
 	close(fd);
+}
+
+/* After losing its connection, a channel tries the other targets before
+ * the one it lost, even one of a lower priority: the connection to fed1
+ * (priority 10) drops, the channel goes to fed2 (priority 20). */
+Test(domain, reconnect_tries_the_lost_target_last)
+{
+	echo_server       *s1 = server("fed1", 0, "fed1");
+	echo_server       *s2 = server("fed2", 0, "fed2");
+	fedrpc_domains    *p;
+	fedrpc_channel    *ch;
+	fedrpc_domain_info info;
+	char               who[ECHO_NAME_MAX];
+	nng_pipe           pipe = NNG_PIPE_INITIALIZER;
+	long long          t0;
+
+	dns_start(echo_server_port(s1), 10, echo_server_port(s2), 20, 60);
+	p  = pool_new((pool_cfg){0});
+	ch = chan(p, "b.example");
+	echo_ok(ch, who);
+	cr_assert_str_eq(who, "fed1");
+	/* Drop the connection (fed1 itself stays up). */
+	pthread_mutex_lock(&ch->mtx);
+	cr_assert_eq(ch->n_pipes, 1);
+	pipe.id = ch->pipes[0];
+	pthread_mutex_unlock(&ch->mtx);
+	cr_assert_eq(nng_pipe_close(pipe), 0);
+	t0 = now_ms();
+	do {
+		sleep_ms(5);
+		fedrpc_domain_info_get(ch, &info);
+	} while (strcmp(info.target, "fed1.b.example") == 0 &&
+	    now_ms() - t0 < 2000);
+	echo_ok(ch, who);
+	cr_assert_str_eq(who, "fed2");
+	info = info_ready(ch);
+	cr_assert_str_eq(info.target, "fed2.b.example");
+	fedrpc_channel_close(ch);
+	pool_free(p);
+	echo_server_stop(s1, 0);
+	echo_server_stop(s2, 0);
 }
 
 /* ---- idle close ---- */
@@ -682,214 +727,6 @@ Test(domain, egress_to_a_domain_not_allowed_causes_no_lookup)
 	cr_assert_eq(fedrpc_domains_channel(p, "not a domain", &ch, &st),
 	    FEDRPC_INVALID_ARGUMENT);
 	pool_free(p);
-}
-
-/* ---- two server processes behind one SRV name ----
- *
- * Over plain TCP unless FEDRPC_DOMAIN_TEST_TLS is set: with TLS, nng_close()
- * of a socket whose peer process is stopped and restarted sometimes never
- * returns (seen in both the client and the server process, in nng's pipe
- * teardown under the TLS engine), which would make this test hang rather
- * than test failover. The TLS path of domain channels is covered by the
- * single-process tests above. */
-
-static bool
-two_tls(void)
-{
-	return getenv("FEDRPC_DOMAIN_TEST_TLS") != NULL;
-}
-
-typedef struct proc {
-	pid_t pid;
-	int   port;
-	char  name[8];
-	char  log[256];
-} proc;
-
-static void
-proc_start(proc *pr)
-{
-	char  url[64], ca[256], crt[256], key[256];
-	char *argv[16];
-	int   n = 0;
-
-	snprintf(url, sizeof(url), "%s://127.0.0.1:%d",
-	    two_tls() ? "tls+tcp" : "tcp", pr->port);
-	snprintf(ca, sizeof(ca), "%s", tu_path(dir, "ca.crt"));
-	snprintf(crt, sizeof(crt), "%s/%s.crt", dir, pr->name);
-	snprintf(key, sizeof(key), "%s/%s.key", dir, pr->name);
-	snprintf(pr->log, sizeof(pr->log), "%s/%s.log", dir, pr->name);
-	argv[n++] = (char *) ECHO_SERVER_PROGRAM;
-	argv[n++] = "--url";
-	argv[n++] = url;
-	argv[n++] = "--ca";
-	argv[n++] = ca;
-	argv[n++] = "--cert";
-	argv[n++] = crt;
-	argv[n++] = "--key";
-	argv[n++] = key;
-	argv[n++] = "--name";
-	argv[n++] = pr->name;
-	argv[n++] = "--grace";
-	argv[n++] = "300";
-	argv[n]   = NULL;
-	pr->pid   = tu_spawn(argv, pr->log);
-	cr_assert_gt(pr->pid, 0);
-	cr_assert(tu_wait_port(pr->port, 5000), "%s did not start", pr->name);
-}
-
-/* Stops a server process; its exit status (4: its stop hung and was cut
- * short, see tests/programs/echo_server.c). */
-static int
-proc_stop(proc *pr)
-{
-	int ws = tu_stop(pr->pid, SIGTERM, 8000);
-
-	pr->pid = -1;
-	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-}
-
-/* Calls from several threads while servers come and go. */
-typedef struct load {
-	fedrpc_channel *ch;
-	volatile bool   stop;
-	unsigned        ok, retried, failed;
-	unsigned        by[2];   /* successes per server */
-	char            last_error[FEDRPC_STATUS_MESSAGE_MAX + 32];
-	pthread_mutex_t mtx;
-} load;
-
-static void *
-load_thread(void *arg)
-{
-	load *l = arg;
-
-	while (!l->stop) {
-		char          who[ECHO_NAME_MAX];
-		fedrpc_status st    = {0};
-		fedrpc_code   code  = echo(l->ch, 3000, who, &st);
-		bool          retry = false;
-
-		/* UNAVAILABLE: the server is shutting down, or the connection
-		 * died under the call. Like any caller, retry with back-off
-		 * (20 ms, doubling; at most 5 attempts). */
-		for (unsigned i = 0, pause = 20;
-		     code == FEDRPC_UNAVAILABLE && i < 4; i++, pause *= 2) {
-			retry = true;
-			sleep_ms(pause);
-			code = echo(l->ch, 3000, who, &st);
-		}
-		pthread_mutex_lock(&l->mtx);
-		if (code == FEDRPC_OK) {
-			l->ok++;
-			l->retried += retry;
-			l->by[strcmp(who, "fed2") == 0]++;
-		} else {
-			l->failed++;
-			snprintf(l->last_error, sizeof(l->last_error), "%s: %s",
-			    fedrpc_code_name(st.code), st.message);
-		}
-		pthread_mutex_unlock(&l->mtx);
-		sleep_ms(2);
-	}
-	return NULL;
-}
-
-static unsigned
-load_ok(load *l)
-{
-	unsigned n;
-
-	pthread_mutex_lock(&l->mtx);
-	n = l->ok;
-	pthread_mutex_unlock(&l->mtx);
-	return n;
-}
-
-/* Waits for `more` successful calls, within 5 s. */
-static bool
-load_wait(load *l, unsigned more)
-{
-	unsigned  want = load_ok(l) + more;
-	long long t0   = now_ms();
-
-	while (load_ok(l) < want && now_ms() - t0 < 5000)
-		sleep_ms(10);
-	return load_ok(l) >= want;
-}
-
-Test(domain, two_server_processes_one_stopped_and_restarted_under_calls)
-{
-	static proc        pr[2] = {{.name = "fed1"}, {.name = "fed2"}};
-	static load        l     = {.mtx = PTHREAD_MUTEX_INITIALIZER};
-	fedrpc_domains    *p;
-	pthread_t          th[3];
-	fedrpc_domain_info info;
-	char               why[400] = "";
-	int                hung     = 0;
-
-	pr[0].port = tu_free_port();
-	pr[1].port = tu_free_port();
-	proc_start(&pr[0]);
-	proc_start(&pr[1]);
-	dns_start(pr[0].port, 10, pr[1].port, 10, 60);
-	p    = pool_new((pool_cfg){
-            .connect_ms = 2000, .backoff_ms = 200, .plain = !two_tls()});
-	l.ch = chan(p, "b.example");
-	for (int i = 0; i < 3; i++)
-		pthread_create(&th[i], NULL, load_thread, &l);
-	/* No assertion while the threads run: collect, stop them, then
-	 * assert. */
-	if (!load_wait(&l, 30))
-		snprintf(why, sizeof(why), "no calls at first: %s", l.last_error);
-
-	/* Twice: stop the server in use, calls go on at the other one;
-	 * start it again. */
-	for (int round = 0; round < 2 && why[0] == '\0'; round++) {
-		proc *used;
-		int   rc;
-
-		info = info_ready(l.ch);
-		used = info.port == pr[0].port ? &pr[0] : &pr[1];
-		if (info.port != used->port) {
-			snprintf(why, sizeof(why), "round %d: not connected (%s)",
-			    round, info.state);
-			break;
-		}
-		if ((rc = proc_stop(used)) == 4)
-			hung++;
-		else if (rc != 0)
-			snprintf(why, sizeof(why), "%s exited with %d",
-			    used->name, rc);
-		if (why[0] == '\0' && !load_wait(&l, 50))
-			snprintf(why, sizeof(why), "round %d: calls stalled: %s",
-			    round, l.last_error);
-		fedrpc_domain_info_get(l.ch, &info);
-		if (why[0] == '\0' && info.port == used->port)
-			snprintf(why, sizeof(why), "round %d: still on %s", round,
-			    used->name);
-		proc_start(used);
-		if (why[0] == '\0' && !load_wait(&l, 20))
-			snprintf(why, sizeof(why), "round %d: calls stalled after "
-			    "the restart: %s", round, l.last_error);
-	}
-	l.stop = true;
-	for (int i = 0; i < 3; i++)
-		pthread_join(th[i], NULL);
-	fedrpc_channel_close(l.ch);
-	pool_free(p);
-	for (int i = 0; i < 2; i++)
-		if (pr[i].pid > 0)
-			proc_stop(&pr[i]);
-	if (hung > 0)
-		cr_log_warn("%d server stop(s) hung and were cut short", hung);
-	cr_assert_eq(why[0], '\0', "%s", why);
-	cr_assert_eq(l.failed, 0, "%u calls failed, last: %s", l.failed,
-	    l.last_error);
-	cr_assert_gt(l.by[0], 0);
-	cr_assert_gt(l.by[1], 0);
-	cr_log_info("%u calls, %u retried, fed1 %u, fed2 %u", l.ok,
-	    l.retried, l.by[0], l.by[1]);
 }
 
 /* ---- weights ---- */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <nng/nng.h>
 
 #include <fedrpc/config.h>
 #include <fedrpc/discovery.h>
@@ -438,6 +439,10 @@ out:
 	fedrpc_resolver_free(r);
 	free(statics);
 	fedrpc_config_free(cfg);
+	/* Connections closed above are torn down by nng's threads: wait for
+	 * that before the process exits, then let wolfSSL go. */
+	nng_fini();
+	fedrpc_tls_engine_fini();
 	return rc;
 }
 
