@@ -12,6 +12,7 @@
 #define FEDCTL_EXIT_OK 0      /* done */
 #define FEDCTL_EXIT_FAILURE 1 /* the operation failed (DNS, network, ...) */
 #define FEDCTL_EXIT_USAGE 2   /* bad command line */
+#define FEDCTL_EXIT_REMOTE 3  /* another domain was unreachable or refused */
 
 typedef struct fedctl_cmd {
 	const char *name;    /* "discover" */
@@ -21,6 +22,20 @@ typedef struct fedctl_cmd {
 } fedctl_cmd;
 
 extern const fedctl_cmd fedctl_cmd_discover;
+/* A user's commands over the local API (cmd_user.c ... cmd_inbox.c). */
+extern const fedctl_cmd fedctl_cmd_user;
+extern const fedctl_cmd fedctl_cmd_client;
+extern const fedctl_cmd fedctl_cmd_find;
+extern const fedctl_cmd fedctl_cmd_search;
+extern const fedctl_cmd fedctl_cmd_profile;
+extern const fedctl_cmd fedctl_cmd_connect;
+extern const fedctl_cmd fedctl_cmd_accept;
+extern const fedctl_cmd fedctl_cmd_block;
+extern const fedctl_cmd fedctl_cmd_connections;
+extern const fedctl_cmd fedctl_cmd_conv;
+extern const fedctl_cmd fedctl_cmd_send;
+extern const fedctl_cmd fedctl_cmd_inbox;
+extern const fedctl_cmd fedctl_cmd_ack;
 
 /* Prints "fedctl <cmd>: <message>" on stderr. */
 void fedctl_error(const char *cmd, const char *fmt, ...)

@@ -11,6 +11,20 @@
 /* Every command; add new ones here. */
 static const fedctl_cmd *const commands[] = {
     &fedctl_cmd_discover,
+    /* a user's commands, in the order a new user meets them */
+    &fedctl_cmd_user,
+    &fedctl_cmd_client,
+    &fedctl_cmd_find,
+    &fedctl_cmd_search,
+    &fedctl_cmd_profile,
+    &fedctl_cmd_connect,
+    &fedctl_cmd_accept,
+    &fedctl_cmd_block,
+    &fedctl_cmd_connections,
+    &fedctl_cmd_conv,
+    &fedctl_cmd_send,
+    &fedctl_cmd_inbox,
+    &fedctl_cmd_ack,
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -36,8 +50,24 @@ usage(FILE *out)
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  %-12s %s\n", commands[i]->name,
 		    commands[i]->summary);
-	fprintf(out, "\nexit codes: 0 done, 1 the operation failed, "
-		     "2 bad command line\n");
+	fprintf(out,
+	    "\nexit codes:\n"
+	    "  0  done\n"
+	    "  1  the operation failed (not found, refused by our backend, "
+	    "no local\n"
+	    "     federator, a message that cannot be decrypted, ...)\n"
+	    "  2  bad command line\n"
+	    "  3  another domain was unreachable or refused the call (a "
+	    "federation\n"
+	    "     failure); what could be done locally was done, and the "
+	    "output says\n"
+	    "     which domains failed\n"
+	    "\nUser commands talk to the local federator's API socket: "
+	    "--socket, else\n"
+	    "--config FILE's local_api, else $FEDRPC_SOCKET, else the "
+	    "socket the user\n"
+	    "registered through. Keys live in $FEDCTL_HOME (default\n"
+	    "~/.local/share/fedctl), one file per user, mode 0600.\n");
 }
 
 static const fedctl_cmd *
