@@ -79,8 +79,9 @@ typedef struct fedrpc_domains_opts {
 	uint32_t connect_timeout_ms;   /* one TCP connect + TLS handshake;
 					* 0: 5 s */
 	fedrpc_backoff_opts backoff;
-	uint32_t idle_timeout_ms;      /* no call for this long: the channel
-					* is closed; 0: 5 minutes */
+	/* No call for this long: the channel's connection is closed, and
+	 * the channel freed if nobody holds it; 0: 5 minutes */
+	uint32_t idle_timeout_ms;
 	/* The transport: NULL or "tls+tcp"; "tcp" for tests without TLS. */
 	const char      *scheme;
 	fedrpc_egress_fn allowed;      /* NULL: every domain is allowed */
