@@ -131,6 +131,13 @@ answer_waiters(srv_rctx *w, const nng_msg *reply)
 }
 
 void
+fedrpc_server_set_done(fedrpc_server *srv, fedrpc_done_fn fn, void *arg)
+{
+	srv->done     = fn;
+	srv->done_arg = arg;
+}
+
+void
 srv_dispatch(fedrpc_server *srv, fedrpc_ctx *cx, srv_rctx *rc)
 {
 	nng_msg              *req = rc->req, *reply = NULL;
@@ -142,6 +149,7 @@ srv_dispatch(fedrpc_server *srv, fedrpc_ctx *cx, srv_rctx *rc)
 	ProtobufCMessage     *in, *out = NULL;
 	uint64_t              start = rc->recv_ms;
 	bool                  ran   = false;
+	bool                  admitted = false;
 	fedrpc_code           code;
 
 	rc->req  = NULL;
@@ -188,6 +196,7 @@ srv_dispatch(fedrpc_server *srv, fedrpc_ctx *cx, srv_rctx *rc)
 		}
 		goto reply;
 	}
+	admitted = true;
 	fedrpc_status_reset(&st);
 	if (h == NULL) {
 		fedrpc_status_set(&st, FEDRPC_UNIMPLEMENTED, "unknown method %s",
@@ -251,8 +260,16 @@ reply:
 	}
 
 send:
+	/* Before the reply leaves: a caller that sends its next request
+	 * as soon as it has the answer must find this one counted out. */
+	if (admitted && srv->done != NULL) {
+		admitted = false;
+		srv->done(srv->done_arg, cx, st.code);
+	}
 	srv_rctx_send(rc, reply);
 done:
+	if (admitted && srv->done != NULL)
+		srv->done(srv->done_arg, cx, st.code);
 	log_call(cx, &st, start);
 	fedrpc_status_reset(&st);
 	if (req != NULL)

@@ -110,11 +110,14 @@ struct fedrpc_server {
 	size_t         max_msg;        /* request and reply limit */
 	uint32_t       n_rctx;         /* receive contexts */
 	uint32_t       n_workers;      /* handler threads */
-	fedrpc_tls    *tls;            /* owned; NULL without TLS */
+	fedrpc_tls    *tls;            /* owned; NULL without TLS; swapped
+	                                  under mtx by fedrpc_server_set_tls */
 	fedrpc_admit_fn admit;         /* may be NULL */
 	void          *admit_arg;
 	fedrpc_pipe_admit_fn pipe_admit; /* may be NULL */
 	void          *pipe_admit_arg;
+	fedrpc_done_fn done;           /* may be NULL */
+	void          *done_arg;
 	fedrpc_handler *handlers;      /* owned array, registration order */
 	size_t         n_handlers;
 	size_t         cap_handlers;

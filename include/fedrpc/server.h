@@ -84,6 +84,26 @@ typedef bool (*fedrpc_pipe_admit_fn)(void *arg, nng_pipe pipe);
 void fedrpc_server_set_pipe_admit(
     fedrpc_server *srv, fedrpc_pipe_admit_fn fn, void *arg);
 
+/*
+ * Completion: run on the worker after every call that passed admission
+ * (the admit hook returned OK, or there is none), just before its reply
+ * is handed to nng (or dropped), whether or not a handler ran (unknown method,
+ * undecodable payload, a repeated request id). With the admit hook it
+ * brackets a call, e.g. to count calls in flight. `code` is the status
+ * the call ended with. Set before fedrpc_server_start().
+ */
+typedef void (*fedrpc_done_fn)(void *arg, fedrpc_ctx *ctx, fedrpc_code code);
+void fedrpc_server_set_done(fedrpc_server *srv, fedrpc_done_fn fn, void *arg);
+
+/*
+ * Replaces the TLS configuration of a tls+tcp:// server, also while it
+ * runs (certificate reload): connections accepted from now on use the new
+ * one, connections already up keep theirs. FAILED_PRECONDITION for a
+ * server without TLS; on any error the old configuration stays.
+ */
+fedrpc_code fedrpc_server_set_tls(
+    fedrpc_server *srv, const fedrpc_tls_opts *tls, fedrpc_status *st);
+
 /* Starts listening. */
 fedrpc_code fedrpc_server_start(fedrpc_server *srv, fedrpc_status *st);
 
