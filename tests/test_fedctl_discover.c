@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <stdarg.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -24,15 +25,18 @@
 
 static char        *dir;
 static dnsmasq     *dns;
-static echo_server *srv;   /* fed1.b.example */
+/* fed1.b.example: the Echo server program, a process of its own (so that
+ * its TLS connections live and die outside this test's process) */
+static pid_t        srv = -1;
+static int          srv_port;
 static int          dead;  /* fed2's port: nothing listens */
 
 static void
 setup(void)
 {
-	fedrpc_tls_opts o = {0};
-	char            rec[2][128];
-	char            ca[256], crt[256], key[256];
+	char  rec[2][128];
+	char  ca[256], crt[256], key[256], url[64];
+	char *argv[12];
 
 	fedrpc_log_set_level(FEDRPC_LOG_ERROR);
 	dir = tu_tmpdir("fedctl");
@@ -44,15 +48,27 @@ setup(void)
 	snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
 	snprintf(crt, sizeof(crt), "%s/fed1.crt", dir);
 	snprintf(key, sizeof(key), "%s/fed1.key", dir);
-	o.ca_file   = ca;
-	o.cert_file = crt;
-	o.key_file  = key;
-	srv = echo_server_start("tls+tcp://127.0.0.1:0", &o, "fed1");
-	cr_assert_not_null(srv);
+	srv_port = tu_free_port();
+	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", srv_port);
+	argv[0] = (char *) ECHO_SERVER_PROGRAM;
+	argv[1] = "--url";
+	argv[2] = url;
+	argv[3] = "--ca";
+	argv[4] = ca;
+	argv[5] = "--cert";
+	argv[6] = crt;
+	argv[7] = "--key";
+	argv[8] = key;
+	argv[9] = "--name";
+	argv[10] = "fed1";
+	argv[11] = NULL;
+	srv = tu_spawn(argv, tu_path(dir, "server.log"));
+	cr_assert_gt(srv, 0);
+	cr_assert(tu_wait_port(srv_port, 5000), "the echo server did not start");
 	dead = tu_free_port();
 	snprintf(rec[0], sizeof(rec[0]),
 	    "--srv-host=_fedrpc._tcp.b.example,fed1.b.example,%d,10,60",
-	    echo_server_port(srv));
+	    srv_port);
 	snprintf(rec[1], sizeof(rec[1]),
 	    "--srv-host=_fedrpc._tcp.b.example,fed2.b.example,%d,20,40", dead);
 	dns = dnsmasq_start((const char *const[]){rec[0], rec[1],
@@ -68,7 +84,7 @@ setup(void)
 static void
 teardown(void)
 {
-	echo_server_stop(srv, 0);
+	tu_stop(srv, SIGTERM, 5000);
 	dnsmasq_stop(dns);
 	tu_rmrf(dir);
 	free(dir);
@@ -135,7 +151,7 @@ Test(fedctl_discover, text_lists_records_and_addresses)
 	cr_assert_eq(rc, 0, "rc %d: %s", rc, err);
 	cr_assert(strstr(out, "_fedrpc._tcp.b.example") != NULL, "%s", out);
 	snprintf(want, sizeof(want), "fed1.b.example:%d  priority 10  weight 60",
-	    echo_server_port(srv));
+	    srv_port);
 	cr_assert(strstr(out, want) != NULL, "%s", out);
 	snprintf(want, sizeof(want), "fed2.b.example:%d  priority 20  weight 40",
 	    dead);
@@ -173,7 +189,7 @@ Test(fedctl_discover, json_is_machine_readable)
 	cr_assert_str_eq(json_string_value(json_object_get(t, "target")),
 	    "fed1.b.example");
 	cr_assert_eq(json_integer_value(json_object_get(t, "port")),
-	    echo_server_port(srv));
+	    srv_port);
 	cr_assert_eq(json_integer_value(json_object_get(t, "priority")), 10);
 	cr_assert_eq(json_integer_value(json_object_get(t, "weight")), 60);
 	cr_assert_gt(json_integer_value(json_object_get(t, "ttl")), 0);

@@ -15,6 +15,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <nng/nng.h>
+
 #include "echo_server.h"
 
 /* Exit status when the orderly stop did not finish in time. */
@@ -93,5 +95,7 @@ main(int argc, char **argv)
 		setitimer(ITIMER_REAL, &t, NULL);
 	}
 	echo_server_stop(s, grace);
+	/* Connections are torn down by nng's threads: wait for them. */
+	nng_fini();
 	return 0;
 }
