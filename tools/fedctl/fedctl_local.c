@@ -239,10 +239,11 @@ static void
 json_error(const fedctl_session *s, int exit_code, const char *status,
     const char *message)
 {
-	json_t *err = json_object();
+	json_t *err;
 
 	if (!s->o->json)
 		return;
+	err = json_object();
 	json_object_set_new(err, "message", json_string(message));
 	json_object_set_new(err, "exit_code", json_integer(exit_code));
 	json_object_set_new(
