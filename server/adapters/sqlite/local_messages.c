@@ -246,7 +246,7 @@ sq_owner_send(sq_adapter *a, fedrpc_ctx *ctx, const adp_qid *sender,
 {
 	adp_check_input     in = {0};
 	adp_check_result    res;
-	adp_member_clients *m;
+	adp_member_clients *m = NULL;
 	adp_uc             *r, *su = NULL;
 	size_t              n_r = 0, n_su = 0;
 	sq_conversation    *conv = NULL;
