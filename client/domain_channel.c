@@ -23,6 +23,7 @@
 
 #include <fedrpc/log.h>
 
+#include "client/dns_name.h"
 #include "client/domain_int.h"
 #include "core/clock.h"
 
@@ -612,7 +613,9 @@ do_dial(dom_chan *d, const dom_dial *dl)
 	if (d->cfg->use_tls) {
 		fedrpc_tls_opts o = d->cfg->tls;
 
-		o.server_name = dl->host;
+		/* A static route to an address has no host name to check:
+		 * the server must then prove the domain itself. */
+		o.server_name = dns_name_is_ip(dl->host) ? d->domain : dl->host;
 		if (fedrpc_tls_new(&tls, false, &o, &st) != FEDRPC_OK) {
 			snprintf(msg, sizeof(msg), "TLS set-up for %.80s failed: %.150s",
 			    dl->host, st.message);

@@ -65,6 +65,7 @@ certs(void)
 	testcerts_leaf(dir, "other-ca", "stranger",
 	    (const char *const[]){"fed1.b.example", NULL});
 	testcerts_leaf(dir, "ca", "client", (const char *const[]){"a.example", NULL});
+	testcerts_leaf(dir, "ca", "bdomain", (const char *const[]){"b.example", NULL});
 }
 
 static void
@@ -174,6 +175,8 @@ typedef struct pool_cfg {
 	uint32_t         dns_timeout_ms;
 	fedrpc_egress_fn allowed;
 	bool             plain; /* tcp:// instead of mutual TLS */
+	const fedrpc_static_route *statics;
+	size_t                     n_statics;
 } pool_cfg;
 
 static fedrpc_tls_opts client_tls;
@@ -189,6 +192,8 @@ pool_new(pool_cfg c)
 	client_tls            = leaf_tls("client");
 	ro.nameserver         = dnsmasq_nameserver(dns);
 	ro.timeout_ms         = c.dns_timeout_ms ? c.dns_timeout_ms : 2000;
+	ro.statics            = c.statics;
+	ro.n_statics          = c.n_statics;
 	o.origin_domain       = "a.example";
 	o.tls                 = &client_tls;
 	o.resolver_opts       = &ro;
@@ -387,6 +392,34 @@ Test(domain, changed_record_picked_up_after_its_ttl)
 	pool_free(p);
 	echo_server_stop(s1, 0);
 	echo_server_stop(s2, 0);
+}
+
+/* A static route (development) to an address: no host name to check, so
+ * the server's certificate must be valid for the domain itself. */
+Test(domain, static_route_to_an_address_checks_the_domain_name)
+{
+	echo_server          *s = server("bdomain", 0, "b");
+	fedrpc_static_route   r = {.domain = "b.example", .host = "127.0.0.1",
+				   .port = (uint16_t) echo_server_port(s)};
+	fedrpc_domains       *p;
+	fedrpc_channel       *ch;
+	fedrpc_domain_info    info;
+	fedrpc_resolver_stats rs;
+	char                  who[ECHO_NAME_MAX];
+
+	dns_start(0, 0, 0, 0, 60);
+	p  = pool_new((pool_cfg){.statics = &r, .n_statics = 1});
+	ch = chan(p, "b.example");
+	echo_ok(ch, who);
+	cr_assert_str_eq(who, "b");
+	info = info_ready(ch);
+	cr_assert_str_eq(info.target, "127.0.0.1");
+	fedrpc_resolver_stats_get(fedrpc_domains_resolver(p), &rs);
+	cr_assert_geq(rs.static_hits, 1);
+	cr_assert_eq(rs.dns_queries, 0);
+	fedrpc_channel_close(ch);
+	pool_free(p);
+	echo_server_stop(s, 0);
 }
 
 /* ---- discovery failures ---- */

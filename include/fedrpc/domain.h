@@ -12,7 +12,8 @@
  *   3. tries the targets in RFC 2782 order (priority, then weighted random),
  *      each address of each target: a TCP connection first, then the TLS
  *      handshake with the target host as the server name (the server's
- *      certificate must be valid for it);
+ *      certificate must be valid for it; for a static route to an IP
+ *      address, valid for the domain itself);
  *   4. stays on the first target that answers; when its connection drops,
  *      starts again at 2 (or 3 while the answer's TTL lasts), so calls move
  *      to another target of the domain;
