@@ -25,12 +25,6 @@
 #define STATE_MAX (16u << 20)
 #define SUFFIX ".json"
 
-static char *
-strdup_or_null(const char *s)
-{
-	return s != NULL ? strdup(s) : NULL;
-}
-
 fedrpc_code
 fedctl_state_home(const char *override, char **out, fedrpc_status *st)
 {
@@ -119,9 +113,9 @@ fedctl_state_find(
 	closedir(d);
 	if (n == 0)
 		return fedrpc_status_set(st, FEDRPC_NOT_FOUND,
-		    "%s%s%s in %s; start with fedctl user register",
+		    "%s%s in %s; start with fedctl user register",
 		    as != NULL ? "no user " : "no fedctl user yet",
-		    as != NULL ? as : "", as != NULL ? "" : "", home);
+		    as != NULL ? as : "", home);
 	if (n > 1)
 		return fedrpc_status_set(st, FEDRPC_FAILED_PRECONDITION,
 		    "%zu users in %s (%s, %s%s): say which with --as "
@@ -489,8 +483,7 @@ fedctl_state_create(const char *home, const char *user_id, const char *domain,
 	    (s->qualified = strdup(q)) == NULL ||
 	    (s->handle = strdup(handle)) == NULL ||
 	    (s->name = strdup(name)) == NULL ||
-	    (local_api != NULL &&
-	        (s->local_api = strdup_or_null(local_api)) == NULL)) {
+	    (local_api != NULL && (s->local_api = strdup(local_api)) == NULL)) {
 		fedctl_state_free(s);
 		return fedrpc_status_set(
 		    st, FEDRPC_RESOURCE_EXHAUSTED, "out of memory");
