@@ -1163,3 +1163,76 @@ Test(fedctl_user, colour_only_on_a_terminal)
 	cr_assert_null(strstr(r.out, "\033["), "%s", r.out);
 	run_free(&r);
 }
+
+/* How many conversations a user lists. */
+static size_t
+conv_count(const user *u)
+{
+	json_t *j = FEDCTL_JSON(0, u->home, "conv", "list");
+	size_t  n = json_array_size(json_object_get(j, "conversations"));
+
+	json_decref(j);
+	return n;
+}
+
+Test(fedctl_user, membership_leave_and_block)
+{
+	pair    p;
+	json_t *j;
+	run     r;
+
+	pair_make(&p, "Court");
+	/* A second conversation, bob added and removed by its owner. */
+	j = FEDCTL_JSON(0, p.alice.home, "conv", "create", "Garden");
+	cr_assert_eq(json_array_size(json_object_get(
+	                 json_object_get(j, "conversation"), "members")),
+	    1);
+	json_decref(j);
+	cr_assert_eq(conv_count(&p.bob), 1);
+	j = FEDCTL_JSON(0, p.alice.home, "conv", "add", "Garden",
+	    "bob@b.example");
+	cr_assert_eq(json_array_size(json_object_get(
+	                 json_object_get(j, "conversation"), "members")),
+	    2);
+	json_decref(j);
+	cr_assert_eq(conv_count(&p.bob), 2);
+	r = EXPECT(0, p.bob.home, "conv", "show", "Garden");
+	cr_assert(strstr(r.out, "[federated: a.example]") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "@alice") != NULL, "%s", r.out);
+	run_free(&r);
+	/* Only the owner changes members. */
+	r = EXPECT(1, p.bob.home, "conv", "remove", "Garden", "alice@a.example");
+	cr_assert(strstr(r.err, "owned by a.example") != NULL, "%s", r.err);
+	run_free(&r);
+	r = EXPECT(0, p.alice.home, "conv", "remove", "Garden", p.bob.qid);
+	run_free(&r);
+	cr_assert_eq(conv_count(&p.bob), 1);
+
+	/* bob leaves alice's conversation from his side (a remote leave). */
+	r = EXPECT(0, p.bob.home, "conv", "leave", "Court");
+	cr_assert(strstr(r.out, "left") != NULL, "%s", r.out);
+	run_free(&r);
+	cr_assert_eq(conv_count(&p.bob), 0);
+	j = FEDCTL_JSON(0, p.alice.home, "conv", "show", "Court");
+	cr_assert_eq(json_array_size(json_object_get(
+	                 json_object_get(j, "conversation"), "members")),
+	    1);
+	json_decref(j);
+	r = EXPECT(0, p.alice.home, "inbox");
+	cr_assert(strstr(r.out, "members left") != NULL, "%s", r.out);
+	run_free(&r);
+	r = EXPECT(1, p.bob.home, "send", "Court", "let me back in");
+	cr_assert(strstr(r.err, "no conversation") != NULL, "%s", r.err);
+	run_free(&r);
+
+	/* Blocking is bob's side only; alice is not told. */
+	j = FEDCTL_JSON(0, p.bob.home, "block", "alice@a.example");
+	cr_assert_str_eq(jstr(j, "connection.relation"), "blocked");
+	json_decref(j);
+	j = FEDCTL_JSON(0, p.alice.home, "connections");
+	cr_assert_str_eq(jstr(json_array_get(json_object_get(j,
+				  "connections"), 0),
+			     "relation"),
+	    "accepted");
+	json_decref(j);
+}
