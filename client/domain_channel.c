@@ -517,6 +517,7 @@ decide(dom_chan *d, uint64_t now, uint64_t *next_wake, act *a)
 
 			take_dial(&d->cur, &old);
 			d->cur        = d->try;
+			d->cur.up_at  = now;
 			d->cur_lost   = false;
 			dial_reset(&d->try);
 			d->state      = DOM_READY;
@@ -525,7 +526,10 @@ decide(dom_chan *d, uint64_t now, uint64_t *next_wake, act *a)
 			d->backoff_ms = 0;
 			d->errs[0]    = '\0';
 			d->step[0]    = '\0';
-			backoff_reset(&d->bo);
+			/* Reached: the back-off starts over, unless connections
+			 * have just been dropped as soon as they were made. */
+			if (d->brief == 0)
+				backoff_reset(&d->bo);
 			chan_clear_down_locked(ch);
 			fedrpc_srv_answer_free(d->seq);
 			d->seq = NULL;
@@ -562,16 +566,31 @@ decide(dom_chan *d, uint64_t now, uint64_t *next_wake, act *a)
 
 	case DOM_READY:
 		if (d->cur_lost && !d->cur.up) {
-			/* Reached a moment ago: reconnect at once, to
-			 * another target first. */
+			uint64_t up_for = now - d->cur.up_at;
+
 			d->cur_lost = false;
 			snprintf(d->lost_host, sizeof(d->lost_host), "%s",
 			    d->cur.host);
 			d->lost_port = d->cur.port;
-			FEDRPC_LOG_INFO("domain %s: lost %s:%u", d->domain,
-			    d->cur.host, (unsigned) d->cur.port);
+			FEDRPC_LOG_INFO("domain %s: lost %s:%u after %llu ms",
+			    d->domain, d->cur.host, (unsigned) d->cur.port,
+			    (unsigned long long) up_for);
+			snprintf(why, sizeof(why),
+			    "%.200s:%u closed the connection %llu ms after it "
+			    "was made",
+			    d->cur.host, (unsigned) d->cur.port,
+			    (unsigned long long) up_for);
 			take_dial(&d->cur, a);
-			backoff_reset(&d->bo);
+			if (up_for < DOM_MIN_UP_MS &&
+			    ++d->brief >= DOM_MAX_BRIEF) {
+				fail_sequence(d, FEDRPC_UNAVAILABLE, why, now, a);
+				return;
+			}
+			if (up_for >= DOM_MIN_UP_MS) {
+				d->brief = 0;
+				backoff_reset(&d->bo);
+			}
+			/* Reconnect at once, to another target first. */
 			d->state = DOM_IDLE;
 			d->want  = true;
 			return;

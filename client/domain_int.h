@@ -27,6 +27,12 @@
 #define DOM_POLL_MS 20
 /* Shortest time between two lookups of one domain while connected. */
 #define DOM_REFRESH_MIN_MS 1000
+/* A connection closed sooner than this after it was made counts as a
+ * failed attempt (a server that takes connections and drops them, e.g.
+ * because it refuses us, must not be redialled in a tight loop)... */
+#define DOM_MIN_UP_MS 1000
+/* ...and this many in a row put the domain into back-off. */
+#define DOM_MAX_BRIEF 2
 
 /* What the pool's channels share; fixed after fedrpc_domains_new(). */
 typedef struct dom_config {
@@ -71,6 +77,7 @@ typedef struct dom_dial {
 	fedrpc_tls *tls;       /* owned; NULL without TLS */
 	bool        up;        /* a connection of this dialer is live */
 	uint64_t    started;   /* fedrpc_clock_ms() when dialing began */
+	uint64_t    up_at;     /* when it became the connection in use */
 } dom_dial;
 
 typedef struct dom_chan dom_chan;
@@ -125,6 +132,7 @@ struct dom_chan {
 	uint64_t           retry_at;     /* DOM_BACKOFF: when to try again */
 	uint32_t           backoff_ms;   /* the delay being waited */
 	uint32_t           failures;     /* sequences failed in a row */
+	uint32_t           brief;        /* connections lost at once, in a row */
 	uint32_t           rng;          /* for fedrpc_srv_order() */
 };
 

@@ -683,6 +683,69 @@ Test(domain, reconnect_tries_the_lost_target_last)
 	echo_server_stop(s2, 0);
 }
 
+/* A server that takes every connection and closes it at once (here: its
+ * connection admission refuses us) must not be redialled in a tight loop:
+ * a connection that dies right after it was made counts as a failure. */
+static bool
+refuse_all(void *arg, nng_pipe pipe)
+{
+	(void) pipe;
+	__atomic_add_fetch((unsigned *) arg, 1, __ATOMIC_RELAXED);
+	return false;
+}
+
+Test(domain, connections_closed_at_once_back_off)
+{
+	fedrpc_tls_opts      o  = leaf_tls("fed1");
+	fedrpc_server_opts   so = {.url = "tls+tcp://127.0.0.1:0", .tls = &o};
+	fedrpc_server       *srv;
+	fedrpc_status        st = {0};
+	fedrpc_domains      *p;
+	fedrpc_channel      *ch;
+	fedrpc_domains_stats ps;
+	unsigned             refused = 0;
+	long long            t0;
+	fedrpc_domain_info   info;
+	uint64_t             attempts;
+
+	cr_assert_eq(fedrpc_server_new(&srv, &so, &st), FEDRPC_OK, "%s", st.message);
+	fedrpc_server_set_pipe_admit(srv, refuse_all, &refused);
+	cr_assert_eq(fedrpc_server_start(srv, &st), FEDRPC_OK, "%s", st.message);
+	dns_start(fedrpc_server_port(srv), 10, 0, 0, 60);
+	p  = pool_new((pool_cfg){.connect_ms = 1000, .backoff_ms = 500});
+	ch = chan(p, "b.example");
+	cr_assert_eq(echo(ch, 3000, NULL, &st), FEDRPC_UNAVAILABLE, "%s: %s",
+	    fedrpc_code_name(st.code), st.message);
+	/* Two connections dropped at once: back-off, calls fail fast with
+	 * the reason. */
+	t0 = now_ms();
+	do {
+		sleep_ms(5);
+		fedrpc_domain_info_get(ch, &info);
+	} while (strcmp(info.state, "backoff") != 0 && now_ms() - t0 < 3000);
+	cr_assert_str_eq(info.state, "backoff");
+	t0 = now_ms();
+	cr_assert_eq(echo(ch, 3000, NULL, &st), FEDRPC_UNAVAILABLE);
+	cr_assert_lt(now_ms() - t0, 50);
+	/* (or, when the server closed it before our side saw it up, the
+	 * handshake never finished) */
+	cr_assert(strstr(st.message, "closed the connection") != NULL ||
+	        strstr(st.message, "within 1000 ms") != NULL,
+	    "%s", st.message);
+	fedrpc_domains_stats_get(p, &ps);
+	attempts = ps.attempts;
+	cr_assert_leq(attempts, 3, "%llu attempts", (unsigned long long) attempts);
+	cr_assert_geq(__atomic_load_n(&refused, __ATOMIC_RELAXED), 2);
+	/* And nothing is redialled while no call wants it. */
+	sleep_ms(700);
+	fedrpc_domains_stats_get(p, &ps);
+	cr_assert_eq(ps.attempts, attempts);
+	fedrpc_channel_close(ch);
+	pool_free(p);
+	fedrpc_server_free(srv);
+	tls_free(&o);
+}
+
 /* ---- idle close ---- */
 
 Test(domain, idle_channel_closed_and_recreated)
