@@ -613,9 +613,10 @@ inbox_run(int argc, char **argv)
 			json_array_append_new(
 			    arr, json_item(&s, &f.items[i], profiles, convs));
 		snprintf(hex, sizeof(hex), "%" PRIx64, s.client->id);
-		fedctl_json_emit(json_pack("{s:o, s:s, s:o, s:b, s:o}", "user",
-		    fedctl_json_qid(&s, &self), "client", hex, "events", arr,
-		    "has_more", f.has_more, "acknowledged_up_to",
+		fedctl_json_emit(json_pack("{s:o, s:s, s:o, s:b, s:I, s:o}",
+		    "user", fedctl_json_qid(&s, &self), "client", hex, "events",
+		    arr, "has_more", f.has_more, "undecryptable",
+		    (json_int_t) f.failed, "acknowledged_up_to",
 		    do_ack && f.last_id > 0 ? json_integer((json_int_t) f.last_id)
 					    : json_null()));
 	} else {
@@ -629,10 +630,13 @@ inbox_run(int argc, char **argv)
 		if (do_ack && f.last_id > 0)
 			printf("acknowledged up to #%" PRIu64 "\n", f.last_id);
 	}
-	if (f.failed > 0)
-		rc = fedctl_failf(&s, FEDCTL_EXIT_FAILURE,
-		    "%zu message%s could not be decrypted", f.failed,
-		    f.failed == 1 ? "" : "s");
+	if (f.failed > 0) {
+		/* Said on stderr only: stdout already holds the answer. */
+		fprintf(stderr, "fedctl %s: %zu message%s could not be "
+				"decrypted\n",
+		    o.cmd, f.failed, f.failed == 1 ? "" : "s");
+		rc = FEDCTL_EXIT_FAILURE;
+	}
 out:
 	if (profiles != NULL)
 		protobuf_c_message_free_unpacked(&profiles->base, NULL);
