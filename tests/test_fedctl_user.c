@@ -1236,3 +1236,57 @@ Test(fedctl_user, membership_leave_and_block)
 	    "accepted");
 	json_decref(j);
 }
+
+Test(fedctl_user, wrong_keys_cannot_read)
+{
+	pair        p;
+	char        ks[700];
+	json_t     *state, *pks, *pk, *j, *ev;
+	size_t      i, n;
+	const char *first;
+	char       *saved;
+	run         r;
+
+	pair_make(&p, "Mirror");
+	/* Rotate bob's private prekeys by one: each public key now pairs
+	 * with another's private key, as if the key store were not his. */
+	snprintf(ks, sizeof(ks), "%s/bob@b.example.json", p.bob.home);
+	cr_assert_not_null(state = json_load_file(ks, 0, NULL));
+	pks = json_object_get(json_array_get(json_object_get(state, "clients"),
+			          0),
+	    "prekeys");
+	n = json_array_size(pks);
+	cr_assert_gt(n, 2);
+	first = json_string_value(
+	    json_object_get(json_array_get(pks, 0), "private"));
+	saved = strdup(first);
+	json_array_foreach (pks, i, pk) {
+		json_t *next = json_array_get(pks, (i + 1) % n);
+
+		json_object_set_new(pk, "private",
+		    json_string(i + 1 < n ? json_string_value(json_object_get(
+						next, "private"))
+					  : saved));
+	}
+	free(saved);
+	cr_assert_eq(json_dump_file(state, ks, JSON_INDENT(2)), 0);
+	cr_assert_eq(chmod(ks, 0600), 0);
+	json_decref(state);
+
+	r = EXPECT(0, p.alice.home, "send", "Mirror", "through the looking glass");
+	run_free(&r);
+	j = FEDCTL_JSON(1, p.bob.home, "inbox");
+	cr_assert_eq(json_integer_value(json_object_get(j, "undecryptable")), 1);
+	json_array_foreach (json_object_get(j, "events"), i, ev)
+		if (strcmp(jstr(ev, "type"), "message") == 0) {
+			cr_assert_not(jbool(ev, "decrypted"));
+			cr_assert_null(json_object_get(ev, "text"));
+			cr_assert(strstr(jstr(ev, "error"), "wrong key") != NULL);
+		}
+	json_decref(j);
+	r = EXPECT(1, p.bob.home, "inbox");
+	cr_assert(strstr(r.out, "[cannot decrypt") != NULL, "%s", r.out);
+	cr_assert_null(strstr(r.out, "looking glass"), "%s", r.out);
+	cr_assert(strstr(r.err, "could not be decrypted") != NULL, "%s", r.err);
+	run_free(&r);
+}
