@@ -22,6 +22,8 @@ typedef struct fedctl_cmd {
 } fedctl_cmd;
 
 extern const fedctl_cmd fedctl_cmd_discover;
+/* Certificates: CA, issue, show, CRL (cmd_cert.c). */
+extern const fedctl_cmd fedctl_cmd_cert;
 /* A user's commands over the local API (cmd_user.c ... cmd_inbox.c). */
 extern const fedctl_cmd fedctl_cmd_user;
 extern const fedctl_cmd fedctl_cmd_client;

@@ -11,6 +11,7 @@
 /* Every command; add new ones here. */
 static const fedctl_cmd *const commands[] = {
     &fedctl_cmd_discover,
+    &fedctl_cmd_cert,
     /* a user's commands, in the order a new user meets them */
     &fedctl_cmd_user,
     &fedctl_cmd_client,
