@@ -4,11 +4,14 @@
  * that makes calls fail fast with the reason when the endpoint cannot be
  * reached, instead of letting each wait for its full deadline.
  *
- * nng's dialer reports nothing when a background dial fails. So while
- * calls wait and no connection is up, the channel polls the TLS engine for
- * its last handshake error and, at most once per reconnect interval,
- * probes the endpoint with a bare transport connection (no SP handshake)
- * whose error (refused, unreachable, timed out) is the reason calls get.
+ * nng's dialer reports nothing to its caller when a background dial
+ * fails, but it counts each failure by kind in its statistics. So while
+ * calls wait and no connection is up, the channel reads its dialer's
+ * counters (refused, timed out, authentication, ...) and the TLS engine's
+ * last handshake error, and fails the calls with that reason. (Probing
+ * with a bare connection of our own would be simpler, but an nng 1.5.2
+ * listener that sees a connection close during negotiation backs off for
+ * 100 ms, and an ipc:// listener stops accepting altogether.)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,29 +32,13 @@
 #define DEFAULT_RECONN_MAX_MS 5000
 /* How often a waiting channel looks at its connection state. */
 #define WATCH_TICK_MS 20
-/* A probe that gets no answer this fast counts as a failure. */
-#define PROBE_TIMEOUT_MS 3000
 
 static void watch_cb(void *arg);
-static void probe_cb(void *arg);
 
 static bool
 is_tls_url(const char *url)
 {
 	return strncmp(url, "tls+", 4) == 0;
-}
-
-/* The transport under the URL, for probing: "tls+tcp://h:p" -> "tcp://h:p".
- * inproc:// has nothing to probe. */
-static char *
-probe_url_of(const char *url)
-{
-	if (is_tls_url(url))
-		url += 4;
-	if (strncmp(url, "tcp", 3) != 0 && strncmp(url, "ipc://", 6) != 0 &&
-	    strncmp(url, "abstract://", 11) != 0)
-		return NULL;
-	return strdup(url);
 }
 
 static char *
@@ -68,17 +55,12 @@ chan_free(fedrpc_channel *ch)
 		dom_free(ch->dom);
 	if (ch->watch_aio != NULL)
 		nng_aio_free(ch->watch_aio);
-	if (ch->probe_aio != NULL)
-		nng_aio_free(ch->probe_aio);
-	if (ch->probe != NULL)
-		nng_stream_dialer_free(ch->probe);
 	if (ch->tls != NULL)
 		fedrpc_tls_free(ch->tls);
 	pthread_mutex_destroy(&ch->mtx);
 	pthread_cond_destroy(&ch->cv);
 	free(ch->pipes);
 	free(ch->url);
-	free(ch->probe_url);
 	free(ch->origin);
 	free(ch->target);
 	free(ch);
@@ -147,59 +129,89 @@ abort_live(fedrpc_channel *ch, int why)
 	}
 }
 
-static const char *
-probe_error(int rv)
+static uint64_t
+stat_value(nng_stat *scope, const char *name)
 {
-	switch (rv) {
-	case NNG_ECONNREFUSED:
-		return "connection refused";
-	case NNG_ETIMEDOUT:
-		return "connection timed out";
-	case NNG_EUNREACHABLE:
-		return "host unreachable";
-	case NNG_EADDRINVAL:
-		return "invalid address";
-	case NNG_ECONNRESET:
-	case NNG_ECONNSHUT:
-		return "connection reset";
-	default:
-		return nng_strerror(rv);
-	}
+	nng_stat *st = nng_stat_find(scope, name);
+
+	return st != NULL ? nng_stat_value(st) : 0;
 }
 
-static void
-probe_cb(void *arg)
+/*
+ * The statistics scope of dialer `id`. (nng_stat_find_dialer() of nng
+ * 1.5.2 returns the first dialer it meets below the root, whichever.)
+ */
+static nng_stat *
+find_dialer_scope(nng_stat *st, int id)
 {
-	fedrpc_channel *ch = arg;
-	int             rv = nng_aio_result(ch->probe_aio);
+	for (; st != NULL; st = nng_stat_next(st)) {
+		nng_stat *found;
 
-	if (rv == 0)
-		nng_stream_free(nng_aio_get_output(ch->probe_aio, 0));
-	pthread_mutex_lock(&ch->mtx);
-	ch->probing = false;
-	if (!ch->closing) {
-		if (rv == 0) {
-			/* Reachable: nng's dialer will get there. */
-			if (ch->fail_src == FAIL_PROBE)
-				clear_fail(ch);
-		} else if (rv != NNG_ECANCELED && rv != NNG_ECLOSED &&
-		    ch->n_pipes == 0) {
-			set_fail(ch, FEDRPC_UNAVAILABLE, probe_error(rv),
-			    FAIL_PROBE);
-			abort_live(ch, ABORT_DOWN);
+		if (nng_stat_type(st) == NNG_STAT_SCOPE &&
+		    strcmp(nng_stat_name(st), "dialer") == 0) {
+			for (nng_stat *c = nng_stat_child(st); c != NULL;
+			     c = nng_stat_next(c))
+				if (strcmp(nng_stat_name(c), "id") == 0 &&
+				    nng_stat_value(c) == (uint64_t) id)
+					return st;
+			continue;
 		}
+		if ((found = find_dialer_scope(nng_stat_child(st), id)) != NULL)
+			return found;
 	}
-	pthread_cond_broadcast(&ch->cv);
-	pthread_mutex_unlock(&ch->mtx);
+	return NULL;
+}
+
+/* False when nng has no statistics for the dialer. */
+static bool
+dial_counts_read(nng_dialer d, dial_counts *c)
+{
+	nng_stat *all, *ds;
+
+	if (nng_stats_get(&all) != 0)
+		return false;
+	if ((ds = find_dialer_scope(all, nng_dialer_id(d))) == NULL) {
+		nng_stats_free(all);
+		return false;
+	}
+	c->connect = stat_value(ds, "connect");
+	c->refused = stat_value(ds, "refused");
+	c->timeout = stat_value(ds, "timeout");
+	c->auth    = stat_value(ds, "auth");
+	c->proto   = stat_value(ds, "proto");
+	c->other   = stat_value(ds, "other") + stat_value(ds, "disconnect");
+	nng_stats_free(all);
+	return true;
+}
+
+/* The reason for failures counted since `was`, or NULL for none. */
+static const char *
+dial_failure(const dial_counts *now, const dial_counts *was)
+{
+	if (now->connect != was->connect)
+		return NULL; /* a success in between: nothing to conclude */
+	if (now->refused != was->refused)
+		return "connection refused";
+	if (now->auth != was->auth)
+		return "peer authentication failed";
+	if (now->timeout != was->timeout)
+		return "connection timed out";
+	if (now->proto != was->proto)
+		return "protocol error: not a fedrpc server";
+	if (now->other != was->other)
+		return "connection failed";
+	return NULL;
 }
 
 static void
 watch_cb(void *arg)
 {
 	fedrpc_channel *ch = arg;
-	uint64_t        now;
 	char            why[sizeof(ch->fail_msg)];
+	const char     *failure = NULL;
 	fedrpc_code     code;
+	dial_counts     counts;
+	bool            have;
 
 	pthread_mutex_lock(&ch->mtx);
 	if (nng_aio_result(ch->watch_aio) != 0 || ch->closing ||
@@ -209,22 +221,27 @@ watch_cb(void *arg)
 		pthread_mutex_unlock(&ch->mtx);
 		return;
 	}
-	now = fedrpc_clock_ms();
+	pthread_mutex_unlock(&ch->mtx);
+
+	/* Outside the lock: a statistics snapshot takes nng's own locks. */
+	have = dial_counts_read(ch->dialer, &counts);
+
+	pthread_mutex_lock(&ch->mtx);
+	if (have) {
+		failure  = dial_failure(&counts, &ch->seen);
+		ch->seen = counts;
+	}
 	if (ch->tls != NULL &&
 	    (code = fedrpc_tls_last_error(ch->tls, why, sizeof(why))) !=
-	        FEDRPC_OK)
-		set_fail(ch, code, why, FAIL_TLS);
-	if (ch->probe != NULL && !ch->probing &&
-	    now - ch->probe_ms >= ch->probe_every_ms) {
-		ch->probing  = true;
-		ch->probe_ms = now;
-		nng_aio_set_timeout(ch->probe_aio, PROBE_TIMEOUT_MS);
-		nng_stream_dialer_dial(ch->probe, ch->probe_aio);
+	        FEDRPC_OK) {
+		/* The engine knows better why the handshake failed. */
+		if (failure != NULL || ch->fail_src == FAIL_TLS)
+			set_fail(ch, code, why, FAIL_TLS);
+	} else if (failure != NULL) {
+		set_fail(ch, FEDRPC_UNAVAILABLE, failure, FAIL_DIAL);
 	}
-	/* Only a fresh failure fails calls; an old one waits for the
-	 * probe just started. */
-	if (ch->fail_code != FEDRPC_OK &&
-	    now - ch->fail_ms <= ch->probe_every_ms + 2 * WATCH_TICK_MS)
+	if (ch->n_pipes == 0 && ch->fail_code != FEDRPC_OK &&
+	    fedrpc_clock_ms() - ch->fail_ms <= ch->fresh_ms)
 		abort_live(ch, ABORT_DOWN);
 	nng_sleep_aio(WATCH_TICK_MS, ch->watch_aio);
 	pthread_mutex_unlock(&ch->mtx);
@@ -310,11 +327,12 @@ chan_open(fedrpc_channel **out, const fedrpc_channel_opts *opts, bool dial,
 				      : DEFAULT_RECONN_MAX_MS;
 	if (rmax < rmin)
 		rmax = rmin;
-	ch->probe_every_ms = rmin < 20 ? 20 : rmin > 1000 ? 1000 : rmin;
-	ch->url            = strdup(opts->url);
-	ch->probe_url      = dial ? probe_url_of(opts->url) : NULL;
-	ch->origin         = dup_or_empty(opts->origin_domain);
-	ch->target         = dup_or_empty(opts->target_domain);
+	/* The dialer retries at least this often: a failure older than
+	 * that is looked at again before calls are failed for it. */
+	ch->fresh_ms = rmax + 1000;
+	ch->url      = strdup(opts->url);
+	ch->origin   = dup_or_empty(opts->origin_domain);
+	ch->target   = dup_or_empty(opts->target_domain);
 	if (ch->url == NULL || ch->origin == NULL || ch->target == NULL) {
 		fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
 		    "out of memory opening a channel");
@@ -324,14 +342,10 @@ chan_open(fedrpc_channel **out, const fedrpc_channel_opts *opts, bool dial,
 	    fedrpc_tls_new(&ch->tls, false, opts->tls, st) != FEDRPC_OK)
 		goto fail;
 
-	if ((rv = nng_aio_alloc(&ch->watch_aio, watch_cb, ch)) != 0 ||
-	    (rv = nng_aio_alloc(&ch->probe_aio, probe_cb, ch)) != 0) {
+	if ((rv = nng_aio_alloc(&ch->watch_aio, watch_cb, ch)) != 0) {
 		open_fail(st, "cannot open a channel to", ch->url, rv);
 		goto fail;
 	}
-	if (ch->probe_url != NULL &&
-	    nng_stream_dialer_alloc(&ch->probe, ch->probe_url) != 0)
-		ch->probe = NULL; /* no probing; deadlines still hold */
 
 	if ((rv = nng_req0_open(&ch->sock)) != 0) {
 		open_fail(st, "cannot open a socket for", ch->url, rv);
@@ -456,11 +470,11 @@ chan_call_acquire(fedrpc_channel *ch, bool handle, fedrpc_status *st)
 		return NULL;
 	}
 	/* Fail fast while a failure is fresh; an old one is checked
-	 * again by the watch (a probe) before calls are failed. */
+	 * again by the watch before calls are failed for it. */
 	if (ch->n_pipes == 0 && ch->fail_code != FEDRPC_OK &&
 	    (ch->dom != NULL
 	            ? fedrpc_clock_ms() < ch->fail_until
-	            : fedrpc_clock_ms() - ch->fail_ms < ch->probe_every_ms)) {
+	            : fedrpc_clock_ms() - ch->fail_ms < ch->fresh_ms)) {
 		fedrpc_status_set(st, ch->fail_code, "cannot reach %s: %s",
 		    ch->url, ch->fail_msg);
 		pthread_mutex_unlock(&ch->mtx);
@@ -600,8 +614,6 @@ chan_close(fedrpc_channel *ch)
 	ch->closing = true;
 	if (ch->watching)
 		nng_aio_cancel(ch->watch_aio);
-	if (ch->probing)
-		nng_aio_cancel(ch->probe_aio);
 	while (ch->n_live > 0) {
 		struct timespec ts;
 
@@ -619,7 +631,6 @@ chan_close(fedrpc_channel *ch)
 	pthread_mutex_unlock(&ch->mtx);
 
 	nng_aio_stop(ch->watch_aio);
-	nng_aio_stop(ch->probe_aio);
 	nng_close(ch->sock);
 
 	pthread_mutex_lock(&ch->mtx);

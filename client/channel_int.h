@@ -80,23 +80,33 @@ struct fedrpc_call {
 	uint8_t              request_id[FEDRPC_REQUEST_ID_LEN];
 };
 
+/* A dialer's attempts by outcome, from nng's statistics. */
+typedef struct dial_counts {
+	uint64_t connect; /* connections made */
+	uint64_t refused;
+	uint64_t timeout;
+	uint64_t auth;    /* TLS and peer authentication */
+	uint64_t proto;   /* not an SP peer of the right protocol */
+	uint64_t other;   /* reset, unreachable, ... */
+} dial_counts;
+
 /* Where the last connection failure was learnt. */
 typedef enum fail_source {
 	FAIL_NONE,
-	FAIL_PROBE, /* a probe connection was refused or failed */
+	FAIL_DIAL,  /* the dialer counted a failed attempt */
+	FAIL_PROBE, /* domain mode: the domain channel's own probe failed */
 	FAIL_TLS,   /* the TLS engine reported a handshake failure */
 } fail_source;
 
 struct fedrpc_channel {
 	/* configuration, fixed after open */
 	char       *url;            /* owned */
-	char       *probe_url;      /* owned; transport-level URL, or NULL */
 	char       *origin;         /* owned; "" for none */
 	char       *target;         /* owned */
 	uint32_t    api_version;
 	size_t      max_msg;        /* largest request sent / reply accepted */
 	uint32_t    default_timeout;
-	uint32_t    probe_every_ms; /* at most one probe per interval */
+	uint32_t    fresh_ms;       /* how long a dial failure stays news */
 	fedrpc_tls *tls;            /* owned; NULL without TLS */
 
 	nng_socket  sock;
@@ -123,10 +133,7 @@ struct fedrpc_channel {
 	/* failure watch: runs only while calls wait and nothing is up */
 	nng_aio            *watch_aio;
 	bool                watching;
-	nng_aio            *probe_aio;
-	nng_stream_dialer  *probe;
-	bool                probing;
-	uint64_t            probe_ms;  /* when the last probe started */
+	dial_counts         seen;      /* dialer counters at the last look */
 
 	/* domain mode (domain_channel.c): the connection manager that owns
 	 * the dialers, in place of the fixed dialer and the watch; NULL for

@@ -44,7 +44,7 @@ static struct {
 	unsigned n_ids;
 } echo_seen = {.mtx = PTHREAD_MUTEX_INITIALIZER};
 
-static void
+static inline void
 sleep_ms(unsigned ms)
 {
 	struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
@@ -53,7 +53,7 @@ sleep_ms(unsigned ms)
 		;
 }
 
-static unsigned
+static inline unsigned
 echo_handled(void)
 {
 	unsigned n;
@@ -65,7 +65,7 @@ echo_handled(void)
 }
 
 /* Counts the run; returns the runs so far for this request id. */
-static unsigned
+static inline unsigned
 echo_count_id(const uint8_t *id)
 {
 	unsigned i, n;
@@ -90,7 +90,7 @@ echo_count_id(const uint8_t *id)
  * "big:<n>" answers with n bytes; "close-pipe" drops the connection the
  * first time an id is seen (the reply is lost, as when a network fails).
  */
-static fedrpc_code
+static inline fedrpc_code
 echo_fn(const fedrpc_handler *h, fedrpc_ctx *ctx,
     const ProtobufCMessage *reqm, ProtobufCMessage *respm, fedrpc_status *st)
 {
@@ -149,7 +149,7 @@ echo_fn(const fedrpc_handler *h, fedrpc_ctx *ctx,
 	return FEDRPC_OK;
 }
 
-static fedrpc_code
+static inline fedrpc_code
 count_fn(const fedrpc_handler *h, fedrpc_ctx *ctx,
     const ProtobufCMessage *reqm, ProtobufCMessage *respm, fedrpc_status *st)
 {
@@ -163,7 +163,7 @@ count_fn(const fedrpc_handler *h, fedrpc_ctx *ctx,
 	return FEDRPC_OK;
 }
 
-static void
+static inline void
 echo_reset(void)
 {
 	pthread_mutex_lock(&echo_seen.mtx);
@@ -175,7 +175,7 @@ echo_reset(void)
 }
 
 /* A started server with the Echo service; opts may override defaults. */
-static fedrpc_server *
+static inline fedrpc_server *
 echo_server_start(const fedrpc_server_opts *opts)
 {
 	fedrpc_server  *srv;
@@ -200,7 +200,7 @@ echo_server_start(const fedrpc_server_opts *opts)
  * refusing a connection; tests that stop servers under a redialing client
  * use a long interval so that no dial races the close.
  */
-static fedrpc_channel *
+static inline fedrpc_channel *
 echo_channel_reconnect(const char *url, size_t max, uint32_t reconnect_ms)
 {
 	fedrpc_channel     *ch;
@@ -222,14 +222,14 @@ echo_channel_reconnect(const char *url, size_t max, uint32_t reconnect_ms)
 	return ch;
 }
 
-static fedrpc_channel *
+static inline fedrpc_channel *
 echo_channel(const char *url, size_t max)
 {
 	return echo_channel_reconnect(url, max, 20);
 }
 
 /* One blocking Echo call; *resp (may be NULL) receives the response. */
-static fedrpc_code
+static inline fedrpc_code
 echo_call(fedrpc_channel *ch, const char *payload, uint32_t sleep,
     uint32_t timeout_ms, const uint8_t *id,
     Fedrpc__Testing__V1__EchoResponse **respp, fedrpc_status *st)
@@ -251,7 +251,7 @@ echo_call(fedrpc_channel *ch, const char *payload, uint32_t sleep,
 	return code;
 }
 
-static uint64_t
+static inline uint64_t
 now_ms(void)
 {
 	struct timespec ts;
