@@ -1,7 +1,8 @@
 /*
  * Calls: a request packed straight into an nng message, sent on a pooled
- * req0 context, and its reply decoded in place; the blocking call waits on
- * the asynchronous one.
+ * req0 context, and its reply decoded in place. An asynchronous call
+ * completes in an aio callback; a blocking call waits on an aio without
+ * callback, so that no thread stands between nng and the caller.
  *
  * A call is two nng operations (send, then receive), and cancellation can
  * come from another thread at any moment, including between the two. nng
@@ -10,8 +11,6 @@
  * checked, under it; a canceller sets the flag and cancels under it; and
  * each completion passes through it before the call can be reused.
  */
-#include <errno.h>
-#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,20 +25,12 @@ static void
 post_checked(fedrpc_call *call)
 {
 	if (__atomic_load_n(&call->abort, __ATOMIC_ACQUIRE) != ABORT_NONE)
-		nng_aio_cancel(call->aio);
+		nng_aio_cancel(call->cur);
 }
 
+/* The status of a call that ended with nng error rv in `stage`. */
 static void
-finish(fedrpc_call *call, const fedrpc_status *st, ProtobufCMessage *resp)
-{
-	fedrpc_channel *ch = call->ch;
-
-	call->cb(call->arg, st, resp);
-	chan_call_finished(ch, call);
-}
-
-static void
-finish_error(fedrpc_call *call, call_stage stage, int rv)
+error_status(fedrpc_call *call, call_stage stage, int rv, fedrpc_status *out)
 {
 	fedrpc_channel *ch = call->ch;
 	fedrpc_status   st = {0};
@@ -97,11 +88,15 @@ finish_error(fedrpc_call *call, call_stage stage, int rv)
 		    fedrpc_channel_url(ch), nng_strerror(rv));
 		break;
 	}
-	finish(call, &st, NULL);
+	*out = st;
 }
 
-static void
-finish_reply(fedrpc_call *call, nng_msg *msg)
+/*
+ * Decodes a reply into a status and, on OK, the unpacked response. The
+ * status's details point into msg: valid while msg lives.
+ */
+static ProtobufCMessage *
+reply_status(fedrpc_call *call, nng_msg *msg, fedrpc_status *out)
 {
 	fedrpc_channel   *ch  = call->ch;
 	const uint8_t    *buf = nng_msg_body(msg);
@@ -158,8 +153,65 @@ finish_reply(fedrpc_call *call, nng_msg *msg)
 		    "reply payload does not decode as %s",
 		    call->method->output->name);
 done:
-	finish(call, &st, resp);
+	*out = st;
+	return resp;
+}
+
+static void
+finish_error(fedrpc_call *call, call_stage stage, int rv)
+{
+	fedrpc_status st;
+
+	error_status(call, stage, rv, &st);
+	call->cb(call->arg, &st, NULL);
+	chan_call_finished(call->ch, call);
+}
+
+static void
+finish_reply(fedrpc_call *call, nng_msg *msg)
+{
+	fedrpc_status     st;
+	ProtobufCMessage *resp = reply_status(call, msg, &st);
+
+	call->cb(call->arg, &st, resp);
+	chan_call_finished(call->ch, call);
 	nng_msg_free(msg);
+}
+
+/*
+ * After the send of aio completed with rv: posts the receive and returns
+ * true, or returns false with *stage and *rv saying how the call ended.
+ */
+static bool
+after_send(fedrpc_call *call, nng_aio *aio, call_stage *stage, int *rv)
+{
+	uint64_t now;
+
+	pthread_mutex_lock(&call->lk);
+	if (*rv != 0) {
+		pthread_mutex_unlock(&call->lk);
+		/* A failed send gives the request back. */
+		nng_msg_free(nng_aio_get_msg(aio));
+		nng_aio_set_msg(aio, NULL);
+		*stage = CALL_SEND;
+		return false;
+	}
+	now = fedrpc_clock_ms();
+	if (__atomic_load_n(&call->abort, __ATOMIC_ACQUIRE) == ABORT_NONE &&
+	    now < call->deadline) {
+		call->stage = CALL_RECV;
+		nng_aio_set_timeout(aio, (nng_duration) (call->deadline - now));
+		nng_ctx_recv(call->ctx, aio);
+		post_checked(call);
+		pthread_mutex_unlock(&call->lk);
+		return true;
+	}
+	pthread_mutex_unlock(&call->lk);
+	/* Sent, but stopped before the reply: the context drops the
+	 * request when it is next used. */
+	*stage = CALL_RECV;
+	*rv    = now >= call->deadline ? NNG_ETIMEDOUT : NNG_ECANCELED;
+	return false;
 }
 
 void
@@ -170,37 +222,16 @@ call_cb(void *arg)
 	call_stage   stage;
 	nng_msg     *msg;
 
+	/* Through the lock: whoever posted this operation is done. */
 	pthread_mutex_lock(&call->lk);
 	stage = call->stage;
-	if (stage == CALL_SEND && rv == 0) {
-		uint64_t now = fedrpc_clock_ms();
-
-		if (__atomic_load_n(&call->abort, __ATOMIC_ACQUIRE) ==
-		        ABORT_NONE &&
-		    now < call->deadline) {
-			call->stage = CALL_RECV;
-			nng_aio_set_timeout(
-			    call->aio, (nng_duration) (call->deadline - now));
-			nng_ctx_recv(call->ctx, call->aio);
-			post_checked(call);
-			pthread_mutex_unlock(&call->lk);
-			return;
-		}
-		pthread_mutex_unlock(&call->lk);
-		/* Sent, but stopped before the reply: the context drops
-		 * the request when it is next used. */
-		finish_error(call, CALL_RECV,
-		    now >= call->deadline ? NNG_ETIMEDOUT : NNG_ECANCELED);
+	pthread_mutex_unlock(&call->lk);
+	if (stage == CALL_SEND) {
+		if (!after_send(call, call->aio, &stage, &rv))
+			finish_error(call, stage, rv);
 		return;
 	}
-	pthread_mutex_unlock(&call->lk);
-
 	if (rv != 0) {
-		if (stage == CALL_SEND) {
-			/* A failed send gives the request back. */
-			nng_msg_free(nng_aio_get_msg(call->aio));
-			nng_aio_set_msg(call->aio, NULL);
-		}
 		finish_error(call, stage, rv);
 		return;
 	}
@@ -209,23 +240,23 @@ call_cb(void *arg)
 	finish_reply(call, msg);
 }
 
-fedrpc_code
-fedrpc_channel_call_async(fedrpc_channel *ch, const fedrpc_method *m,
-    const ProtobufCMessage *req, const fedrpc_call_opts *opts,
-    fedrpc_call_cb cb, void *arg, fedrpc_call **callp, fedrpc_status *st)
+/* Packs the request and takes a call for it; NULL with st set on error. */
+static fedrpc_call *
+call_begin(fedrpc_channel *ch, const fedrpc_method *m,
+    const ProtobufCMessage *req, const fedrpc_call_opts *opts, bool handle,
+    nng_msg **msgp, fedrpc_status *st)
 {
 	uint8_t             id[FEDRPC_REQUEST_ID_LEN];
 	uint32_t            timeout;
 	fedrpc_request_head head;
-	nng_msg            *msg;
 	fedrpc_call        *call;
 
-	if (callp != NULL)
-		*callp = NULL;
 	if (ch == NULL || m == NULL || m->full_name == NULL ||
-	    m->output == NULL || cb == NULL)
-		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "a call needs a channel, a method and a callback");
+	    m->output == NULL) {
+		fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "a call needs a channel and a method");
+		return NULL;
+	}
 	timeout = opts != NULL && opts->timeout_ms != 0 ? opts->timeout_ms
 							: ch->default_timeout;
 	if (opts != NULL && opts->request_id != NULL)
@@ -241,29 +272,56 @@ fedrpc_channel_call_async(fedrpc_channel *ch, const fedrpc_method *m,
 	    .request_id    = id,
 	    .metadata      = opts != NULL ? opts->metadata : NULL,
 	};
-	if (fedrpc_envelope_request_encode(&msg, &head, req, ch->max_msg, st) !=
+	if (fedrpc_envelope_request_encode(msgp, &head, req, ch->max_msg, st) !=
 	    FEDRPC_OK)
-		return st->code;
-	if ((call = chan_call_acquire(ch, callp != NULL, st)) == NULL) {
-		nng_msg_free(msg);
-		return st->code;
+		return NULL;
+	if ((call = chan_call_acquire(ch, handle, st)) == NULL) {
+		nng_msg_free(*msgp);
+		*msgp = NULL;
+		return NULL;
 	}
 	call->method     = m;
-	call->cb         = cb;
-	call->arg        = arg;
 	call->md_cb      = opts != NULL ? opts->reply_metadata : NULL;
 	call->md_arg     = opts != NULL ? opts->reply_metadata_arg : NULL;
 	call->timeout_ms = timeout;
 	call->deadline   = fedrpc_clock_ms() + timeout;
 	memcpy(call->request_id, id, sizeof(id));
+	return call;
+}
 
+/* Posts the request on aio (call->aio or call->saio). */
+static void
+call_send(fedrpc_call *call, nng_aio *aio, nng_msg *msg)
+{
 	pthread_mutex_lock(&call->lk);
+	call->cur   = aio;
 	call->stage = CALL_SEND;
-	nng_aio_set_msg(call->aio, msg);
-	nng_aio_set_timeout(call->aio, (nng_duration) timeout);
-	nng_ctx_send(call->ctx, call->aio);
+	nng_aio_set_msg(aio, msg);
+	nng_aio_set_timeout(aio, (nng_duration) call->timeout_ms);
+	nng_ctx_send(call->ctx, aio);
 	post_checked(call);
 	pthread_mutex_unlock(&call->lk);
+}
+
+fedrpc_code
+fedrpc_channel_call_async(fedrpc_channel *ch, const fedrpc_method *m,
+    const ProtobufCMessage *req, const fedrpc_call_opts *opts,
+    fedrpc_call_cb cb, void *arg, fedrpc_call **callp, fedrpc_status *st)
+{
+	fedrpc_call *call;
+	nng_msg     *msg;
+
+	if (callp != NULL)
+		*callp = NULL;
+	if (cb == NULL)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "an asynchronous call needs a callback");
+	if ((call = call_begin(ch, m, req, opts, callp != NULL, &msg, st)) ==
+	    NULL)
+		return st->code;
+	call->cb  = cb;
+	call->arg = arg;
+	call_send(call, call->aio, msg);
 	if (callp != NULL)
 		*callp = call;
 	return FEDRPC_OK;
@@ -279,7 +337,7 @@ fedrpc_call_cancel(fedrpc_call *call)
 	pthread_mutex_lock(&call->lk);
 	__atomic_compare_exchange_n(&call->abort, &none, ABORT_CANCEL, false,
 	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-	nng_aio_cancel(call->aio);
+	nng_aio_cancel(call->cur);
 	pthread_mutex_unlock(&call->lk);
 }
 
@@ -290,29 +348,18 @@ fedrpc_call_release(fedrpc_call *call)
 		chan_call_unref(call->ch, call);
 }
 
-/* What a blocking call waits on. */
-typedef struct sync_call {
-	sem_t             done;
-	fedrpc_status    *st;   /* the caller's; may be NULL */
-	fedrpc_code       code;
-	ProtobufCMessage *resp;
-} sync_call;
-
+/* Copies a status for the caller, details included (they may point
+ * into a reply about to be freed). */
 static void
-sync_cb(void *arg, const fedrpc_status *st, ProtobufCMessage *resp)
+status_copy(fedrpc_status *to, const fedrpc_status *from)
 {
-	sync_call *s = arg;
-
-	if (s->st != NULL) {
-		s->st->code = st->code;
-		memcpy(s->st->message, st->message, sizeof(s->st->message));
-		if (st->details_len > 0)
-			(void) fedrpc_status_set_details(
-			    s->st, st->details, st->details_len);
-	}
-	s->code = st->code;
-	s->resp = resp;
-	sem_post(&s->done);
+	if (to == NULL)
+		return;
+	to->code = from->code;
+	memcpy(to->message, from->message, sizeof(to->message));
+	if (from->details_len > 0)
+		(void) fedrpc_status_set_details(
+		    to, from->details, from->details_len);
 }
 
 fedrpc_code
@@ -320,19 +367,37 @@ fedrpc_channel_call(fedrpc_channel *ch, const fedrpc_method *m,
     const ProtobufCMessage *req, ProtobufCMessage **resp,
     const fedrpc_call_opts *opts, fedrpc_status *st)
 {
-	sync_call   s = {.st = st};
-	fedrpc_code code;
+	fedrpc_call  *call;
+	nng_msg      *msg;
+	fedrpc_status got;
+	call_stage    stage = CALL_SEND;
+	int           rv;
 
 	*resp = NULL;
-	sem_init(&s.done, 0, 0);
-	code = fedrpc_channel_call_async(ch, m, req, opts, sync_cb, &s, NULL, st);
-	if (code != FEDRPC_OK) {
-		sem_destroy(&s.done);
-		return code;
+	if ((call = call_begin(ch, m, req, opts, false, &msg, st)) == NULL)
+		return st->code;
+	call_send(call, call->saio, msg);
+	nng_aio_wait(call->saio);
+	rv = nng_aio_result(call->saio);
+	if (after_send(call, call->saio, &stage, &rv)) {
+		nng_aio_wait(call->saio);
+		stage = CALL_RECV;
+		rv    = nng_aio_result(call->saio);
 	}
-	while (sem_wait(&s.done) != 0 && errno == EINTR)
-		;
-	sem_destroy(&s.done);
-	*resp = s.resp;
-	return s.code;
+	/* Through the lock: a canceller that saw the operation is done. */
+	pthread_mutex_lock(&call->lk);
+	pthread_mutex_unlock(&call->lk);
+	if (rv != 0) {
+		error_status(call, stage, rv, &got);
+		chan_call_finished(ch, call);
+		status_copy(st, &got);
+		return got.code;
+	}
+	msg   = nng_aio_get_msg(call->saio);
+	nng_aio_set_msg(call->saio, NULL);
+	*resp = reply_status(call, msg, &got);
+	chan_call_finished(ch, call);
+	status_copy(st, &got);
+	nng_msg_free(msg);
+	return got.code;
 }

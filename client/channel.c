@@ -124,7 +124,7 @@ abort_live(fedrpc_channel *ch, int why)
 		pthread_mutex_lock(&c->lk);
 		__atomic_compare_exchange_n(&c->abort, &none, why, false,
 		    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-		nng_aio_cancel(c->aio);
+		nng_aio_cancel(c->cur);
 		pthread_mutex_unlock(&c->lk);
 	}
 }
@@ -441,7 +441,10 @@ call_new(fedrpc_channel *ch)
 		return NULL;
 	c->ch = ch;
 	if (nng_ctx_open(&c->ctx, ch->sock) != 0 ||
-	    nng_aio_alloc(&c->aio, call_cb, c) != 0) {
+	    nng_aio_alloc(&c->aio, call_cb, c) != 0 ||
+	    nng_aio_alloc(&c->saio, NULL, NULL) != 0) {
+		if (c->aio != NULL)
+			nng_aio_free(c->aio);
 		free(c);
 		return NULL;
 	}
@@ -454,6 +457,7 @@ static void
 call_destroy(fedrpc_call *c)
 {
 	nng_aio_free(c->aio);
+	nng_aio_free(c->saio);
 	pthread_mutex_destroy(&c->lk);
 	free(c);
 }
@@ -509,6 +513,7 @@ chan_call_acquire(fedrpc_channel *ch, bool handle, fedrpc_status *st)
 	}
 	c->refs  = handle ? 2 : 1;
 	c->abort = ABORT_NONE;
+	c->cur   = c->aio;
 	c->stage = CALL_SEND;
 	c->prev  = NULL;
 	c->next  = ch->live;

@@ -63,6 +63,10 @@ struct fedrpc_call {
 	fedrpc_channel      *ch;       /* owner; holds a channel reference */
 	nng_ctx              ctx;      /* req0 context */
 	nng_aio             *aio;      /* its aio; callback call_cb */
+	nng_aio             *saio;     /* an aio without callback, for
+					* blocking calls: the caller waits on
+					* it with no thread in between */
+	nng_aio             *cur;      /* aio or saio: the one in use */
 	fedrpc_call         *prev;     /* live list, or pool (next only) */
 	fedrpc_call         *next;
 	const fedrpc_method *method;
