@@ -9,10 +9,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
@@ -105,6 +108,51 @@ write_pid_file(const char *path)
 		return -1;
 	}
 	return close(fd);
+}
+
+/*
+ * The bound on stopping. Stopping waits for nng to close its sockets, and
+ * under load nng 1.5.2 has been seen to wait for ever for a connection it
+ * lost track of; a daemon that will not stop is worse than one that stops
+ * without tidying up, so past the grace period and STOP_EXTRA_MS more the
+ * process exits anyway, saying so.
+ */
+#define STOP_EXTRA_MS 5000
+
+typedef struct stop_guard {
+	pthread_mutex_t mtx;
+	pthread_cond_t  cv;
+	bool            done;     /* the stop finished */
+	uint32_t        limit_ms; /* from the signal */
+} stop_guard;
+
+static void *
+stop_guard_main(void *arg)
+{
+	stop_guard     *g = arg;
+	struct timespec ts;
+	bool            done;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += g->limit_ms / 1000;
+	ts.tv_nsec += (long) (g->limit_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&g->mtx);
+	while (!g->done &&
+	    pthread_cond_timedwait(&g->cv, &g->mtx, &ts) != ETIMEDOUT)
+		;
+	done = g->done;
+	pthread_mutex_unlock(&g->mtx);
+	if (!done) {
+		FEDRPC_LOG_ERROR("stopping took over %u ms (waiting for the "
+				 "transport to close); exiting without it",
+		    g->limit_ms);
+		_exit(1);
+	}
+	return NULL;
 }
 
 /* Waits for signals until one says stop. */
@@ -238,8 +286,30 @@ main(int argc, char **argv)
 	FEDRPC_LOG_INFO("serving (pid %ld)", (long) getpid());
 
 	serve(f);
-	federator_stop(f, (uint32_t) grace);
-	federator_close(f);
+	{
+		stop_guard         g = {.limit_ms = (uint32_t) grace +
+		             STOP_EXTRA_MS};
+		pthread_condattr_t ca;
+		pthread_t          t;
+		bool               guarded;
+
+		pthread_mutex_init(&g.mtx, NULL);
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&g.cv, &ca);
+		pthread_condattr_destroy(&ca);
+		guarded = pthread_create(&t, NULL, stop_guard_main, &g) == 0;
+		federator_stop(f, (uint32_t) grace);
+		federator_close(f);
+		pthread_mutex_lock(&g.mtx);
+		g.done = true;
+		pthread_cond_signal(&g.cv);
+		pthread_mutex_unlock(&g.mtx);
+		if (guarded)
+			pthread_join(t, NULL);
+		pthread_mutex_destroy(&g.mtx);
+		pthread_cond_destroy(&g.cv);
+	}
 	if (pid_file != NULL)
 		unlink(pid_file);
 	nng_fini();
