@@ -8,6 +8,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,21 +63,37 @@ tu_path(const char *dir, const char *name)
 	return buf;
 }
 
+/*
+ * A port from 20000..32767, below Linux's ephemeral range (32768..60999):
+ * a port the kernel handed out for bind(0) can be taken by any outgoing
+ * connection of a parallel test before our listener binds it, one outside
+ * that range only by another listener. Random, so parallel tests rarely
+ * pick the same one, and checked by binding it.
+ */
 int
 tu_free_port(void)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t          len = sizeof(sa);
-	int                fd, port = -1;
+	static __thread unsigned seed;
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *) &sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
+	if (seed == 0)
+		seed = (unsigned) getpid() ^ (unsigned) time(NULL) ^
+		    (unsigned) (uintptr_t) &seed;
+	for (int tries = 0; tries < 200; tries++) {
+		struct sockaddr_in sa = {.sin_family = AF_INET};
+		int                fd, ok, one = 1;
+		int                port = 20000 + (int) (rand_r(&seed) % 12768);
+
+		sa.sin_port        = htons((uint16_t) port);
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+			return -1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		ok = bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
+		close(fd);
+		if (ok)
+			return port;
+	}
+	return -1;
 }
 
 static long long

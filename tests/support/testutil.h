@@ -15,7 +15,8 @@ void tu_rmrf(const char *path);
 /* "dir/name" in a static per-thread buffer ring (8 entries). */
 const char *tu_path(const char *dir, const char *name);
 
-/* A TCP port on 127.0.0.1 that was free a moment ago. */
+/* A TCP port on 127.0.0.1 that was free a moment ago, outside the
+ * ephemeral range. */
 int tu_free_port(void);
 /* Waits until 127.0.0.1:port accepts connections; false on timeout. */
 bool tu_wait_port(int port, int timeout_ms);
