@@ -139,3 +139,80 @@ Test(rt_tls, wrong_server_name_fails_fast_with_the_reason)
 {
 	expect_tls_failure("cli", "ca", "c.example", "name mismatch");
 }
+
+/*
+ * Fifty clients, each with its own certificate (client-NN.example), call
+ * one server at once from their own threads; the handler must see, for
+ * every request, exactly the names of the client that sent it.
+ */
+#define N_CLIENTS 50
+#define N_CALLS   4
+
+typedef struct peer_client {
+	char            url[64];
+	int             index;
+	fedrpc_channel *ch;
+	int             mismatches; /* calls whose handler saw other names */
+	int             failures;   /* calls that did not succeed */
+	char            why[FEDRPC_STATUS_MESSAGE_MAX];
+} peer_client;
+
+static void *
+peer_client_run(void *arg)
+{
+	peer_client *pc = arg;
+	char         mine[32], payload[32];
+
+	snprintf(mine, sizeof(mine), "client-%02d.example", pc->index);
+	snprintf(payload, sizeof(payload), "from %02d", pc->index);
+	for (int i = 0; i < N_CALLS; i++) {
+		Fedrpc__Testing__V1__EchoResponse *resp = NULL;
+		fedrpc_status                      st   = {0};
+
+		if (echo_call(pc->ch, payload, 0, 20000, NULL, &resp, &st) !=
+		    FEDRPC_OK) {
+			pc->failures++;
+			snprintf(pc->why, sizeof(pc->why), "%s", st.message);
+			continue;
+		}
+		if (resp->n_peer_names != 1 ||
+		    strcmp(resp->peer_names[0], mine) != 0 ||
+		    resp->payload.len != strlen(payload) ||
+		    memcmp(resp->payload.data, payload, resp->payload.len) != 0)
+			pc->mismatches++;
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	}
+	return NULL;
+}
+
+Test(rt_tls, fifty_clients_each_seen_as_itself_by_the_handler,
+    .timeout = 120)
+{
+	char           url[64];
+	fedrpc_server *srv = tls_server("srv", "ca", url);
+	peer_client    pcs[N_CLIENTS];
+	pthread_t      th[N_CLIENTS];
+
+	for (int i = 0; i < N_CLIENTS; i++) {
+		char        name[32], leaf[32];
+		const char *dns[] = {name, NULL};
+
+		snprintf(name, sizeof(name), "client-%02d.example", i);
+		snprintf(leaf, sizeof(leaf), "client-%02d", i);
+		testcerts_leaf(dir, "ca", leaf, dns);
+		pcs[i] = (peer_client){.index = i};
+		pcs[i].ch = tls_channel(url, leaf, "ca", "b.example");
+	}
+	for (int i = 0; i < N_CLIENTS; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, peer_client_run, &pcs[i]), 0);
+	for (int i = 0; i < N_CLIENTS; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < N_CLIENTS; i++) {
+		cr_expect_eq(pcs[i].failures, 0, "client %d: %s", i, pcs[i].why);
+		cr_expect_eq(pcs[i].mismatches, 0,
+		    "client %d: the handler saw another peer", i);
+		fedrpc_channel_close(pcs[i].ch);
+	}
+	cr_assert_eq(echo_handled(), N_CLIENTS * N_CALLS);
+	fedrpc_server_free(srv);
+}
