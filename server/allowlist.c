@@ -139,7 +139,8 @@ fedrpc_allowlist_set(fedrpc_allowlist *al, const fedrpc_allowlist_opts *opts,
 		s->entries[i].policy = opts->entries[i].search_policy;
 		s->n_entries++;
 	}
-	qsort(s->entries, s->n_entries, sizeof(al_entry), entry_cmp);
+	if (s->n_entries > 1)
+		qsort(s->entries, s->n_entries, sizeof(al_entry), entry_cmp);
 	for (size_t i = 1; i < s->n_entries; i++) {
 		if (strcmp(s->entries[i - 1].domain, s->entries[i].domain) ==
 		    0) {
