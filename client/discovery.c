@@ -625,7 +625,8 @@ lookup_async(fedrpc_resolver *r, const char *domain, uint32_t timeout_ms,
 	if (r == NULL || cb == NULL)
 		return FEDRPC_INVALID_ARGUMENT;
 	if ((w = calloc(1, sizeof(*w))) == NULL ||
-	    (w->domain = strndup(domain != NULL ? domain : "", 300)) == NULL) {
+	    (w->domain = domain != NULL ? strndup(domain, 255) : strdup("")) ==
+	        NULL) {
 		free(w);
 		return FEDRPC_RESOURCE_EXHAUSTED;
 	}
