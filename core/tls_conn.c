@@ -14,6 +14,9 @@
  * finishes before the server has judged the client's certificate, and a
  * refusal arrives as an alert on the first read, so a client counts as
  * accepted only once it has read application data.
+ *
+ * The error values returned while a connection is being set up are chosen
+ * for nng 1.5.2's dialers and listeners (see conn_error()).
  */
 #include <arpa/inet.h>
 #include <limits.h>
@@ -43,6 +46,8 @@ struct nng_tls_engine_conn {
 	bool                   reported;    /* a failure was recorded/logged */
 	bool                   closing;     /* close() was called */
 	bool                   heard;       /* the peer has sent us something */
+	bool                   app;         /* application data was read: the
+					     * SP negotiation is over */
 	uint64_t               start_ns;    /* when the connection started */
 	char                   remote[64];  /* peer address, for logs */
 	fedrpc_peer            peer;        /* names owned; valid if finished */
@@ -232,7 +237,18 @@ conn_report(nng_tls_engine_conn *conn, int err)
 	    conn->remote, reason);
 }
 
-/* Turns a failed wolfSSL call into an nng error. */
+/*
+ * Turns a failed wolfSSL call into an nng error.
+ *
+ * Until the SP negotiation is over (no application data read yet), an
+ * error ends the dialer's or listener's attempt, and nng 1.5.2 acts on
+ * its value: a listener given anything but ECONNABORTED, ECONNRESET,
+ * ETIMEDOUT or EPEERAUTH stops accepting for 100 ms (every other peer
+ * waits), and given ECLOSED it never accepts again; a dialer given ECLOSED
+ * never redials. So a failed or abandoned set-up is only ever EPEERAUTH
+ * (refused) or ECONNABORTED (the peer went away); once the connection is
+ * up, errors go to its pipe and keep their meaning.
+ */
 static int
 conn_error(nng_tls_engine_conn *conn, int ret)
 {
@@ -246,14 +262,14 @@ conn_error(nng_tls_engine_conn *conn, int ret)
 		return NNG_EAGAIN;
 	case WOLFSSL_ERROR_ZERO_RETURN:
 		conn_report(conn, ZERO_RETURN);
-		return NNG_ECLOSED;
+		return conn->app ? NNG_ECLOSED : NNG_ECONNABORTED;
 	case SOCKET_PEER_CLOSED_E:
 	case SOCKET_ERROR_E:
 		conn_report(conn, err);
-		return NNG_ECONNSHUT;
+		return conn->app ? NNG_ECONNSHUT : NNG_ECONNABORTED;
 	default:
 		conn_report(conn, err);
-		return conn->finished ? NNG_ECRYPTO : NNG_EPEERAUTH;
+		return conn->app ? NNG_ECRYPTO : NNG_EPEERAUTH;
 	}
 }
 
@@ -296,7 +312,8 @@ conn_recv(nng_tls_engine_conn *conn, uint8_t *buf, size_t *szp)
 	conn_check(conn);
 	if (!conn->accepted)
 		conn_accept(conn);
-	*szp = got;
+	conn->app = true;
+	*szp      = got;
 	return 0;
 }
 

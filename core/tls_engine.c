@@ -79,6 +79,10 @@ engine_once(void)
 	 * new engine version number: our ops table would be misread. */
 	eng.version_ok = v != NULL && strncmp(v, "1.5.", 4) == 0;
 	pthread_key_create(&eng.thread_key, engine_thread_exit);
+	/* Without it, nng_close() can hang after a connection drops. */
+	if (!stream_guard_active())
+		FEDRPC_LOG_WARN("tls: nng's stream operations are not guarded "
+				"(core/stream_guard.c not in effect)");
 
 	snprintf(eng.name, sizeof(eng.name), "wolfSSL %s", wolfSSL_lib_version());
 	snprintf(eng.description, sizeof(eng.description),

@@ -52,6 +52,12 @@ struct nng_tls_engine_config {
  * Cheap; call on every thread that does TLS crypto. */
 void tls_engine_thread_enter(void);
 
+/* ---- stream_guard.c: nng 1.5.2's stream operations, guarded ---- */
+
+/* True when nng's own calls of nng_stream_send()/nng_stream_recv() reach
+ * the guarded versions (an aio refused after a close is completed). */
+bool stream_guard_active(void);
+
 /* ---- tls_ctx.c: the engine's configuration operations ---- */
 
 extern const nng_tls_engine_config_ops tls_ctx_ops;
