@@ -162,9 +162,8 @@ find_dialer_scope(nng_stat *st, int id)
 	return NULL;
 }
 
-/* False when nng has no statistics for the dialer. */
-static bool
-dial_counts_read(nng_dialer d, dial_counts *c)
+bool
+chan_dial_counts(nng_dialer d, dial_counts *c)
 {
 	nng_stat *all, *ds;
 
@@ -224,7 +223,7 @@ watch_cb(void *arg)
 	pthread_mutex_unlock(&ch->mtx);
 
 	/* Outside the lock: a statistics snapshot takes nng's own locks. */
-	have = dial_counts_read(ch->dialer, &counts);
+	have = chan_dial_counts(ch->dialer, &counts);
 
 	pthread_mutex_lock(&ch->mtx);
 	if (have) {

@@ -172,6 +172,10 @@ void chan_set_down_locked(fedrpc_channel *ch, fedrpc_code code,
     const char *why, uint64_t until);
 /* Calls wait for a connection again; mtx held. */
 void chan_clear_down_locked(fedrpc_channel *ch);
+/* Reads dialer d's attempts by outcome from nng's statistics (a snapshot
+ * takes nng's own locks: call with none of ours held); false when nng has
+ * none for it. */
+bool chan_dial_counts(nng_dialer d, dial_counts *c);
 
 /* ---- domain_channel.c, for channel.c; ch->mtx held unless said ---- */
 struct dom_chan;

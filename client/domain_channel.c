@@ -1,16 +1,23 @@
 /*
  * The connection manager of one domain channel: SRV lookup, targets tried
- * in RFC 2782 order one address at a time (a TCP test connection, then the
- * real dial with the target as TLS server name), failover, back-off, and
- * looking the domain up again when its answer expires.
+ * in RFC 2782 order one address at a time (the real dial, with the target
+ * as TLS server name), failover, back-off, and looking the domain up again
+ * when its answer expires.
  *
  * The channel itself is an ordinary channel (channel.c) with no dialer of
  * its own: calls queue in its req0 socket while no connection is up and
  * leave as soon as one is, so a failover moves waiting calls to the next
  * target without resending anything. This manager adds and removes the
- * socket's dialers. Callbacks (resolver, probe, pipe events, calls) only
- * record what happened under ch->mtx and wake the pool thread, which runs
+ * socket's dialers. Callbacks (resolver, pipe events, calls) only record
+ * what happened under ch->mtx and wake the pool thread, which runs
  * dom_step(): every nng call that can wait is made there, with no lock.
+ *
+ * nng's dialer tells nobody why a background attempt failed; the TLS
+ * engine's last handshake error and the dialer's statistics (refused,
+ * timed out, ...) do, and are polled while an attempt is under way. No
+ * connection of our own tests an address first: a connection closed
+ * during negotiation makes an nng 1.5.2 listener stop accepting for
+ * 100 ms, which every client of that server would wait out.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,7 +41,6 @@
 typedef enum act_kind {
 	ACT_NONE,
 	ACT_LOOKUP, /* start an SRV lookup */
-	ACT_PROBE,  /* start a TCP test connection to the try address */
 	ACT_DIAL,   /* start the try dialer */
 	ACT_CLOSE,  /* close a dialer and free its TLS config */
 	ACT_FORGET, /* drop the resolver's cached answer for the domain */
@@ -42,7 +48,7 @@ typedef enum act_kind {
 
 typedef struct act {
 	act_kind kind;
-	dom_dial dial; /* ACT_PROBE, ACT_DIAL: a copy; ACT_CLOSE: taken */
+	dom_dial dial; /* ACT_DIAL: a copy; ACT_CLOSE: taken */
 } act;
 
 static const char *
@@ -81,6 +87,33 @@ connect_error(int rv)
 	default:
 		return NULL;
 	}
+}
+
+/*
+ * Why the attempt's dialer failed, from its statistics: false while it
+ * has counted no failure (or has connected).
+ */
+static bool
+dial_failed(const dial_counts *c, const dom_dial *dl, char *buf, size_t len)
+{
+	const char *what;
+
+	if (c->connect > 0)
+		return false;
+	if (c->refused > 0)
+		what = connect_error(NNG_ECONNREFUSED);
+	else if (c->timeout > 0)
+		what = connect_error(NNG_ETIMEDOUT);
+	else if (c->auth > 0)
+		what = "TLS handshake failed with";
+	else if (c->proto > 0)
+		what = "not a fedrpc server (SP protocol error):";
+	else if (c->other > 0)
+		what = "connection failed to";
+	else
+		return false;
+	snprintf(buf, len, "%s %.200s:%u", what, dl->host, (unsigned) dl->port);
+	return true;
 }
 
 /* Appends one failure to the sequence's list; ch->mtx held. */
@@ -141,23 +174,6 @@ lookup_cb(void *arg, const fedrpc_status *st, fedrpc_srv_answer *answer)
 	snprintf(d->lookup_msg, sizeof(d->lookup_msg), "%s", st->message);
 	d->lookup_done = true;
 	pool_wake(d->pool);
-	pthread_mutex_unlock(&d->ch->mtx);
-}
-
-static void
-probe_cb(void *arg)
-{
-	dom_chan *d  = arg;
-	int       rv = nng_aio_result(d->probe_aio);
-
-	if (rv == 0)
-		nng_stream_free(nng_aio_get_output(d->probe_aio, 0));
-	pthread_mutex_lock(&d->ch->mtx);
-	d->probe_busy = false;
-	d->probe_done = true;
-	d->probe_rv   = rv;
-	if (!d->closing)
-		pool_wake(d->pool);
 	pthread_mutex_unlock(&d->ch->mtx);
 }
 
@@ -226,7 +242,8 @@ dom_last_error_locked(dom_chan *d, char *buf, size_t len)
 
 /* ---- the state machine; ch->mtx held ---- */
 
-/* Sets up the attempt at order[oi], address ai; false when none left. */
+/* Sets up the attempt at order[oi], address ai (try_start() dials it);
+ * false when none is left. */
 static bool
 try_setup(dom_chan *d)
 {
@@ -245,12 +262,9 @@ try_setup(dom_chan *d)
 				d->ai++;
 				continue;
 			}
-			d->try_step   = TRY_PROBE;
-			d->try_failed = false;
-			d->probe_done = false;
-			snprintf(d->step, sizeof(d->step),
-			    "connecting to %.200s:%u (%.60s)", d->try.host,
-			    (unsigned) d->try.port, d->try.addr);
+			d->try_failed  = false;
+			d->try_counted = false;
+			memset(&d->try_counts, 0, sizeof(d->try_counts));
 			return true;
 		}
 		d->oi++;
@@ -290,6 +304,19 @@ order_lost_last(dom_chan *d)
 static void fail_sequence(dom_chan *d, fedrpc_code code, const char *why,
     uint64_t now, act *a);
 
+/* Dials the attempt set up by try_setup(). */
+static void
+try_start(dom_chan *d, uint64_t now, act *a)
+{
+	d->try_step    = TRY_HANDSHAKE;
+	d->try.started = now;
+	snprintf(d->step, sizeof(d->step), "%s with %.200s:%u",
+	    d->cfg->use_tls ? "TLS handshake" : "handshake", d->try.host,
+	    (unsigned) d->try.port);
+	a->kind = ACT_DIAL;
+	a->dial = d->try;
+}
+
 /* Starts trying the targets of d->answer. */
 static void
 start_sequence(dom_chan *d, uint64_t now, act *a)
@@ -324,8 +351,7 @@ start_sequence(dom_chan *d, uint64_t now, act *a)
 		fail_sequence(d, FEDRPC_UNAVAILABLE, why, now, a);
 		return;
 	}
-	a->kind = ACT_PROBE;
-	a->dial = d->try;
+	try_start(d, now, a);
 }
 
 /*
@@ -376,8 +402,7 @@ try_next(dom_chan *d, uint64_t now, act *a)
 	POOL_STAT_ADD(d->pool, attempt_failures, 1);
 	d->ai++;
 	if (try_setup(d)) {
-		a->kind = ACT_PROBE;
-		a->dial = d->try;
+		try_start(d, now, a);
 		return;
 	}
 	fail_sequence(d, FEDRPC_UNAVAILABLE, d->errs, now, a);
@@ -484,33 +509,6 @@ decide(dom_chan *d, uint64_t now, uint64_t *next_wake, act *a)
 			try_next(d, now, a);
 			return;
 		}
-		if (d->try_step == TRY_PROBE) {
-			const char *what;
-
-			if (!d->probe_done)
-				return; /* the probe has its own timeout */
-			d->probe_done = false;
-			if (d->probe_rv == 0) {
-				d->try_step    = TRY_HANDSHAKE;
-				d->try.started = now;
-				snprintf(d->step, sizeof(d->step),
-				    "%s with %s:%u", d->cfg->use_tls
-				        ? "TLS handshake" : "handshake",
-				    d->try.host, (unsigned) d->try.port);
-				a->kind = ACT_DIAL;
-				a->dial = d->try;
-				return;
-			}
-			if ((what = connect_error(d->probe_rv)) != NULL)
-				add_err(d, "%s %s:%u", what, d->try.host,
-				    (unsigned) d->try.port);
-			else
-				add_err(d, "cannot connect to %s:%u: %s",
-				    d->try.host, (unsigned) d->try.port,
-				    nng_strerror(d->probe_rv));
-			try_next(d, now, a);
-			return;
-		}
 		/* TRY_HANDSHAKE */
 		if (d->try.up) {
 			act old = {0};
@@ -546,6 +544,9 @@ decide(dom_chan *d, uint64_t now, uint64_t *next_wake, act *a)
 		        FEDRPC_OK) {
 			add_err(d, "TLS handshake with %s:%u failed: %s",
 			    d->try.host, (unsigned) d->try.port, why);
+		} else if (d->try_counted &&
+		    dial_failed(&d->try_counts, &d->try, why, sizeof(why))) {
+			add_err(d, "%s", why);
 		} else if (now >= d->try.started + d->cfg->connect_timeout_ms) {
 			add_err(d, "no %s with %s:%u within %u ms",
 			    d->cfg->use_tls ? "TLS handshake" : "handshake",
@@ -670,32 +671,29 @@ fail:
 	pthread_mutex_unlock(&ch->mtx);
 }
 
+/* Reads the statistics of the attempt under way, without the lock (a
+ * snapshot takes nng's own locks). */
 static void
-do_probe(dom_chan *d, const dom_dial *dl)
+read_try_counts(dom_chan *d)
 {
-	char url[320];
-	int  rv;
+	nng_dialer  dialer = NNG_DIALER_INITIALIZER;
+	dial_counts c;
+	bool        have;
 
-	if (d->probe != NULL) {
-		nng_stream_dialer_free(d->probe);
-		d->probe = NULL;
-	}
-	/* The transport under the TLS: "tcp://addr:port". */
-	snprintf(url, sizeof(url), "%s",
-	    strncmp(dl->url, "tls+", 4) == 0 ? dl->url + 4 : dl->url);
-	if ((rv = nng_stream_dialer_alloc(&d->probe, url)) != 0) {
-		d->probe = NULL;
-		pthread_mutex_lock(&d->ch->mtx);
-		d->probe_done = true;
-		d->probe_rv   = rv;
-		pthread_mutex_unlock(&d->ch->mtx);
-		return;
-	}
 	pthread_mutex_lock(&d->ch->mtx);
-	d->probe_busy = true;
+	if (!d->closing && d->state == DOM_CONNECTING &&
+	    d->try_step == TRY_HANDSHAKE)
+		dialer = d->try.dialer;
 	pthread_mutex_unlock(&d->ch->mtx);
-	nng_aio_set_timeout(d->probe_aio, (nng_duration) d->cfg->connect_timeout_ms);
-	nng_stream_dialer_dial(d->probe, d->probe_aio);
+	if (nng_dialer_id(dialer) <= 0)
+		return;
+	have = chan_dial_counts(dialer, &c);
+	pthread_mutex_lock(&d->ch->mtx);
+	if (have && nng_dialer_id(d->try.dialer) == nng_dialer_id(dialer)) {
+		d->try_counts  = c;
+		d->try_counted = true;
+	}
+	pthread_mutex_unlock(&d->ch->mtx);
 }
 
 static void
@@ -710,6 +708,7 @@ close_dial(dom_dial *dl)
 void
 dom_step(dom_chan *d, uint64_t now, uint64_t *next_wake)
 {
+	read_try_counts(d);
 	/* Each round does at most one thing that needs no lock; a bound
 	 * keeps one busy domain from starving the others. */
 	for (int round = 0; round < 16; round++) {
@@ -732,9 +731,6 @@ dom_step(dom_chan *d, uint64_t now, uint64_t *next_wake)
 				    d->domain);
 				pthread_mutex_unlock(&d->ch->mtx);
 			}
-			break;
-		case ACT_PROBE:
-			do_probe(d, &a.dial);
 			break;
 		case ACT_DIAL:
 			do_dial(d, &a.dial);
@@ -799,7 +795,6 @@ dom_new(fedrpc_domains *pool, const char *domain, dom_chan **out,
 	    .default_timeout_ms = cfg->default_timeout_ms,
 	};
 	dom_chan *d;
-	int       rv;
 
 	*out = NULL;
 	if ((d = calloc(1, sizeof(*d))) == NULL ||
@@ -813,14 +808,7 @@ dom_new(fedrpc_domains *pool, const char *domain, dom_chan **out,
 	backoff_init(&d->bo, &cfg->backoff, 0);
 	d->rng       = 0; /* fedrpc_srv_order seeds it */
 	d->last_used = fedrpc_clock_ms();
-	if ((rv = nng_aio_alloc(&d->probe_aio, probe_cb, d)) != 0) {
-		free(d->domain);
-		free(d);
-		return fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
-		    "cannot open a channel to %s: %s", domain, nng_strerror(rv));
-	}
 	if (chan_open_undialed(&d->ch, &co, st) != FEDRPC_OK) {
-		nng_aio_free(d->probe_aio);
 		free(d->domain);
 		free(d);
 		return st->code;
@@ -837,7 +825,6 @@ dom_close(dom_chan *d)
 	d->closing = true;
 	pthread_mutex_unlock(&d->ch->mtx);
 	fedrpc_resolver_cancel(d->cfg->resolver, lookup_cb, d);
-	nng_aio_stop(d->probe_aio);
 	/* Closing the socket closes its dialers; dom_free() runs when the
 	 * last call handle is gone. */
 	chan_close(d->ch);
@@ -846,10 +833,6 @@ dom_close(dom_chan *d)
 void
 dom_free(dom_chan *d)
 {
-	if (d->probe_aio != NULL)
-		nng_aio_free(d->probe_aio);
-	if (d->probe != NULL)
-		nng_stream_dialer_free(d->probe);
 	if (d->cur.tls != NULL)
 		fedrpc_tls_free(d->cur.tls);
 	if (d->try.tls != NULL)

@@ -62,8 +62,7 @@ typedef enum dom_state {
 } dom_state;
 
 typedef enum dom_try_step {
-	TRY_PROBE,     /* TCP connection test of the address */
-	TRY_HANDSHAKE, /* nng dialer started: TLS and SP handshakes */
+	TRY_HANDSHAKE, /* nng dialer started: TCP, TLS and SP handshakes */
 	TRY_CLOSED,    /* failed and closed: the next address is due */
 } dom_try_step;
 
@@ -111,6 +110,8 @@ struct dom_chan {
 	size_t             oi, ai;       /* current target (in order), addr */
 	dom_try_step       try_step;
 	dom_dial           try;          /* the attempt */
+	dial_counts        try_counts;   /* its dialer's attempts so far */
+	bool               try_counted;  /* try_counts was read */
 	bool               try_failed;   /* set up failed: see try_msg */
 	char               try_msg[FEDRPC_STATUS_MESSAGE_MAX];
 	char               errs[DOM_ERRS_MAX]; /* failures so far, "; " */
@@ -121,12 +122,6 @@ struct dom_chan {
 	bool               forget;       /* drop the resolver's answer */
 	char               lost_host[256]; /* tried last after losing it */
 	uint16_t           lost_port;
-
-	nng_stream_dialer *probe;        /* pool thread only */
-	nng_aio           *probe_aio;    /* callback probe_cb */
-	bool               probe_busy;
-	bool               probe_done;
-	int                probe_rv;
 
 	backoff            bo;
 	uint64_t           retry_at;     /* DOM_BACKOFF: when to try again */

@@ -435,6 +435,78 @@ Test(domain, static_route_to_an_address_checks_the_domain_name)
 	echo_server_stop(s, 0);
 }
 
+/* This process's listeners: connections accepted, and attempts that
+ * failed (after most failures an nng 1.5.2 listener stops accepting, for
+ * every client, for 100 ms). */
+static void
+listener_counts(uint64_t *accepted, uint64_t *failed)
+{
+	static const char *const fails[] = {
+	    "disconnect", "timeout", "proto", "auth", "oom", "other"};
+	nng_stat *all, *st;
+
+	*accepted = *failed = 0;
+	cr_assert_eq(nng_stats_get(&all), 0);
+	for (st = nng_stat_child(all); st != NULL; st = nng_stat_next(st)) {
+		nng_stat *c;
+
+		if (strcmp(nng_stat_name(st), "listener") != 0)
+			continue;
+		if ((c = nng_stat_find(st, "accept")) != NULL)
+			*accepted += nng_stat_value(c);
+		for (size_t i = 0; i < sizeof(fails) / sizeof(fails[0]); i++)
+			if ((c = nng_stat_find(st, fails[i])) != NULL)
+				*failed += nng_stat_value(c);
+	}
+	nng_stats_free(all);
+}
+
+/*
+ * A new connection is dialed at once, with no connection of our own to
+ * test the address first: such a test connection, closed during the
+ * negotiation, made the server's listener pause for 100 ms, so that the
+ * real connection behind it (and any other client's) waited. The server
+ * sees exactly one connection and no failed attempt.
+ */
+static void
+connect_cleanly(bool plain)
+{
+	echo_server        *s;
+	fedrpc_static_route r = {.domain = "b.example", .host = "127.0.0.1"};
+	fedrpc_domains     *p;
+	fedrpc_channel     *ch;
+	char                who[ECHO_NAME_MAX];
+	uint64_t            accepted, failed;
+
+	s = plain ? echo_server_start("tcp://127.0.0.1:0", NULL, "b")
+		  : server("bdomain", 0, "b");
+	cr_assert_not_null(s);
+	r.port = (uint16_t) echo_server_port(s);
+	dns_start(0, 0, 0, 0, 60);
+	p  = pool_new((pool_cfg){.statics = &r, .n_statics = 1, .plain = plain});
+	ch = chan(p, "b.example");
+	echo_ok(ch, who);
+	cr_assert_str_eq(who, "b");
+	listener_counts(&accepted, &failed);
+	cr_assert_eq(accepted, 1, "%llu connections accepted",
+	    (unsigned long long) accepted);
+	cr_assert_eq(failed, 0, "%llu failed attempts at the listener",
+	    (unsigned long long) failed);
+	fedrpc_channel_close(ch);
+	pool_free(p);
+	echo_server_stop(s, 0);
+}
+
+Test(domain, connecting_over_tls_leaves_no_failed_attempt_at_the_server)
+{
+	connect_cleanly(false);
+}
+
+Test(domain, connecting_over_tcp_leaves_no_failed_attempt_at_the_server)
+{
+	connect_cleanly(true);
+}
+
 /* ---- discovery failures ---- */
 
 Test(domain, nxdomain_is_not_found_quickly)
