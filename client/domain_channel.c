@@ -90,30 +90,41 @@ connect_error(int rv)
 }
 
 /*
- * Why the attempt's dialer failed, from its statistics: false while it
- * has counted no failure (or has connected).
+ * Why a dialer's attempts failed, from its statistics: NNG_ECONNREFUSED,
+ * NNG_ETIMEDOUT, NNG_EPEERAUTH, NNG_EPROTO, or NNG_ECONNABORTED for any
+ * other failure; 0 while it has counted none (or has connected).
  */
-static bool
-dial_failed(const dial_counts *c, const dom_dial *dl, char *buf, size_t len)
+static int
+dial_error(const dial_counts *c)
 {
-	const char *what;
-
 	if (c->connect > 0)
-		return false;
+		return 0;
 	if (c->refused > 0)
-		what = connect_error(NNG_ECONNREFUSED);
-	else if (c->timeout > 0)
-		what = connect_error(NNG_ETIMEDOUT);
-	else if (c->auth > 0)
-		what = "TLS handshake failed with";
-	else if (c->proto > 0)
-		what = "not a fedrpc server (SP protocol error):";
-	else if (c->other > 0)
-		what = "connection failed to";
-	else
-		return false;
-	snprintf(buf, len, "%s %.200s:%u", what, dl->host, (unsigned) dl->port);
-	return true;
+		return NNG_ECONNREFUSED;
+	if (c->timeout > 0)
+		return NNG_ETIMEDOUT;
+	if (c->auth > 0)
+		return NNG_EPEERAUTH;
+	if (c->proto > 0)
+		return NNG_EPROTO;
+	return c->other > 0 ? NNG_ECONNABORTED : 0;
+}
+
+/* dial_error() in words, to be followed by "host:port". */
+static const char *
+dial_error_words(int rv)
+{
+	switch (rv) {
+	case NNG_ECONNREFUSED:
+	case NNG_ETIMEDOUT:
+		return connect_error(rv);
+	case NNG_EPEERAUTH:
+		return "TLS handshake failed with";
+	case NNG_EPROTO:
+		return "not a fedrpc server (SP protocol error):";
+	default:
+		return "connection failed to";
+	}
 }
 
 /* Appends one failure to the sequence's list; ch->mtx held. */
@@ -463,6 +474,7 @@ decide(dom_chan *d, uint64_t now, uint64_t *next_wake, act *a)
 {
 	fedrpc_channel *ch = d->ch;
 	char            why[300];
+	int             rv;
 
 	a->kind = ACT_NONE;
 	if (d->closing)
@@ -544,9 +556,9 @@ decide(dom_chan *d, uint64_t now, uint64_t *next_wake, act *a)
 		        FEDRPC_OK) {
 			add_err(d, "TLS handshake with %s:%u failed: %s",
 			    d->try.host, (unsigned) d->try.port, why);
-		} else if (d->try_counted &&
-		    dial_failed(&d->try_counts, &d->try, why, sizeof(why))) {
-			add_err(d, "%s", why);
+		} else if (d->try_counted && (rv = dial_error(&d->try_counts)) != 0) {
+			add_err(d, "%s %s:%u", dial_error_words(rv), d->try.host,
+			    (unsigned) d->try.port);
 		} else if (now >= d->try.started + d->cfg->connect_timeout_ms) {
 			add_err(d, "no %s with %s:%u within %u ms",
 			    d->cfg->use_tls ? "TLS handshake" : "handshake",
@@ -911,12 +923,11 @@ fedrpc_target_check(const char *url, const fedrpc_tls_opts *tls,
 	bool               use_tls;
 	const char        *tcp_url, *hostport, *name;
 	char               hp[300];
-	nng_stream_dialer *sd  = NULL;
-	nng_aio           *aio = NULL;
 	nng_socket         sock;
 	nng_dialer         dialer;
 	fedrpc_tls        *cfg  = NULL;
 	check_seen         seen = {0};
+	dial_counts        counts;
 	uint64_t           start = clock_us(), deadline;
 	bool               sock_open = false;
 	fedrpc_code        code;
@@ -948,32 +959,10 @@ fedrpc_target_check(const char *url, const fedrpc_tls_opts *tls,
 		snprintf(hp, sizeof(hp), "%s", hostport);
 	}
 
-	/* 1. TCP: tells "refused" and "timed out" apart. */
-	if ((rv = nng_stream_dialer_alloc(&sd, tcp_url)) != 0 ||
-	    (rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
-		code = fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "cannot dial %s: %s", url, nng_strerror(rv));
-		goto out;
-	}
-	nng_aio_set_timeout(aio, (nng_duration) timeout_ms);
-	nng_stream_dialer_dial(sd, aio);
-	nng_aio_wait(aio);
-	if ((rv = nng_aio_result(aio)) != 0) {
-		const char *what = connect_error(rv);
-
-		if (what != NULL)
-			code = fedrpc_status_set(st,
-			    rv == NNG_ETIMEDOUT ? FEDRPC_DEADLINE_EXCEEDED
-						: FEDRPC_UNAVAILABLE,
-			    "%s %s", what, hp);
-		else
-			code = fedrpc_status_set(st, FEDRPC_UNAVAILABLE,
-			    "cannot connect to %s: %s", hp, nng_strerror(rv));
-		goto out;
-	}
-	nng_stream_free(nng_aio_get_output(aio, 0));
-
-	/* 2. The real thing: TLS and the SP handshake. */
+	/* The real thing at once (a bare TCP connection to test the address
+	 * first would make the server's listener pause): TCP, TLS and the SP
+	 * handshake; the dialer's statistics tell "refused" and "timed out"
+	 * apart. */
 	if (use_tls && (fedrpc_tls_engine_init(st) != FEDRPC_OK ||
 	                   fedrpc_tls_new(&cfg, false, tls, st) != FEDRPC_OK)) {
 		code = st->code;
@@ -1023,6 +1012,14 @@ fedrpc_target_check(const char *url, const fedrpc_tls_opts *tls,
 			    "TLS handshake with %s failed: %s", hp, why);
 			goto out;
 		}
+		if (chan_dial_counts(dialer, &counts) &&
+		    (rv = dial_error(&counts)) != 0) {
+			code = fedrpc_status_set(st,
+			    rv == NNG_ETIMEDOUT ? FEDRPC_DEADLINE_EXCEEDED
+						: FEDRPC_UNAVAILABLE,
+			    "%s %s", dial_error_words(rv), hp);
+			goto out;
+		}
 		if (fedrpc_clock_ms() >= deadline) {
 			code = fedrpc_status_set(st, FEDRPC_DEADLINE_EXCEEDED,
 			    "no %s with %s within %u ms",
@@ -1037,10 +1034,6 @@ out:
 		nng_close(sock);
 	if (cfg != NULL)
 		fedrpc_tls_free(cfg);
-	if (aio != NULL)
-		nng_aio_free(aio);
-	if (sd != NULL)
-		nng_stream_dialer_free(sd);
 	if (code != FEDRPC_OK && peer != NULL)
 		fedrpc_peer_clear(peer);
 	return code;

@@ -2,14 +2,10 @@
  * The key failover test of domain channels: two real server processes
  * (tests/programs/echo_server.c) behind one SRV name, calls from several
  * threads, and the server in use stopped (SIGTERM) and restarted, twice:
- * calls keep succeeding at the other server.
- *
- * Over plain TCP unless FEDRPC_DOMAIN_TEST_TLS is set: with TLS, nng_close()
- * of a socket whose peer process is stopped and restarted sometimes never
- * returns (seen in both the client and the server process, in nng's pipe
- * teardown under the TLS engine), which would make this test hang rather
- * than test failover. The TLS path of domain channels is covered by
- * test_domain_channel.c.
+ * calls keep succeeding at the other server. Over plain TCP and over
+ * mutual TLS. (nng_close() used to hang now and then here, in both the
+ * client and the server processes: see core/stream_guard.c; a stop that
+ * hangs makes the server exit with status 4 and fails the test.)
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -176,10 +172,13 @@ info_ready(fedrpc_channel *ch)
 	return info;
 }
 
+/* The servers and the pool speak mutual TLS (else plain TCP). */
+static bool use_tls;
+
 static bool
 two_tls(void)
 {
-	return getenv("FEDRPC_DOMAIN_TEST_TLS") != NULL;
+	return use_tls;
 }
 
 typedef struct proc {
@@ -301,7 +300,8 @@ load_wait(load *l, unsigned more)
 	return load_ok(l) >= want;
 }
 
-Test(domain_failover, two_server_processes_one_stopped_and_restarted_under_calls)
+static void
+failover(bool tls)
 {
 	static proc        pr[2] = {{.name = "fed1"}, {.name = "fed2"}};
 	static load        l     = {.mtx = PTHREAD_MUTEX_INITIALIZER};
@@ -311,6 +311,7 @@ Test(domain_failover, two_server_processes_one_stopped_and_restarted_under_calls
 	char               why[400] = "";
 	int                hung     = 0;
 
+	use_tls    = tls;
 	pr[0].port = tu_free_port();
 	pr[1].port = tu_free_port();
 	proc_start(&pr[0]);
@@ -372,4 +373,14 @@ Test(domain_failover, two_server_processes_one_stopped_and_restarted_under_calls
 	cr_assert_gt(l.by[1], 0);
 	cr_log_info("%u calls, %u retried, fed1 %u, fed2 %u", l.ok,
 	    l.retried, l.by[0], l.by[1]);
+}
+
+Test(domain_failover, two_server_processes_one_stopped_and_restarted_under_calls)
+{
+	failover(false);
+}
+
+Test(domain_failover, over_tls_two_server_processes_one_stopped_and_restarted)
+{
+	failover(true);
 }
