@@ -212,7 +212,9 @@ dom_pipe_locked(dom_chan *d, nng_pipe pipe, nng_pipe_ev ev)
 	if (ev == NNG_PIPE_EV_ADD_POST) {
 		if (id == nng_dialer_id(d->try.dialer))
 			d->try.up = true;
-		else if (id == nng_dialer_id(d->cur.dialer))
+		else if (id == nng_dialer_id(d->cur.dialer) && !d->cur_lost)
+			/* nng redials a lost connection by itself; until the
+			 * manager has moved on, that is not "up again". */
 			d->cur.up = true;
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
 		if (id == nng_dialer_id(d->try.dialer)) {
