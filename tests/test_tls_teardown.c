@@ -38,8 +38,8 @@
  * nng 1.5.2's req0 and rep0 hand a message to a connection that is being
  * closed now and then, and the transport drops the aio without freeing the
  * message (a leak inside nng, one message per such race, which these tests
- * provoke hundreds of times on purpose). Every other test keeps full leak
- * checking of nng.
+ * provoke hundreds of times on purpose). Tests that do not drop
+ * connections on purpose keep full leak checking of nng.
  */
 const char *__lsan_default_suppressions(void);
 const char *
