@@ -131,6 +131,34 @@ parse_days(const char *s, int *out)
 	return 0;
 }
 
+/*
+ * What `cert ca`, `issue` and `crl` share: --key, --days, --help and
+ * getopt's errors. Returns -1 when the option was taken and parsing goes
+ * on, else the exit code to return at once.
+ */
+static int
+common_option(int c, char **argv, fedrpc_pki_key_type *key, int *days)
+{
+	switch (c) {
+	case 'k':
+		if (parse_key(optarg, key) != 0)
+			return usage_error(
+			    "--key is p256 or ed25519, not %s", optarg);
+		return -1;
+	case 'd':
+		if (parse_days(optarg, days) != 0)
+			return usage_error("--days takes 1..%d", DAYS_MAX);
+		return -1;
+	case 'h':
+		cert_help(stdout);
+		return FEDCTL_EXIT_OK;
+	case ':':
+		return usage_error("%s needs a value", argv[optind - 1]);
+	default:
+		return usage_error("unknown option %s", argv[optind - 1]);
+	}
+}
+
 /* Makes DIR (and no parents) if it is missing. */
 static int
 ensure_dir(const char *dir)
@@ -176,7 +204,7 @@ cert_ca(int argc, char **argv)
 	};
 	const char         *out = NULL, *name = "fedrpc federation CA";
 	fedrpc_pki_key_type key  = FEDRPC_PKI_KEY_P256;
-	int                 days = CA_DAYS, c, rc = FEDCTL_EXIT_FAILURE;
+	int                 days = CA_DAYS, c, r, rc = FEDCTL_EXIT_FAILURE;
 	bool                force = false;
 	char               *crt = NULL, *kf = NULL;
 	fedrpc_status       st  = {0};
@@ -190,27 +218,13 @@ cert_ca(int argc, char **argv)
 		case 'n':
 			name = optarg;
 			break;
-		case 'k':
-			if (parse_key(optarg, &key) != 0)
-				return usage_error("--key is p256 or ed25519, "
-						   "not %s",
-				    optarg);
-			break;
-		case 'd':
-			if (parse_days(optarg, &days) != 0)
-				return usage_error("--days takes 1..%d",
-				    DAYS_MAX);
-			break;
 		case 'f':
 			force = true;
 			break;
-		case 'h':
-			cert_help(stdout);
-			return FEDCTL_EXIT_OK;
-		case ':':
-			return usage_error("%s needs a value", argv[optind - 1]);
 		default:
-			return usage_error("unknown option %s", argv[optind - 1]);
+			if ((r = common_option(c, argv, &key, &days)) >= 0)
+				return r;
+			break;
 		}
 	}
 	if (out == NULL || optind != argc)
@@ -266,7 +280,7 @@ cert_issue(int argc, char **argv)
 	size_t                n_dns = 0;
 	fedrpc_pki_usage      usage = FEDRPC_PKI_USAGE_BOTH;
 	fedrpc_pki_key_type   key   = FEDRPC_PKI_KEY_P256;
-	int                   days  = LEAF_DAYS, c, rc = FEDCTL_EXIT_FAILURE;
+	int                   days  = LEAF_DAYS, c, r, rc = FEDCTL_EXIT_FAILURE;
 	char                 *crt = NULL, *kf = NULL;
 	fedrpc_status         st  = {0};
 	fedrpc_pki_issue_opts o   = {0};
@@ -299,27 +313,13 @@ cert_issue(int argc, char **argv)
 		case 'B':
 			usage = FEDRPC_PKI_USAGE_BOTH;
 			break;
-		case 'k':
-			if (parse_key(optarg, &key) != 0)
-				return usage_error("--key is p256 or ed25519, "
-						   "not %s",
-				    optarg);
-			break;
-		case 'd':
-			if (parse_days(optarg, &days) != 0)
-				return usage_error("--days takes 1..%d",
-				    DAYS_MAX);
-			break;
 		case 'o':
 			out = optarg;
 			break;
-		case 'h':
-			cert_help(stdout);
-			return FEDCTL_EXIT_OK;
-		case ':':
-			return usage_error("%s needs a value", argv[optind - 1]);
 		default:
-			return usage_error("unknown option %s", argv[optind - 1]);
+			if ((r = common_option(c, argv, &key, &days)) >= 0)
+				return r;
+			break;
 		}
 	}
 	if (ca == NULL || ca_key == NULL || name == NULL || out == NULL ||
@@ -509,7 +509,8 @@ cert_crl(int argc, char **argv)
 	char          serials[MAX_NAMES][FEDRPC_PKI_SERIAL_HEX_MAX];
 	const char   *list[MAX_NAMES];
 	size_t        n = 0;
-	int           days = CRL_DAYS, c;
+	int           days = CRL_DAYS, c, r;
+	fedrpc_pki_key_type key = FEDRPC_PKI_KEY_P256; /* no --key here */
 	fedrpc_status st = {0};
 
 	optind = 1;
@@ -527,21 +528,13 @@ cert_crl(int argc, char **argv)
 				    MAX_NAMES);
 			revoke[n++] = optarg;
 			break;
-		case 'd':
-			if (parse_days(optarg, &days) != 0)
-				return usage_error("--days takes 1..%d",
-				    DAYS_MAX);
-			break;
 		case 'o':
 			out = optarg;
 			break;
-		case 'h':
-			cert_help(stdout);
-			return FEDCTL_EXIT_OK;
-		case ':':
-			return usage_error("%s needs a value", argv[optind - 1]);
 		default:
-			return usage_error("unknown option %s", argv[optind - 1]);
+			if ((r = common_option(c, argv, &key, &days)) >= 0)
+				return r;
+			break;
 		}
 	}
 	if (ca == NULL || ca_key == NULL || out == NULL || optind != argc)
