@@ -50,6 +50,8 @@ struct nng_tls_engine_conn {
 					     * SP negotiation is over */
 	uint64_t               start_ns;    /* when the connection started */
 	char                   remote[64];  /* peer address, for logs */
+	char                   refusal[TLS_REASON_MAX]; /* why conn_verify()
+					     * refused the peer; "" if not */
 	fedrpc_peer            peer;        /* names owned; valid if finished */
 };
 
@@ -136,6 +138,31 @@ conn_io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
 	}
 }
 
+/*
+ * wolfSSL's verify callback, on every certificate of the peer's chain
+ * after its own checks (this build always calls it for the leaf). It adds
+ * fedrpc's rules for the leaf (tls_leaf.c) and never overrides a failure:
+ * wolfSSL's verdict `ok` stands unless the leaf fails those rules too.
+ */
+static int
+conn_verify(int ok, WOLFSSL_X509_STORE_CTX *store)
+{
+	nng_tls_engine_conn *conn = store->userCtx;
+
+	/* No certificate at all: wolfSSL's own rule (required or optional)
+	 * decides. */
+	if (!ok || conn == NULL || store->error_depth != 0 ||
+	    store->totalCerts < 1)
+		return ok;
+	if (store->certs == NULL) {
+		snprintf(conn->refusal, sizeof(conn->refusal),
+		    "peer certificate not available to check");
+		return 0;
+	}
+	return tls_leaf_check(store->certs[0].buffer, store->certs[0].length,
+	    conn->refusal, sizeof(conn->refusal));
+}
+
 static int
 conn_init(nng_tls_engine_conn *conn, void *stream, nng_tls_engine_config *cfg)
 {
@@ -154,6 +181,13 @@ conn_init(nng_tls_engine_conn *conn, void *stream, nng_tls_engine_config *cfg)
 	wolfSSL_SSLSetIOSend(conn->ssl, conn_io_send);
 	wolfSSL_SetIOReadCtx(conn->ssl, conn);
 	wolfSSL_SetIOWriteCtx(conn->ssl, conn);
+	/* Peers we verify also meet conn_verify()'s rules; the mode is the
+	 * config's, as the CTX set it. */
+	if (wolfSSL_get_verify_mode(conn->ssl) != WOLFSSL_VERIFY_NONE) {
+		wolfSSL_set_verify(conn->ssl, wolfSSL_get_verify_mode(conn->ssl),
+		    conn_verify);
+		wolfSSL_SetCertCbCtx(conn->ssl, conn);
+	}
 	if (!conn->server && name != NULL) {
 		/* The name comes from the config, never from the URL:
 		 * sent as SNI, and the server's certificate must carry it. */
@@ -227,8 +261,14 @@ conn_report(nng_tls_engine_conn *conn, int err)
 	if (conn->accepted || conn->reported || conn->closing)
 		return;
 	conn->reported = true;
-	code = tls_reason_classify(conn->ssl, err, conn->server,
-	    conn->server_name, reason, sizeof(reason));
+	if (conn->refusal[0] != '\0') {
+		/* Refused by conn_verify(): its reason, not wolfSSL's
+		 * generic "verify callback" error. */
+		snprintf(reason, sizeof(reason), "%s", conn->refusal);
+		code = conn->server ? FEDRPC_UNAUTHENTICATED : FEDRPC_UNAVAILABLE;
+	} else
+		code = tls_reason_classify(conn->ssl, err, conn->server,
+		    conn->server_name, reason, sizeof(reason));
 	fedrpc_log(tls_ctx_record_failure(conn->cfg, code, reason)
 	        ? FEDRPC_LOG_WARN
 	        : FEDRPC_LOG_DEBUG,

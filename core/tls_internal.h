@@ -127,6 +127,15 @@ extern const nng_tls_engine_conn_ops tls_conn_ops;
 fedrpc_code tls_reason_classify(WOLFSSL *ssl, int err, bool server,
     const char *server_name, char *buf, size_t len);
 
+/* ---- tls_leaf.c: what a peer's leaf certificate must have ---- */
+
+/*
+ * True when the DER leaf certificate meets fedrpc's rules beyond a trusted
+ * chain (a DNS name in subjectAltName); else false and the reason, such as
+ * "certificate has no DNS name in subjectAltName ...", in why.
+ */
+bool tls_leaf_check(const unsigned char *der, size_t len, char *why, size_t n);
+
 /* ---- tls_peer.c: handing a connection's peer to fedrpc_tls_peer_get ---- */
 
 /* Fills `peer` (cleared first) from a connection whose handshake has just

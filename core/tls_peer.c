@@ -47,7 +47,8 @@ peer_add(fedrpc_peer *peer, const char *name, size_t len)
 	return true;
 }
 
-/* The leaf's SAN dNSNames in certificate order, or its CN if none. */
+/* The leaf's SAN dNSNames in certificate order. Never its subject CN
+ * (RFC 9525): a verified peer has at least one (tls_leaf.c). */
 static void
 peer_names(fedrpc_peer *peer, const unsigned char *der, int len)
 {
@@ -60,9 +61,6 @@ peer_names(fedrpc_peer *peer, const unsigned char *der, int len)
 			    e->len > 0 &&
 			    !peer_add(peer, e->name, (size_t) e->len))
 				break;
-		if (peer->n_names == 0 && dc.subjectCN != NULL &&
-		    dc.subjectCNLen > 0)
-			peer_add(peer, dc.subjectCN, (size_t) dc.subjectCNLen);
 	}
 	wc_FreeDecodedCert(&dc);
 }

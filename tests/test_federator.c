@@ -650,6 +650,8 @@ Test(federator, tls_refusals)
 	testcerts_leaf(dir, "ca", "b-revoked",
 	    (const char *const[]){"b.example", NULL});
 	testcerts_crl(dir, "ca", (const char *const[]){"b-revoked", NULL});
+	/* Signed by our CA, but its one name is its subject CN. */
+	testcerts_leaf(dir, "ca", "fed.b.example", NULL);
 
 	{
 		char crl[512];
@@ -674,6 +676,10 @@ Test(federator, tls_refusals)
 	assert_tls_refused(
 	    &f, &(peer_opts){.leaf = "b-revoked"}, "certificate revoked");
 	assert_logged(&f, "revoked");
+	/* Names only from subjectAltName: CN=fed.b.example names nobody. */
+	assert_tls_refused(&f, &(peer_opts){.leaf = "fed.b.example"},
+	    "certificate not accepted");
+	assert_logged(&f, "certificate has no DNS name in subjectAltName");
 	/* A client that stops at TLS 1.2, against a TLS 1.3 only server. */
 	assert_tls_refused(&f,
 	    &(peer_opts){.leaf = "b", .max_version = FEDRPC_TLS_1_2},

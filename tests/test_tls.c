@@ -852,6 +852,54 @@ Test(refusal, server_name_not_in_certificate, .init = setup,
 	fedrpc_tls_free(stls);
 }
 
+/*
+ * A CA-signed certificate whose only name is its subject CN names nobody
+ * (RFC 9525): refused on both sides, although wolfSSL's own host name
+ * check would take the CN.
+ */
+Test(refusal, certificates_without_subject_alt_name, .init = setup,
+    .fini = teardown)
+{
+	static const char no_san[] = "certificate has no DNS name in "
+				     "subjectAltName (its subject CN is not a "
+				     "name)";
+	fedrpc_tls *stls = server_tls(), *ctls, *cn_srv;
+	char        why[256];
+	char       *log;
+
+	/* No DNS names: the CN is the file's name. */
+	testcerts_leaf(dir, "ca", "fed.a.example", NULL);
+	testcerts_leaf(dir, "ca", "server.example", NULL);
+
+	/* As a client certificate, refused by the server... */
+	ctls = client_tls("fed.a.example");
+	cr_assert_eq(refused(stls, fedrpc_tls_nng_config(ctls), why,
+	                 sizeof(why)),
+	    FEDRPC_UNAUTHENTICATED);
+	cr_assert_str_eq(why, no_san);
+	/* ... and the client learns it was refused. */
+	cr_assert_eq(wait_failure(ctls, why, sizeof(why)), FEDRPC_UNAVAILABLE);
+	cr_assert(strncmp(why, "refused by peer: ", 17) == 0, "%s", why);
+	cr_log_info("the client sees: %s", why);
+	log = logged();
+	cr_assert(strstr(log, no_san) != NULL, "%s", log);
+	free(log);
+	fedrpc_tls_free(ctls);
+
+	/* As a server certificate, refused by the client, even though its
+	 * CN is exactly the name the client asks for. */
+	cn_srv = make_tls(
+	    (tls_spec){.server = true, .ca = "ca", .leaf = "server.example"});
+	ctls = client_tls("client");
+	refused(cn_srv, fedrpc_tls_nng_config(ctls), why, sizeof(why));
+	cr_assert_eq(fedrpc_tls_last_error(ctls, why, sizeof(why)),
+	    FEDRPC_UNAVAILABLE);
+	cr_assert_str_eq(why, no_san);
+	fedrpc_tls_free(ctls);
+	fedrpc_tls_free(cn_srv);
+	fedrpc_tls_free(stls);
+}
+
 Test(refusal, expired_and_not_yet_valid_certificates, .init = setup,
     .fini = teardown)
 {
