@@ -202,6 +202,39 @@ write_pair(const char *cert_path, const uint8_t *der, size_t len,
 	return pki_pem_write(cert_path, der, len, CERT_TYPE, 0644, st);
 }
 
+/* The keyUsage names wc_SetKeyUsage() takes, from fedrpc_pki_key_usage
+ * bits (0: digitalSignature). */
+static fedrpc_code
+key_usage_names(unsigned bits, char *buf, size_t len, fedrpc_status *st)
+{
+	static const struct {
+		unsigned    bit;
+		const char *name;
+	} names[] = {
+		{FEDRPC_PKI_KU_DIGITAL_SIGNATURE, "digitalSignature"},
+		{FEDRPC_PKI_KU_KEY_ENCIPHERMENT, "keyEncipherment"},
+		{FEDRPC_PKI_KU_KEY_AGREEMENT, "keyAgreement"},
+		{FEDRPC_PKI_KU_KEY_CERT_SIGN, "keyCertSign"},
+		{FEDRPC_PKI_KU_CRL_SIGN, "cRLSign"},
+	};
+	size_t   off = 0;
+	unsigned known = 0;
+
+	if (bits == 0)
+		bits = FEDRPC_PKI_KU_DIGITAL_SIGNATURE;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		known |= names[i].bit;
+		if ((bits & names[i].bit) && off < len)
+			off += (size_t) snprintf(buf + off, len - off, "%s%s",
+			    off > 0 ? "," : "", names[i].name);
+	}
+	if (bits & ~known)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "unknown key usage bits 0x%x", bits & ~known);
+	return FEDRPC_OK;
+}
+
 static fedrpc_code
 check_paths(const char *cert_path, const char *key_path, fedrpc_status *st)
 {
@@ -349,6 +382,7 @@ fedrpc_pki_issue(const fedrpc_pki_issue_opts *o, fedrpc_status *st)
 	size_t      der_len;
 	const char *cn;
 	char        eku[32] = "";
+	char        ku[96];
 	unsigned    usage;
 	int         ret;
 	fedrpc_code rc;
@@ -373,6 +407,9 @@ fedrpc_pki_issue(const fedrpc_pki_issue_opts *o, fedrpc_status *st)
 	    usage & FEDRPC_PKI_USAGE_SERVER ? "serverAuth" : "",
 	    usage == FEDRPC_PKI_USAGE_BOTH ? "," : "",
 	    usage & FEDRPC_PKI_USAGE_CLIENT ? "clientAuth" : "");
+	if ((rc = key_usage_names(o->key_usage, ku, sizeof(ku), st)) !=
+	    FEDRPC_OK)
+		return rc;
 
 	if ((ret = wc_InitRng(&rng)) != 0)
 		return pki_wc_error(st, "random generator failed", ret);
@@ -401,7 +438,7 @@ fedrpc_pki_issue(const fedrpc_pki_issue_opts *o, fedrpc_status *st)
 	        0 ||
 	    (ret = wc_SetSubjectKeyIdFromPublicKey_ex(cert,
 	         pki_key_wc_type(&key), &key.k)) != 0 ||
-	    (ret = wc_SetKeyUsage(cert, "digitalSignature")) != 0 ||
+	    (ret = wc_SetKeyUsage(cert, ku)) != 0 ||
 	    (ret = wc_SetExtKeyUsage(cert, eku)) != 0) {
 		rc = pki_wc_error(st, "setting certificate extensions failed",
 		    ret);

@@ -131,7 +131,8 @@ fedrpc_code tls_reason_classify(WOLFSSL *ssl, int err, bool server,
 
 /*
  * True when the DER leaf certificate meets fedrpc's rules beyond a trusted
- * chain (a DNS name in subjectAltName); else false and the reason, such as
+ * chain (a DNS name in subjectAltName, digitalSignature in a keyUsage);
+ * else false and the reason, such as
  * "certificate has no DNS name in subjectAltName ...", in why.
  */
 bool tls_leaf_check(const unsigned char *der, size_t len, char *why, size_t n);

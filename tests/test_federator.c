@@ -30,6 +30,7 @@
 #include <fedrpc/channel.h>
 #include <fedrpc/config.h>
 #include <fedrpc/log.h>
+#include <fedrpc/pki.h>
 #include <fedrpc/tls.h>
 
 #include <nng/nng.h>
@@ -652,6 +653,10 @@ Test(federator, tls_refusals)
 	testcerts_crl(dir, "ca", (const char *const[]){"b-revoked", NULL});
 	/* Signed by our CA, but its one name is its subject CN. */
 	testcerts_leaf(dir, "ca", "fed.b.example", NULL);
+	/* A key that may sign certificates, not handshakes. */
+	testcerts_leaf_usage(dir, "ca", "b-signer",
+	    (const char *const[]){"b.example", NULL},
+	    FEDRPC_PKI_KU_KEY_CERT_SIGN);
 
 	{
 		char crl[512];
@@ -680,6 +685,10 @@ Test(federator, tls_refusals)
 	assert_tls_refused(&f, &(peer_opts){.leaf = "fed.b.example"},
 	    "certificate not accepted");
 	assert_logged(&f, "certificate has no DNS name in subjectAltName");
+	/* keyUsage keyCertSign alone: no digitalSignature. */
+	assert_tls_refused(&f, &(peer_opts){.leaf = "b-signer"},
+	    "certificate not accepted");
+	assert_logged(&f, "certificate key usage lacks digitalSignature");
 	/* A client that stops at TLS 1.2, against a TLS 1.3 only server. */
 	assert_tls_refused(&f,
 	    &(peer_opts){.leaf = "b", .max_version = FEDRPC_TLS_1_2},

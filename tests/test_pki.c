@@ -685,7 +685,11 @@ Test(pki, rejects_bad_input)
 	o.common_name      = cn;
 	cr_expect_eq(fedrpc_pki_issue(&o, &st), FEDRPC_INVALID_ARGUMENT);
 	o.common_name = NULL;
-	o.cert_out    = o.key_out;
+	o.key_usage   = 1u << 20;
+	cr_expect_eq(fedrpc_pki_issue(&o, &st), FEDRPC_INVALID_ARGUMENT,
+	    "unknown key usage bits");
+	o.key_usage = 0;
+	o.cert_out  = o.key_out;
 	cr_expect_eq(fedrpc_pki_issue(&o, &st), FEDRPC_INVALID_ARGUMENT);
 	cr_expect_neq(access(at("x.crt"), F_OK), 0, "nothing was written");
 	cr_expect_neq(access(at("x.key"), F_OK), 0, "nothing was written");

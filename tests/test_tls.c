@@ -900,6 +900,72 @@ Test(refusal, certificates_without_subject_alt_name, .init = setup,
 	fedrpc_tls_free(stls);
 }
 
+/*
+ * A leaf whose keyUsage lacks digitalSignature cannot sign a handshake as
+ * the key's owner may use it: refused as a client and as a server, even
+ * though the TLS 1.3 signature itself verifies (wolfSSL 5.5.4 alone
+ * accepts it).
+ */
+Test(refusal, leaf_without_digital_signature_key_usage, .init = setup,
+    .fini = teardown)
+{
+	static const char no_sig[] = "certificate key usage lacks "
+				     "digitalSignature (it has keyCertSign), "
+				     "which a TLS peer needs to sign the "
+				     "handshake";
+	fedrpc_tls *stls = server_tls(), *ctls, *bad_srv;
+	char        why[256];
+	char       *log;
+
+	testcerts_leaf_usage(dir, "ca", "signer",
+	    (const char *const[]){"a.example", NULL},
+	    FEDRPC_PKI_KU_KEY_CERT_SIGN);
+	testcerts_leaf_usage(dir, "ca", "signer-server",
+	    (const char *const[]){"server.example", NULL},
+	    FEDRPC_PKI_KU_KEY_CERT_SIGN);
+
+	ctls = client_tls("signer");
+	cr_assert_eq(refused(stls, fedrpc_tls_nng_config(ctls), why,
+	                 sizeof(why)),
+	    FEDRPC_UNAUTHENTICATED);
+	cr_assert_str_eq(why, no_sig);
+	cr_assert_eq(wait_failure(ctls, why, sizeof(why)), FEDRPC_UNAVAILABLE);
+	cr_assert(strncmp(why, "refused by peer: ", 17) == 0, "%s", why);
+	log = logged();
+	cr_assert(strstr(log, no_sig) != NULL, "%s", log);
+	free(log);
+	fedrpc_tls_free(ctls);
+
+	bad_srv = make_tls(
+	    (tls_spec){.server = true, .ca = "ca", .leaf = "signer-server"});
+	ctls = client_tls("client");
+	refused(bad_srv, fedrpc_tls_nng_config(ctls), why, sizeof(why));
+	cr_assert_eq(fedrpc_tls_last_error(ctls, why, sizeof(why)),
+	    FEDRPC_UNAVAILABLE);
+	cr_assert_str_eq(why, no_sig);
+	fedrpc_tls_free(ctls);
+	fedrpc_tls_free(bad_srv);
+
+	/* digitalSignature among others is what a peer needs. */
+	testcerts_leaf_usage(dir, "ca", "signs-too",
+	    (const char *const[]){"a.example", NULL},
+	    FEDRPC_PKI_KU_DIGITAL_SIGNATURE | FEDRPC_PKI_KU_KEY_ENCIPHERMENT);
+	ctls = client_tls("signs-too");
+	{
+		server     sv;
+		nng_socket c;
+		int        rv;
+
+		server_open(&sv, fedrpc_tls_nng_config(stls));
+		rv = client_dial(&c, sv.url, fedrpc_tls_nng_config(ctls));
+		cr_assert_eq(rv, 0, "dial: %s", nng_strerror(rv));
+		nng_close(c);
+		nng_close(sv.sock);
+	}
+	fedrpc_tls_free(ctls);
+	fedrpc_tls_free(stls);
+}
+
 Test(refusal, expired_and_not_yet_valid_certificates, .init = setup,
     .fini = teardown)
 {

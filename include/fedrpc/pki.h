@@ -29,6 +29,18 @@ typedef enum fedrpc_pki_usage {
 	FEDRPC_PKI_USAGE_BOTH   = 3, /* what a federator needs: it is both */
 } fedrpc_pki_usage;
 
+/* keyUsage of an issued leaf certificate (bits; RFC 5280 4.2.1.3). A
+ * federator's certificate needs digitalSignature: a TLS 1.3 peer proves
+ * its key by signing the handshake, and fedrpc refuses a peer without it.
+ * The others exist to make certificates that are refused (tests). */
+typedef enum fedrpc_pki_key_usage {
+	FEDRPC_PKI_KU_DIGITAL_SIGNATURE = 1,
+	FEDRPC_PKI_KU_KEY_ENCIPHERMENT  = 2,
+	FEDRPC_PKI_KU_KEY_AGREEMENT     = 4,
+	FEDRPC_PKI_KU_KEY_CERT_SIGN     = 8,
+	FEDRPC_PKI_KU_CRL_SIGN          = 16,
+} fedrpc_pki_key_usage;
+
 /* Longest common name a certificate may carry (RFC 5280 ub-common-name). */
 #define FEDRPC_PKI_CN_MAX 64
 /* Serials are at most 20 bytes: 40 hex digits. */
@@ -60,11 +72,13 @@ typedef struct fedrpc_pki_issue_opts {
 	time_t           not_after;  /* ... or the future; > not_before */
 	fedrpc_pki_usage usage;      /* 0 means BOTH */
 	uint64_t         serial;     /* 0: a random 16-byte serial */
+	unsigned         key_usage;  /* fedrpc_pki_key_usage bits; 0 means
+	                                digitalSignature alone */
 } fedrpc_pki_issue_opts;
 
 /*
- * Issues a leaf certificate (CA:FALSE, digitalSignature, the chosen
- * extended key usage, subject and authority key ids) signed by the CA, with
+ * Issues a leaf certificate (CA:FALSE, the chosen key usage (by default
+ * digitalSignature) and extended key usage, subject and authority key ids) signed by the CA, with
  * a fresh key. The certificate file holds the leaf only. Fails with
  * INVALID_ARGUMENT for bad names or times or a CA key that does not match
  * the CA certificate, FAILED_PRECONDITION when ca_cert is not a CA, and

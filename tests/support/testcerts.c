@@ -46,10 +46,11 @@ testcerts_leaf(const char *dir, const char *ca, const char *name,
 	    FEDRPC_PKI_KEY_P256);
 }
 
-void
-testcerts_leaf_ex(const char *dir, const char *ca, const char *name,
+/* Issues the leaf; aborts the test with the reason on failure. */
+static void
+leaf_issue(const char *dir, const char *ca, const char *name,
     const char *const *dns, long not_before_offset, long not_after_offset,
-    int key_type)
+    int key_type, unsigned key_usage)
 {
 	fedrpc_status         st  = {0};
 	time_t                now = time(NULL);
@@ -61,6 +62,7 @@ testcerts_leaf_ex(const char *dir, const char *ca, const char *name,
 	      .key_out  = cert_path(dir, name, "key"),
 	      .key_type = (fedrpc_pki_key_type) key_type,
 	      .usage    = FEDRPC_PKI_USAGE_BOTH,
+	      .key_usage = key_usage,
         };
 
 	while (dns != NULL && dns[n] != NULL)
@@ -73,6 +75,23 @@ testcerts_leaf_ex(const char *dir, const char *ca, const char *name,
 	if (fedrpc_pki_issue(&o, &st) != FEDRPC_OK)
 		cr_assert_fail("testcerts_leaf(%s by %s): %s: %s", name, ca,
 		    fedrpc_code_name(st.code), st.message);
+}
+
+void
+testcerts_leaf_ex(const char *dir, const char *ca, const char *name,
+    const char *const *dns, long not_before_offset, long not_after_offset,
+    int key_type)
+{
+	leaf_issue(dir, ca, name, dns, not_before_offset, not_after_offset,
+	    key_type, 0);
+}
+
+void
+testcerts_leaf_usage(const char *dir, const char *ca, const char *name,
+    const char *const *dns, unsigned key_usage)
+{
+	leaf_issue(dir, ca, name, dns, -3600, 30L * 86400, FEDRPC_PKI_KEY_P256,
+	    key_usage);
 }
 
 void

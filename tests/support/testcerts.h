@@ -21,6 +21,11 @@ void testcerts_leaf_ex(const char *dir, const char *ca, const char *name,
     const char *const *dns, long not_before_offset, long not_after_offset,
     int key_type);
 
+/* Same with an explicit keyUsage (fedrpc_pki_key_usage bits; 0 is
+ * digitalSignature), P-256, valid from now-1h to now+30d. */
+void testcerts_leaf_usage(const char *dir, const char *ca, const char *name,
+    const char *const *dns, unsigned key_usage);
+
 /* Writes dir/<ca>.crl revoking the given leaf certificates (by name,
  * NULL-terminated; NULL or empty: revokes none), next update in 30 days. */
 void testcerts_crl(const char *dir, const char *ca,
