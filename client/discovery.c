@@ -36,7 +36,7 @@
 
 #include "client/discovery_cache.h"
 #include "client/discovery_int.h"
-#include "client/dns_name.h"
+#include "core/dns_name.h"
 
 #define CACHE_MAX_ENTRIES 4096
 #define WAIT_SLACK_MS 2000 /* blocking lookup: grace beyond the bound */

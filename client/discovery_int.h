@@ -16,7 +16,7 @@
 #include <fedrpc/discovery.h>
 
 #include "client/discovery_cache.h"
-#include "client/dns_name.h"
+#include "core/dns_name.h"
 
 #define MAX_TARGETS 32 /* SRV records used per domain */
 #define MAX_ADDRS_PER_FAMILY 16

@@ -30,7 +30,7 @@
 
 #include <fedrpc/log.h>
 
-#include "client/dns_name.h"
+#include "core/dns_name.h"
 #include "client/domain_int.h"
 #include "core/clock.h"
 

@@ -9,7 +9,7 @@
 
 #include <fedrpc/discovery.h>
 
-#include "client/dns_name.h"
+#include "core/dns_name.h"
 
 static void
 target_clear(fedrpc_srv_target *t)

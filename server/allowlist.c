@@ -4,15 +4,13 @@
  * policies); a reload builds a new snapshot and swaps it in under a
  * write lock, so a lookup never sees half of a reload.
  */
-#include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <fedrpc/allowlist.h>
 
-/* Longest domain name (RFC 1035), plus a final dot and the NUL. */
-#define DOMAIN_MAX 255
+#include "core/dns_name.h"
 
 /* One listed domain, owned by its snapshot. */
 typedef struct al_entry {
@@ -46,20 +44,12 @@ snapshot_free(al_snapshot *s)
 	free(s);
 }
 
-/* Lower-cases `in` into out without a final dot; false if too long. */
+/* `in` in the one spelling of core/dns_name.c (lower case, no final
+ * dot); false if it is not a domain name. */
 static bool
-normalise(const char *in, char out[DOMAIN_MAX + 1])
+normalise(const char *in, char out[DNS_NAME_MAX])
 {
-	size_t n;
-
-	if (in == NULL || (n = strlen(in)) == 0 || n > DOMAIN_MAX)
-		return false;
-	if (in[n - 1] == '.')
-		n--;
-	for (size_t i = 0; i < n; i++)
-		out[i] = (char) tolower((unsigned char) in[i]);
-	out[n] = '\0';
-	return n > 0;
+	return dns_name_normalize(in, out) && fedrpc_domain_valid(out);
 }
 
 static int
@@ -115,7 +105,7 @@ fedrpc_allowlist_set(fedrpc_allowlist *al, const fedrpc_allowlist_opts *opts,
     fedrpc_status *st)
 {
 	al_snapshot *s, *old;
-	char         name[DOMAIN_MAX + 1];
+	char         name[DNS_NAME_MAX];
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		goto nomem;
@@ -128,7 +118,7 @@ fedrpc_allowlist_set(fedrpc_allowlist *al, const fedrpc_allowlist_opts *opts,
 	for (size_t i = 0; i < opts->n_entries; i++) {
 		const char *d = opts->entries[i].domain;
 
-		if (!normalise(d, name) || !fedrpc_domain_valid(name)) {
+		if (!normalise(d, name)) {
 			snapshot_free(s);
 			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 			    "allow list: '%s' is not a domain name",
@@ -220,8 +210,8 @@ fedrpc_code
 fedrpc_allowlist_check(
     fedrpc_allowlist *al, const char *domain, fedrpc_status *st)
 {
-	char        name[DOMAIN_MAX + 1];
-	bool        valid = normalise(domain, name) && fedrpc_domain_valid(name);
+	char        name[DNS_NAME_MAX];
+	bool        valid = normalise(domain, name);
 	const char *why;
 
 	pthread_rwlock_rdlock(&al->lock);
@@ -240,8 +230,8 @@ fedrpc_allowlist_check(
 bool
 fedrpc_allowlist_allowed(fedrpc_allowlist *al, const char *domain)
 {
-	char name[DOMAIN_MAX + 1];
-	bool valid = normalise(domain, name) && fedrpc_domain_valid(name);
+	char name[DNS_NAME_MAX];
+	bool valid = normalise(domain, name);
 	bool ok;
 
 	pthread_rwlock_rdlock(&al->lock);
@@ -259,9 +249,8 @@ fedrpc_allowlist_allowed_cb(void *al, const char *domain)
 fedrpc_search_policy
 fedrpc_allowlist_search_policy(fedrpc_allowlist *al, const char *domain)
 {
-	char                 name[DOMAIN_MAX + 1];
-	bool                 valid = normalise(domain, name) &&
-	    fedrpc_domain_valid(name);
+	char                 name[DNS_NAME_MAX];
+	bool                 valid = normalise(domain, name);
 	fedrpc_search_policy p = FEDRPC_SEARCH_NONE;
 	const al_entry      *e;
 

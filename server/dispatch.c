@@ -1,6 +1,6 @@
 /*
  * One call on a worker, from request bytes to reply bytes: decode the
- * envelope, check the deadline, admit, route to the method's handler
+ * envelope, check the deadline, normalise the origin, admit, route to the method's handler
  * (once per request id), and pack the reply straight into an nng message.
  */
 #include <inttypes.h>
@@ -10,6 +10,7 @@
 #include <fedrpc/log.h>
 
 #include "core/clock.h"
+#include "core/dns_name.h"
 #include "server/server_int.h"
 
 static const char *
@@ -37,6 +38,26 @@ log_call(const fedrpc_ctx *cx, const fedrpc_status *st, uint64_t start_ms)
 	    peer_name(cx), fedrpc_code_name(st->code),
 	    st->message[0] != '\0' ? " (" : "", st->message,
 	    st->message[0] != '\0' ? ")" : "", fedrpc_clock_ms() - start_ms);
+}
+
+/*
+ * Gives the request's origin its one spelling (lower case, no final dot)
+ * before anything looks at it: admission (origin authentication, the
+ * allow list, per-peer limits), request-id dedup and the handler all see
+ * the same key, so "B.example" and "b.example." are b.example everywhere
+ * and share its limits. The decoded string is the view's own copy and the
+ * result is never longer, so it is rewritten in place. A value that is no
+ * DNS name is left as sent; admission refuses it.
+ */
+static void
+normalise_origin(fedrpc_ctx *cx)
+{
+	char name[DNS_NAME_MAX];
+
+	if (cx->req.origin_domain != NULL &&
+	    cx->req.origin_domain[0] != '\0' &&
+	    dns_name_normalize(cx->req.origin_domain, name))
+		memcpy((char *) cx->req.origin_domain, name, strlen(name) + 1);
 }
 
 /* An error reply for a request we could not (or would not) decode. */
@@ -184,6 +205,7 @@ srv_dispatch(fedrpc_server *srv, fedrpc_ctx *cx, srv_rctx *rc)
 			goto reply;
 		}
 	}
+	normalise_origin(cx);
 	if (srv->tls != NULL)
 		cx->peer = srv_peer_get(srv, cx->pipe);
 	cx->handler = h = srv_handler_find(srv, cx->req.method);

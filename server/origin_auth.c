@@ -10,10 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <fedrpc/origin_auth.h>
+
+#include "core/dns_name.h"
 
 #define DEFAULT_LOOKUP_MS 5000
 #define DEFAULT_ENTRIES 4096
@@ -169,7 +170,7 @@ fedrpc_origin_auth_stats_get(
 }
 
 /*
- * The cache key: the origin lower-cased, then each certificate name, each
+ * The cache key: the origin (normalised), then each certificate name, each
  * NUL-terminated. NULL when out of memory.
  */
 static char *
@@ -182,10 +183,8 @@ make_key(const char *origin, const fedrpc_peer *peer, size_t *len)
 		n += strlen(peer->names[i]) + 1;
 	if ((k = malloc(n)) == NULL)
 		return NULL;
-	p = k;
-	for (const char *s = origin; *s != '\0'; s++)
-		*p++ = (char) (*s >= 'A' && *s <= 'Z' ? *s + 32 : *s);
-	*p++ = '\0';
+	memcpy(k, origin, strlen(origin) + 1);
+	p = k + strlen(origin) + 1;
 	for (size_t i = 0; i < peer->n_names; i++) {
 		size_t m = strlen(peer->names[i]) + 1;
 
@@ -302,6 +301,7 @@ fedrpc_origin_auth_check(fedrpc_origin_auth *oa, const char *origin,
 	fedrpc_status      lst = {0};
 	fedrpc_code        code;
 	char               names[160];
+	char               name[DNS_NAME_MAX];
 	char              *key;
 	size_t             len;
 	uint64_t           h;
@@ -318,16 +318,16 @@ fedrpc_origin_auth_check(fedrpc_origin_auth *oa, const char *origin,
 		return fedrpc_status_set(st, FEDRPC_UNAUTHENTICATED,
 		    "no verified peer certificate to speak for %s", origin);
 	}
+	/* One spelling from here on: cache keys and messages agree. */
+	if (!dns_name_normalize(origin, name)) {
+		count(oa, &oa->stats.refused);
+		return fedrpc_status_set(st, FEDRPC_UNAUTHENTICATED,
+		    "origin \"%s\" is not a domain name", origin);
+	}
+	origin = name;
 	/* A certificate for the origin domain itself needs no DNS. */
 	for (size_t i = 0; i < peer->n_names; i++) {
-		size_t n = strlen(peer->names[i]);
-		size_t m = strlen(origin);
-
-		if (m > 0 && origin[m - 1] == '.')
-			m--;
-		if (n > 0 && peer->names[i][n - 1] == '.')
-			n--;
-		if (n == m && strncasecmp(peer->names[i], origin, n) == 0) {
+		if (dns_name_equal(peer->names[i], origin)) {
 			pthread_mutex_lock(&oa->mtx);
 			oa->stats.accepted++;
 			oa->stats.self_names++;

@@ -909,6 +909,68 @@ Test(federator, call_refusals)
 	dnsmasq_stop(dns);
 }
 
+/*
+ * One peer, one limit, however it spells its name: the origin is
+ * normalised before admission, so case and a final dot neither get past
+ * origin authentication and the allow list differently nor open a fresh
+ * bucket of the per-peer limits.
+ */
+Test(federator, origin_spellings_share_one_limit)
+{
+	static const char *const spellings[] = {
+		"b.example", "B.example", "b.EXAMPLE", "b.example.",
+	};
+	enum { N = sizeof(spellings) / sizeof(spellings[0]) };
+	fedrpc_channel *ch[N];
+	fed             f;
+	fedrpc_status   st = {0};
+	counters        before, after;
+	int             ok = 0, limited = 0;
+	char           *log;
+
+	/* A burst of 3 and a token every 100 s: nothing comes back while
+	 * the test runs, so the burst is all a peer may have. */
+	fed_init(&f, "a",
+	    &(fed_opts){.limits = "rate_per_peer = 0.01; rate_burst = 3;"});
+	fed_start(&f);
+	before = fed_counters(&f);
+	for (int i = 0; i < N; i++)
+		ch[i] = peer_open(
+		    &f, &(peer_opts){.leaf = "b", .origin = spellings[i]});
+	for (int i = 0; i < 2 * N; i++) {
+		fedrpc_code code = health(ch[i % N], "", &st);
+
+		if (code == FEDRPC_OK)
+			ok++;
+		else {
+			cr_assert_eq(code, FEDRPC_RESOURCE_EXHAUSTED,
+			    "as %s: %s: %s", spellings[i % N],
+			    fedrpc_code_name(code), st.message);
+			/* The limit is b.example's, whoever asked. */
+			cr_assert_str_eq(st.message,
+			    "rate limit for b.example exceeded: 0.01 calls per "
+			    "second (burst 3)");
+			limited++;
+		}
+	}
+	for (int i = 0; i < N; i++)
+		fedrpc_channel_close(ch[i]);
+	cr_assert_eq(ok, 3, "%d calls admitted, %d limited", ok, limited);
+	cr_assert_eq(limited, 2 * N - 3);
+	after = fed_counters(&f);
+	cr_assert_eq(after.admitted, before.admitted + 3);
+	cr_assert_eq(after.refused, before.refused + 2 * N - 3);
+	/* The log, like every check and the handler, sees one spelling. */
+	assert_logged(&f, "origin=b.example peer=b.example status="
+			  "RESOURCE_EXHAUSTED");
+	log = fed_log(&f);
+	cr_assert_null(strstr(log, "origin=B.example"), "%s", log);
+	cr_assert_null(strstr(log, "origin=b.EXAMPLE"), "%s", log);
+	cr_assert_null(strstr(log, "origin=b.example."), "%s", log);
+	free(log);
+	cr_assert_eq(fed_stop(&f), 0);
+}
+
 /* ---- federation switched off ---- */
 
 Test(federator, allow_none_and_disabled)

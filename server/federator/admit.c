@@ -4,29 +4,19 @@
  * origin authentication (UNAUTHENTICATED), the allow list
  * (PERMISSION_DENIED), the request's target (INVALID_ARGUMENT), per-peer
  * limits (RESOURCE_EXHAUSTED), the API version (FAILED_PRECONDITION).
+ * The origin arrives normalised (server/dispatch.c), so every step, the
+ * limits' key included, sees one spelling of it.
  * The server runtime logs each refusal with method, origin, peer and
  * status; the messages here say why.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include <fedrpc/log.h>
 
+#include "core/dns_name.h"
 #include "server/federator/federator.h"
-
-static bool
-same_domain(const char *a, const char *b)
-{
-	size_t na = strlen(a), nb = strlen(b);
-
-	if (na > 0 && a[na - 1] == '.')
-		na--;
-	if (nb > 0 && b[nb - 1] == '.')
-		nb--;
-	return na == nb && strncasecmp(a, b, na) == 0;
-}
 
 static fedrpc_code
 refuse(federator *f, fedrpc_code code)
@@ -57,7 +47,7 @@ federation_admit(void *arg, fedrpc_ctx *ctx, fedrpc_status *st)
 	/* 3. Was it meant for us? A request for another domain would make
 	 * us a relay. */
 	if (target != NULL && target[0] != '\0' &&
-	    !same_domain(target, f->cfg->domain))
+	    !dns_name_equal(target, f->cfg->domain))
 		return refuse(f, fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 		                     "request for %s reached %s", target,
 		                     f->cfg->domain));

@@ -1,12 +1,14 @@
 /*
- * DNS names as discovery keeps and compares them. One spelling per name
- * (lower case, no final dot) so cache keys and certificate checks agree.
+ * DNS names as fedrpc keeps and compares them. One spelling per name
+ * (lower case, no final dot) so that cache keys, certificate checks and
+ * per-peer accounting agree: written once, used by discovery and by the
+ * server's admission.
  */
 #include <arpa/inet.h>
 #include <string.h>
 #include <strings.h>
 
-#include "client/dns_name.h"
+#include "core/dns_name.h"
 
 static char
 lower(char c)

@@ -1,9 +1,11 @@
 /*
- * DNS names as discovery keeps and compares them: lower case, no final dot,
- * checked against the length and character rules of host names.
+ * DNS names as fedrpc keeps and compares them, on both sides: lower case,
+ * no final dot, checked against the length and character rules of host
+ * names. Discovery keys its cache with them, and the server gives every
+ * request's origin this one spelling before admission looks at it.
  */
-#ifndef FEDRPC_CLIENT_DNS_NAME_H
-#define FEDRPC_CLIENT_DNS_NAME_H
+#ifndef FEDRPC_CORE_DNS_NAME_H
+#define FEDRPC_CORE_DNS_NAME_H
 
 #include <stdbool.h>
 #include <stddef.h>
