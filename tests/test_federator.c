@@ -604,6 +604,108 @@ Test(federator, serves_health_and_version_and_stops)
 	cr_assert_neq(access(f.ipc, F_OK), 0);
 }
 
+/* ---- the daemon's files ---- */
+
+/* Makes the daemon write its log to `path` itself (not to the standard
+ * error the harness keeps). */
+static void
+fed_log_file(fed *f, const char *path)
+{
+	static const char plain[] = "log = { level = \"info\"; };";
+	char             *conf    = tu_read_file(f->conf), *at;
+	char              text[9000];
+
+	cr_assert_not_null(conf);
+	cr_assert_not_null(at = strstr(conf, plain));
+	*at = '\0';
+	snprintf(text, sizeof(text), "%slog = { level = \"info\"; file = "
+				     "\"%s\"; };%s",
+	    conf, path, at + sizeof(plain) - 1);
+	free(conf);
+	cr_assert(tu_write_file(f->conf, text));
+}
+
+/* Waits (bounded) for `path` to exist; returns its permission bits. */
+static unsigned
+file_mode(const char *path)
+{
+	long long   end = now_ms() + WAIT_MS;
+	struct stat sb;
+
+	while (stat(path, &sb) != 0) {
+		cr_assert_lt(now_ms(), end, "%s never appeared", path);
+		usleep(10000);
+	}
+	return (unsigned) (sb.st_mode & 07777);
+}
+
+/* The database, its -wal and -shm, the log and the pid file of daemon f
+ * (its log at `log`) all have mode `want`. */
+static void
+assert_modes(const fed *f, const char *log, unsigned want)
+{
+	char db[600], side[620];
+
+	snprintf(db, sizeof(db), "%s/%s.db", dir, f->name);
+	cr_assert_eq(file_mode(db), want, "%s: %04o", db, file_mode(db));
+	snprintf(side, sizeof(side), "%s-wal", db);
+	cr_assert_eq(file_mode(side), want, "%s: %04o", side, file_mode(side));
+	snprintf(side, sizeof(side), "%s-shm", db);
+	cr_assert_eq(file_mode(side), want, "%s: %04o", side, file_mode(side));
+	cr_assert_eq(file_mode(log), want, "%s: %04o", log, file_mode(log));
+	cr_assert_eq(file_mode(f->pidf), 0600, "%s: %04o", f->pidf,
+	    file_mode(f->pidf));
+}
+
+/*
+ * What the daemon writes (users, conversations and inboxes in the
+ * database, peers and calls in the log) is its user's alone, whatever the
+ * umask it starts with; files an older version left readable by others
+ * are narrowed, and the log says so.
+ */
+Test(federator, files_are_private_whatever_the_umask)
+{
+	static const mode_t masks[] = {022, 0};
+	const char         *names[] = {"a", "z"};
+	fed                 f;
+	char                log[600], db[600], *text;
+	mode_t              old;
+
+	for (size_t i = 0; i < sizeof(masks) / sizeof(masks[0]); i++) {
+		fed_init(&f, names[i], &(fed_opts){0});
+		snprintf(log, sizeof(log), "%s/%s-daemon.log", dir, names[i]);
+		fed_log_file(&f, log);
+		old = umask(masks[i]);
+		fed_start(&f);
+		umask(old);
+		assert_modes(&f, log, 0600);
+		cr_assert_eq(fed_stop(&f), 0);
+	}
+
+	/* Left readable by others (as older versions made them). */
+	snprintf(db, sizeof(db), "%s/a.db", dir);
+	snprintf(log, sizeof(log), "%s/a-daemon.log", dir);
+	cr_assert_eq(chmod(db, 0644), 0);
+	cr_assert_eq(chmod(log, 0644), 0);
+	fed_init(&f, "a", &(fed_opts){0});
+	fed_log_file(&f, log);
+	old = umask(022);
+	fed_start(&f);
+	umask(old);
+	/* Narrowed, not taken from the group: -wal and -shm follow. */
+	assert_modes(&f, log, 0640);
+	cr_assert_eq(fed_stop(&f), 0);
+	cr_assert_not_null(text = tu_read_file(log));
+	cr_assert(strstr(text, "log file ") != NULL &&
+	        strstr(text, "a-daemon.log was mode 0644, readable by others: "
+	                     "now 0640") != NULL,
+	    "%s", text);
+	cr_assert(strstr(text, "a.db was mode 0644, readable by others: now "
+	                       "0640") != NULL,
+	    "%s", text);
+	free(text);
+}
+
 /* ---- refusals at the TLS handshake ---- */
 
 /*

@@ -7,6 +7,7 @@
  * the same way backwards.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #include <fedrpc/log.h>
 
+#include "core/private_file.h"
 #include "server/federator/federator.h"
 
 #ifdef FEDRPC_HAVE_ADAPTERS
@@ -99,26 +101,46 @@ federator_limits_opts(const fedrpc_config *cfg, fedrpc_limits_opts *out)
 	out->burst        = cfg->limits.rate_burst;
 }
 
+/* The log file, appended to; made mode 0600 (it names peers, users'
+ * domains and the calls they make), an existing one narrowed to 0640. */
+static FILE *
+log_open(const char *path, fedrpc_private_file *pf)
+{
+	FILE *fp;
+	int   fd;
+
+	if ((fd = fedrpc_private_file_open(path, O_WRONLY | O_APPEND, pf)) < 0)
+		return NULL;
+	if ((fp = fdopen(fd, "a")) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	setvbuf(fp, NULL, _IOLBF, 0);
+	return fp;
+}
+
 fedrpc_code
 federator_log_apply(federator *f, const fedrpc_config *cfg, fedrpc_status *st)
 {
-	FILE *fp = NULL;
+	fedrpc_private_file pf = {0};
+	FILE               *fp = NULL;
 
 	fedrpc_log_set_level(f->log_override >= 0
 		? (fedrpc_log_level) f->log_override
 		: cfg->log.level);
 	/* Reopened on every reload, so log rotation needs only a SIGHUP. */
-	if (cfg->log.file != NULL &&
-	    (fp = fopen(cfg->log.file, "a")) == NULL)
+	if (cfg->log.file != NULL && (fp = log_open(cfg->log.file, &pf)) == NULL)
 		return fedrpc_status_set(st, FEDRPC_FAILED_PRECONDITION,
 		    "cannot open log file %s: %s", cfg->log.file,
 		    strerror(errno));
-	if (fp != NULL)
-		setvbuf(fp, NULL, _IOLBF, 0);
 	fedrpc_log_set_stream(fp);
 	if (f->log_file != NULL)
 		fclose(f->log_file);
 	f->log_file = fp;
+	if (pf.narrowed)
+		FEDRPC_LOG_WARN("log file %s was mode %04o, readable by "
+				"others: now %04o",
+		    cfg->log.file, (unsigned) pf.was, (unsigned) pf.now);
 	if (cfg->log.format == FEDRPC_LOG_FORMAT_JSON)
 		FEDRPC_LOG_WARN("log.format \"json\" is not supported by this "
 				"build; logging text");

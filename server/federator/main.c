@@ -23,6 +23,7 @@
 #include <fedrpc/log.h>
 #include <fedrpc/tls.h>
 
+#include "core/private_file.h"
 #include "server/federator/federator.h"
 
 #define DEFAULT_GRACE_MS 5000
@@ -96,11 +97,13 @@ check_config(const char *path)
 static int
 write_pid_file(const char *path)
 {
-	char buf[32];
-	int  fd, n;
+	char                buf[32];
+	int                 fd, n;
+	fedrpc_private_file pf;
 
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
-	    0)
+	/* Like every file the daemon makes: its user's (0600), whatever
+	 * the umask. */
+	if ((fd = fedrpc_private_file_open(path, O_WRONLY | O_TRUNC, &pf)) < 0)
 		return -1;
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long) getpid());
 	if (write(fd, buf, (size_t) n) != n) {

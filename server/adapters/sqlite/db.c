@@ -17,6 +17,7 @@
 
 #include <fedrpc/log.h>
 
+#include "server/adapters/sqlite/db_private.h"
 #include "server/adapters/sqlite/sq.h"
 
 #define POOL_SIZE 4
@@ -164,6 +165,9 @@ sq_db_open(const char *path, sq_db **out, fedrpc_status *st)
 	/* Each connection to ":memory:" is a database of its own. */
 	if (strcmp(path, ":memory:") == 0)
 		n = 1;
+	/* Its files are the daemon user's alone, whatever the umask. */
+	if (sq_db_private(path, st) != FEDRPC_OK)
+		return st->code;
 	if ((db = calloc(1, sizeof(*db))) == NULL ||
 	    (db->conns = calloc(n, sizeof(sq_conn))) == NULL) {
 		free(db);
