@@ -244,7 +244,12 @@ print_fields(FILE *f, const cfg_field *fields, const void *base, int depth,
 			fprintf(f, "%*s", depth * 2, "");
 		fprintf(f, "%s = ", fd->name);
 		print_value(f, fd, base, depth);
-		fputs(one_line ? "; " : ";\n", f);
+		if (one_line)
+			fputs("; ", f);
+		else if (fd->note != NULL)
+			fprintf(f, ";  # %s\n", fd->note);
+		else
+			fputs(";\n", f);
 	}
 }
 

@@ -64,6 +64,9 @@ typedef struct cfg_field {
 	const cfg_choice *choices; /* CFG_ENUM; ends with a NULL name */
 	cfg_check_fn      check;   /* CFG_STRING: extra validation */
 	const struct cfg_field *fields; /* CFG_GROUP, CFG_LIST members */
+	/* What the setting does (or does not do) in this build, printed as
+	 * a comment beside its value (--check-config); NULL: nothing. */
+	const char *note;
 } cfg_field;
 
 /* The root of the schema: the top-level settings, in load order. */

@@ -402,6 +402,7 @@ federator_open(federator **out, const char *config_path, fedrpc_config *cfg,
 	pthread_cond_init(&f->watch_cv, NULL);
 
 	if (federator_log_apply(f, cfg, st) != FEDRPC_OK ||
+	    federator_fd_limit_apply(cfg, st) != FEDRPC_OK ||
 	    fedrpc_tls_engine_init(st) != FEDRPC_OK ||
 	    open_resolver(f, st) != FEDRPC_OK)
 		goto fail;

@@ -4,7 +4,7 @@
  * outgoing channels), and each file of server/federator/ owns one step of
  * its life: main.c (arguments, signals), federator.c (assembly and stop),
  * admit.c (who may call), egress.c (whom we may call), reload.c (SIGHUP),
- * health.c and version.c (the services the daemon itself serves).
+ * fd_limit.c (open files), health.c and version.c (the services the daemon itself serves).
  */
 #ifndef FEDRPC_FEDERATOR_H
 #define FEDRPC_FEDERATOR_H
@@ -121,6 +121,19 @@ fedrpc_code federator_local_new(
 /* Starts it with a socket file of mode 0600. */
 fedrpc_code federator_local_start(
     federator *f, fedrpc_server *srv, fedrpc_status *st);
+
+/* ---- fd_limit.c ---- */
+/* The open files a configuration needs, and the sum in words. */
+typedef struct federator_fd_need {
+	unsigned long total; /* margin included */
+	char          why[200];
+} federator_fd_need;
+void federator_fd_need_get(const fedrpc_config *cfg, federator_fd_need *out);
+/* Raises the soft RLIMIT_NOFILE to the hard limit and logs the result;
+ * FAILED_PRECONDITION, naming settings and numbers, when that is less
+ * than cfg needs. */
+fedrpc_code federator_fd_limit_apply(
+    const fedrpc_config *cfg, fedrpc_status *st);
 
 /* ---- local_watch.c ---- */
 fedrpc_code local_watch_start(federator *f, fedrpc_status *st);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,6 +64,28 @@ usage(FILE *f)
 	    DEFAULT_GRACE_MS);
 }
 
+/* --check-config: what the file needs in open files, against the hard
+ * limit of this shell (the daemon raises its soft limit to that). */
+static void
+check_fd_limit(const char *path, const fedrpc_config *cfg)
+{
+	federator_fd_need need;
+	struct rlimit     rl;
+
+	federator_fd_need_get(cfg, &need);
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_max == RLIM_INFINITY)
+		fprintf(stderr, "federator: %s: needs %lu open files (%s)\n",
+		    path, need.total, need.why);
+	else
+		fprintf(stderr,
+		    "federator: %s: needs %lu open files (%s); the hard limit "
+		    "here is %llu%s\n",
+		    path, need.total, need.why,
+		    (unsigned long long) rl.rlim_max,
+		    rl.rlim_max < need.total ? ": too low, it would not start"
+		                             : "");
+}
+
 /* --check-config: the file, then the TLS files it names. */
 static int
 check_config(const char *path)
@@ -78,6 +101,7 @@ check_config(const char *path)
 	}
 	fedrpc_config_print(cfg, stdout);
 	fflush(stdout);
+	check_fd_limit(path, cfg);
 	if (cfg->federation.enabled) {
 		fedrpc_log_set_level(FEDRPC_LOG_OFF);
 		fedrpc_config_tls_opts(cfg, &o);
