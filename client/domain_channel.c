@@ -33,6 +33,7 @@
 #include "core/dns_name.h"
 #include "client/domain_int.h"
 #include "core/clock.h"
+#include "core/envelope.h"
 
 /* fedrpc_target_check() without a timeout. */
 #define DEFAULT_CHECK_TIMEOUT_MS 5000
@@ -917,6 +918,54 @@ sleep_ms(unsigned ms)
 		;
 }
 
+/*
+ * Whether the server behind a connection answers a call. A finished
+ * handshake is not enough: an nng listener can negotiate connections and
+ * never hand them to its server. Any reply counts, a refusal too.
+ */
+static fedrpc_code
+target_answers(
+    nng_socket sock, const char *hp, uint64_t deadline, fedrpc_status *st)
+{
+	uint8_t             id[FEDRPC_REQUEST_ID_LEN];
+	uint64_t            now  = fedrpc_clock_ms();
+	uint32_t            left = deadline > now ? (uint32_t) (deadline - now)
+						  : 1;
+	fedrpc_request_head h    = {.method = "fedrpc.health.v1.Health/Check",
+		   .timeout_ms = left, .request_id = id};
+	fedrpc_reply_view   v;
+	nng_msg            *m;
+	int                 rv;
+
+	fedrpc_request_id_new(id);
+	if (fedrpc_envelope_request_encode(&m, &h, NULL, 0, st) != FEDRPC_OK)
+		return st->code;
+	(void) nng_socket_set_ms(sock, NNG_OPT_SENDTIMEO, (nng_duration) left);
+	(void) nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, (nng_duration) left);
+	if ((rv = nng_sendmsg(sock, m, 0)) != 0) {
+		nng_msg_free(m);
+		return fedrpc_status_set(st, FEDRPC_UNAVAILABLE,
+		    "connected to %s, but cannot send a call: %s", hp,
+		    nng_strerror(rv));
+	}
+	if ((rv = nng_recvmsg(sock, &m, 0)) != 0)
+		return fedrpc_status_set(st,
+		    rv == NNG_ETIMEDOUT ? FEDRPC_DEADLINE_EXCEEDED
+					: FEDRPC_UNAVAILABLE,
+		    "connected to %s, but its server did not answer a call "
+		    "within %u ms (%s)",
+		    hp, left, nng_strerror(rv));
+	rv = fedrpc_envelope_reply_decode(&v, nng_msg_body(m), nng_msg_len(m),
+	    NULL) == FEDRPC_OK;
+	nng_msg_free(m);
+	if (!rv)
+		return fedrpc_status_set(st, FEDRPC_UNAVAILABLE,
+		    "connected to %s, but its server answered with a "
+		    "malformed reply",
+		    hp);
+	return FEDRPC_OK;
+}
+
 fedrpc_code
 fedrpc_target_check(const char *url, const fedrpc_tls_opts *tls,
     uint32_t timeout_ms, fedrpc_peer *peer, uint64_t *connect_us,
@@ -1005,7 +1054,9 @@ fedrpc_target_check(const char *url, const fedrpc_tls_opts *tls,
 				    hp);
 				goto out;
 			}
-			code = fedrpc_status_set(st, FEDRPC_OK, "%s", "");
+			if ((code = target_answers(sock, hp, deadline, st)) ==
+			    FEDRPC_OK)
+				fedrpc_status_set(st, FEDRPC_OK, "%s", "");
 			goto out;
 		}
 		if (cfg != NULL &&

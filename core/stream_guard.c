@@ -24,9 +24,12 @@
  * TLS stream), which submits while holding the lock that the aio's
  * callback takes first, so the result read right after the call belongs
  * to this submission: an aio holding NNG_ECANCELED is completed here with
- * NNG_ECLOSED, and the transport's callback ends the transfer as for any
- * closed connection. (None of nng's transports resubmit after an error, so
- * this cannot loop.)
+ * NNG_ECONNABORTED, and the transport's callback ends the transfer as for
+ * any broken connection. (None of nng's transports resubmit after an
+ * error, so this cannot loop.) Not NNG_ECLOSED: during a connection's
+ * set-up that error reaches nng's listener or dialer, which take it to mean
+ * that they were closed themselves and never accept or dial again.
+ * NNG_ECONNABORTED is what they take for a peer that went away.
  *
  * nng calls these functions through its exported symbols, so a definition
  * in the executable takes their place for nng's own calls as well;
@@ -63,7 +66,7 @@ static void
 guard_check(nng_aio *aio)
 {
 	if (nng_aio_result(aio) == NNG_ECANCELED)
-		nng_aio_finish(aio, NNG_ECLOSED);
+		nng_aio_finish(aio, NNG_ECONNABORTED);
 }
 
 void

@@ -83,6 +83,11 @@ engine_once(void)
 	if (!stream_guard_active())
 		FEDRPC_LOG_WARN("tls: nng's stream operations are not guarded "
 				"(core/stream_guard.c not in effect)");
+	/* Without it, a peer that resets its connection during the set-up
+	 * can stop a listener for good. */
+	if (!epipe_guard_active())
+		FEDRPC_LOG_WARN("tls: EPIPE reaches nng unchanged "
+				"(core/epipe_guard.c not in effect)");
 
 	snprintf(eng.name, sizeof(eng.name), "wolfSSL %s", wolfSSL_lib_version());
 	snprintf(eng.description, sizeof(eng.description),

@@ -58,6 +58,11 @@ void tls_engine_thread_enter(void);
  * the guarded versions (an aio refused after a close is completed). */
 bool stream_guard_active(void);
 
+/* ---- epipe_guard.c: EPIPE reaches nng as ECONNRESET ---- */
+
+/* True when nng's calls of sendmsg() reach the guarded version. */
+bool epipe_guard_active(void);
+
 /* ---- tls_ctx.c: the engine's configuration operations ---- */
 
 extern const nng_tls_engine_config_ops tls_ctx_ops;

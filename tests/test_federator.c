@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <criterion/criterion.h>
 
 #include <fedrpc/channel.h>
@@ -144,6 +146,7 @@ typedef struct fed_opts {
 	const char *statics;    /* entries of discovery.static */
 	const char *limits;     /* extra settings inside limits { } */
 	const char *cert_dir;   /* where cert, key, ca live; NULL: dir */
+	const char *top;        /* extra top-level settings */
 } fed_opts;
 
 typedef struct fed {
@@ -191,7 +194,8 @@ fed_write_conf(fed *f, const fed_opts *o)
 	    "  %s\n"
 	    "};\n"
 	    "storage = { adapter = \"sqlite\"; path = \"%s/%s.db\"; };\n"
-	    "log = { level = \"info\"; };\n",
+	    "log = { level = \"info\"; };\n"
+	    "%s\n",
 	    o->domain != NULL ? o->domain : "a.example",
 	    o->disabled ? "false" : "true",
 	    o->strategy != NULL ? o->strategy : "allowList",
@@ -200,7 +204,8 @@ fed_write_conf(fed *f, const fed_opts *o)
 	    cert, o->crl != NULL ? o->crl : "",
 	    o->nameserver != NULL ? o->nameserver : "",
 	    o->statics != NULL ? o->statics : "",
-	    o->limits != NULL ? o->limits : "", dir, f->name);
+	    o->limits != NULL ? o->limits : "", dir, f->name,
+	    o->top != NULL ? o->top : "");
 	cr_assert_lt((size_t) n, sizeof(text));
 	cr_assert(tu_write_file(f->conf, text));
 }
@@ -1612,6 +1617,137 @@ Test(federator, half_open_handshakes_and_garbage)
 	for (int i = 0; i < 16; i++)
 		close(half[i]);
 	cr_assert_eq(fed_counters(&f).connections, 2);
+	cr_assert_eq(fed_stop(&f), 0);
+}
+
+/* ---- the listener's self-check ---- */
+
+/* What the local health service says of the federation listener. */
+typedef struct listener_view {
+	char      state[600]; /* "serving", "not serving: ..." */
+	long long checks, failures, connections;
+	int       status;     /* the overall serving status */
+} listener_view;
+
+static long long
+md_number(const fedrpc_metadata *md, const char *key)
+{
+	size_t         n;
+	const uint8_t *v = fedrpc_metadata_get(md, key, &n);
+	char           buf[32] = "";
+
+	if (v == NULL || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, v, n);
+	return atoll(buf);
+}
+
+static void
+on_listener_md(void *arg, const fedrpc_metadata *md)
+{
+	listener_view *lv = arg;
+	size_t         n;
+	const uint8_t *v = fedrpc_metadata_get(md, "federation-listener", &n);
+
+	snprintf(lv->state, sizeof(lv->state), "%.*s", v ? (int) n : 0,
+	    v ? (const char *) v : "");
+	lv->checks      = md_number(md, "listener-checks");
+	lv->failures    = md_number(md, "listener-check-failures");
+	lv->connections = md_number(md, "federation-connections");
+}
+
+static listener_view
+listener_state(const fed *f)
+{
+	listener_view  lv = {.status = -1};
+	fedrpc_status  st = {0};
+	Fedrpc__Health__V1__HealthCheckRequest req =
+	    FEDRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+	Fedrpc__Health__V1__HealthCheckResponse *resp = NULL;
+
+	cr_assert_eq(local_call(f, "fedrpc.health.v1.Health/Check", &req.base,
+	                 &fedrpc__health__v1__health_check_response__descriptor,
+	                 (ProtobufCMessage **) &resp, on_listener_md, &lv, &st),
+	    FEDRPC_OK, "%s", st.message);
+	lv.status = resp->status;
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return lv;
+}
+
+/* Open descriptors of a process. */
+static int
+fd_count(pid_t pid)
+{
+	char path[64];
+	int  n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+	cr_assert_not_null(d = opendir(path));
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n - 2;
+}
+
+/* A connection attempt that does not wait for the other side. */
+static int
+tcp_connect_nowait(int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	sa.sin_port        = htons((uint16_t) port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_geq(fd, 0);
+	(void) connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+	return fd;
+}
+
+/*
+ * A healthy listener passes its self-checks, which are not counted as
+ * federation connections. One that cannot take new connections (here:
+ * out of descriptors, held by silent connections) fails them: the log says
+ * why and health says NOT_SERVING, until connections can be taken again.
+ */
+Test(federator, listener_self_check, .timeout = 150)
+{
+	enum { SILENT = 120 };
+	fed           f;
+	int           silent[SILENT];
+	listener_view lv;
+	long long     end;
+	struct rlimit rl;
+
+	fed_init(&f, "a", &(fed_opts){.top = "listen_check_ms = 500;"});
+	fed_start(&f);
+	end = now_ms() + 3 * WAIT_MS;
+	do {
+		lv = listener_state(&f);
+		if (lv.checks >= 3)
+			break;
+		usleep(50000);
+	} while (now_ms() < end);
+	cr_assert_geq(lv.checks, 3, "the self-check did not run");
+	cr_assert_eq(lv.failures, 0, "a healthy listener failed: %s", lv.state);
+	cr_assert_str_eq(lv.state, "serving");
+	cr_assert_eq(lv.status,
+	    FEDRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
+	cr_assert_eq(lv.connections, 0, "self-checks counted as connections");
+
+	/* Room for a few more descriptors only, then silent connections. */
+	rl.rlim_cur = rl.rlim_max = (rlim_t) fd_count(f.pid) + 16;
+	cr_assert_eq(prlimit(f.pid, RLIMIT_NOFILE, &rl, NULL), 0, "%s",
+	    strerror(errno));
+	for (int i = 0; i < SILENT; i++)
+		silent[i] = tcp_connect_nowait(f.port);
+	assert_logged(&f, "does not serve new connections (self-check: ");
+	for (int i = 0; i < SILENT; i++)
+		close(silent[i]);
+	assert_logged(&f, "serves new connections again");
+	lv = listener_state(&f);
+	cr_assert_str_eq(lv.state, "serving");
+	cr_assert_geq(lv.failures, 2);
 	cr_assert_eq(fed_stop(&f), 0);
 }
 

@@ -5,6 +5,11 @@
  */
 #include <criterion/criterion.h>
 
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+
+#include <fedrpc/domain.h>
+
 #include "client/channel_int.h"
 #include "rt_echo.h"
 #include "testcerts.h"
@@ -214,5 +219,54 @@ Test(rt_tls, fifty_clients_each_seen_as_itself_by_the_handler,
 		fedrpc_channel_close(pcs[i].ch);
 	}
 	cr_assert_eq(echo_handled(), N_CLIENTS * N_CALLS);
+	fedrpc_server_free(srv);
+}
+
+/*
+ * fedrpc_target_check() (fedctl discover --connect) reports a target whose
+ * listener finishes handshakes but whose server never answers, instead of
+ * calling it reachable; a serving one passes.
+ */
+Test(rt_tls, target_check_needs_an_answer_not_only_a_handshake)
+{
+	char            b[3][512], url[64];
+	fedrpc_tls_opts st_opts = tls_opts("srv", "ca", b);
+	fedrpc_tls_opts cl_opts;
+	char            cb[3][512];
+	fedrpc_tls     *tls;
+	fedrpc_status   st = {0};
+	fedrpc_server  *srv;
+	nng_socket      mute;
+	nng_listener    l;
+	int             port;
+	fedrpc_peer     peer;
+	uint64_t        us;
+
+	cl_opts             = tls_opts("cli", "ca", cb);
+	cl_opts.server_name = "b.example";
+	/* A listener whose socket never reads a request. */
+	cr_assert_eq(fedrpc_tls_new(&tls, true, &st_opts, &st), FEDRPC_OK, "%s",
+	    st.message);
+	cr_assert_eq(nng_rep0_open(&mute), 0);
+	cr_assert_eq(nng_listener_create(&l, mute, "tls+tcp://127.0.0.1:0"), 0);
+	cr_assert_eq(nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG,
+	                 fedrpc_tls_nng_config(tls)), 0);
+	cr_assert_eq(nng_listener_start(l, 0), 0);
+	cr_assert_eq(nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port), 0);
+	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", port);
+	cr_assert_eq(fedrpc_target_check(url, &cl_opts, 2000, &peer, &us, &st),
+	    FEDRPC_DEADLINE_EXCEEDED, "%s: %s", fedrpc_code_name(st.code),
+	    st.message);
+	cr_assert(strstr(st.message, "did not answer") != NULL, "%s",
+	    st.message);
+	nng_close(mute);
+	fedrpc_tls_free(tls);
+
+	srv = tls_server("srv", "ca", url);
+	cr_assert_eq(fedrpc_target_check(url, &cl_opts, 10000, &peer, &us, &st),
+	    FEDRPC_OK, "%s", st.message);
+	cr_assert_eq(peer.n_names, 1);
+	cr_assert_str_eq(peer.names[0], "b.example");
+	fedrpc_peer_clear(&peer);
 	fedrpc_server_free(srv);
 }

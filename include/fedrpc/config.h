@@ -78,6 +78,9 @@ typedef struct fedrpc_config {
 	} federation;
 
 	char *listen;    /* "tls+tcp://host:port" (mutual TLS only) */
+	/* How often the daemon connects to its own listener to see that it
+	 * still serves new connections; 0: never. */
+	uint32_t listen_check_ms;
 	char *local_api; /* "ipc:///abs/path.sock" */
 
 	struct {

@@ -147,8 +147,10 @@ fedrpc_code fedrpc_domain_info_get(fedrpc_channel *ch, fedrpc_domain_info *out);
 /*
  * One connection attempt to one address of one target, for diagnostics
  * (fedctl discover --connect): a TCP connection to `url`'s host and port,
- * then (for tls+tcp://) the TLS handshake with tls->server_name, within
- * timeout_ms. On FEDRPC_OK `peer` (if not NULL) receives what was learnt
+ * then (for tls+tcp://) the TLS handshake with tls->server_name, then one
+ * call (a health check; any answer counts, a refusal too, since a listener
+ * can finish handshakes without serving), all within timeout_ms. On
+ * FEDRPC_OK `peer` (if not NULL) receives what was learnt
  * about the server (free with fedrpc_peer_clear()) and *connect_us the
  * time from the start to an established connection. Errors as a domain
  * channel gives them ("connection refused by ...", "TLS handshake with ...

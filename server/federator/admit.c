@@ -84,21 +84,45 @@ federation_connection(void *arg, nng_pipe pipe)
 	nng_sockaddr sa;
 	char        addr[64] = "?";
 
-	__atomic_add_fetch(&f->connections, 1, __ATOMIC_RELAXED);
+	int         port     = 0;
+	bool        loopback = false;
+
 	if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) == 0 &&
 	    sa.s_family == NNG_AF_INET) {
 		const uint8_t *b = (const uint8_t *) &sa.s_in.sa_addr;
 
+		port     = ntohs(sa.s_in.sa_port);
+		loopback = b[0] == 127;
 		snprintf(addr, sizeof(addr), "%u.%u.%u.%u:%u", b[0], b[1], b[2],
-		    b[3], (unsigned) ntohs(sa.s_in.sa_port));
+		    b[3], (unsigned) port);
+	} else if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) == 0 &&
+	    sa.s_family == NNG_AF_INET6) {
+		static const uint8_t one[16] = {[15] = 1};
+
+		port     = ntohs(sa.s_in6.sa_port);
+		loopback = memcmp(sa.s_in6.sa_addr, one, 16) == 0;
+		snprintf(addr, sizeof(addr), "[::1]:%u", (unsigned) port);
 	}
+	if (loopback)
+		listen_watch_note(f, port);
 	if (fedrpc_tls_peer_get(pipe, &peer) == FEDRPC_OK) {
+		/* The daemon's own self-check (listen_watch.c). */
+		if (loopback && peer.n_names > 0 &&
+		    listen_watch_is_self(f, peer.names[0])) {
+			FEDRPC_LOG_DEBUG("connection %u from %s: self-check",
+			    (unsigned) nng_pipe_id(pipe), addr);
+			fedrpc_peer_clear(&peer);
+			return true;
+		}
+		__atomic_add_fetch(&f->connections, 1, __ATOMIC_RELAXED);
 		FEDRPC_LOG_INFO("connection %u from %s: %s, %s, certificate "
 				"%s%s",
 		    (unsigned) nng_pipe_id(pipe), addr, peer.version,
 		    peer.cipher, peer.n_names > 0 ? peer.names[0] : "-",
 		    peer.n_names > 1 ? " (and more names)" : "");
 		fedrpc_peer_clear(&peer);
+	} else {
+		__atomic_add_fetch(&f->connections, 1, __ATOMIC_RELAXED);
 	}
 	return true;
 }

@@ -17,6 +17,7 @@
 
 #include <fedrpc/log.h>
 
+#include "core/clock.h"
 #include "core/private_file.h"
 #include "server/federator/federator.h"
 
@@ -400,6 +401,8 @@ federator_open(federator **out, const char *config_path, fedrpc_config *cfg,
 	pthread_mutex_init(&f->egress_mtx, NULL);
 	pthread_mutex_init(&f->watch_mtx, NULL);
 	pthread_cond_init(&f->watch_cv, NULL);
+	pthread_mutex_init(&f->probe_mtx, NULL);
+	fedrpc_clock_cond_init(&f->probe_cv);
 
 	if (federator_log_apply(f, cfg, st) != FEDRPC_OK ||
 	    federator_fd_limit_apply(cfg, st) != FEDRPC_OK ||
@@ -497,6 +500,8 @@ federator_close(federator *f)
 	pthread_mutex_destroy(&f->egress_mtx);
 	pthread_mutex_destroy(&f->watch_mtx);
 	pthread_cond_destroy(&f->watch_cv);
+	pthread_mutex_destroy(&f->probe_mtx);
+	pthread_cond_destroy(&f->probe_cv);
 	free(f->ipc_path);
 	free(f->config_path);
 	free(f);

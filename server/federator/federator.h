@@ -42,6 +42,15 @@ typedef struct egress_pool {
 
 struct federator;
 
+/* Remote ports of the latest loopback connections the federation server
+ * took, so the self-check can find its own. */
+#define LISTEN_RING 32
+typedef struct listen_probe_ring {
+	int      port[LISTEN_RING];
+	uint64_t gen[LISTEN_RING]; /* 1 + the value of next when written */
+	uint64_t next;             /* entries written so far */
+} listen_probe_ring;
+
 /* The health service's view of one of the two servers. */
 typedef struct federator_health {
 	struct federator *f;
@@ -80,6 +89,19 @@ typedef struct federator {
 	pthread_mutex_t watch_mtx;
 	pthread_cond_t  watch_cv;
 	uint64_t        local_restarts; /* atomic */
+
+	/* The federation listener's self-check (listen_watch.c), run by the
+	 * watchdog thread. probe_mtx guards self_name, probe_ring and
+	 * listen_why; probe_cv signals a new entry in probe_ring. */
+	pthread_mutex_t   probe_mtx;
+	pthread_cond_t    probe_cv;
+	char              self_name[256]; /* our certificate's first name */
+	listen_probe_ring probe_ring;     /* loopback connections accepted */
+	uint64_t          listen_next_ms; /* next check (watchdog only) */
+	int               listen_failing; /* atomic: failed checks in a row */
+	uint64_t          listen_checks;   /* atomic: checks run */
+	uint64_t          listen_failures; /* atomic: failed checks in all */
+	char              listen_why[512]; /* the last failure's reason */
 
 	/* Federation calls, counted by admission (atomic). */
 	uint64_t admitted; /* passed every check */
@@ -139,6 +161,16 @@ fedrpc_code federator_fd_limit_apply(
 fedrpc_code local_watch_start(federator *f, fedrpc_status *st);
 /* Stops and joins the watchdog; idempotent. */
 void local_watch_stop(federator *f);
+
+/* ---- listen_watch.c ---- */
+/* Runs the self-check when it is due (the watchdog calls it each second). */
+void listen_watch_tick(federator *f);
+/* True while the listener fails its self-check; the reason into why. */
+bool listen_watch_failing(federator *f, char *why, size_t n);
+/* admit.c: the server took a connection from loopback port remote_port. */
+void listen_watch_note(federator *f, int remote_port);
+/* Whether a peer certificate name is our own certificate's first name. */
+bool listen_watch_is_self(federator *f, const char *peer_name);
 
 /* ---- admit.c ---- */
 /* Installs the admission chain and completion hook on the listener. */

@@ -8,6 +8,10 @@
  *   config-reloads       reloads applied since start
  *   config-reload-failures  reloads refused (old settings kept)
  *   local-api-restarts   times the local listener was rebuilt (local_watch.c)
+ *   federation-listener  "serving", "off", or "not serving: <why>" when the
+ *                        listener fails its self-check (listen_watch.c)
+ *   listener-checks      self-checks of the listener run so far
+ *   listener-check-failures  those that failed
  *   dns-lookups          domains looked up (DNS or static routes)
  *   egress-denied        outgoing calls the allow list refused
  *   egress-attempts      connection attempts to other domains
@@ -91,6 +95,37 @@ egress_counters(fedrpc_ctx *ctx, federator *f)
 	add_counter(ctx, "egress-attempts", attempts);
 }
 
+/* Whether a service depends on the federation listener: the daemon as a
+ * whole ("") and every federation service; the local ones do not. */
+static bool
+listener_matters(const health_impl *h, const char *service)
+{
+	if (!h->local || service == NULL || service[0] == '\0')
+		return true;
+	return strncmp(service, "fedrpc.local.", 13) != 0;
+}
+
+/* The listener's self-check as reply metadata (listen_watch.c). */
+static void
+listener_state(fedrpc_ctx *ctx, federator *f)
+{
+	char why[sizeof(f->listen_why)], v[sizeof(why) + 16];
+	int  n;
+
+	if (f->fed_srv == NULL)
+		n = snprintf(v, sizeof(v), "off");
+	else if (listen_watch_failing(f, why, sizeof(why)))
+		n = snprintf(v, sizeof(v), "not serving: %s", why);
+	else
+		n = snprintf(v, sizeof(v), "serving");
+	(void) fedrpc_ctx_add_reply_metadata(ctx, "federation-listener",
+	    (const uint8_t *) v, (size_t) n < sizeof(v) ? (size_t) n : sizeof(v) - 1);
+	add_counter(ctx, "listener-checks",
+	    __atomic_load_n(&f->listen_checks, __ATOMIC_RELAXED));
+	add_counter(ctx, "listener-check-failures",
+	    __atomic_load_n(&f->listen_failures, __ATOMIC_RELAXED));
+}
+
 static fedrpc_code
 health_check(void *impl, fedrpc_ctx *ctx,
     const Fedrpc__Health__V1__HealthCheckRequest *req,
@@ -105,9 +140,13 @@ health_check(void *impl, fedrpc_ctx *ctx,
 		resp->status = UNKNOWN_SERVICE;
 	else if (__atomic_load_n(&f->stopping, __ATOMIC_ACQUIRE))
 		resp->status = NOT_SERVING;
+	else if (listener_matters(h, req->service) &&
+	    listen_watch_failing(f, NULL, 0))
+		resp->status = NOT_SERVING;
 	else
 		resp->status = SERVING;
 	if (h->local) {
+		listener_state(ctx, f);
 		add_counter(ctx, "federation-admitted",
 		    __atomic_load_n(&f->admitted, __ATOMIC_RELAXED));
 		add_counter(ctx, "federation-refused",

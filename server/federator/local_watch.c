@@ -9,6 +9,9 @@
  *
  * The check is a whole health call: its handshake is done before it hangs
  * up, so it cannot cause what it looks for.
+ *
+ * The same thread runs the federation listener's self-check
+ * (listen_watch.c) when it is due.
  */
 #include <errno.h>
 #include <time.h>
@@ -18,6 +21,7 @@
 
 #include <fedrpc/log.h>
 
+#include "core/clock.h"
 #include "core/envelope.h"
 #include "fedrpc/health/v1/health.pb-c.h"
 #include "server/federator/federator.h"
@@ -25,18 +29,6 @@
 #define LOCAL_CHECK_MS 1000
 /* A health call over a local socket takes microseconds; this is generous. */
 #define LOCAL_HANDSHAKE_MS 3000
-
-static void
-deadline_in(struct timespec *ts, uint32_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long) (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
 
 /*
  * True if the local server answers a health check. A finished handshake
@@ -117,12 +109,13 @@ watch_main(void *arg)
 
 	pthread_mutex_lock(&f->watch_mtx);
 	while (!f->watch_stop) {
-		deadline_in(&ts, LOCAL_CHECK_MS);
+		fedrpc_clock_deadline(&ts, LOCAL_CHECK_MS);
 		if (pthread_cond_timedwait(&f->watch_cv, &f->watch_mtx, &ts) !=
 		        ETIMEDOUT ||
 		    f->watch_stop)
 			continue;
 		pthread_mutex_unlock(&f->watch_mtx);
+		listen_watch_tick(f);
 		if (!local_alive(f->cfg->local_api)) {
 			pthread_mutex_lock(&f->watch_mtx);
 			if (!f->watch_stop) {
@@ -141,13 +134,9 @@ watch_main(void *arg)
 fedrpc_code
 local_watch_start(federator *f, fedrpc_status *st)
 {
-	pthread_condattr_t ca;
-
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_destroy(&f->watch_cv);
-	pthread_cond_init(&f->watch_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	fedrpc_clock_cond_init(&f->watch_cv);
+	f->listen_next_ms = fedrpc_clock_ms() + f->cfg->listen_check_ms;
 	if (pthread_create(&f->watch_thread, NULL, watch_main, f) != 0)
 		return fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
 		    "cannot start the local API watchdog");
