@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fedrpc/adapter.h>
 #include <fedrpc/channel.h>
 #include <fedrpc/server.h>
 
@@ -26,7 +27,6 @@
 #include "fedrpc/local/v1/conversations.fedrpc.h"
 #include "fedrpc/local/v1/inbox.fedrpc.h"
 #include "fedrpc/local/v1/users.fedrpc.h"
-#include "server/adapters/adapter.h"
 #include "testutil.h"
 
 #define FX_MAX 3

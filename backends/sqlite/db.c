@@ -17,7 +17,7 @@
 
 #include <fedrpc/log.h>
 
-#include "server/adapters/sqlite/sq.h"
+#include "backends/sqlite/sq.h"
 
 #define POOL_SIZE 4
 #define BUSY_TIMEOUT_MS 5000

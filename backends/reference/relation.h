@@ -3,8 +3,8 @@
  * how one side's relation moves on a local step (connect, block, rescind)
  * or a remote one (the other side connected or rescinded). Pure.
  */
-#ifndef FEDRPC_ADAPTERS_RELATION_H
-#define FEDRPC_ADAPTERS_RELATION_H
+#ifndef FEDRPC_BACKENDS_REFERENCE_RELATION_H
+#define FEDRPC_BACKENDS_REFERENCE_RELATION_H
 
 #include <stdbool.h>
 

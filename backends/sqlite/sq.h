@@ -5,14 +5,15 @@
  * Store functions run inside a transaction their caller opened with
  * sq_begin(); strings they return live in the call's arena.
  */
-#ifndef FEDRPC_ADAPTERS_SQLITE_SQ_H
-#define FEDRPC_ADAPTERS_SQLITE_SQ_H
+#ifndef FEDRPC_BACKENDS_SQLITE_SQ_H
+#define FEDRPC_BACKENDS_SQLITE_SQ_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <sqlite3.h>
 
+#include <fedrpc/adapter.h>
 #include <fedrpc/channel.h>
 #include <fedrpc/server.h>
 #include <fedrpc/status.h>
@@ -22,9 +23,8 @@
 #include "fedrpc/local/v1/connections.pb-c.h"
 #include "fedrpc/local/v1/inbox.pb-c.h"
 #include "fedrpc/local/v1/users.pb-c.h"
-#include "server/adapters/adapter.h"
-#include "server/adapters/ids.h"
-#include "server/adapters/relation.h"
+#include "backends/reference/ids.h"
+#include "backends/reference/relation.h"
 
 typedef struct sq_db   sq_db;
 typedef struct sq_conn sq_conn;

@@ -3,7 +3,7 @@
  * schema version N-1 to N (db.c applies them and records the version in
  * schema_version). Never edit a released migration; append a new one.
  */
-#include "server/adapters/sqlite/sq.h"
+#include "backends/sqlite/sq.h"
 
 const char *const sq_migrations[] = {
     /* 1: users, clients, prekeys, connections, conversations, inboxes */

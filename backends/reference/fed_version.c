@@ -3,7 +3,7 @@
  * answered whatever version the request carries.
  */
 #include "fedrpc/federation/v1/version.fedrpc.h"
-#include "server/adapters/sqlite/sq.h"
+#include "backends/sqlite/sq.h"
 
 static fedrpc_code
 h_get(void *impl, fedrpc_ctx *ctx,

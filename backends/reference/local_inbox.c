@@ -3,7 +3,7 @@
  * and acknowledges them to have them deleted (at-least-once delivery).
  */
 #include "fedrpc/local/v1/inbox.fedrpc.h"
-#include "server/adapters/sqlite/sq.h"
+#include "backends/sqlite/sq.h"
 
 /* The acting user must be ours and the client theirs. */
 static fedrpc_code

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/adapters/mismatch.h"
+#include "backends/reference/mismatch.h"
 
 static void *
 al_alloc(ProtobufCAllocator *al, size_t size)

@@ -7,7 +7,7 @@
 
 #include "fedrpc/federation/v1/users.fedrpc.h"
 #include "fedrpc/local/v1/users.fedrpc.h"
-#include "server/adapters/sqlite/sq.h"
+#include "backends/sqlite/sq.h"
 
 #define MAX_PREKEYS 100
 /* Attempts at a fresh random id before giving up (collisions are ~never). */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fedrpc/federation/v1/users.fedrpc.h"
-#include "server/adapters/sqlite/sq.h"
+#include "backends/sqlite/sq.h"
 
 fedrpc_adapter_search_policy
 sq_policy(sq_adapter *a, const char *origin)

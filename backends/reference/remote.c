@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "server/adapters/sqlite/sq.h"
+#include "backends/sqlite/sq.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
 

@@ -8,7 +8,7 @@
 
 #include "fedrpc/federation/v1/conversations.fedrpc.h"
 #include "fedrpc/local/v1/conversations.fedrpc.h"
-#include "server/adapters/sqlite/sq.h"
+#include "backends/sqlite/sq.h"
 
 #define ROLE_ADMIN FEDRPC__FEDERATION__V1__CONVERSATION_ROLE__CONVERSATION_ROLE_ADMIN
 #define ROLE_MEMBER FEDRPC__FEDERATION__V1__CONVERSATION_ROLE__CONVERSATION_ROLE_MEMBER

@@ -8,7 +8,7 @@
 
 #include "fedrpc/federation/v1/users.fedrpc.h"
 #include "fedrpc/local/v1/connections.fedrpc.h"
-#include "server/adapters/sqlite/sq.h"
+#include "backends/sqlite/sq.h"
 
 /* The checks every step starts with. */
 static fedrpc_code

@@ -10,7 +10,7 @@
 
 #include <uuid/uuid.h>
 
-#include "server/adapters/ids.h"
+#include "backends/reference/ids.h"
 
 bool
 adp_uuid_valid(const char *s)

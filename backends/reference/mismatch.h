@@ -6,8 +6,8 @@
  * memory from a caller's ProtobufCAllocator, so any adapter can use it and
  * tests can call it directly.
  */
-#ifndef FEDRPC_ADAPTERS_MISMATCH_H
-#define FEDRPC_ADAPTERS_MISMATCH_H
+#ifndef FEDRPC_BACKENDS_REFERENCE_MISMATCH_H
+#define FEDRPC_BACKENDS_REFERENCE_MISMATCH_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/adapters/adapter.h"
+#include <fedrpc/adapter.h>
 
 /* An open adapter. */
 struct fedrpc_adapter_instance {

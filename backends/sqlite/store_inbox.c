@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/adapters/sqlite/sq.h"
+#include "backends/sqlite/sq.h"
 
 /* Every client of the user gets the event under its own next id. */
 static const char SQL_ADD_USER[] =

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/adapters/sqlite/sq.h"
+#include "backends/sqlite/sq.h"
 
 static const uint32_t default_versions[] = {1};
 

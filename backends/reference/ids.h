@@ -3,8 +3,8 @@
  * names, and the domain a qualified id must have (ours, or the caller's).
  * Each check sets a status naming the offending field.
  */
-#ifndef FEDRPC_ADAPTERS_IDS_H
-#define FEDRPC_ADAPTERS_IDS_H
+#ifndef FEDRPC_BACKENDS_REFERENCE_IDS_H
+#define FEDRPC_BACKENDS_REFERENCE_IDS_H
 
 #include <stdbool.h>
 #include <stddef.h>

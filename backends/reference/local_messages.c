@@ -11,8 +11,8 @@
 
 #include "fedrpc/federation/v1/conversations.fedrpc.h"
 #include "fedrpc/federation/v1/users.fedrpc.h"
-#include "server/adapters/mismatch.h"
-#include "server/adapters/sqlite/sq.h"
+#include "backends/reference/mismatch.h"
+#include "backends/sqlite/sq.h"
 
 typedef Fedrpc__Federation__V1__MessageSendingStatus sq_status_msg;
 typedef Fedrpc__Federation__V1__MessageNotSent       sq_not_sent;

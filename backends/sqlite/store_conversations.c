@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "server/adapters/sqlite/sq.h"
+#include "backends/sqlite/sq.h"
 
 static const char SQL_PUT[] =
     "INSERT INTO conversations (domain, id, name, creator_domain, "

@@ -9,7 +9,7 @@
 #include <fedrpc/log.h>
 
 #include "fedrpc/federation/v1/conversations.fedrpc.h"
-#include "server/adapters/sqlite/sq.h"
+#include "backends/sqlite/sq.h"
 
 sq_member *
 sq_conv_member(const sq_conversation *conv, const adp_qid *user)

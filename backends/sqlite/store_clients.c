@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/adapters/sqlite/sq.h"
+#include "backends/sqlite/sq.h"
 
 static const char SQL_INSERT[] =
     "INSERT INTO clients (user_id, id, class, created_ms) VALUES (?, ?, ?, ?)";

@@ -2,7 +2,7 @@
  * The connection state table (after Wire's Brig connection transitions):
  * rows are the current relation, columns the step, '-' leaves it as is.
  */
-#include "server/adapters/relation.h"
+#include "backends/reference/relation.h"
 
 /* Indexed by [relation - 1][step]; 0 means "unchanged". */
 static const adp_relation table[5][5] = {

@@ -11,7 +11,7 @@
 #include "fedrpc/federation/v1/conversations.fedrpc.h"
 #include "fedrpc/federation/v1/users.fedrpc.h"
 #include "fedrpc/local/v1/users.fedrpc.h"
-#include "server/adapters/sqlite/sq.h"
+#include "backends/sqlite/sq.h"
 
 /* A conversation we own, as it was before and after the deletion. */
 typedef struct owned_change {

@@ -6,7 +6,7 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "server/adapters/sqlite/sq.h"
+#include "backends/sqlite/sq.h"
 
 static const char SQL_INSERT[] =
     "INSERT INTO users (id, handle, name, created_ms) VALUES (?, ?, ?, ?)";

@@ -10,7 +10,7 @@
 #include <fedrpc/log.h>
 
 #include "fedrpc/federation/v1/conversations.fedrpc.h"
-#include "server/adapters/sqlite/sq.h"
+#include "backends/sqlite/sq.h"
 
 #define ROLE_MEMBER FEDRPC__FEDERATION__V1__CONVERSATION_ROLE__CONVERSATION_ROLE_MEMBER
 
