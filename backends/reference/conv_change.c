@@ -8,11 +8,11 @@
 
 #include <fedrpc/log.h>
 
+#include "backends/reference/service.h"
 #include "fedrpc/federation/v1/conversations.fedrpc.h"
-#include "backends/sqlite/sq.h"
 
-sq_member *
-sq_conv_member(const sq_conversation *conv, const adp_qid *user)
+ref_member *
+ref_conv_member(const ref_conversation *conv, const adp_qid *user)
 {
 	for (size_t i = 0; i < conv->n_members; i++)
 		if (adp_qid_eq(conv->members[i]->id, user))
@@ -21,7 +21,7 @@ sq_conv_member(const sq_conversation *conv, const adp_qid *user)
 }
 
 bool
-sq_conv_has_domain(const sq_conversation *conv, const char *domain)
+ref_conv_has_domain(const ref_conversation *conv, const char *domain)
 {
 	for (size_t i = 0; i < conv->n_members; i++)
 		if (strcmp(conv->members[i]->id->domain, domain) == 0)
@@ -30,45 +30,59 @@ sq_conv_has_domain(const sq_conversation *conv, const char *domain)
 }
 
 bool
-sq_conv_has_local(sq_adapter *a, const sq_conversation *conv)
+ref_conv_has_local(ref_svc *s, const ref_conversation *conv)
 {
-	return sq_conv_has_domain(conv, a->domain);
-}
-
-static bool
-is_ours(sq_adapter *a, const adp_qid *q)
-{
-	return strcmp(q->domain, a->domain) == 0;
+	return ref_conv_has_domain(conv, s->domain);
 }
 
 fedrpc_code
-sq_change_events(sq_adapter *a, sq_conn *c, fedrpc_ctx *ctx,
-    const sq_conversation *after, adp_qid *const *present, size_t n_present,
-    const sq_change *change, fedrpc_status *st)
+ref_conv_get(fedrpc_store_tx *tx, const adp_qid *id, ref_conversation **out,
+    fedrpc_status *st)
+{
+	bool found;
+
+	*out = NULL;
+	if (tx->ops->conversation_get(tx, id, out, &found, st) != FEDRPC_OK)
+		return st->code;
+	if (!found)
+		*out = NULL;
+	return FEDRPC_OK;
+}
+
+static bool
+is_ours(ref_svc *s, const adp_qid *q)
+{
+	return strcmp(q->domain, s->domain) == 0;
+}
+
+fedrpc_code
+ref_change_events(ref_svc *s, fedrpc_ctx *ctx, fedrpc_store_tx *tx,
+    const ref_conversation *after, adp_qid *const *present, size_t n_present,
+    const ref_change *change, fedrpc_status *st)
 {
 	int64_t                                now = change ? change->time
 							    : adp_now_ms();
 	Fedrpc__Local__V1__ConversationCreated cc =
 	    FEDRPC__LOCAL__V1__CONVERSATION_CREATED__INIT;
-	sq_event *created = sq_event_new(ctx, now);
+	ref_event *created = ref_event_new(ctx, now);
 
 	if (created == NULL)
-		return SQ_NOMEM(st);
-	cc.conversation       = (sq_conversation *) after;
+		return REF_NOMEM(st);
+	cc.conversation       = (ref_conversation *) after;
 	created->payload_case = FEDRPC__LOCAL__V1__EVENT__PAYLOAD_CONVERSATION_CREATED;
 	created->conversation_created = &cc;
 
 	if (change == NULL) {
 		for (size_t i = 0; i < after->n_members; i++)
-			if (is_ours(a, after->members[i]->id) &&
-			    sq_inbox_user_event(c, after->members[i]->id->id,
+			if (is_ours(s, after->members[i]->id) &&
+			    ref_inbox_user(ctx, tx, after->members[i]->id->id,
 			        created, st) != FEDRPC_OK)
 				return st->code;
 		return FEDRPC_OK;
 	}
 
 	{
-		sq_event *ev = sq_event_new(ctx, now);
+		ref_event *ev = ref_event_new(ctx, now);
 		Fedrpc__Local__V1__MembersJoined mj =
 		    FEDRPC__LOCAL__V1__MEMBERS_JOINED__INIT;
 		Fedrpc__Local__V1__MembersLeft ml =
@@ -77,7 +91,7 @@ sq_change_events(sq_adapter *a, sq_conn *c, fedrpc_ctx *ctx,
 		    FEDRPC__LOCAL__V1__CONVERSATION_RENAMED__INIT;
 
 		if (ev == NULL)
-			return SQ_NOMEM(st);
+			return REF_NOMEM(st);
 		if (change->n_added > 0) {
 			mj.conversation      = after->id;
 			mj.actor             = (adp_qid *) change->actor;
@@ -100,16 +114,16 @@ sq_change_events(sq_adapter *a, sq_conn *c, fedrpc_ctx *ctx,
 			ev->conversation_renamed = &cr;
 		}
 		for (size_t i = 0; i < n_present; i++)
-			if (is_ours(a, present[i]) &&
-			    sq_inbox_user_event(c, present[i]->id, ev, st) !=
+			if (is_ours(s, present[i]) &&
+			    ref_inbox_user(ctx, tx, present[i]->id, ev, st) !=
 			        FEDRPC_OK)
 				return st->code;
 	}
 	for (size_t i = 0; i < change->n_added; i++) {
 		const adp_qid *u = change->added[i]->id;
 
-		if (is_ours(a, u) &&
-		    sq_inbox_user_event(c, u->id, created, st) != FEDRPC_OK)
+		if (is_ours(s, u) &&
+		    ref_inbox_user(ctx, tx, u->id, created, st) != FEDRPC_OK)
 			return st->code;
 	}
 	return FEDRPC_OK;
@@ -117,7 +131,7 @@ sq_change_events(sq_adapter *a, sq_conn *c, fedrpc_ctx *ctx,
 
 /* The members of conv on domain, as an arena array of ids. */
 static adp_qid **
-members_on(fedrpc_ctx *ctx, const sq_conversation *conv, const char *domain,
+members_on(fedrpc_ctx *ctx, const ref_conversation *conv, const char *domain,
     size_t *n)
 {
 	adp_qid **v = adp_ptrs(ctx, conv->n_members);
@@ -132,8 +146,8 @@ members_on(fedrpc_ctx *ctx, const sq_conversation *conv, const char *domain,
 }
 
 static void
-send_created(sq_adapter *a, fedrpc_channel *ch, const char *domain,
-    const sq_conversation *conv, sq_domains *unreachable, fedrpc_ctx *ctx)
+send_created(ref_svc *s, fedrpc_channel *ch, const char *domain,
+    const ref_conversation *conv, ref_domains *unreachable, fedrpc_ctx *ctx)
 {
 	Fedrpc__Federation__V1__OnConversationCreatedRequest r =
 	    FEDRPC__FEDERATION__V1__ON_CONVERSATION_CREATED_REQUEST__INIT;
@@ -141,14 +155,14 @@ send_created(sq_adapter *a, fedrpc_channel *ch, const char *domain,
 	fedrpc_call_opts                                       opts;
 	fedrpc_status                                          st = {0};
 
-	sq_call_opts(a, &opts);
-	r.conversation = (sq_conversation *) conv;
+	ref_call_opts(s, &opts);
+	r.conversation = (ref_conversation *) conv;
 	if (fedrpc_federation_v1_conversations_on_conversation_created(
 	        ch, &r, &resp, &opts, &st) != FEDRPC_OK) {
 		FEDRPC_LOG_WARN("conversation %s@%s: cannot tell %s it was "
 		                "created: %s",
 		    conv->id->id, conv->id->domain, domain, st.message);
-		sq_domains_add(ctx, unreachable, domain);
+		ref_domains_add(ctx, unreachable, domain);
 		fedrpc_status_reset(&st);
 		return;
 	}
@@ -156,9 +170,9 @@ send_created(sq_adapter *a, fedrpc_channel *ch, const char *domain,
 }
 
 static void
-send_updated(sq_adapter *a, fedrpc_channel *ch, const char *domain,
-    const sq_conversation *before, const sq_change *change,
-    adp_qid **present, size_t n_present, sq_domains *unreachable,
+send_updated(ref_svc *s, fedrpc_channel *ch, const char *domain,
+    const ref_conversation *before, const ref_change *change,
+    adp_qid **present, size_t n_present, ref_domains *unreachable,
     fedrpc_ctx *ctx)
 {
 	Fedrpc__Federation__V1__OnConversationUpdatedRequest r =
@@ -171,7 +185,7 @@ send_updated(sq_adapter *a, fedrpc_channel *ch, const char *domain,
 	fedrpc_call_opts opts;
 	fedrpc_status    st = {0};
 
-	sq_call_opts(a, &opts);
+	ref_call_opts(s, &opts);
 	r.time_unix_ms            = change->time;
 	r.actor                   = (adp_qid *) change->actor;
 	r.conversation            = before->id;
@@ -193,7 +207,7 @@ send_updated(sq_adapter *a, fedrpc_channel *ch, const char *domain,
 		FEDRPC_LOG_WARN("conversation %s@%s: cannot tell %s of a "
 		                "change: %s",
 		    before->id->id, before->id->domain, domain, st.message);
-		sq_domains_add(ctx, unreachable, domain);
+		ref_domains_add(ctx, unreachable, domain);
 		fedrpc_status_reset(&st);
 		return;
 	}
@@ -201,18 +215,18 @@ send_updated(sq_adapter *a, fedrpc_channel *ch, const char *domain,
 }
 
 void
-sq_change_fanout(sq_adapter *a, fedrpc_ctx *ctx,
-    const sq_conversation *before, const sq_conversation *after,
-    const sq_change *change, sq_domains *unreachable)
+ref_change_fanout(ref_svc *s, fedrpc_ctx *ctx,
+    const ref_conversation *before, const ref_conversation *after,
+    const ref_change *change, ref_domains *unreachable)
 {
-	sq_domains doms = {0};
+	ref_domains doms = {0};
 
 	/* Every remote domain with members before or after the change. */
 	if (before != NULL)
 		for (size_t i = 0; i < before->n_members; i++)
-			sq_domains_add(ctx, &doms, before->members[i]->id->domain);
+			ref_domains_add(ctx, &doms, before->members[i]->id->domain);
 	for (size_t i = 0; i < after->n_members; i++)
-		sq_domains_add(ctx, &doms, after->members[i]->id->domain);
+		ref_domains_add(ctx, &doms, after->members[i]->id->domain);
 	for (size_t d = 0; d < doms.n; d++) {
 		const char     *dom = doms.v[d];
 		adp_qid       **present = NULL;
@@ -220,7 +234,7 @@ sq_change_fanout(sq_adapter *a, fedrpc_ctx *ctx,
 		fedrpc_channel *ch;
 		fedrpc_status   st = {0};
 
-		if (strcmp(dom, a->domain) == 0)
+		if (strcmp(dom, s->domain) == 0)
 			continue;
 		if (before != NULL &&
 		    (present = members_on(ctx, before, dom, &n_present)) == NULL)
@@ -229,74 +243,89 @@ sq_change_fanout(sq_adapter *a, fedrpc_ctx *ctx,
 		 * the full conversation; a domain with members: the change. */
 		if (before != NULL && n_present == 0 &&
 		    (change == NULL || change->n_added == 0 ||
-		        !sq_conv_has_domain(after, dom)))
+		        !ref_conv_has_domain(after, dom)))
 			continue;
-		if ((ch = sq_remote(a, dom, &st)) == NULL) {
+		if ((ch = ref_remote(s, dom, &st)) == NULL) {
 			FEDRPC_LOG_WARN("conversation %s@%s: %s is unreachable: "
 			                "%s",
 			    after->id->id, after->id->domain, dom, st.message);
-			sq_domains_add(ctx, unreachable, dom);
+			ref_domains_add(ctx, unreachable, dom);
 			fedrpc_status_reset(&st);
 			continue;
 		}
 		if (n_present == 0)
-			send_created(a, ch, dom, after, unreachable, ctx);
+			send_created(s, ch, dom, after, unreachable, ctx);
 		else
-			send_updated(a, ch, dom, before, change, present,
+			send_updated(s, ch, dom, before, change, present,
 			    n_present, unreachable, ctx);
 	}
 }
 
-fedrpc_code
-sq_owner_remove(sq_adapter *a, fedrpc_ctx *ctx, const adp_qid *conv,
-    const adp_qid *actor, adp_qid **users, size_t n, sq_conversation **after,
-    sq_domains *unreachable, fedrpc_status *st)
-{
-	sq_conversation *before = NULL, *now = NULL;
-	sq_change        change = {.actor = actor, .time = adp_now_ms()};
-	adp_qid        **present;
-	size_t           n_present = 0;
-	sq_conn         *c;
-	int              found;
-	fedrpc_code      rc;
+/* The owner's removal of users, as one transaction. */
+typedef struct remove_tx {
+	ref_svc          *s;
+	fedrpc_ctx       *ctx;
+	const adp_qid    *conv;
+	adp_qid         **users;
+	size_t            n;
+	ref_conversation *before, *after;
+	ref_change        change;
+} remove_tx;
 
-	if ((rc = sq_begin(a->db, true, &c, st)) != FEDRPC_OK)
+static fedrpc_code
+tx_owner_remove(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	remove_tx *a = arg;
+	adp_qid  **present;
+
+	a->after            = NULL;
+	a->change.n_removed = 0;
+	if (ref_conv_get(tx, a->conv, &a->before, st) != FEDRPC_OK)
+		return st->code;
+	if (a->before == NULL)
+		return fedrpc_status_set(st, FEDRPC_NOT_FOUND,
+		    "no conversation %s@%s", a->conv->id, a->conv->domain);
+	if ((a->change.removed = adp_ptrs(a->ctx, a->n)) == NULL ||
+	    (present = adp_ptrs(a->ctx, a->before->n_members)) == NULL)
+		return REF_NOMEM(st);
+	for (size_t i = 0; i < a->n; i++)
+		if (ref_conv_member(a->before, a->users[i]) != NULL)
+			a->change.removed[a->change.n_removed++] = a->users[i];
+	if (a->change.n_removed == 0) {
+		a->after = a->before;
+		return FEDRPC_OK;
+	}
+	for (size_t i = 0; i < a->before->n_members; i++)
+		present[i] = a->before->members[i]->id;
+	for (size_t i = 0; i < a->change.n_removed; i++)
+		if (tx->ops->member_remove(tx, a->conv, a->change.removed[i],
+		        st) != FEDRPC_OK)
+			return st->code;
+	if (ref_conv_get(tx, a->conv, &a->after, st) != FEDRPC_OK)
+		return st->code;
+	if (a->after == NULL)
+		return fedrpc_status_set(st, FEDRPC_INTERNAL,
+		    "conversation %s@%s vanished while removing members",
+		    a->conv->id, a->conv->domain);
+	return ref_change_events(a->s, a->ctx, tx, a->after, present,
+	    a->before->n_members, &a->change, st);
+}
+
+fedrpc_code
+ref_owner_remove(ref_svc *s, fedrpc_ctx *ctx, const adp_qid *conv,
+    const adp_qid *actor, adp_qid **users, size_t n, ref_conversation **after,
+    ref_domains *unreachable, fedrpc_status *st)
+{
+	remove_tx   a = {.s = s, .ctx = ctx, .conv = conv, .users = users,
+	      .n = n, .change = {.actor = actor, .time = adp_now_ms()}};
+	fedrpc_code rc;
+
+	if ((rc = ref_write(s, ctx, tx_owner_remove, &a, st)) != FEDRPC_OK)
 		return rc;
-	if ((found = sq_conv_get(c, ctx, conv, &before, st)) <= 0) {
-		rc = found < 0 ? st->code
-			       : fedrpc_status_set(st, FEDRPC_NOT_FOUND,
-				     "no conversation %s@%s", conv->id,
-				     conv->domain);
-		goto out;
-	}
-	if ((change.removed = adp_ptrs(ctx, n)) == NULL ||
-	    (present = adp_ptrs(ctx, before->n_members)) == NULL) {
-		rc = SQ_NOMEM(st);
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (sq_conv_member(before, users[i]) != NULL)
-			change.removed[change.n_removed++] = users[i];
-	if (change.n_removed > 0) {
-		for (size_t i = 0; i < before->n_members; i++)
-			present[n_present++] = before->members[i]->id;
-		for (size_t i = 0; i < change.n_removed && rc == FEDRPC_OK; i++)
-			rc = sq_member_remove(c, conv, change.removed[i], st);
-		if (rc == FEDRPC_OK &&
-		    sq_conv_get(c, ctx, conv, &now, st) < 0)
-			rc = st->code;
-		if (rc == FEDRPC_OK)
-			rc = sq_change_events(
-			    a, c, ctx, now, present, n_present, &change, st);
-	} else {
-		now = before;
-	}
-out:
-	if ((rc = sq_end(a->db, c, rc, st)) != FEDRPC_OK)
-		return rc;
-	if (change.n_removed > 0)
-		sq_change_fanout(a, ctx, before, now, &change, unreachable);
+	if (a.change.n_removed > 0)
+		ref_change_fanout(s, ctx, a.before, a.after, &a.change,
+		    unreachable);
 	if (after != NULL)
-		*after = now;
+		*after = a.after;
 	return FEDRPC_OK;
 }

@@ -1,16 +1,16 @@
 /*
- * The federation Conversations service (Wire's Galley federation API) on
- * SQLite: as a member's backend it keeps copies of remote conversations up
- * to date from the owner's notifications and delivers messages to its
- * members' clients; as the owner it answers GetConversations, leaves,
- * message sends and deleted users.
+ * The federation Conversations service (Wire's Galley federation API): as
+ * a member's backend it keeps copies of remote conversations up to date
+ * from the owner's notifications and delivers messages to its members'
+ * clients; as the owner it answers GetConversations, leaves, message sends
+ * and deleted users.
  */
 #include <string.h>
 
 #include <fedrpc/log.h>
 
+#include "backends/reference/service.h"
 #include "fedrpc/federation/v1/conversations.fedrpc.h"
-#include "backends/sqlite/sq.h"
 
 #define ROLE_MEMBER FEDRPC__FEDERATION__V1__CONVERSATION_ROLE__CONVERSATION_ROLE_MEMBER
 
@@ -22,20 +22,89 @@ check_theirs(const adp_qid *conv, fedrpc_ctx *ctx, fedrpc_status *st)
 }
 
 static bool
-is_ours(sq_adapter *a, const adp_qid *q)
+is_ours(ref_svc *s, const adp_qid *q)
 {
-	return strcmp(q->domain, a->domain) == 0;
+	return strcmp(q->domain, s->domain) == 0;
 }
 
-/* Whether one of our users exists (and is not deleted). */
-static int
-local_user_exists(sq_conn *c, fedrpc_ctx *ctx, const adp_qid *u,
+/* Whether a member may be in our copy: any remote user, and our users
+ * that exist (and are not deleted). */
+static fedrpc_code
+member_admitted(ref_svc *s, fedrpc_store_tx *tx, const adp_qid *u,
+    bool *ok, fedrpc_status *st)
+{
+	*ok = true;
+	if (!is_ours(s, u))
+		return FEDRPC_OK;
+	return ref_user_live(tx, u->id, ok, st);
+}
+
+/* The owner's conversation as our copy, with what is new to us. */
+typedef struct created_tx {
+	ref_call                c;
+	const ref_conversation *conv; /* the owner's */
+	ref_conversation       *copy; /* ours */
+	ref_change              change;
+} created_tx;
+
+/* The copy keeps every member; our users who do not exist (or no longer)
+ * are left out. Only users new to our copy hear of it (idempotent). */
+static fedrpc_code
+build_copy(created_tx *a, fedrpc_store_tx *tx, const ref_conversation *old,
     fedrpc_status *st)
 {
-	sq_user user;
-	int     found = sq_user_get(c, ctx, u->id, &user, st);
+	const ref_conversation *conv = a->conv;
+	fedrpc_ctx             *ctx  = a->c.ctx;
 
-	return found <= 0 ? found : !user.deleted;
+	if ((a->copy = fedrpc_ctx_alloc(ctx, sizeof(*a->copy))) == NULL ||
+	    (a->change.added = adp_ptrs(ctx, conv->n_members)) == NULL)
+		return REF_NOMEM(st);
+	*a->copy = *conv;
+	if ((a->copy->members = adp_ptrs(ctx, conv->n_members)) == NULL)
+		return REF_NOMEM(st);
+	a->copy->n_members = 0;
+	a->change.n_added  = 0;
+	for (size_t i = 0; i < conv->n_members; i++) {
+		ref_member *mb = conv->members[i];
+		bool        ok;
+
+		if (member_admitted(a->c.s, tx, mb->id, &ok, st) != FEDRPC_OK)
+			return st->code;
+		if (!ok) {
+			FEDRPC_LOG_INFO("conversation %s@%s: no user %s here",
+			    conv->id->id, conv->id->domain, mb->id->id);
+			continue;
+		}
+		a->copy->members[a->copy->n_members++] = mb;
+		if (is_ours(a->c.s, mb->id) &&
+		    (old == NULL || ref_conv_member(old, mb->id) == NULL))
+			a->change.added[a->change.n_added++] = mb;
+	}
+	return FEDRPC_OK;
+}
+
+static fedrpc_code
+tx_conversation_created(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	created_tx       *a = arg;
+	ref_conversation *old;
+
+	if (ref_conv_get(tx, a->conv->id, &old, st) != FEDRPC_OK ||
+	    build_copy(a, tx, old, st) != FEDRPC_OK)
+		return st->code;
+	/* Without any user of ours, no copy. */
+	if (!ref_conv_has_local(a->c.s, a->copy))
+		return old != NULL
+		    ? tx->ops->conversation_delete(tx, a->copy->id, st)
+		    : FEDRPC_OK;
+	if (tx->ops->conversation_put(tx, a->copy, st) != FEDRPC_OK)
+		return st->code;
+	a->change.actor = a->copy->creator;
+	a->change.time  = adp_now_ms();
+	if (a->change.n_added == 0)
+		return FEDRPC_OK;
+	return ref_change_events(
+	    a->c.s, a->c.ctx, tx, a->copy, NULL, 0, &a->change, st);
 }
 
 static fedrpc_code
@@ -44,15 +113,11 @@ h_on_conversation_created(void *impl, fedrpc_ctx *ctx,
     Fedrpc__Federation__V1__OnConversationCreatedResponse *resp,
     fedrpc_status *st)
 {
-	sq_adapter      *a    = impl;
-	sq_conversation *conv = req->conversation, *old = NULL, *copy;
-	sq_change        change = {0};
-	sq_conn         *c;
-	int              found;
-	fedrpc_code      rc;
+	ref_svc          *s    = impl;
+	ref_conversation *conv = req->conversation;
+	created_tx        a    = {{s, ctx, req, resp}, conv, NULL, {0}};
 
-	(void) resp;
-	SQ_FED_CHECK(a, ctx, st);
+	REF_FED_CHECK(s, ctx, st);
 	if (conv == NULL)
 		return fedrpc_status_set(
 		    st, FEDRPC_INVALID_ARGUMENT, "conversation: required");
@@ -66,61 +131,27 @@ h_on_conversation_created(void *impl, fedrpc_ctx *ctx,
 		if (adp_check_qid(conv->members[i]->id, "members", st) !=
 		    FEDRPC_OK)
 			return st->code;
+	return ref_write(s, ctx, tx_conversation_created, &a, st);
+}
 
-	if ((rc = sq_begin(a->db, true, &c, st)) != FEDRPC_OK)
-		return rc;
-	if ((found = sq_conv_get(c, ctx, conv->id, &old, st)) < 0) {
-		rc = st->code;
-		goto out;
-	}
-	/* The copy keeps every member; our users who do not exist (or no
-	 * longer) are left out, and without any user of ours, no copy. */
-	if ((copy = fedrpc_ctx_alloc(ctx, sizeof(*copy))) == NULL ||
-	    (change.added = adp_ptrs(ctx, conv->n_members)) == NULL) {
-		rc = SQ_NOMEM(st);
-		goto out;
-	}
-	*copy = *conv;
-	if ((copy->members = adp_ptrs(ctx, conv->n_members)) == NULL) {
-		rc = SQ_NOMEM(st);
-		goto out;
-	}
-	copy->n_members = 0;
-	for (size_t i = 0; i < conv->n_members && rc == FEDRPC_OK; i++) {
-		sq_member *mb = conv->members[i];
-		int        ok = 1;
+static fedrpc_code
+tx_get_conversations(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	ref_call *c = arg;
+	const Fedrpc__Federation__V1__GetConversationsRequest *req  = c->req;
+	Fedrpc__Federation__V1__GetConversationsResponse      *resp = c->resp;
 
-		if (is_ours(a, mb->id) &&
-		    (ok = local_user_exists(c, ctx, mb->id, st)) < 0) {
-			rc = st->code;
-			break;
-		}
-		if (!ok) {
-			FEDRPC_LOG_INFO("conversation %s@%s: no user %s here",
-			    conv->id->id, conv->id->domain, mb->id->id);
-			continue;
-		}
-		copy->members[copy->n_members++] = mb;
-		/* Only users new to our copy hear of it (idempotent). */
-		if (is_ours(a, mb->id) &&
-		    (old == NULL || sq_conv_member(old, mb->id) == NULL))
-			change.added[change.n_added++] = mb;
+	resp->n_conversations = 0;
+	for (size_t i = 0; i < req->n_conversations; i++) {
+		ref_conversation *conv;
+
+		if (ref_conv_get(tx, req->conversations[i], &conv, st) !=
+		    FEDRPC_OK)
+			return st->code;
+		if (conv != NULL && ref_conv_member(conv, req->user) != NULL)
+			resp->conversations[resp->n_conversations++] = conv;
 	}
-	if (rc != FEDRPC_OK)
-		goto out;
-	if (!sq_conv_has_local(a, copy)) {
-		if (old != NULL)
-			rc = sq_conv_delete(c, conv->id, st);
-		goto out;
-	}
-	if ((rc = sq_conv_put(c, copy, st)) != FEDRPC_OK)
-		goto out;
-	change.actor = conv->creator;
-	change.time  = adp_now_ms();
-	if (change.n_added > 0)
-		rc = sq_change_events(a, c, ctx, copy, NULL, 0, &change, st);
-out:
-	return sq_end(a->db, c, rc, st);
+	return FEDRPC_OK;
 }
 
 static fedrpc_code
@@ -129,37 +160,134 @@ h_get_conversations(void *impl, fedrpc_ctx *ctx,
     Fedrpc__Federation__V1__GetConversationsResponse *resp,
     fedrpc_status *st)
 {
-	sq_adapter *a = impl;
-	sq_conn    *c;
-	fedrpc_code rc;
+	ref_svc *s = impl;
+	ref_call c = {s, ctx, req, resp};
 
-	SQ_FED_CHECK(a, ctx, st);
+	REF_FED_CHECK(s, ctx, st);
 	if (adp_check_origin(req->user, ctx, "user", st) != FEDRPC_OK)
 		return st->code;
 	if (req->n_conversations > ADP_MAX_LIST)
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 		    "conversations: at most %d", ADP_MAX_LIST);
 	for (size_t i = 0; i < req->n_conversations; i++)
-		if (adp_check_ours(req->conversations[i], a->domain,
+		if (adp_check_ours(req->conversations[i], s->domain,
 		        "conversations", st) != FEDRPC_OK)
 			return st->code;
 	if ((resp->conversations = adp_ptrs(ctx, req->n_conversations)) ==
 	    NULL)
-		return SQ_NOMEM(st);
-	if ((rc = sq_begin(a->db, false, &c, st)) != FEDRPC_OK)
-		return rc;
-	for (size_t i = 0; i < req->n_conversations; i++) {
-		sq_conversation *conv;
-		int found = sq_conv_get(c, ctx, req->conversations[i], &conv, st);
+		return REF_NOMEM(st);
+	return ref_read(s, ctx, tx_get_conversations, &c, st);
+}
 
-		if (found < 0) {
-			rc = st->code;
-			break;
-		}
-		if (found > 0 && sq_conv_member(conv, req->user) != NULL)
-			resp->conversations[resp->n_conversations++] = conv;
+/* The owner's change, from the request (checked). */
+static fedrpc_code
+update_change(const Fedrpc__Federation__V1__OnConversationUpdatedRequest *req,
+    ref_change *change, fedrpc_status *st)
+{
+	change->actor = req->actor;
+	change->time  = req->time_unix_ms;
+	switch (req->action_case) {
+	case FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__ACTION_MEMBERS_ADDED:
+		if (req->members_added == NULL ||
+		    req->members_added->n_members == 0)
+			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+			    "members_added: no members");
+		change->added   = req->members_added->members;
+		change->n_added = req->members_added->n_members;
+		for (size_t i = 0; i < change->n_added; i++)
+			if (adp_check_qid(change->added[i]->id, "members_added",
+			        st) != FEDRPC_OK)
+				return st->code;
+		return FEDRPC_OK;
+	case FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__ACTION_MEMBERS_REMOVED:
+		if (req->members_removed == NULL ||
+		    req->members_removed->n_users == 0)
+			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+			    "members_removed: no users");
+		change->removed   = req->members_removed->users;
+		change->n_removed = req->members_removed->n_users;
+		for (size_t i = 0; i < change->n_removed; i++)
+			if (adp_check_qid(change->removed[i], "members_removed",
+			        st) != FEDRPC_OK)
+				return st->code;
+		return FEDRPC_OK;
+	case FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__ACTION_RENAMED:
+		if (req->renamed == NULL ||
+		    !adp_text_valid(req->renamed->name, 0, 256))
+			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+			    "renamed: up to 256 characters of UTF-8");
+		change->rename = req->renamed->name;
+		return FEDRPC_OK;
+	default:
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "action: members_added, members_removed or renamed "
+		    "required");
 	}
-	return sq_end(a->db, c, rc, st);
+}
+
+typedef struct updated_tx {
+	ref_call   c;
+	ref_change change;
+} updated_tx;
+
+/* The change applied to our copy. */
+static fedrpc_code
+apply_change(ref_svc *s, fedrpc_store_tx *tx, const adp_qid *conv,
+    const ref_change *change, fedrpc_status *st)
+{
+	for (size_t i = 0; i < change->n_added; i++) {
+		ref_member *mb = change->added[i];
+		bool        ok;
+
+		if (member_admitted(s, tx, mb->id, &ok, st) != FEDRPC_OK)
+			return st->code;
+		if (ok && tx->ops->member_put(tx, conv, mb->id,
+		              mb->role ? (int) mb->role : ROLE_MEMBER, st) !=
+		              FEDRPC_OK)
+			return st->code;
+	}
+	for (size_t i = 0; i < change->n_removed; i++)
+		if (tx->ops->member_remove(tx, conv, change->removed[i], st) !=
+		    FEDRPC_OK)
+			return st->code;
+	if (change->rename != NULL &&
+	    tx->ops->conversation_rename(tx, conv, change->rename, st) !=
+	        FEDRPC_OK)
+		return st->code;
+	return FEDRPC_OK;
+}
+
+static fedrpc_code
+tx_conversation_updated(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	updated_tx *a = arg;
+	const Fedrpc__Federation__V1__OnConversationUpdatedRequest *req =
+	    a->c.req;
+	ref_conversation *conv, *after;
+
+	if (ref_conv_get(tx, req->conversation, &conv, st) != FEDRPC_OK)
+		return st->code;
+	if (conv == NULL) {
+		/* A missed creation: ignored, GetConversations can refresh. */
+		FEDRPC_LOG_INFO("conversation %s@%s is not known here; update "
+		                "ignored",
+		    req->conversation->id, req->conversation->domain);
+		return FEDRPC_OK;
+	}
+	if (apply_change(a->c.s, tx, conv->id, &a->change, st) != FEDRPC_OK ||
+	    ref_conv_get(tx, conv->id, &after, st) != FEDRPC_OK)
+		return st->code;
+	if (after == NULL)
+		return fedrpc_status_set(st, FEDRPC_INTERNAL,
+		    "conversation %s@%s vanished during its update", conv->id->id,
+		    conv->id->domain);
+	if (ref_change_events(a->c.s, a->c.ctx, tx, after,
+	        req->already_present_users, req->n_already_present_users,
+	        &a->change, st) != FEDRPC_OK)
+		return st->code;
+	if (!ref_conv_has_local(a->c.s, after))
+		return tx->ops->conversation_delete(tx, conv->id, st);
+	return FEDRPC_OK;
 }
 
 static fedrpc_code
@@ -168,15 +296,10 @@ h_on_conversation_updated(void *impl, fedrpc_ctx *ctx,
     Fedrpc__Federation__V1__OnConversationUpdatedResponse *resp,
     fedrpc_status *st)
 {
-	sq_adapter      *a = impl;
-	sq_conversation *conv, *after;
-	sq_change        change = {0};
-	sq_conn         *c;
-	int              found;
-	fedrpc_code      rc;
+	ref_svc   *s = impl;
+	updated_tx a = {{s, ctx, req, resp}, {0}};
 
-	(void) resp;
-	SQ_FED_CHECK(a, ctx, st);
+	REF_FED_CHECK(s, ctx, st);
 	if (check_theirs(req->conversation, ctx, st) != FEDRPC_OK ||
 	    adp_check_qid(req->actor, "actor", st) != FEDRPC_OK)
 		return st->code;
@@ -184,91 +307,26 @@ h_on_conversation_updated(void *impl, fedrpc_ctx *ctx,
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 		    "already_present_users: at most %d", ADP_MAX_LIST);
 	for (size_t i = 0; i < req->n_already_present_users; i++)
-		if (adp_check_ours(req->already_present_users[i], a->domain,
+		if (adp_check_ours(req->already_present_users[i], s->domain,
 		        "already_present_users", st) != FEDRPC_OK)
 			return st->code;
-	change.actor = req->actor;
-	change.time  = req->time_unix_ms;
-	switch (req->action_case) {
-	case FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__ACTION_MEMBERS_ADDED:
-		if (req->members_added == NULL ||
-		    req->members_added->n_members == 0)
-			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-			    "members_added: no members");
-		change.added   = req->members_added->members;
-		change.n_added = req->members_added->n_members;
-		for (size_t i = 0; i < change.n_added; i++)
-			if (adp_check_qid(change.added[i]->id, "members_added",
-			        st) != FEDRPC_OK)
-				return st->code;
-		break;
-	case FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__ACTION_MEMBERS_REMOVED:
-		if (req->members_removed == NULL ||
-		    req->members_removed->n_users == 0)
-			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-			    "members_removed: no users");
-		change.removed   = req->members_removed->users;
-		change.n_removed = req->members_removed->n_users;
-		for (size_t i = 0; i < change.n_removed; i++)
-			if (adp_check_qid(change.removed[i], "members_removed",
-			        st) != FEDRPC_OK)
-				return st->code;
-		break;
-	case FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__ACTION_RENAMED:
-		if (req->renamed == NULL ||
-		    !adp_text_valid(req->renamed->name, 0, 256))
-			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-			    "renamed: up to 256 characters of UTF-8");
-		change.rename = req->renamed->name;
-		break;
-	default:
-		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "action: members_added, members_removed or renamed "
-		    "required");
-	}
+	if (update_change(req, &a.change, st) != FEDRPC_OK)
+		return st->code;
+	return ref_write(s, ctx, tx_conversation_updated, &a, st);
+}
 
-	if ((rc = sq_begin(a->db, true, &c, st)) != FEDRPC_OK)
-		return rc;
-	if ((found = sq_conv_get(c, ctx, req->conversation, &conv, st)) < 0) {
-		rc = st->code;
-		goto out;
-	}
-	if (found == 0) {
-		/* A missed creation: ignored, GetConversations can refresh. */
-		FEDRPC_LOG_INFO("conversation %s@%s is not known here; update "
-		                "ignored",
-		    req->conversation->id, req->conversation->domain);
-		goto out;
-	}
-	for (size_t i = 0; i < change.n_added && rc == FEDRPC_OK; i++) {
-		sq_member *mb = change.added[i];
-		int        ok = 1;
+/* A conversation read in a transaction of its own. */
+typedef struct conv_tx {
+	const adp_qid    *id;
+	ref_conversation *conv; /* NULL: none */
+} conv_tx;
 
-		if (is_ours(a, mb->id) &&
-		    (ok = local_user_exists(c, ctx, mb->id, st)) < 0)
-			rc = st->code;
-		else if (ok)
-			rc = sq_member_add(c, conv->id, mb->id,
-			    mb->role ? (int) mb->role : ROLE_MEMBER, st);
-	}
-	for (size_t i = 0; i < change.n_removed && rc == FEDRPC_OK; i++)
-		rc = sq_member_remove(c, conv->id, change.removed[i], st);
-	if (rc == FEDRPC_OK && change.rename != NULL)
-		rc = sq_conv_set_name(c, conv->id, change.rename, st);
-	if (rc != FEDRPC_OK)
-		goto out;
-	if (sq_conv_get(c, ctx, conv->id, &after, st) < 0) {
-		rc = st->code;
-		goto out;
-	}
-	if ((rc = sq_change_events(a, c, ctx, after,
-	         req->already_present_users, req->n_already_present_users,
-	         &change, st)) != FEDRPC_OK)
-		goto out;
-	if (!sq_conv_has_local(a, after))
-		rc = sq_conv_delete(c, conv->id, st);
-out:
-	return sq_end(a->db, c, rc, st);
+static fedrpc_code
+tx_conv(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	conv_tx *a = arg;
+
+	return ref_conv_get(tx, a->id, &a->conv, st);
 }
 
 static fedrpc_code
@@ -277,34 +335,28 @@ h_leave_conversation(void *impl, fedrpc_ctx *ctx,
     Fedrpc__Federation__V1__LeaveConversationResponse *resp,
     fedrpc_status *st)
 {
-	sq_adapter      *a = impl;
-	sq_conversation *conv;
-	sq_domains       unreachable = {0};
-	sq_conn         *c;
-	adp_qid         *leaver = req->leaver;
-	int              found;
-	fedrpc_code      rc;
+	ref_svc    *s           = impl;
+	ref_domains unreachable = {0};
+	adp_qid    *leaver      = req->leaver;
+	conv_tx     a           = {req->conversation, NULL};
+	fedrpc_code rc;
 
-	SQ_FED_CHECK(a, ctx, st);
-	if (adp_check_ours(req->conversation, a->domain, "conversation", st) !=
+	REF_FED_CHECK(s, ctx, st);
+	if (adp_check_ours(req->conversation, s->domain, "conversation", st) !=
 	        FEDRPC_OK ||
 	    adp_check_origin(req->leaver, ctx, "leaver", st) != FEDRPC_OK)
 		return st->code;
-	if ((rc = sq_begin(a->db, false, &c, st)) != FEDRPC_OK)
+	if ((rc = ref_read(s, ctx, tx_conv, &a, st)) != FEDRPC_OK)
 		return rc;
-	found = sq_conv_get(c, ctx, req->conversation, &conv, st);
-	rc    = found < 0 ? st->code : FEDRPC_OK;
-	if ((rc = sq_end(a->db, c, rc, st)) != FEDRPC_OK)
-		return rc;
-	if (found == 0) {
+	if (a.conv == NULL) {
 		resp->result = FEDRPC__FEDERATION__V1__LEAVE_CONVERSATION_RESPONSE__RESULT__RESULT_CONVERSATION_NOT_FOUND;
 		return FEDRPC_OK;
 	}
-	if (sq_conv_member(conv, leaver) == NULL) {
+	if (ref_conv_member(a.conv, leaver) == NULL) {
 		resp->result = FEDRPC__FEDERATION__V1__LEAVE_CONVERSATION_RESPONSE__RESULT__RESULT_NOT_A_MEMBER;
 		return FEDRPC_OK;
 	}
-	if ((rc = sq_owner_remove(a, ctx, req->conversation, leaver, &leaver,
+	if ((rc = ref_owner_remove(s, ctx, req->conversation, leaver, &leaver,
 	         1, NULL, &unreachable, st)) != FEDRPC_OK)
 		return rc;
 	resp->result = FEDRPC__FEDERATION__V1__LEAVE_CONVERSATION_RESPONSE__RESULT__RESULT_LEFT;
@@ -316,17 +368,17 @@ h_send_message(void *impl, fedrpc_ctx *ctx,
     const Fedrpc__Federation__V1__SendMessageRequest *req,
     Fedrpc__Federation__V1__SendMessageResponse *resp, fedrpc_status *st)
 {
-	sq_adapter *a = impl;
+	ref_svc    *s = impl;
 	fedrpc_code rc;
 	Fedrpc__Federation__V1__MessageSendingStatus *sent;
 	Fedrpc__Federation__V1__MessageNotSent       *not_sent;
 
-	SQ_FED_CHECK(a, ctx, st);
+	REF_FED_CHECK(s, ctx, st);
 	if (adp_check_origin(req->sender, ctx, "sender", st) != FEDRPC_OK ||
-	    adp_check_ours(req->conversation, a->domain, "conversation", st) !=
+	    adp_check_ours(req->conversation, s->domain, "conversation", st) !=
 	        FEDRPC_OK)
 		return st->code;
-	rc = sq_owner_send(a, ctx, req->sender, req->sender_client,
+	rc = ref_owner_send(s, ctx, req->sender, req->sender_client,
 	    req->conversation, req->recipients, req->n_recipients,
 	    req->strategy, req->data, &sent, &not_sent, st);
 	if (rc != FEDRPC_OK)
@@ -342,19 +394,70 @@ h_send_message(void *impl, fedrpc_ctx *ctx,
 	return FEDRPC_OK;
 }
 
+/* One recipient's clients get the message, if they are in our copy. */
+static fedrpc_code
+deliver_to(ref_call *c, fedrpc_store_tx *tx, const ref_conversation *conv,
+    const Fedrpc__Federation__V1__UserCiphertexts *u, fedrpc_status *st)
+{
+	const Fedrpc__Federation__V1__OnMessageSentRequest *req = c->req;
+
+	/* Only members of our copy; the rest is dropped. */
+	if (ref_conv_member(conv, u->user) == NULL) {
+		FEDRPC_LOG_INFO("message in %s@%s for non-member %s dropped",
+		    conv->id->id, conv->id->domain, u->user->id);
+		return FEDRPC_OK;
+	}
+	for (size_t j = 0; j < u->n_clients; j++) {
+		ref_event *ev = ref_event_new(c->ctx, req->time_unix_ms);
+		Fedrpc__Local__V1__MessageReceived mr =
+		    FEDRPC__LOCAL__V1__MESSAGE_RECEIVED__INIT;
+
+		if (ev == NULL)
+			return REF_NOMEM(st);
+		mr.conversation      = req->conversation;
+		mr.sender            = req->sender;
+		mr.sender_client     = req->sender_client;
+		mr.ciphertext        = u->clients[j]->ciphertext;
+		mr.data              = req->data;
+		ev->payload_case     = FEDRPC__LOCAL__V1__EVENT__PAYLOAD_MESSAGE_RECEIVED;
+		ev->message_received = &mr;
+		if (ref_inbox_client(c->ctx, tx, u->user->id,
+		        u->clients[j]->client, ev, st) != FEDRPC_OK)
+			return st->code;
+	}
+	return FEDRPC_OK;
+}
+
+static fedrpc_code
+tx_message_sent(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	ref_call *c = arg;
+	const Fedrpc__Federation__V1__OnMessageSentRequest *req = c->req;
+	ref_conversation *conv;
+
+	if (ref_conv_get(tx, req->conversation, &conv, st) != FEDRPC_OK)
+		return st->code;
+	if (conv == NULL) {
+		FEDRPC_LOG_INFO("message for unknown conversation %s@%s dropped",
+		    req->conversation->id, req->conversation->domain);
+		return FEDRPC_OK;
+	}
+	for (size_t i = 0; i < req->n_recipients; i++)
+		if (deliver_to(c, tx, conv, req->recipients[i], st) !=
+		    FEDRPC_OK)
+			return st->code;
+	return FEDRPC_OK;
+}
+
 static fedrpc_code
 h_on_message_sent(void *impl, fedrpc_ctx *ctx,
     const Fedrpc__Federation__V1__OnMessageSentRequest *req,
     Fedrpc__Federation__V1__OnMessageSentResponse *resp, fedrpc_status *st)
 {
-	sq_adapter      *a = impl;
-	sq_conversation *conv;
-	sq_conn         *c;
-	int              found;
-	fedrpc_code      rc;
+	ref_svc *s = impl;
+	ref_call c = {s, ctx, req, resp};
 
-	(void) resp;
-	SQ_FED_CHECK(a, ctx, st);
+	REF_FED_CHECK(s, ctx, st);
 	if (check_theirs(req->conversation, ctx, st) != FEDRPC_OK ||
 	    adp_check_qid(req->sender, "sender", st) != FEDRPC_OK)
 		return st->code;
@@ -362,54 +465,10 @@ h_on_message_sent(void *impl, fedrpc_ctx *ctx,
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 		    "recipients: at most %d users", ADP_MAX_LIST);
 	for (size_t i = 0; i < req->n_recipients; i++)
-		if (adp_check_ours(req->recipients[i]->user, a->domain,
+		if (adp_check_ours(req->recipients[i]->user, s->domain,
 		        "recipients", st) != FEDRPC_OK)
 			return st->code;
-
-	if ((rc = sq_begin(a->db, true, &c, st)) != FEDRPC_OK)
-		return rc;
-	if ((found = sq_conv_get(c, ctx, req->conversation, &conv, st)) < 0) {
-		rc = st->code;
-		goto out;
-	}
-	if (found == 0) {
-		FEDRPC_LOG_INFO("message for unknown conversation %s@%s dropped",
-		    req->conversation->id, req->conversation->domain);
-		goto out;
-	}
-	for (size_t i = 0; i < req->n_recipients && rc == FEDRPC_OK; i++) {
-		const Fedrpc__Federation__V1__UserCiphertexts *u =
-		    req->recipients[i];
-
-		/* Only members of our copy; the rest is dropped. */
-		if (sq_conv_member(conv, u->user) == NULL) {
-			FEDRPC_LOG_INFO("message in %s@%s for non-member %s "
-			                "dropped",
-			    conv->id->id, conv->id->domain, u->user->id);
-			continue;
-		}
-		for (size_t j = 0; j < u->n_clients && rc == FEDRPC_OK; j++) {
-			sq_event *ev = sq_event_new(ctx, req->time_unix_ms);
-			Fedrpc__Local__V1__MessageReceived mr =
-			    FEDRPC__LOCAL__V1__MESSAGE_RECEIVED__INIT;
-
-			if (ev == NULL) {
-				rc = SQ_NOMEM(st);
-				break;
-			}
-			mr.conversation      = req->conversation;
-			mr.sender            = req->sender;
-			mr.sender_client     = req->sender_client;
-			mr.ciphertext        = u->clients[j]->ciphertext;
-			mr.data              = req->data;
-			ev->payload_case     = FEDRPC__LOCAL__V1__EVENT__PAYLOAD_MESSAGE_RECEIVED;
-			ev->message_received = &mr;
-			rc = sq_inbox_client_event(
-			    c, u->user->id, u->clients[j]->client, ev, st);
-		}
-	}
-out:
-	return sq_end(a->db, c, rc, st);
+	return ref_write(s, ctx, tx_message_sent, &c, st);
 }
 
 static fedrpc_code
@@ -418,23 +477,23 @@ h_on_user_deleted_conversations(void *impl, fedrpc_ctx *ctx,
     Fedrpc__Federation__V1__OnUserDeletedConversationsResponse *resp,
     fedrpc_status *st)
 {
-	sq_adapter *a    = impl;
-	adp_qid    *user = req->user;
-	sq_domains  unreachable = {0};
+	ref_svc    *s           = impl;
+	adp_qid    *user        = req->user;
+	ref_domains unreachable = {0};
 
 	(void) resp;
-	SQ_FED_CHECK(a, ctx, st);
+	REF_FED_CHECK(s, ctx, st);
 	if (adp_check_origin(req->user, ctx, "user", st) != FEDRPC_OK)
 		return st->code;
 	if (req->n_conversations < 1 || req->n_conversations > ADP_MAX_LIST)
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 		    "conversations: 1 to %d entries", ADP_MAX_LIST);
 	for (size_t i = 0; i < req->n_conversations; i++)
-		if (adp_check_ours(req->conversations[i], a->domain,
+		if (adp_check_ours(req->conversations[i], s->domain,
 		        "conversations", st) != FEDRPC_OK)
 			return st->code;
 	for (size_t i = 0; i < req->n_conversations; i++) {
-		fedrpc_code rc = sq_owner_remove(a, ctx, req->conversations[i],
+		fedrpc_code rc = ref_owner_remove(s, ctx, req->conversations[i],
 		    user, &user, 1, NULL, &unreachable, st);
 
 		if (rc == FEDRPC_NOT_FOUND) {
@@ -448,8 +507,8 @@ h_on_user_deleted_conversations(void *impl, fedrpc_ctx *ctx,
 }
 
 fedrpc_code
-sq_register_fed_conversations(
-    fedrpc_server *srv, sq_adapter *a, fedrpc_status *st)
+ref_register_fed_conversations(
+    fedrpc_server *srv, ref_svc *s, fedrpc_status *st)
 {
 	static const fedrpc_federation_v1_conversations_handlers h = {
 	    .on_conversation_created       = h_on_conversation_created,
@@ -461,5 +520,5 @@ sq_register_fed_conversations(
 	    .on_user_deleted_conversations = h_on_user_deleted_conversations,
 	};
 
-	return fedrpc_federation_v1_conversations_register(srv, &h, a, st);
+	return fedrpc_federation_v1_conversations_register(srv, &h, s, st);
 }

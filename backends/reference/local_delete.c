@@ -8,20 +8,24 @@
 
 #include <fedrpc/log.h>
 
+#include "backends/reference/service.h"
 #include "fedrpc/federation/v1/conversations.fedrpc.h"
 #include "fedrpc/federation/v1/users.fedrpc.h"
 #include "fedrpc/local/v1/users.fedrpc.h"
-#include "backends/sqlite/sq.h"
 
 /* A conversation we own, as it was before and after the deletion. */
 typedef struct owned_change {
-	sq_conversation *before;
-	sq_conversation *after;
+	ref_conversation *before;
+	ref_conversation *after;
 } owned_change;
 
 /* What the transaction found that other backends must hear of. */
 typedef struct deletion {
-	owned_change *owned;       /* conversations we own */
+	ref_svc      *s;
+	fedrpc_ctx   *ctx;
+	const adp_qid *self;
+	int64_t       now;
+	owned_change *owned;        /* conversations we own */
 	size_t        n_owned;
 	adp_qid     **remote_convs; /* copies of remote-owned ones */
 	size_t        n_remote_convs;
@@ -30,112 +34,159 @@ typedef struct deletion {
 } deletion;
 
 static fedrpc_code
-user_deleted_event(sq_conn *c, fedrpc_ctx *ctx, const char *to,
+user_deleted_event(fedrpc_ctx *ctx, fedrpc_store_tx *tx, const char *to,
     const adp_qid *deleted, int64_t now, fedrpc_status *st)
 {
-	sq_event                      *ev = sq_event_new(ctx, now);
+	ref_event                     *ev = ref_event_new(ctx, now);
 	Fedrpc__Local__V1__UserDeleted ud = FEDRPC__LOCAL__V1__USER_DELETED__INIT;
 
 	if (ev == NULL)
-		return SQ_NOMEM(st);
+		return REF_NOMEM(st);
 	ud.user          = (adp_qid *) deleted;
 	ev->payload_case = FEDRPC__LOCAL__V1__EVENT__PAYLOAD_USER_DELETED;
 	ev->user_deleted = &ud;
-	return sq_inbox_user_event(c, to, ev, st);
+	return ref_inbox_user(ctx, tx, to, ev, st);
+}
+
+/* Self leaves our copy of a remote conversation; the copy goes when no
+ * user of ours is left in it. */
+static fedrpc_code
+leave_copy(deletion *del, fedrpc_store_tx *tx, adp_qid *conv,
+    fedrpc_status *st)
+{
+	bool any;
+
+	del->remote_convs[del->n_remote_convs++] = conv;
+	if (tx->ops->conversation_has_member_of(
+	        tx, conv, del->s->domain, &any, st) != FEDRPC_OK)
+		return st->code;
+	return any ? FEDRPC_OK : tx->ops->conversation_delete(tx, conv, st);
+}
+
+/* Self leaves a conversation we own: its members hear of it now, the
+ * other domains after the transaction. */
+static fedrpc_code
+leave_owned(deletion *del, fedrpc_store_tx *tx, ref_conversation *before,
+    fedrpc_status *st)
+{
+	ref_conversation *after;
+	adp_qid          *me     = (adp_qid *) del->self;
+	ref_change        change = {.actor = del->self, .time = del->now,
+	           .removed = &me, .n_removed = 1};
+	adp_qid         **present;
+
+	if (ref_conv_get(tx, before->id, &after, st) != FEDRPC_OK)
+		return st->code;
+	if (after == NULL)
+		return fedrpc_status_set(st, FEDRPC_INTERNAL,
+		    "conversation %s@%s vanished while deleting %s",
+		    before->id->id, before->id->domain, del->self->id);
+	if ((present = adp_ptrs(del->ctx, before->n_members)) == NULL)
+		return REF_NOMEM(st);
+	for (size_t k = 0; k < before->n_members; k++)
+		present[k] = before->members[k]->id;
+	if (ref_change_events(del->s, del->ctx, tx, after, present,
+	        before->n_members, &change, st) != FEDRPC_OK)
+		return st->code;
+	del->owned[del->n_owned].before = before;
+	del->owned[del->n_owned].after  = after;
+	del->n_owned++;
+	return FEDRPC_OK;
 }
 
 static fedrpc_code
-delete_locally(sq_adapter *a, sq_conn *c, fedrpc_ctx *ctx,
-    const adp_qid *self, deletion *del, fedrpc_status *st)
+delete_memberships(deletion *del, fedrpc_store_tx *tx, fedrpc_status *st)
 {
-	adp_qid     **convs, **to;
-	adp_relation *rels;
-	char        **from;
-	size_t        n_convs, n_to, n_from;
-	int64_t       now = adp_now_ms();
+	adp_qid **convs;
+	size_t    n_convs;
 
-	/* Conversations. */
-	if (sq_conv_of_user(c, ctx, self, &convs, &n_convs, st) != FEDRPC_OK)
+	if (tx->ops->conversation_list_of_user(
+	        tx, del->self, &convs, &n_convs, st) != FEDRPC_OK)
 		return st->code;
 	if ((del->owned = fedrpc_ctx_alloc(
-	         ctx, (n_convs + 1) * sizeof(owned_change))) == NULL ||
-	    (del->remote_convs = adp_ptrs(ctx, n_convs)) == NULL)
-		return SQ_NOMEM(st);
+	         del->ctx, (n_convs + 1) * sizeof(owned_change))) == NULL ||
+	    (del->remote_convs = adp_ptrs(del->ctx, n_convs)) == NULL)
+		return REF_NOMEM(st);
 	for (size_t i = 0; i < n_convs; i++) {
-		sq_conversation *before, *after;
-		sq_change        change = {.actor = self, .time = now};
-		adp_qid         *me     = (adp_qid *) self;
-		adp_qid        **present;
-		int              left;
+		ref_conversation *before;
+		fedrpc_code       rc;
 
-		if ((left = sq_conv_get(c, ctx, convs[i], &before, st)) < 0)
-			return st->code;
-		if (sq_member_remove(c, convs[i], self, st) != FEDRPC_OK)
-			return st->code;
-		if (left == 0)
-			continue; /* a member row without its conversation */
-		if (strcmp(convs[i]->domain, a->domain) != 0) {
-			del->remote_convs[del->n_remote_convs++] = convs[i];
-			if ((left = sq_conv_has_domain_member(
-			         c, convs[i], a->domain, st)) < 0)
-				return st->code;
-			if (left == 0 &&
-			    sq_conv_delete(c, convs[i], st) != FEDRPC_OK)
-				return st->code;
-			continue;
-		}
-		if (sq_conv_get(c, ctx, convs[i], &after, st) < 0)
-			return st->code;
-		if ((present = adp_ptrs(ctx, before->n_members)) == NULL)
-			return SQ_NOMEM(st);
-		for (size_t k = 0; k < before->n_members; k++)
-			present[k] = before->members[k]->id;
-		change.removed   = &me;
-		change.n_removed = 1;
-		if (sq_change_events(a, c, ctx, after, present,
-		        before->n_members, &change, st) != FEDRPC_OK)
-			return st->code;
-		del->owned[del->n_owned].before = before;
-		del->owned[del->n_owned].after  = after;
-		del->n_owned++;
-	}
-
-	/* Connections: sides of ours towards self, then self's own. */
-	if (sq_conn_drop_towards(c, ctx, self, &from, &rels, &n_from, st) !=
-	    FEDRPC_OK)
-		return st->code;
-	for (size_t i = 0; i < n_from; i++)
-		if (rels[i] == ADP_REL_ACCEPTED &&
-		    user_deleted_event(c, ctx, from[i], self, now, st) !=
+		if (ref_conv_get(tx, convs[i], &before, st) != FEDRPC_OK ||
+		    tx->ops->member_remove(tx, convs[i], del->self, st) !=
 		        FEDRPC_OK)
 			return st->code;
-	if (sq_conn_drop_from(c, ctx, self->id, &to, &rels, &n_to, st) !=
-	    FEDRPC_OK)
-		return st->code;
-	if ((del->remote_conns = adp_ptrs(ctx, n_to)) == NULL)
-		return SQ_NOMEM(st);
-	for (size_t i = 0; i < n_to; i++)
-		if (strcmp(to[i]->domain, a->domain) != 0)
-			del->remote_conns[del->n_remote_conns++] = to[i];
+		if (before == NULL)
+			continue; /* a member row without its conversation */
+		if (strcmp(convs[i]->domain, del->s->domain) != 0)
+			rc = leave_copy(del, tx, convs[i], st);
+		else
+			rc = leave_owned(del, tx, before, st);
+		if (rc != FEDRPC_OK)
+			return rc;
+	}
+	return FEDRPC_OK;
+}
 
-	/* The account itself. */
-	if (sq_client_delete_all(c, self->id, st) != FEDRPC_OK)
+/* Sides of ours towards self (connected users hear of it), then self's
+ * own (remote users' domains are told later). */
+static fedrpc_code
+delete_sides(deletion *del, fedrpc_store_tx *tx, fedrpc_status *st)
+{
+	fedrpc_store_side *towards, *from;
+	size_t             n_towards, n_from;
+
+	if (tx->ops->connection_list_towards(
+	        tx, del->self, &towards, &n_towards, st) != FEDRPC_OK ||
+	    tx->ops->connection_delete_towards(tx, del->self, st) != FEDRPC_OK)
 		return st->code;
-	return sq_user_mark_deleted(c, self->id, st);
+	for (size_t i = 0; i < n_towards; i++)
+		if (towards[i].relation == ADP_REL_ACCEPTED &&
+		    user_deleted_event(del->ctx, tx, towards[i].from, del->self,
+		        del->now, st) != FEDRPC_OK)
+			return st->code;
+	if (tx->ops->connection_list_from(
+	        tx, del->self->id, &from, &n_from, st) != FEDRPC_OK ||
+	    tx->ops->connection_delete_from(tx, del->self->id, st) !=
+	        FEDRPC_OK)
+		return st->code;
+	if ((del->remote_conns = adp_ptrs(del->ctx, n_from)) == NULL)
+		return REF_NOMEM(st);
+	for (size_t i = 0; i < n_from; i++)
+		if (strcmp(from[i].to->domain, del->s->domain) != 0)
+			del->remote_conns[del->n_remote_conns++] = from[i].to;
+	return FEDRPC_OK;
+}
+
+/* Everything stored here about self, in one transaction. */
+static fedrpc_code
+tx_delete_user(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	deletion *del = arg;
+
+	del->now            = adp_now_ms();
+	del->n_owned        = 0;
+	del->n_remote_convs = 0;
+	del->n_remote_conns = 0;
+	if (ref_user_require(del->s, tx, del->self, "self", st) != FEDRPC_OK ||
+	    delete_memberships(del, tx, st) != FEDRPC_OK ||
+	    delete_sides(del, tx, st) != FEDRPC_OK ||
+	    tx->ops->client_delete_all(tx, del->self->id, st) != FEDRPC_OK)
+		return st->code;
+	return tx->ops->user_mark_deleted(tx, del->self->id, st);
 }
 
 /* Tells each domain of `ids` (grouped) with calls of up to 1000 ids. */
 static void
-notify_chunks(sq_adapter *a, fedrpc_ctx *ctx, const adp_qid *self,
-    adp_qid **ids, size_t n, bool conversations, sq_domains *unreachable)
+notify_chunks(ref_svc *s, fedrpc_ctx *ctx, const adp_qid *self,
+    adp_qid **ids, size_t n, bool conversations, ref_domains *unreachable)
 {
-	sq_domains doms = {0};
+	ref_domains doms = {0};
 	adp_qid  **chunk;
 
 	if (n == 0 || (chunk = adp_ptrs(ctx, n)) == NULL)
 		return;
 	for (size_t i = 0; i < n; i++)
-		sq_domains_add(ctx, &doms, ids[i]->domain);
+		ref_domains_add(ctx, &doms, ids[i]->domain);
 	for (size_t d = 0; d < doms.n; d++) {
 		size_t          k = 0;
 		fedrpc_channel *ch;
@@ -145,8 +196,8 @@ notify_chunks(sq_adapter *a, fedrpc_ctx *ctx, const adp_qid *self,
 		for (size_t i = 0; i < n; i++)
 			if (strcmp(ids[i]->domain, doms.v[d]) == 0)
 				chunk[k++] = ids[i];
-		sq_call_opts(a, &opts);
-		if ((ch = sq_remote(a, doms.v[d], &st)) == NULL)
+		ref_call_opts(s, &opts);
+		if ((ch = ref_remote(s, doms.v[d], &st)) == NULL)
 			goto failed;
 		for (size_t off = 0; off < k; off += ADP_MAX_LIST) {
 			size_t len = k - off < ADP_MAX_LIST ? k - off : ADP_MAX_LIST;
@@ -181,43 +232,36 @@ notify_chunks(sq_adapter *a, fedrpc_ctx *ctx, const adp_qid *self,
 	failed:
 		FEDRPC_LOG_WARN("deleting %s: cannot tell %s: %s", self->id,
 		    doms.v[d], st.message);
-		sq_domains_add(ctx, unreachable, doms.v[d]);
+		ref_domains_add(ctx, unreachable, doms.v[d]);
 		fedrpc_status_reset(&st);
 	}
 }
 
 fedrpc_code
-sq_h_delete_user(void *impl, fedrpc_ctx *ctx,
+ref_h_delete_user(void *impl, fedrpc_ctx *ctx,
     const Fedrpc__Local__V1__DeleteUserRequest *req,
     Fedrpc__Local__V1__DeleteUserResponse *resp, fedrpc_status *st)
 {
-	sq_adapter *a   = impl;
-	deletion    del = {0};
-	sq_domains  unreachable = {0};
-	sq_conn    *c;
+	ref_svc    *s           = impl;
+	deletion    del         = {.s = s, .ctx = ctx, .self = req->self};
+	ref_domains unreachable = {0};
 	fedrpc_code rc;
 
-	if ((rc = sq_begin(a->db, true, &c, st)) != FEDRPC_OK)
+	if ((rc = ref_write(s, ctx, tx_delete_user, &del, st)) != FEDRPC_OK)
 		return rc;
-	if ((rc = sq_user_require(a, c, ctx, req->self, "self", st)) ==
-	    FEDRPC_OK)
-		rc = delete_locally(a, c, ctx, req->self, &del, st);
-	if ((rc = sq_end(a->db, c, rc, st)) != FEDRPC_OK)
-		return rc;
-
 	for (size_t i = 0; i < del.n_owned; i++) {
-		adp_qid  *me     = req->self;
-		sq_change change = {.actor = req->self,
-		    .time                  = adp_now_ms(),
-		    .removed               = &me,
-		    .n_removed             = 1};
+		adp_qid   *me     = req->self;
+		ref_change change = {.actor = req->self,
+		    .time                   = adp_now_ms(),
+		    .removed                = &me,
+		    .n_removed              = 1};
 
-		sq_change_fanout(a, ctx, del.owned[i].before, del.owned[i].after,
-		    &change, &unreachable);
+		ref_change_fanout(s, ctx, del.owned[i].before,
+		    del.owned[i].after, &change, &unreachable);
 	}
-	notify_chunks(a, ctx, req->self, del.remote_convs, del.n_remote_convs,
+	notify_chunks(s, ctx, req->self, del.remote_convs, del.n_remote_convs,
 	    true, &unreachable);
-	notify_chunks(a, ctx, req->self, del.remote_conns, del.n_remote_conns,
+	notify_chunks(s, ctx, req->self, del.remote_conns, del.n_remote_conns,
 	    false, &unreachable);
 	resp->unreachable_domains   = unreachable.v;
 	resp->n_unreachable_domains = unreachable.n;

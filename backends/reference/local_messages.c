@@ -9,18 +9,18 @@
 
 #include <fedrpc/log.h>
 
+#include "backends/reference/mismatch.h"
+#include "backends/reference/service.h"
 #include "fedrpc/federation/v1/conversations.fedrpc.h"
 #include "fedrpc/federation/v1/users.fedrpc.h"
-#include "backends/reference/mismatch.h"
-#include "backends/sqlite/sq.h"
 
-typedef Fedrpc__Federation__V1__MessageSendingStatus sq_status_msg;
-typedef Fedrpc__Federation__V1__MessageNotSent       sq_not_sent;
+typedef Fedrpc__Federation__V1__MessageSendingStatus ref_status_msg;
+typedef Fedrpc__Federation__V1__MessageNotSent       ref_not_sent;
 
-static sq_not_sent *
+static ref_not_sent *
 not_sent_new(fedrpc_ctx *ctx, int reason)
 {
-	sq_not_sent *ns = fedrpc_ctx_alloc(ctx, sizeof(*ns));
+	ref_not_sent *ns = fedrpc_ctx_alloc(ctx, sizeof(*ns));
 
 	if (ns != NULL) {
 		fedrpc__federation__v1__message_not_sent__init(ns);
@@ -55,7 +55,7 @@ recipients_of(fedrpc_ctx *ctx,
 	}
 	if ((*out = fedrpc_ctx_alloc(ctx, (total + 1) * sizeof(adp_uc))) ==
 	    NULL)
-		return SQ_NOMEM(st);
+		return REF_NOMEM(st);
 	*n_out = 0;
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < rcpts[i]->n_clients; j++) {
@@ -71,7 +71,7 @@ recipients_of(fedrpc_ctx *ctx,
 
 /* Asks a remote domain for its members' clients; false if it cannot. */
 static bool
-remote_clients(sq_adapter *a, fedrpc_ctx *ctx, const char *domain,
+remote_clients(ref_svc *s, fedrpc_ctx *ctx, const char *domain,
     adp_member_clients *m, size_t n_m)
 {
 	Fedrpc__Federation__V1__GetUserClientsRequest r =
@@ -87,8 +87,8 @@ remote_clients(sq_adapter *a, fedrpc_ctx *ctx, const char *domain,
 		if (strcmp(m[i].domain, domain) == 0)
 			r.users[r.n_users++] =
 			    adp_qid_new(ctx, m[i].domain, m[i].id);
-	sq_call_opts(a, &opts);
-	if ((ch = sq_remote(a, domain, &st)) == NULL ||
+	ref_call_opts(s, &opts);
+	if ((ch = ref_remote(s, domain, &st)) == NULL ||
 	    fedrpc_federation_v1_users_get_user_clients(
 	        ch, &r, &out, &opts, &st) != FEDRPC_OK) {
 		FEDRPC_LOG_WARN("message check: cannot list clients on %s: %s",
@@ -127,64 +127,81 @@ remote_clients(sq_adapter *a, fedrpc_ctx *ctx, const char *domain,
 	return true;
 }
 
-/* Puts a MessageReceived event in each of our valid recipients' inboxes. */
-static fedrpc_code
-deliver_local(sq_adapter *a, fedrpc_ctx *ctx, const adp_uc_set *valid,
-    const adp_qid *conv, const adp_qid *sender, uint64_t sender_client,
-    ProtobufCBinaryData data, int64_t now, fedrpc_status *st)
-{
-	sq_conn    *c;
-	fedrpc_code rc;
-	bool        any = false;
+/* What our valid recipients' inboxes get. */
+typedef struct local_delivery {
+	ref_svc            *s;
+	fedrpc_ctx         *ctx;
+	const adp_uc_set   *valid;
+	const adp_qid      *conv, *sender;
+	uint64_t            sender_client;
+	ProtobufCBinaryData data;
+	int64_t             now;
+} local_delivery;
 
-	for (size_t i = 0; i < valid->n && !any; i++)
-		any = strcmp(valid->v[i].domain, a->domain) == 0;
-	if (!any)
-		return FEDRPC_OK;
-	if ((rc = sq_begin(a->db, true, &c, st)) != FEDRPC_OK)
-		return rc;
-	for (size_t i = 0; i < valid->n && rc == FEDRPC_OK; i++) {
-		const adp_uc                      *x  = &valid->v[i];
-		sq_event                          *ev = sq_event_new(ctx, now);
+static fedrpc_code
+tx_deliver_local(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	local_delivery *a = arg;
+
+	for (size_t i = 0; i < a->valid->n; i++) {
+		const adp_uc                      *x = &a->valid->v[i];
+		ref_event                         *ev;
 		Fedrpc__Local__V1__MessageReceived mr =
 		    FEDRPC__LOCAL__V1__MESSAGE_RECEIVED__INIT;
 
-		if (strcmp(x->domain, a->domain) != 0)
+		if (strcmp(x->domain, a->s->domain) != 0)
 			continue;
-		if (ev == NULL) {
-			rc = SQ_NOMEM(st);
-			break;
-		}
-		mr.conversation      = (adp_qid *) conv;
-		mr.sender            = (adp_qid *) sender;
-		mr.sender_client     = sender_client;
+		if ((ev = ref_event_new(a->ctx, a->now)) == NULL)
+			return REF_NOMEM(st);
+		mr.conversation      = (adp_qid *) a->conv;
+		mr.sender            = (adp_qid *) a->sender;
+		mr.sender_client     = a->sender_client;
 		if (x->ct != NULL)
 			mr.ciphertext = *x->ct;
-		mr.data              = data;
+		mr.data              = a->data;
 		ev->payload_case     = FEDRPC__LOCAL__V1__EVENT__PAYLOAD_MESSAGE_RECEIVED;
 		ev->message_received = &mr;
-		rc = sq_inbox_client_event(c, x->id, x->client, ev, st);
+		if (ref_inbox_client(a->ctx, tx, x->id, x->client, ev, st) !=
+		    FEDRPC_OK)
+			return st->code;
 	}
-	return sq_end(a->db, c, rc, st);
+	return FEDRPC_OK;
+}
+
+/* Puts a MessageReceived event in each of our valid recipients' inboxes. */
+static fedrpc_code
+deliver_local(ref_svc *s, fedrpc_ctx *ctx, const adp_uc_set *valid,
+    const adp_qid *conv, const adp_qid *sender, uint64_t sender_client,
+    ProtobufCBinaryData data, int64_t now, fedrpc_status *st)
+{
+	local_delivery a = {
+	    s, ctx, valid, conv, sender, sender_client, data, now};
+	bool any = false;
+
+	for (size_t i = 0; i < valid->n && !any; i++)
+		any = strcmp(valid->v[i].domain, s->domain) == 0;
+	if (!any)
+		return FEDRPC_OK;
+	return ref_write(s, ctx, tx_deliver_local, &a, st);
 }
 
 /* One OnMessageSent per remote domain; pairs of failed domains go into
  * *failed. */
 static fedrpc_code
-deliver_remote(sq_adapter *a, fedrpc_ctx *ctx, const adp_uc_set *valid,
+deliver_remote(ref_svc *s, fedrpc_ctx *ctx, const adp_uc_set *valid,
     const adp_qid *conv, const adp_qid *sender, uint64_t sender_client,
     ProtobufCBinaryData data, int64_t now, adp_uc_set *failed,
     fedrpc_status *st)
 {
-	sq_domains doms = {0};
+	ref_domains doms = {0};
 
 	failed->n = 0;
 	if ((failed->v = fedrpc_ctx_alloc(
 	         ctx, (valid->n + 1) * sizeof(adp_uc))) == NULL)
-		return SQ_NOMEM(st);
+		return REF_NOMEM(st);
 	for (size_t i = 0; i < valid->n; i++)
-		if (strcmp(valid->v[i].domain, a->domain) != 0)
-			sq_domains_add(ctx, &doms, valid->v[i].domain);
+		if (strcmp(valid->v[i].domain, s->domain) != 0)
+			ref_domains_add(ctx, &doms, valid->v[i].domain);
 	for (size_t d = 0; d < doms.n; d++) {
 		Fedrpc__Federation__V1__OnMessageSentRequest r =
 		    FEDRPC__FEDERATION__V1__ON_MESSAGE_SENT_REQUEST__INIT;
@@ -201,9 +218,9 @@ deliver_remote(sq_adapter *a, fedrpc_ctx *ctx, const adp_uc_set *valid,
 		r.recipients    = adp_uc_ciphertexts(valid, doms.v[d],
                     fedrpc_ctx_allocator(ctx), &r.n_recipients);
 		if (r.n_recipients == SIZE_MAX)
-			return SQ_NOMEM(st);
-		sq_call_opts(a, &opts);
-		if ((ch = sq_remote(a, doms.v[d], &rst)) != NULL &&
+			return REF_NOMEM(st);
+		ref_call_opts(s, &opts);
+		if ((ch = ref_remote(s, doms.v[d], &rst)) != NULL &&
 		    fedrpc_federation_v1_conversations_on_message_sent(
 		        ch, &r, &out, &opts, &rst) == FEDRPC_OK) {
 			protobuf_c_message_free_unpacked(&out->base, NULL);
@@ -221,7 +238,7 @@ deliver_remote(sq_adapter *a, fedrpc_ctx *ctx, const adp_uc_set *valid,
 
 /* Fills a status's three mismatch lists. */
 static fedrpc_code
-report(fedrpc_ctx *ctx, sq_status_msg *s, const adp_check_result *res,
+report(fedrpc_ctx *ctx, ref_status_msg *s, const adp_check_result *res,
     bool with_missing, fedrpc_status *st)
 {
 	ProtobufCAllocator *al = fedrpc_ctx_allocator(ctx);
@@ -232,184 +249,209 @@ report(fedrpc_ctx *ctx, sq_status_msg *s, const adp_check_result *res,
 	s->deleted   = adp_uc_report(&res->deleted, al, &s->n_deleted);
 	if (s->n_missing == SIZE_MAX || s->n_redundant == SIZE_MAX ||
 	    s->n_deleted == SIZE_MAX)
-		return SQ_NOMEM(st);
+		return REF_NOMEM(st);
 	return FEDRPC_OK;
 }
 
-fedrpc_code
-sq_owner_send(sq_adapter *a, fedrpc_ctx *ctx, const adp_qid *sender,
-    uint64_t sender_client, const adp_qid *conv_id,
-    Fedrpc__Federation__V1__UserCiphertexts *const *rcpts, size_t n_rcpts,
+/* The strategy of a request as the check's input. */
+static fedrpc_code
+strategy_of(fedrpc_ctx *ctx,
     const Fedrpc__Federation__V1__ClientMismatchStrategy *strategy,
-    ProtobufCBinaryData data, sq_status_msg **sent, sq_not_sent **not_sent,
-    fedrpc_status *st)
+    adp_check_input *in, fedrpc_status *st)
 {
-	adp_check_input     in = {0};
-	adp_check_result    res;
-	adp_member_clients *m = NULL;
-	adp_uc             *r, *su = NULL;
-	size_t              n_r = 0, n_su = 0;
-	sq_conversation    *conv = NULL;
-	sq_domains          doms = {0};
-	sq_conn            *c;
-	int64_t             now = adp_now_ms();
-	int                 found;
-	fedrpc_code         rc;
+	const Fedrpc__Federation__V1__ClientMismatchStrategy__UserList *ul;
+	adp_uc *su;
+	size_t  n_su;
 
-	*sent     = NULL;
-	*not_sent = NULL;
-	if (strategy == NULL)
-		return fedrpc_status_set(
-		    st, FEDRPC_INVALID_ARGUMENT, "strategy: required");
-	switch (strategy->strategy_case) {
+	switch (strategy != NULL ? strategy->strategy_case : 0) {
 	case FEDRPC__FEDERATION__V1__CLIENT_MISMATCH_STRATEGY__STRATEGY_REPORT_ALL:
-		in.strategy = ADP_REPORT_ALL;
-		break;
+		in->strategy = ADP_REPORT_ALL;
+		return FEDRPC_OK;
 	case FEDRPC__FEDERATION__V1__CLIENT_MISMATCH_STRATEGY__STRATEGY_IGNORE_ALL:
-		in.strategy = ADP_IGNORE_ALL;
-		break;
+		in->strategy = ADP_IGNORE_ALL;
+		return FEDRPC_OK;
 	case FEDRPC__FEDERATION__V1__CLIENT_MISMATCH_STRATEGY__STRATEGY_REPORT_ONLY:
-	case FEDRPC__FEDERATION__V1__CLIENT_MISMATCH_STRATEGY__STRATEGY_IGNORE_ONLY: {
-		const Fedrpc__Federation__V1__ClientMismatchStrategy__UserList
-		    *ul = strategy->strategy_case ==
-			    FEDRPC__FEDERATION__V1__CLIENT_MISMATCH_STRATEGY__STRATEGY_REPORT_ONLY
-			? strategy->report_only
-			: strategy->ignore_only;
-
-		in.strategy = strategy->strategy_case ==
-			FEDRPC__FEDERATION__V1__CLIENT_MISMATCH_STRATEGY__STRATEGY_REPORT_ONLY
-		    ? ADP_REPORT_ONLY
-		    : ADP_IGNORE_ONLY;
-		n_su = ul != NULL ? ul->n_users : 0;
-		if (n_su > ADP_MAX_LIST)
-			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-			    "strategy: at most %d users", ADP_MAX_LIST);
-		if ((su = fedrpc_ctx_alloc(ctx, (n_su + 1) * sizeof(*su))) ==
-		    NULL)
-			return SQ_NOMEM(st);
-		for (size_t i = 0; i < n_su; i++) {
-			if (adp_check_qid(ul->users[i], "strategy", st) !=
-			    FEDRPC_OK)
-				return st->code;
-			su[i].domain = ul->users[i]->domain;
-			su[i].id     = ul->users[i]->id;
-		}
+		in->strategy = ADP_REPORT_ONLY;
+		ul           = strategy->report_only;
 		break;
-	}
+	case FEDRPC__FEDERATION__V1__CLIENT_MISMATCH_STRATEGY__STRATEGY_IGNORE_ONLY:
+		in->strategy = ADP_IGNORE_ONLY;
+		ul           = strategy->ignore_only;
+		break;
 	default:
 		return fedrpc_status_set(
 		    st, FEDRPC_INVALID_ARGUMENT, "strategy: required");
 	}
-	if (recipients_of(ctx, rcpts, n_rcpts, &r, &n_r, st) != FEDRPC_OK)
+	n_su = ul != NULL ? ul->n_users : 0;
+	if (n_su > ADP_MAX_LIST)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "strategy: at most %d users", ADP_MAX_LIST);
+	if ((su = fedrpc_ctx_alloc(ctx, (n_su + 1) * sizeof(*su))) == NULL)
+		return REF_NOMEM(st);
+	for (size_t i = 0; i < n_su; i++) {
+		if (adp_check_qid(ul->users[i], "strategy", st) != FEDRPC_OK)
+			return st->code;
+		su[i].domain = ul->users[i]->domain;
+		su[i].id     = ul->users[i]->id;
+	}
+	in->strategy_users   = su;
+	in->n_strategy_users = n_su;
+	return FEDRPC_OK;
+}
+
+/* Step 1 and our members' clients, read in one transaction. */
+typedef struct members_tx {
+	ref_svc            *s;
+	fedrpc_ctx         *ctx;
+	const adp_qid      *conv_id, *sender;
+	ref_conversation   *conv;    /* NULL: no such conversation */
+	bool                member;  /* the sender is a member */
+	adp_member_clients *m;       /* one per member */
+	ref_domains         doms;    /* the other member domains */
+} members_tx;
+
+static fedrpc_code
+tx_members(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	members_tx *a = arg;
+
+	memset(&a->doms, 0, sizeof(a->doms));
+	a->member = false;
+	if (ref_conv_get(tx, a->conv_id, &a->conv, st) != FEDRPC_OK)
 		return st->code;
+	if (a->conv == NULL ||
+	    !(a->member = ref_conv_member(a->conv, a->sender) != NULL))
+		return FEDRPC_OK;
+	if ((a->m = fedrpc_ctx_alloc(
+	         a->ctx, a->conv->n_members * sizeof(*a->m) + 1)) == NULL)
+		return REF_NOMEM(st);
+	for (size_t i = 0; i < a->conv->n_members; i++) {
+		const adp_qid      *u = a->conv->members[i]->id;
+		adp_member_clients *m = &a->m[i];
+		uint64_t           *ids;
+		size_t              n;
 
-	/* Step 1 and our members' clients, in one read transaction. */
-	if ((rc = sq_begin(a->db, false, &c, st)) != FEDRPC_OK)
-		return rc;
-	if ((found = sq_conv_get(c, ctx, conv_id, &conv, st)) < 0) {
-		rc = st->code;
-		goto read_done;
-	}
-	if (found == 0 || sq_conv_member(conv, sender) == NULL) {
-		*not_sent = not_sent_new(ctx,
-		    FEDRPC__FEDERATION__V1__MESSAGE_NOT_SENT__REASON__REASON_CONVERSATION_NOT_FOUND);
-		goto read_done;
-	}
-	if ((m = fedrpc_ctx_alloc(ctx, conv->n_members * sizeof(*m) + 1)) ==
-	    NULL) {
-		rc = SQ_NOMEM(st);
-		goto read_done;
-	}
-	for (size_t i = 0; i < conv->n_members && rc == FEDRPC_OK; i++) {
-		const adp_qid *u = conv->members[i]->id;
-
-		m[i].domain = u->domain;
-		m[i].id     = u->id;
-		if (strcmp(u->domain, a->domain) != 0) {
-			sq_domains_add(ctx, &doms, u->domain);
+		memset(m, 0, sizeof(*m));
+		m->domain = u->domain;
+		m->id     = u->id;
+		if (strcmp(u->domain, a->s->domain) != 0) {
+			ref_domains_add(a->ctx, &a->doms, u->domain);
 			continue;
 		}
-		m[i].confirmed = true;
-		{
-			uint64_t *ids;
-			size_t    n;
-
-			rc = sq_client_ids(c, ctx, u->id, &ids, &n, st);
-			m[i].clients   = ids;
-			m[i].n_clients = n;
-		}
+		m->confirmed = true;
+		if (ref_client_ids(a->ctx, tx, u->id, &ids, &n, st) !=
+		    FEDRPC_OK)
+			return st->code;
+		m->clients   = ids;
+		m->n_clients = n;
 	}
-read_done:
-	if ((rc = sq_end(a->db, c, rc, st)) != FEDRPC_OK)
+	return FEDRPC_OK;
+}
+
+/* Step 6: refused; nothing is delivered. */
+static fedrpc_code
+refuse(fedrpc_ctx *ctx, const adp_check_result *res, int64_t now,
+    ref_not_sent **not_sent, fedrpc_status *st)
+{
+	ref_status_msg *ms = fedrpc_ctx_alloc(ctx, sizeof(*ms));
+
+	if (ms == NULL ||
+	    (*not_sent = not_sent_new(ctx,
+	         FEDRPC__FEDERATION__V1__MESSAGE_NOT_SENT__REASON__REASON_CLIENT_MISSING)) ==
+	        NULL)
+		return REF_NOMEM(st);
+	fedrpc__federation__v1__message_sending_status__init(ms);
+	ms->time_unix_ms    = now;
+	(*not_sent)->status = ms;
+	return report(ctx, ms, res, true, st);
+}
+
+/* Steps 7 and 8: delivery, then what could not be delivered. */
+static fedrpc_code
+deliver(ref_svc *s, fedrpc_ctx *ctx, const adp_check_result *res,
+    const adp_qid *conv, const adp_qid *sender, uint64_t sender_client,
+    ProtobufCBinaryData data, int64_t now, ref_status_msg **sent,
+    fedrpc_status *st)
+{
+	ref_status_msg     *ms = fedrpc_ctx_alloc(ctx, sizeof(*ms));
+	adp_uc_set          failed, all_failed;
+	ProtobufCAllocator *al = fedrpc_ctx_allocator(ctx);
+
+	if (ms == NULL)
+		return REF_NOMEM(st);
+	fedrpc__federation__v1__message_sending_status__init(ms);
+	ms->time_unix_ms = now;
+	if (deliver_local(s, ctx, &res->valid, conv, sender, sender_client,
+	        data, now, st) != FEDRPC_OK ||
+	    deliver_remote(s, ctx, &res->valid, conv, sender, sender_client,
+	        data, now, &failed, st) != FEDRPC_OK ||
+	    report(ctx, ms, res, false, st) != FEDRPC_OK)
+		return st->code;
+	if (adp_uc_union(&res->unconfirmed_absent, &failed, al, &all_failed) !=
+	    FEDRPC_OK)
+		return REF_NOMEM(st);
+	ms->failed_to_send = adp_uc_report(&all_failed, al, &ms->n_failed_to_send);
+	ms->failed_to_confirm = adp_uc_report(
+	    &res->failed_to_confirm, al, &ms->n_failed_to_confirm);
+	if (ms->n_failed_to_send == SIZE_MAX ||
+	    ms->n_failed_to_confirm == SIZE_MAX)
+		return REF_NOMEM(st);
+	*sent = ms;
+	return FEDRPC_OK;
+}
+
+fedrpc_code
+ref_owner_send(ref_svc *s, fedrpc_ctx *ctx, const adp_qid *sender,
+    uint64_t sender_client, const adp_qid *conv_id,
+    Fedrpc__Federation__V1__UserCiphertexts *const *rcpts, size_t n_rcpts,
+    const Fedrpc__Federation__V1__ClientMismatchStrategy *strategy,
+    ProtobufCBinaryData data, ref_status_msg **sent, ref_not_sent **not_sent,
+    fedrpc_status *st)
+{
+	adp_check_input  in = {0};
+	adp_check_result res;
+	adp_uc          *r;
+	size_t           n_r = 0;
+	members_tx       a   = {.s = s, .ctx = ctx, .conv_id = conv_id,
+	            .sender = sender};
+	int64_t          now = adp_now_ms();
+	fedrpc_code      rc;
+
+	*sent     = NULL;
+	*not_sent = NULL;
+	if (strategy_of(ctx, strategy, &in, st) != FEDRPC_OK ||
+	    recipients_of(ctx, rcpts, n_rcpts, &r, &n_r, st) != FEDRPC_OK)
+		return st->code;
+	if ((rc = ref_read(s, ctx, tx_members, &a, st)) != FEDRPC_OK)
 		return rc;
-	if (*not_sent != NULL)
-		return FEDRPC_OK;
-	if (conv == NULL)
-		return SQ_NOMEM(st);
+	if (!a.member) {
+		*not_sent = not_sent_new(ctx,
+		    FEDRPC__FEDERATION__V1__MESSAGE_NOT_SENT__REASON__REASON_CONVERSATION_NOT_FOUND);
+		return *not_sent ? FEDRPC_OK : REF_NOMEM(st);
+	}
 
 	/* Step 2: one GetUserClients per other member domain. */
-	for (size_t d = 0; d < doms.n; d++)
-		remote_clients(a, ctx, doms.v[d], m, conv->n_members);
+	for (size_t d = 0; d < a.doms.n; d++)
+		remote_clients(s, ctx, a.doms.v[d], a.m, a.conv->n_members);
 
 	/* Steps 3 to 5. */
-	in.sender.domain    = sender->domain;
-	in.sender.id        = sender->id;
-	in.sender.client    = sender_client;
-	in.members          = m;
-	in.n_members        = conv->n_members;
-	in.recipients       = r;
-	in.n_recipients     = n_r;
-	in.strategy_users   = su;
-	in.n_strategy_users = n_su;
+	in.sender.domain = sender->domain;
+	in.sender.id     = sender->id;
+	in.sender.client = sender_client;
+	in.members       = a.m;
+	in.n_members     = a.conv->n_members;
+	in.recipients    = r;
+	in.n_recipients  = n_r;
 	if (adp_check_message(&in, fedrpc_ctx_allocator(ctx), &res, st) !=
 	    FEDRPC_OK)
 		return st->code;
 	if (res.unknown_sender_client) {
 		*not_sent = not_sent_new(ctx,
 		    FEDRPC__FEDERATION__V1__MESSAGE_NOT_SENT__REASON__REASON_UNKNOWN_CLIENT);
-		return *not_sent ? FEDRPC_OK : SQ_NOMEM(st);
+		return *not_sent ? FEDRPC_OK : REF_NOMEM(st);
 	}
-	if (!res.send) {
-		/* Step 6: refused; nothing is delivered. */
-		sq_status_msg *s = fedrpc_ctx_alloc(ctx, sizeof(*s));
-
-		if (s == NULL || (*not_sent = not_sent_new(ctx,
-		                      FEDRPC__FEDERATION__V1__MESSAGE_NOT_SENT__REASON__REASON_CLIENT_MISSING)) ==
-		        NULL)
-			return SQ_NOMEM(st);
-		fedrpc__federation__v1__message_sending_status__init(s);
-		s->time_unix_ms     = now;
-		(*not_sent)->status = s;
-		return report(ctx, s, &res, true, st);
-	}
-
-	/* Steps 7 and 8. */
-	{
-		sq_status_msg *s = fedrpc_ctx_alloc(ctx, sizeof(*s));
-		adp_uc_set     failed, all_failed;
-		ProtobufCAllocator *al = fedrpc_ctx_allocator(ctx);
-
-		if (s == NULL)
-			return SQ_NOMEM(st);
-		fedrpc__federation__v1__message_sending_status__init(s);
-		s->time_unix_ms = now;
-		if (deliver_local(a, ctx, &res.valid, conv->id, sender,
-		        sender_client, data, now, st) != FEDRPC_OK ||
-		    deliver_remote(a, ctx, &res.valid, conv->id, sender,
-		        sender_client, data, now, &failed, st) != FEDRPC_OK ||
-		    report(ctx, s, &res, false, st) != FEDRPC_OK)
-			return st->code;
-		if (adp_uc_union(&res.unconfirmed_absent, &failed, al,
-		        &all_failed) != FEDRPC_OK)
-			return SQ_NOMEM(st);
-		s->failed_to_send =
-		    adp_uc_report(&all_failed, al, &s->n_failed_to_send);
-		s->failed_to_confirm = adp_uc_report(
-		    &res.failed_to_confirm, al, &s->n_failed_to_confirm);
-		if (s->n_failed_to_send == SIZE_MAX ||
-		    s->n_failed_to_confirm == SIZE_MAX)
-			return SQ_NOMEM(st);
-		*sent = s;
-	}
-	return FEDRPC_OK;
+	if (!res.send)
+		return refuse(ctx, &res, now, not_sent, st);
+	return deliver(s, ctx, &res, a.conv->id, sender, sender_client, data,
+	    now, sent, st);
 }

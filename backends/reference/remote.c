@@ -1,27 +1,27 @@
 /*
- * Calls from the SQLite adapter to other domains: the daemon's channel for a
- * domain, call options, and how a failed call shows in a local answer. The
- * calls themselves go through the generated client stubs.
+ * Calls from the reference backend to other domains: the daemon's channel
+ * for a domain, call options, and how a failed call shows in a local
+ * answer. The calls themselves go through the generated client stubs.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "backends/sqlite/sq.h"
+#include "backends/reference/service.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
 
 fedrpc_channel *
-sq_remote(sq_adapter *a, const char *domain, fedrpc_status *st)
+ref_remote(ref_svc *s, const char *domain, fedrpc_status *st)
 {
 	fedrpc_channel *ch;
 
-	if (a->env.channel_for == NULL) {
+	if (s->env.channel_for == NULL) {
 		fedrpc_status_set(st, FEDRPC_UNAVAILABLE,
 		    "%s: federation is not available", domain);
 		return NULL;
 	}
 	fedrpc_status_reset(st);
-	ch = a->env.channel_for(a->env.channel_arg, domain, st);
+	ch = s->env.channel_for(s->env.channel_arg, domain, st);
 	if (ch == NULL && st->code == FEDRPC_OK)
 		fedrpc_status_set(
 		    st, FEDRPC_UNAVAILABLE, "%s: no channel", domain);
@@ -29,15 +29,15 @@ sq_remote(sq_adapter *a, const char *domain, fedrpc_status *st)
 }
 
 void
-sq_call_opts(sq_adapter *a, fedrpc_call_opts *opts)
+ref_call_opts(ref_svc *s, fedrpc_call_opts *opts)
 {
 	memset(opts, 0, sizeof(*opts));
-	opts->timeout_ms = a->env.call_timeout_ms ? a->env.call_timeout_ms
+	opts->timeout_ms = s->env.call_timeout_ms ? s->env.call_timeout_ms
 						  : DEFAULT_TIMEOUT_MS;
 }
 
 fedrpc_code
-sq_remote_failed(const char *domain, fedrpc_status *st)
+ref_remote_failed(const char *domain, fedrpc_status *st)
 {
 	char msg[FEDRPC_STATUS_MESSAGE_MAX];
 
@@ -51,9 +51,9 @@ sq_remote_failed(const char *domain, fedrpc_status *st)
 }
 
 void
-sq_domains_add(fedrpc_ctx *ctx, sq_domains *d, const char *domain)
+ref_domains_add(fedrpc_ctx *ctx, ref_domains *d, const char *domain)
 {
-	if (sq_domains_has(d, domain))
+	if (ref_domains_has(d, domain))
 		return;
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? 2 * d->cap : 8;
@@ -71,10 +71,23 @@ sq_domains_add(fedrpc_ctx *ctx, sq_domains *d, const char *domain)
 }
 
 bool
-sq_domains_has(const sq_domains *d, const char *domain)
+ref_domains_has(const ref_domains *d, const char *domain)
 {
 	for (size_t i = 0; i < d->n; i++)
 		if (strcmp(d->v[i], domain) == 0)
 			return true;
 	return false;
+}
+
+fedrpc_code
+ref_domains_of(fedrpc_ctx *ctx, adp_qid *const *ids, size_t n,
+    ref_domains *out, fedrpc_status *st)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < n; i++) {
+		ref_domains_add(ctx, out, ids[i]->domain);
+		if (!ref_domains_has(out, ids[i]->domain))
+			return REF_NOMEM(st);
+	}
+	return FEDRPC_OK;
 }

@@ -313,6 +313,14 @@ struct fedrpc_store_ops {
 	    int64_t before_ms, uint64_t *forgotten, fedrpc_status *st);
 };
 
+/*
+ * How a store is opened: `config` is the store's own text (a file path for
+ * SQLite, a connection string for PostgreSQL). The store creates or
+ * migrates its schema.
+ */
+typedef fedrpc_code (*fedrpc_store_open_fn)(
+    const char *config, fedrpc_store **out, fedrpc_status *st);
+
 /* Closes a store; NULL is fine. */
 void fedrpc_store_close(fedrpc_store *store);
 

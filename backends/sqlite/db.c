@@ -1,8 +1,8 @@
 /*
- * The SQLite database of the adapter: a small pool of connections (handlers
- * run on several worker threads; a connection is used by one at a time),
- * pragmas, migrations, a per-connection cache of prepared statements, and
- * one transaction per operation.
+ * The SQLite database of the store: a small pool of connections (handlers
+ * run on several worker threads; a connection is used by one transaction
+ * at a time), pragmas, migrations, a per-connection cache of prepared
+ * statements, and how SQLite's result codes read as store results.
  *
  * Durability: WAL with synchronous=FULL. In WAL mode NORMAL already
  * survives a killed process (committed frames are in the WAL file, only the
@@ -26,6 +26,8 @@
 /* One pooled connection. Owned by the pool; used by one thread at a time. */
 struct sq_conn {
 	sqlite3 *db;
+	sq_db   *pool;      /* where it goes back */
+	bool     read_only; /* in a read-only transaction */
 	struct {
 		const char   *sql;  /* key: the literal's address */
 		sqlite3_stmt *stmt; /* owned */
@@ -42,19 +44,33 @@ struct sq_db {
 	sq_conn        *free_list; /* idle connections */
 };
 
-static fedrpc_code
-db_error(sqlite3 *db, int rc, const char *what, fedrpc_status *st)
+fedrpc_code
+sq_error(sqlite3 *db, int rc, const char *what, fedrpc_status *st)
 {
-	int base = rc & 0xff;
+	const char *msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
 
-	if (base == SQLITE_BUSY || base == SQLITE_LOCKED)
-		return fedrpc_status_set(st, FEDRPC_UNAVAILABLE,
-		    "database busy (%s): %s", what, sqlite3_errmsg(db));
-	if (base == SQLITE_FULL || base == SQLITE_NOMEM)
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return fedrpc_status_set(st, FEDRPC_STORE_CONFLICT,
+		    "sqlite store: database busy (%s): %s", what, msg);
+	case SQLITE_CONSTRAINT:
+		if (rc == SQLITE_CONSTRAINT_UNIQUE ||
+		    rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+			return fedrpc_status_set(st, FEDRPC_STORE_DUPLICATE,
+			    "sqlite store: %s: %s", what, msg);
+		break;
+	case SQLITE_FULL:
+	case SQLITE_NOMEM:
 		return fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
-		    "database %s: %s", what, sqlite3_errmsg(db));
-	return fedrpc_status_set(st, FEDRPC_INTERNAL, "database %s: %s", what,
-	    sqlite3_errmsg(db));
+		    "sqlite store: %s: %s", what, msg);
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return fedrpc_status_set(st, FEDRPC_DATA_LOSS,
+		    "sqlite store: %s: %s", what, msg);
+	}
+	return fedrpc_status_set(
+	    st, FEDRPC_INTERNAL, "sqlite store: %s: %s", what, msg);
 }
 
 static fedrpc_code
@@ -62,7 +78,7 @@ exec(sqlite3 *db, const char *sql, fedrpc_status *st)
 {
 	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
 
-	return rc == SQLITE_OK ? FEDRPC_OK : db_error(db, rc, sql, st);
+	return rc == SQLITE_OK ? FEDRPC_OK : sq_error(db, rc, sql, st);
 }
 
 static fedrpc_code
@@ -120,7 +136,7 @@ migrate(sqlite3 *db, const char *path, fedrpc_status *st)
 	                           "schema_version",
 	        -1, &s, NULL) != SQLITE_OK ||
 	    sqlite3_step(s) != SQLITE_ROW) {
-		rc = db_error(db, sqlite3_errcode(db), "schema version", st);
+		rc = sq_error(db, sqlite3_errcode(db), "schema version", st);
 		goto fail;
 	}
 	have = sqlite3_column_int(s, 0);
@@ -167,12 +183,13 @@ sq_db_open(const char *path, sq_db **out, fedrpc_status *st)
 	if ((db = calloc(1, sizeof(*db))) == NULL ||
 	    (db->conns = calloc(n, sizeof(sq_conn))) == NULL) {
 		free(db);
-		return SQ_NOMEM(st);
+		return sq_nomem(st);
 	}
 	pthread_mutex_init(&db->mtx, NULL);
 	pthread_cond_init(&db->cv, NULL);
 	db->n_conns = n;
 	for (size_t i = 0; i < n; i++) {
+		db->conns[i].pool = db;
 		if (conn_open(path, &db->conns[i], st) != FEDRPC_OK)
 			goto fail;
 		if (i == 0 && migrate(db->conns[0].db, path, st) != FEDRPC_OK)
@@ -201,8 +218,8 @@ sq_db_close(sq_db *db)
 	free(db);
 }
 
-fedrpc_code
-sq_begin(sq_db *db, bool write, sq_conn **out, fedrpc_status *st)
+static sq_conn *
+pool_take(sq_db *db)
 {
 	sq_conn *c;
 
@@ -211,22 +228,41 @@ sq_begin(sq_db *db, bool write, sq_conn **out, fedrpc_status *st)
 		pthread_cond_wait(&db->cv, &db->mtx);
 	db->free_list = c->next_free;
 	pthread_mutex_unlock(&db->mtx);
+	return c;
+}
+
+static void
+pool_give(sq_conn *c)
+{
+	sq_db *db = c->pool;
+
+	pthread_mutex_lock(&db->mtx);
+	c->next_free  = db->free_list;
+	db->free_list = c;
+	pthread_cond_signal(&db->cv);
+	pthread_mutex_unlock(&db->mtx);
+}
+
+/* BEGIN IMMEDIATE for a writer, so that it never has to upgrade a read
+ * lock (which SQLite could only refuse). */
+fedrpc_code
+sq_db_begin(sq_db *db, bool write, sq_conn **out, fedrpc_status *st)
+{
+	sq_conn *c = pool_take(db);
+
+	*out = NULL;
 	if (exec(c->db, write ? "BEGIN IMMEDIATE" : "BEGIN", st) !=
 	    FEDRPC_OK) {
-		pthread_mutex_lock(&db->mtx);
-		c->next_free  = db->free_list;
-		db->free_list = c;
-		pthread_cond_signal(&db->cv);
-		pthread_mutex_unlock(&db->mtx);
-		*out = NULL;
+		pool_give(c);
 		return st->code;
 	}
-	*out = c;
+	c->read_only = !write;
+	*out         = c;
 	return FEDRPC_OK;
 }
 
 fedrpc_code
-sq_end(sq_db *db, sq_conn *c, fedrpc_code rc, fedrpc_status *st)
+sq_db_end(sq_conn *c, fedrpc_code rc, fedrpc_status *st)
 {
 	/* Statements left mid-result would keep the read snapshot open. */
 	for (size_t i = 0; i < c->n_cache; i++)
@@ -236,18 +272,29 @@ sq_end(sq_db *db, sq_conn *c, fedrpc_code rc, fedrpc_status *st)
 		int r = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
 
 		if (r != SQLITE_OK) {
-			rc = db_error(c->db, r, "commit", st);
+			rc = sq_error(c->db, r, "commit", st);
 			sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 		}
 	} else if (!sqlite3_get_autocommit(c->db)) {
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	}
-	pthread_mutex_lock(&db->mtx);
-	c->next_free  = db->free_list;
-	db->free_list = c;
-	pthread_cond_signal(&db->cv);
-	pthread_mutex_unlock(&db->mtx);
+	c->read_only = false;
+	pool_give(c);
 	return rc;
+}
+
+/* A read-only transaction runs no statement that writes (as PostgreSQL's
+ * READ ONLY transactions refuse them). */
+static sqlite3_stmt *
+check_mode(sq_conn *c, sqlite3_stmt *s, fedrpc_status *st)
+{
+	if (c->read_only && !sqlite3_stmt_readonly(s)) {
+		fedrpc_status_set(st, FEDRPC_FAILED_PRECONDITION,
+		    "sqlite store: a read-only transaction cannot run '%.80s'",
+		    sqlite3_sql(s));
+		return NULL;
+	}
+	return s;
 }
 
 sqlite3_stmt *
@@ -261,14 +308,14 @@ sq_stmt(sq_conn *c, const char *sql, fedrpc_status *st)
 			s = c->cache[i].stmt;
 			sqlite3_reset(s);
 			sqlite3_clear_bindings(s);
-			return s;
+			return check_mode(c, s, st);
 		}
 	}
 	rc = sqlite3_prepare_v3(
 	    c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
 	if (rc != SQLITE_OK) {
-		db_error(c->db, rc, "prepare", st);
-		FEDRPC_LOG_ERROR("sqlite adapter: cannot prepare '%s': %s", sql,
+		sq_error(c->db, rc, "prepare", st);
+		FEDRPC_LOG_ERROR("sqlite store: cannot prepare '%s': %s", sql,
 		    sqlite3_errmsg(c->db));
 		return NULL;
 	}
@@ -277,13 +324,13 @@ sq_stmt(sq_conn *c, const char *sql, fedrpc_status *st)
 		c->cache[c->n_cache].stmt = s;
 		c->n_cache++;
 	} else {
-		/* Should not happen: the adapter has fewer statements. */
-		FEDRPC_LOG_WARN("sqlite adapter: statement cache full");
+		/* Should not happen: the store has fewer statements. */
+		FEDRPC_LOG_WARN("sqlite store: statement cache full");
 		sqlite3_finalize(c->cache[0].stmt);
 		c->cache[0].sql  = sql;
 		c->cache[0].stmt = s;
 	}
-	return s;
+	return check_mode(c, s, st);
 }
 
 int
@@ -293,9 +340,7 @@ sq_step(sq_conn *c, sqlite3_stmt *s, fedrpc_status *st)
 
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
 		return rc;
-	db_error(c->db, rc, "step", st);
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		st->code = FEDRPC_ALREADY_EXISTS;
+	sq_error(c->db, rc, "step", st);
 	sqlite3_reset(s);
 	return -1;
 }
@@ -319,14 +364,6 @@ sq_changes(sq_conn *c)
 	return sqlite3_changes(c->db);
 }
 
-char *
-sq_col_str(fedrpc_ctx *ctx, sqlite3_stmt *s, int col)
-{
-	const char *v = (const char *) sqlite3_column_text(s, col);
-
-	return fedrpc_ctx_strdup(ctx, v != NULL ? v : "");
-}
-
 void
 sq_bind_str(sqlite3_stmt *s, int i, const char *v)
 {
@@ -337,6 +374,16 @@ void
 sq_bind_u64(sqlite3_stmt *s, int i, uint64_t v)
 {
 	sqlite3_bind_int64(s, i, (sqlite3_int64) v);
+}
+
+/* A zero-length blob binds as an empty blob, not NULL. */
+void
+sq_bind_blob(sqlite3_stmt *s, int i, const ProtobufCBinaryData *v)
+{
+	static const uint8_t empty[1];
+
+	sqlite3_bind_blob(s, i, v->len > 0 ? v->data : empty, (int) v->len,
+	    SQLITE_STATIC);
 }
 
 uint64_t

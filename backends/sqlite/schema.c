@@ -58,7 +58,8 @@ const char *const sq_migrations[] = {
     "  PRIMARY KEY (conv_domain, conv_id, user_domain, user_id)"
     ") WITHOUT ROWID;"
     "CREATE INDEX members_user ON members (user_domain, user_id);"
-    /* Per-client events: a packed fedrpc.local.v1.Event without id. */
+    /* Per-client events, opaque here (the service stores a packed
+     * fedrpc.local.v1.Event without its id). */
     "CREATE TABLE inbox ("
     "  user_id TEXT NOT NULL,"
     "  client  INTEGER NOT NULL,"

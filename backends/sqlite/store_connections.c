@@ -1,10 +1,9 @@
 /*
  * Connection sides in SQLite: each row is the side a local user keeps
- * towards another user (of any domain). A change of side puts a
- * ConnectionUpdated event in every inbox of the side's user.
+ * towards another user (of any domain), with its relation and when it last
+ * changed. What a change of side means (events, the other side) is the
+ * service's.
  */
-#include <string.h>
-
 #include "backends/sqlite/sq.h"
 
 static const char SQL_GET[] =
@@ -15,233 +14,169 @@ static const char SQL_PUT[] =
     "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
     "ON CONFLICT (from_id, to_domain, to_id) DO UPDATE SET "
     "relation = ?4, updated_ms = ?5";
-static const char SQL_LIST[] =
-    "SELECT to_domain, to_id, relation, updated_ms FROM connections "
-    "WHERE from_id = ? ORDER BY to_domain, to_id";
-static const char SQL_TOWARDS[] =
-    "SELECT from_id, relation FROM connections "
-    "WHERE to_domain = ? AND to_id = ?";
-static const char SQL_DELETE_TOWARDS[] =
-    "DELETE FROM connections WHERE to_domain = ? AND to_id = ?";
 static const char SQL_DELETE_ONE[] =
     "DELETE FROM connections "
     "WHERE from_id = ? AND to_domain = ? AND to_id = ?";
+static const char SQL_LIST_FROM[] =
+    "SELECT from_id, to_domain, to_id, relation, updated_ms FROM connections "
+    "WHERE from_id = ? ORDER BY to_domain, to_id";
+static const char SQL_LIST_TOWARDS[] =
+    "SELECT from_id, to_domain, to_id, relation, updated_ms FROM connections "
+    "WHERE to_domain = ? AND to_id = ? ORDER BY from_id";
 static const char SQL_DELETE_FROM[] =
     "DELETE FROM connections WHERE from_id = ?";
+static const char SQL_DELETE_TOWARDS[] =
+    "DELETE FROM connections WHERE to_domain = ? AND to_id = ?";
+
+/* A statement for one side, its key bound. */
+static sqlite3_stmt *
+side_stmt(sq_conn *c, const char *sql, const char *from,
+    const fedrpc_store_qid *to, fedrpc_status *st)
+{
+	sqlite3_stmt *s = sq_stmt(c, sql, st);
+
+	if (s != NULL) {
+		sq_bind_str(s, 1, from);
+		sq_bind_str(s, 2, to->domain);
+		sq_bind_str(s, 3, to->id);
+	}
+	return s;
+}
 
 fedrpc_code
-sq_conn_get(sq_conn *c, const char *from, const adp_qid *to,
-    adp_relation *rel, fedrpc_status *st)
+sq_connection_get(fedrpc_store_tx *tx, const char *from,
+    const fedrpc_store_qid *to, int *relation, bool *found,
+    fedrpc_status *st)
 {
-	sqlite3_stmt *s = sq_stmt(c, SQL_GET, st);
+	sq_conn      *c = sq_tx_conn(tx);
+	sqlite3_stmt *s = side_stmt(c, SQL_GET, from, to, st);
 	int           rc;
 
-	*rel = ADP_REL_CANCELLED;
+	*found = false;
 	if (s == NULL)
 		return st->code;
-	sq_bind_str(s, 1, from);
-	sq_bind_str(s, 2, to->domain);
-	sq_bind_str(s, 3, to->id);
 	if ((rc = sq_step(c, s, st)) < 0)
 		return st->code;
-	if (rc == SQLITE_ROW)
-		*rel = (adp_relation) sqlite3_column_int(s, 0);
+	if (rc == SQLITE_ROW) {
+		*relation = sqlite3_column_int(s, 0);
+		*found    = true;
+	}
 	sqlite3_reset(s);
 	return FEDRPC_OK;
 }
 
-static Fedrpc__Local__V1__Connection *
-conn_msg(fedrpc_ctx *ctx, const char *domain, const char *from,
-    const char *to_domain, const char *to_id, adp_relation rel, int64_t ms)
-{
-	Fedrpc__Local__V1__Connection *m = fedrpc_ctx_alloc(ctx, sizeof(*m));
-
-	if (m == NULL)
-		return NULL;
-	fedrpc__local__v1__connection__init(m);
-	if ((m->from = adp_qid_new(ctx, domain, from)) == NULL ||
-	    (m->to = adp_qid_new(ctx, to_domain, to_id)) == NULL)
-		return NULL;
-	m->relation            = rel;
-	m->last_update_unix_ms = ms;
-	return m;
-}
-
 fedrpc_code
-sq_conn_set(sq_conn *c, fedrpc_ctx *ctx, const char *domain, const char *from,
-    const adp_qid *to, adp_relation rel, int64_t now,
-    Fedrpc__Local__V1__Connection **out, fedrpc_status *st)
-{
-	adp_relation                    old;
-	sqlite3_stmt                   *s;
-	Fedrpc__Local__V1__Connection  *m;
-	int                             have = 0;
-	int                             rc;
-
-	if ((s = sq_stmt(c, SQL_GET, st)) == NULL)
-		return st->code;
-	sq_bind_str(s, 1, from);
-	sq_bind_str(s, 2, to->domain);
-	sq_bind_str(s, 3, to->id);
-	if ((rc = sq_step(c, s, st)) < 0)
-		return st->code;
-	have = rc == SQLITE_ROW;
-	old  = have ? (adp_relation) sqlite3_column_int(s, 0)
-		    : ADP_REL_CANCELLED;
-	sqlite3_reset(s);
-	if ((m = conn_msg(ctx, domain, from, to->domain, to->id, rel, now)) ==
-	    NULL)
-		return SQ_NOMEM(st);
-	if (out != NULL)
-		*out = m;
-	if (have && old == rel)
-		return FEDRPC_OK;
-	if ((s = sq_stmt(c, SQL_PUT, st)) == NULL)
-		return st->code;
-	sq_bind_str(s, 1, from);
-	sq_bind_str(s, 2, to->domain);
-	sq_bind_str(s, 3, to->id);
-	sqlite3_bind_int(s, 4, (int) rel);
-	sqlite3_bind_int64(s, 5, now);
-	if (sq_run(c, s, st) != FEDRPC_OK)
-		return st->code;
-	{
-		sq_event                            *ev = sq_event_new(ctx, now);
-		Fedrpc__Local__V1__ConnectionUpdated cu =
-		    FEDRPC__LOCAL__V1__CONNECTION_UPDATED__INIT;
-
-		if (ev == NULL)
-			return SQ_NOMEM(st);
-		cu.connection          = m;
-		ev->payload_case       = FEDRPC__LOCAL__V1__EVENT__PAYLOAD_CONNECTION_UPDATED;
-		ev->connection_updated = &cu;
-		return sq_inbox_user_event(c, from, ev, st);
-	}
-}
-
-fedrpc_code
-sq_conn_list(sq_conn *c, fedrpc_ctx *ctx, const char *domain,
-    const char *from, Fedrpc__Local__V1__Connection ***out, size_t *n,
+sq_connection_put(fedrpc_store_tx *tx, const char *from,
+    const fedrpc_store_qid *to, int relation, int64_t updated_ms,
     fedrpc_status *st)
 {
-	sqlite3_stmt                   *s = sq_stmt(c, SQL_LIST, st);
-	Fedrpc__Local__V1__Connection **v = NULL;
-	size_t                          cap = 0;
-	int                             rc;
+	sq_conn      *c = sq_tx_conn(tx);
+	sqlite3_stmt *s = side_stmt(c, SQL_PUT, from, to, st);
+
+	if (s == NULL)
+		return st->code;
+	sqlite3_bind_int(s, 4, relation);
+	sqlite3_bind_int64(s, 5, updated_ms);
+	return sq_run(c, s, st);
+}
+
+fedrpc_code
+sq_connection_delete(fedrpc_store_tx *tx, const char *from,
+    const fedrpc_store_qid *to, fedrpc_status *st)
+{
+	sq_conn      *c = sq_tx_conn(tx);
+	sqlite3_stmt *s = side_stmt(c, SQL_DELETE_ONE, from, to, st);
+
+	return s == NULL ? st->code : sq_run(c, s, st);
+}
+
+/* The rows of a bound SQL_LIST_* statement. */
+static fedrpc_code
+read_sides(fedrpc_store_tx *tx, sqlite3_stmt *s, fedrpc_store_side **out,
+    size_t *n, fedrpc_status *st)
+{
+	void  *v   = NULL;
+	size_t cap = 0;
+	int    rc;
 
 	*out = NULL;
 	*n   = 0;
-	if (s == NULL)
-		return st->code;
-	sq_bind_str(s, 1, from);
-	while ((rc = sq_step(c, s, st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			Fedrpc__Local__V1__Connection **nv;
+	while ((rc = sq_step(sq_tx_conn(tx), s, st)) == SQLITE_ROW) {
+		fedrpc_store_side *side;
 
-			cap = cap ? 2 * cap : 16;
-			if ((nv = adp_ptrs(ctx, cap)) == NULL)
-				return SQ_NOMEM(st);
-			if (*n > 0)
-				memcpy(nv, v, *n * sizeof(*v));
-			v = nv;
-		}
-		v[*n] = conn_msg(ctx, domain, from,
-		    (const char *) sqlite3_column_text(s, 0),
-		    (const char *) sqlite3_column_text(s, 1),
-		    (adp_relation) sqlite3_column_int(s, 2),
-		    sqlite3_column_int64(s, 3));
-		if (v[*n] == NULL)
-			return SQ_NOMEM(st);
-		(*n)++;
+		if (!sq_grow(tx, &v, *n, &cap, sizeof(*side)))
+			goto nomem;
+		side             = (fedrpc_store_side *) v + (*n)++;
+		side->from       = sq_col_str(tx, s, 0);
+		side->to         = sq_col_qid(tx, s, 1);
+		side->relation   = sqlite3_column_int(s, 3);
+		side->updated_ms = sqlite3_column_int64(s, 4);
+		if (side->from == NULL || side->to == NULL)
+			goto nomem;
 	}
 	if (rc < 0)
 		return st->code;
 	sqlite3_reset(s);
 	*out = v;
 	return FEDRPC_OK;
-}
 
-fedrpc_code
-sq_conn_drop_towards(sq_conn *c, fedrpc_ctx *ctx, const adp_qid *to,
-    char ***from, adp_relation **rels, size_t *n, fedrpc_status *st)
-{
-	sqlite3_stmt *s = sq_stmt(c, SQL_TOWARDS, st);
-	size_t        cap = 0;
-	int           rc;
-
-	*from = NULL;
-	*rels = NULL;
-	*n    = 0;
-	if (s == NULL)
-		return st->code;
-	sq_bind_str(s, 1, to->domain);
-	sq_bind_str(s, 2, to->id);
-	while ((rc = sq_step(c, s, st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			char        **nf;
-			adp_relation *nr;
-
-			cap = cap ? 2 * cap : 16;
-			if ((nf = adp_ptrs(ctx, cap)) == NULL ||
-			    (nr = fedrpc_ctx_alloc(ctx, cap * sizeof(*nr))) ==
-			        NULL)
-				return SQ_NOMEM(st);
-			if (*n > 0) {
-				memcpy(nf, *from, *n * sizeof(*nf));
-				memcpy(nr, *rels, *n * sizeof(*nr));
-			}
-			*from = nf;
-			*rels = nr;
-		}
-		if (((*from)[*n] = sq_col_str(ctx, s, 0)) == NULL)
-			return SQ_NOMEM(st);
-		(*rels)[*n] = (adp_relation) sqlite3_column_int(s, 1);
-		(*n)++;
-	}
-	if (rc < 0)
-		return st->code;
+nomem:
 	sqlite3_reset(s);
-	if ((s = sq_stmt(c, SQL_DELETE_TOWARDS, st)) == NULL)
-		return st->code;
-	sq_bind_str(s, 1, to->domain);
-	sq_bind_str(s, 2, to->id);
-	return sq_run(c, s, st);
+	return sq_nomem(st);
 }
 
 fedrpc_code
-sq_conn_delete(
-    sq_conn *c, const char *from, const adp_qid *to, fedrpc_status *st)
+sq_connection_list_from(fedrpc_store_tx *tx, const char *from,
+    fedrpc_store_side **out, size_t *n, fedrpc_status *st)
 {
-	sqlite3_stmt *s = sq_stmt(c, SQL_DELETE_ONE, st);
+	sqlite3_stmt *s = sq_stmt(sq_tx_conn(tx), SQL_LIST_FROM, st);
+
+	*out = NULL;
+	*n   = 0;
+	if (s == NULL)
+		return st->code;
+	sq_bind_str(s, 1, from);
+	return read_sides(tx, s, out, n, st);
+}
+
+fedrpc_code
+sq_connection_list_towards(fedrpc_store_tx *tx, const fedrpc_store_qid *to,
+    fedrpc_store_side **out, size_t *n, fedrpc_status *st)
+{
+	sqlite3_stmt *s = sq_stmt(sq_tx_conn(tx), SQL_LIST_TOWARDS, st);
+
+	*out = NULL;
+	*n   = 0;
+	if (s == NULL)
+		return st->code;
+	sq_bind_str(s, 1, to->domain);
+	sq_bind_str(s, 2, to->id);
+	return read_sides(tx, s, out, n, st);
+}
+
+fedrpc_code
+sq_connection_delete_from(fedrpc_store_tx *tx, const char *from,
+    fedrpc_status *st)
+{
+	sq_conn      *c = sq_tx_conn(tx);
+	sqlite3_stmt *s = sq_stmt(c, SQL_DELETE_FROM, st);
 
 	if (s == NULL)
 		return st->code;
 	sq_bind_str(s, 1, from);
-	sq_bind_str(s, 2, to->domain);
-	sq_bind_str(s, 3, to->id);
 	return sq_run(c, s, st);
 }
 
 fedrpc_code
-sq_conn_drop_from(sq_conn *c, fedrpc_ctx *ctx, const char *from,
-    adp_qid ***to, adp_relation **rels, size_t *n, fedrpc_status *st)
+sq_connection_delete_towards(fedrpc_store_tx *tx, const fedrpc_store_qid *to,
+    fedrpc_status *st)
 {
-	Fedrpc__Local__V1__Connection **list;
-	sqlite3_stmt                   *s;
+	sq_conn      *c = sq_tx_conn(tx);
+	sqlite3_stmt *s = sq_stmt(c, SQL_DELETE_TOWARDS, st);
 
-	*to   = NULL;
-	*rels = NULL;
-	if (sq_conn_list(c, ctx, "-", from, &list, n, st) != FEDRPC_OK)
+	if (s == NULL)
 		return st->code;
-	if ((*to = adp_ptrs(ctx, *n)) == NULL ||
-	    (*rels = fedrpc_ctx_alloc(ctx, (*n + 1) * sizeof(**rels))) == NULL)
-		return SQ_NOMEM(st);
-	for (size_t i = 0; i < *n; i++) {
-		(*to)[i]   = list[i]->to;
-		(*rels)[i] = list[i]->relation;
-	}
-	if ((s = sq_stmt(c, SQL_DELETE_FROM, st)) == NULL)
-		return st->code;
-	sq_bind_str(s, 1, from);
+	sq_bind_str(s, 1, to->domain);
+	sq_bind_str(s, 2, to->id);
 	return sq_run(c, s, st);
 }

@@ -1,10 +1,10 @@
 /*
- * Per-client inboxes in SQLite. An event is packed once and stored for each
- * client it is for under that client's next event id (kept in the client's
- * row, so ids only grow and are never reused, even after acknowledgement).
+ * Per-client inboxes in SQLite. An event (opaque bytes here) is stored for
+ * each client it is for under that client's next event id, kept in the
+ * client's row, so that ids only grow and are never reused, even after
+ * acknowledgement.
  */
-#include <stdlib.h>
-#include <string.h>
+#include <stdint.h>
 
 #include "backends/sqlite/sq.h"
 
@@ -27,100 +27,66 @@ static const char SQL_FETCH[] =
 static const char SQL_ACK[] =
     "DELETE FROM inbox WHERE user_id = ? AND client = ? AND id <= ?";
 
-#define FETCH_DEFAULT 100
-#define FETCH_MAX 1000
-
-sq_event *
-sq_event_new(fedrpc_ctx *ctx, int64_t now)
+/* Ids are stored as signed 64-bit numbers; larger bounds mean "all". */
+static sqlite3_int64
+id_bound(uint64_t v)
 {
-	sq_event *ev = fedrpc_ctx_alloc(ctx, sizeof(*ev));
-
-	if (ev != NULL) {
-		fedrpc__local__v1__event__init(ev);
-		ev->time_unix_ms = now;
-	}
-	return ev;
-}
-
-/* Packs an event into a malloc'd buffer. */
-static uint8_t *
-pack_event(const sq_event *ev, size_t *len)
-{
-	uint8_t *buf;
-
-	*len = protobuf_c_message_get_packed_size(&ev->base);
-	if ((buf = malloc(*len ? *len : 1)) != NULL)
-		protobuf_c_message_pack(&ev->base, buf);
-	return buf;
+	return (sqlite3_int64) (v > INT64_MAX ? INT64_MAX : v);
 }
 
 fedrpc_code
-sq_inbox_user_event(
-    sq_conn *c, const char *user, const sq_event *ev, fedrpc_status *st)
+sq_inbox_append_user(fedrpc_store_tx *tx, const char *user,
+    const ProtobufCBinaryData *event, fedrpc_status *st)
 {
+	sq_conn      *c = sq_tx_conn(tx);
 	sqlite3_stmt *s;
-	uint8_t      *buf;
-	size_t        len;
-	fedrpc_code   rc = FEDRPC_OK;
 
-	if ((buf = pack_event(ev, &len)) == NULL)
-		return SQ_NOMEM(st);
-	if ((s = sq_stmt(c, SQL_ADD_USER, st)) == NULL) {
-		rc = st->code;
-		goto out;
-	}
+	if ((s = sq_stmt(c, SQL_ADD_USER, st)) == NULL)
+		return st->code;
 	sq_bind_str(s, 1, user);
-	sqlite3_bind_blob(s, 2, buf, (int) len, SQLITE_STATIC);
-	if ((rc = sq_run(c, s, st)) != FEDRPC_OK)
-		goto out;
-	if ((s = sq_stmt(c, SQL_BUMP_USER, st)) == NULL) {
-		rc = st->code;
-		goto out;
-	}
+	sq_bind_blob(s, 2, event);
+	if (sq_run(c, s, st) != FEDRPC_OK)
+		return st->code;
+	if ((s = sq_stmt(c, SQL_BUMP_USER, st)) == NULL)
+		return st->code;
 	sq_bind_str(s, 1, user);
-	rc = sq_run(c, s, st);
-out:
-	free(buf);
-	return rc;
+	return sq_run(c, s, st);
 }
 
 fedrpc_code
-sq_inbox_client_event(sq_conn *c, const char *user, uint64_t client,
-    const sq_event *ev, fedrpc_status *st)
+sq_inbox_append_client(fedrpc_store_tx *tx, const char *user,
+    uint64_t client, const ProtobufCBinaryData *event, bool *appended,
+    fedrpc_status *st)
 {
+	sq_conn      *c = sq_tx_conn(tx);
 	sqlite3_stmt *s;
-	uint8_t      *buf;
-	size_t        len;
-	fedrpc_code   rc = FEDRPC_OK;
 
-	if ((buf = pack_event(ev, &len)) == NULL)
-		return SQ_NOMEM(st);
-	if ((s = sq_stmt(c, SQL_ADD_CLIENT, st)) == NULL) {
-		rc = st->code;
-		goto out;
-	}
+	*appended = false;
+	if ((s = sq_stmt(c, SQL_ADD_CLIENT, st)) == NULL)
+		return st->code;
 	sq_bind_str(s, 1, user);
 	sq_bind_u64(s, 2, client);
-	sqlite3_bind_blob(s, 3, buf, (int) len, SQLITE_STATIC);
-	if ((rc = sq_run(c, s, st)) != FEDRPC_OK || sq_changes(c) == 0)
-		goto out;
-	if ((s = sq_stmt(c, SQL_BUMP_CLIENT, st)) == NULL) {
-		rc = st->code;
-		goto out;
-	}
+	sq_bind_blob(s, 3, event);
+	if (sq_run(c, s, st) != FEDRPC_OK)
+		return st->code;
+	if (sq_changes(c) == 0)
+		return FEDRPC_OK; /* no such client */
+	if ((s = sq_stmt(c, SQL_BUMP_CLIENT, st)) == NULL)
+		return st->code;
 	sq_bind_str(s, 1, user);
 	sq_bind_u64(s, 2, client);
-	rc = sq_run(c, s, st);
-out:
-	free(buf);
-	return rc;
+	if (sq_run(c, s, st) != FEDRPC_OK)
+		return st->code;
+	*appended = true;
+	return FEDRPC_OK;
 }
 
 fedrpc_code
-sq_inbox_fetch(sq_conn *c, fedrpc_ctx *ctx, const char *user,
-    uint64_t client, uint64_t since, uint32_t limit, sq_event ***out,
-    size_t *n, bool *more, fedrpc_status *st)
+sq_inbox_fetch(fedrpc_store_tx *tx, const char *user, uint64_t client,
+    uint64_t after, uint32_t limit, fedrpc_store_event **out, size_t *n,
+    bool *more, fedrpc_status *st)
 {
+	sq_conn      *c = sq_tx_conn(tx);
 	sqlite3_stmt *s = sq_stmt(c, SQL_FETCH, st);
 	int           rc;
 
@@ -130,36 +96,28 @@ sq_inbox_fetch(sq_conn *c, fedrpc_ctx *ctx, const char *user,
 	if (s == NULL)
 		return st->code;
 	if (limit == 0)
-		limit = FETCH_DEFAULT;
-	if (limit > FETCH_MAX)
-		limit = FETCH_MAX;
-	if ((*out = adp_ptrs(ctx, limit)) == NULL)
-		return SQ_NOMEM(st);
+		limit = 1;
+	if ((*out = sq_alloc(tx, limit * sizeof(**out))) == NULL)
+		return sq_nomem(st);
 	sq_bind_str(s, 1, user);
 	sq_bind_u64(s, 2, client);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64) (since > INT64_MAX ? INT64_MAX
-								   : since));
+	sqlite3_bind_int64(s, 3, id_bound(after));
 	/* One more than asked tells whether more follow. */
 	sqlite3_bind_int64(s, 4, (sqlite3_int64) limit + 1);
 	while ((rc = sq_step(c, s, st)) == SQLITE_ROW) {
-		sq_event *ev;
+		fedrpc_store_event *ev;
 
 		if (*n == limit) {
 			*more = true;
 			break;
 		}
-		ev = (sq_event *) protobuf_c_message_unpack(
-		    &fedrpc__local__v1__event__descriptor,
-		    fedrpc_ctx_allocator(ctx),
-		    (size_t) sqlite3_column_bytes(s, 1),
-		    sqlite3_column_blob(s, 1));
-		if (ev == NULL)
-			return fedrpc_status_set(st, FEDRPC_DATA_LOSS,
-			    "inbox event %lld of %s/%llx cannot be decoded",
-			    (long long) sqlite3_column_int64(s, 0), user,
-			    (unsigned long long) client);
-		ev->id        = sq_col_u64(s, 0);
-		(*out)[(*n)++] = ev;
+		ev     = &(*out)[*n];
+		ev->id = sq_col_u64(s, 0);
+		if (!sq_col_blob(tx, s, 1, &ev->data)) {
+			sqlite3_reset(s);
+			return sq_nomem(st);
+		}
+		(*n)++;
 	}
 	if (rc < 0)
 		return st->code;
@@ -168,9 +126,10 @@ sq_inbox_fetch(sq_conn *c, fedrpc_ctx *ctx, const char *user,
 }
 
 fedrpc_code
-sq_inbox_ack(sq_conn *c, const char *user, uint64_t client, uint64_t up_to,
-    uint64_t *deleted, fedrpc_status *st)
+sq_inbox_ack(fedrpc_store_tx *tx, const char *user, uint64_t client,
+    uint64_t up_to, uint64_t *deleted, fedrpc_status *st)
 {
+	sq_conn      *c = sq_tx_conn(tx);
 	sqlite3_stmt *s = sq_stmt(c, SQL_ACK, st);
 
 	*deleted = 0;
@@ -178,8 +137,7 @@ sq_inbox_ack(sq_conn *c, const char *user, uint64_t client, uint64_t up_to,
 		return st->code;
 	sq_bind_str(s, 1, user);
 	sq_bind_u64(s, 2, client);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64) (up_to > INT64_MAX ? INT64_MAX
-								    : up_to));
+	sqlite3_bind_int64(s, 3, id_bound(up_to));
 	if (sq_run(c, s, st) != FEDRPC_OK)
 		return st->code;
 	*deleted = (uint64_t) sq_changes(c);
