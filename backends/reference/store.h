@@ -286,11 +286,13 @@ struct fedrpc_store_ops {
 	/* The oldest pending item of a destination. */
 	fedrpc_code (*outbox_head)(fedrpc_store_tx *tx, const char *destination,
 	    fedrpc_store_outbox_item *out, bool *found, fedrpc_status *st);
+	/* Removes an item, pending or moved aside. */
 	fedrpc_code (*outbox_remove)(fedrpc_store_tx *tx,
 	    const char *destination, uint64_t seq, bool *found,
 	    fedrpc_status *st);
 	/* Moves a pending item aside (a permanent refusal), so that the
-	 * next one becomes the head. */
+	 * next one becomes the head; *found false when no such item is
+	 * pending. */
 	fedrpc_code (*outbox_move_aside)(fedrpc_store_tx *tx,
 	    const char *destination, uint64_t seq, const char *reason,
 	    int64_t moved_ms, bool *found, fedrpc_status *st);

@@ -364,6 +364,12 @@ sq_changes(sq_conn *c)
 	return sqlite3_changes(c->db);
 }
 
+int64_t
+sq_last_rowid(sq_conn *c)
+{
+	return (int64_t) sqlite3_last_insert_rowid(c->db);
+}
+
 void
 sq_bind_str(sqlite3_stmt *s, int i, const char *v)
 {

@@ -67,6 +67,25 @@ const char *const sq_migrations[] = {
     "  event   BLOB NOT NULL,"
     "  PRIMARY KEY (user_id, client, id)"
     ") WITHOUT ROWID;",
+    /* 2: the outbox of what is owed to other domains, and the request
+     * ids received from them */
+    "CREATE TABLE outbox ("
+    "  seq         INTEGER PRIMARY KEY AUTOINCREMENT," /* never reused */
+    "  destination TEXT NOT NULL,"                     /* a domain */
+    "  item        BLOB NOT NULL,"                     /* opaque */
+    "  created_ms  INTEGER NOT NULL,"
+    "  aside       INTEGER NOT NULL DEFAULT 0,"        /* moved aside */
+    "  reason      TEXT NOT NULL DEFAULT '',"
+    "  moved_ms    INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX outbox_queue ON outbox (destination, aside, seq);"
+    "CREATE TABLE received_requests ("
+    "  origin      TEXT NOT NULL,"
+    "  id          BLOB NOT NULL,"
+    "  received_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (origin, id)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX received_requests_ms ON received_requests (received_ms);",
 };
 
 const int sq_n_migrations =

@@ -41,6 +41,8 @@ int sq_step(sq_conn *c, sqlite3_stmt *s, fedrpc_status *st);
 fedrpc_code sq_run(sq_conn *c, sqlite3_stmt *s, fedrpc_status *st);
 /* Rows changed by the last statement. */
 int sq_changes(sq_conn *c);
+/* The rowid the last INSERT gave. */
+int64_t sq_last_rowid(sq_conn *c);
 /*
  * A SQLite result code as a store result: busy or locked is
  * FEDRPC_STORE_CONFLICT, a unique or primary key broken is
@@ -175,5 +177,30 @@ fedrpc_code sq_member_remove_all(fedrpc_store_tx *tx,
 /* The members, by (domain, id), into conv->members. */
 fedrpc_code sq_member_list(fedrpc_store_tx *tx,
     fedrpc_store_conversation *conv, fedrpc_status *st);
+
+/* store_outbox.c */
+fedrpc_code sq_outbox_append(fedrpc_store_tx *tx, const char *destination,
+    const ProtobufCBinaryData *item, int64_t created_ms, uint64_t *seq,
+    fedrpc_status *st);
+fedrpc_code sq_outbox_destinations(fedrpc_store_tx *tx, char ***out,
+    size_t *n, fedrpc_status *st);
+fedrpc_code sq_outbox_head(fedrpc_store_tx *tx, const char *destination,
+    fedrpc_store_outbox_item *out, bool *found, fedrpc_status *st);
+fedrpc_code sq_outbox_remove(fedrpc_store_tx *tx, const char *destination,
+    uint64_t seq, bool *found, fedrpc_status *st);
+fedrpc_code sq_outbox_move_aside(fedrpc_store_tx *tx,
+    const char *destination, uint64_t seq, const char *reason,
+    int64_t moved_ms, bool *found, fedrpc_status *st);
+fedrpc_code sq_outbox_list_aside(fedrpc_store_tx *tx,
+    const char *destination, fedrpc_store_outbox_item **out, size_t *n,
+    fedrpc_status *st);
+
+/* store_requests.c */
+fedrpc_code sq_request_record(fedrpc_store_tx *tx, const char *origin,
+    const ProtobufCBinaryData *id, int64_t received_ms, fedrpc_status *st);
+fedrpc_code sq_request_seen(fedrpc_store_tx *tx, const char *origin,
+    const ProtobufCBinaryData *id, bool *seen, fedrpc_status *st);
+fedrpc_code sq_request_forget_before(fedrpc_store_tx *tx, int64_t before_ms,
+    uint64_t *forgotten, fedrpc_status *st);
 
 #endif

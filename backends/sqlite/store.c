@@ -195,4 +195,15 @@ static const fedrpc_store_ops sqlite_ops = {
 	.conversation_has_member_of = sq_conversation_has_member_of,
 	.member_put                 = sq_member_put,
 	.member_remove              = sq_member_remove,
+
+	.outbox_append       = sq_outbox_append,
+	.outbox_destinations = sq_outbox_destinations,
+	.outbox_head         = sq_outbox_head,
+	.outbox_remove       = sq_outbox_remove,
+	.outbox_move_aside   = sq_outbox_move_aside,
+	.outbox_list_aside   = sq_outbox_list_aside,
+
+	.request_record        = sq_request_record,
+	.request_seen          = sq_request_seen,
+	.request_forget_before = sq_request_forget_before,
 };
