@@ -4,6 +4,11 @@
  * local-API server on inproc://, its own database in a scratch folder, and
  * channel_for mapping domains to inproc channels (a domain marked down, or
  * any unknown one, answers UNAVAILABLE). Helpers wrap common local calls.
+ *
+ * With FEDRPC_TEST_STORE_CONFLICTS set in the environment, each backend
+ * runs over conflict_store.h's store instead, whose every transaction
+ * loses its first commit: every test then checks that the backend's
+ * transactions are retried and answer as if they had run once.
  */
 #ifndef FEDRPC_TESTS_ADAPTER_FIXTURE_H
 #define FEDRPC_TESTS_ADAPTER_FIXTURE_H
@@ -16,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fedrpc/adapter.h>
 #include <fedrpc/channel.h>
 #include <fedrpc/server.h>
 
@@ -26,7 +32,8 @@
 #include "fedrpc/local/v1/conversations.fedrpc.h"
 #include "fedrpc/local/v1/inbox.fedrpc.h"
 #include "fedrpc/local/v1/users.fedrpc.h"
-#include "server/adapters/adapter.h"
+#include "backends/reference/reference.h"
+#include "conflict_store.h"
 #include "testutil.h"
 
 #define FX_MAX 3
@@ -48,6 +55,7 @@ typedef struct fx_domain {
 	fedrpc_server           *fed;       /* federation API */
 	fedrpc_server           *local;     /* local API */
 	fedrpc_adapter_instance *ad;
+	void                    *ref;       /* or this, over conflicts */
 	fedrpc_channel          *lch;       /* to our local API */
 	atomic_bool              down;      /* others cannot reach us */
 	/* The policy this domain holds for each asking domain (by idx). */
@@ -136,6 +144,13 @@ fx_policy(void *arg, const char *domain)
 }
 
 /* Opens domain i's adapter and starts its servers. */
+/* Whether backends run over the conflict-injecting store. */
+static inline bool
+fx_conflicts(void)
+{
+	return getenv("FEDRPC_TEST_STORE_CONFLICTS") != NULL;
+}
+
 static inline void
 fx_start_domain(fx *f, int i)
 {
@@ -161,14 +176,26 @@ fx_start_domain(fx *f, int i)
 	    .default_timeout_ms = 10000,
 	};
 
-	cr_assert_eq(fedrpc_sqlite_adapter_open(d->db, &env, &d->ad, &st),
-	    FEDRPC_OK, "%s", st.message);
+	if (fx_conflicts())
+		cr_assert_eq(fedrpc_reference_open(&env, conflict_store_open,
+		                 d->db, &d->ref, &st),
+		    FEDRPC_OK, "%s", st.message);
+	else
+		cr_assert_eq(fedrpc_sqlite_adapter_open(d->db, &env, &d->ad,
+		                 &st),
+		    FEDRPC_OK, "%s", st.message);
 	cr_assert_eq(fedrpc_server_new(&d->fed, &fo, &st), FEDRPC_OK, "%s",
 	    st.message);
 	cr_assert_eq(fedrpc_server_new(&d->local, &lo, &st), FEDRPC_OK, "%s",
 	    st.message);
-	cr_assert_eq(fedrpc_adapter_register(d->ad, d->fed, d->local, &st),
-	    FEDRPC_OK, "%s", st.message);
+	if (d->ref != NULL)
+		cr_assert_eq(fedrpc_reference_register(d->ref, d->fed,
+		                 d->local, &st),
+		    FEDRPC_OK, "%s", st.message);
+	else
+		cr_assert_eq(fedrpc_adapter_register(d->ad, d->fed, d->local,
+		                 &st),
+		    FEDRPC_OK, "%s", st.message);
 	cr_assert_eq(fedrpc_server_start(d->fed, &st), FEDRPC_OK, "%s",
 	    st.message);
 	cr_assert_eq(fedrpc_server_start(d->local, &st), FEDRPC_OK, "%s",
@@ -203,10 +230,12 @@ fx_stop_domain(fx *f, int i)
 	fedrpc_server_free(d->fed);
 	fedrpc_server_free(d->local);
 	fedrpc_adapter_close(d->ad);
+	fedrpc_reference_close(d->ref);
 	d->lch   = NULL;
 	d->fed   = NULL;
 	d->local = NULL;
 	d->ad    = NULL;
+	d->ref   = NULL;
 }
 
 /* n domains; every domain holds FULL search for every other. */

@@ -5,7 +5,7 @@
  * notices for connections.
  */
 #include "adapter_fixture.h"
-#include "server/adapters/relation.h"
+#include "backends/reference/relation.h"
 
 #define REL(x) FEDRPC__LOCAL__V1__RELATION__RELATION_##x
 #define EV(x) FEDRPC__LOCAL__V1__EVENT__PAYLOAD_##x

@@ -1,5 +1,5 @@
 /*
- * The owner's message check (server/adapters/mismatch.c) called directly:
+ * The owner's message check (backends/reference/mismatch.c) called directly:
  * missing / redundant / deleted / valid as Wire's checkMessageClients
  * computes them, the four mismatch strategies, the unknown sending client,
  * clients taken on trust when a domain cannot list them, and the reports'
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/adapters/mismatch.h"
+#include "backends/reference/mismatch.h"
 
 /* A test allocator: every block is kept and freed at the end. */
 static void  *blocks[4096];

@@ -11,7 +11,7 @@
 
 /* A third-party adapter: counts its instances in a global. */
 static const char good_src[] =
-    "#include \"server/adapters/adapter.h\"\n"
+    "#include <fedrpc/adapter.h>\n"
     "#include <stdlib.h>\n"
     "int mod_open_count;\n"
     "static fedrpc_code op(const fedrpc_adapter_env *e, const char *c,\n"

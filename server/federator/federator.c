@@ -22,7 +22,7 @@
 #include "server/federator/federator.h"
 
 #ifdef FEDRPC_HAVE_ADAPTERS
-#include "server/adapters/adapter.h"
+#include <fedrpc/adapter.h>
 #endif
 
 /* A PEM file larger than this is not one of ours. */

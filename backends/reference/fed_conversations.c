@@ -1,0 +1,524 @@
+/*
+ * The federation Conversations service (Wire's Galley federation API): as
+ * a member's backend it keeps copies of remote conversations up to date
+ * from the owner's notifications and delivers messages to its members'
+ * clients; as the owner it answers GetConversations, leaves, message sends
+ * and deleted users.
+ */
+#include <string.h>
+
+#include <fedrpc/log.h>
+
+#include "backends/reference/service.h"
+#include "fedrpc/federation/v1/conversations.fedrpc.h"
+
+#define ROLE_MEMBER FEDRPC__FEDERATION__V1__CONVERSATION_ROLE__CONVERSATION_ROLE_MEMBER
+
+/* A conversation the caller says it owns: PERMISSION_DENIED otherwise. */
+static fedrpc_code
+check_theirs(const adp_qid *conv, fedrpc_ctx *ctx, fedrpc_status *st)
+{
+	return adp_check_origin(conv, ctx, "conversation", st);
+}
+
+static bool
+is_ours(ref_svc *s, const adp_qid *q)
+{
+	return strcmp(q->domain, s->domain) == 0;
+}
+
+/* Whether a member may be in our copy: any remote user, and our users
+ * that exist (and are not deleted). */
+static fedrpc_code
+member_admitted(ref_svc *s, fedrpc_store_tx *tx, const adp_qid *u,
+    bool *ok, fedrpc_status *st)
+{
+	*ok = true;
+	if (!is_ours(s, u))
+		return FEDRPC_OK;
+	return ref_user_live(tx, u->id, ok, st);
+}
+
+/* The owner's conversation as our copy, with what is new to us. */
+typedef struct created_tx {
+	ref_call                c;
+	const ref_conversation *conv; /* the owner's */
+	ref_conversation       *copy; /* ours */
+	ref_change              change;
+} created_tx;
+
+/* The copy keeps every member; our users who do not exist (or no longer)
+ * are left out. Only users new to our copy hear of it (idempotent). */
+static fedrpc_code
+build_copy(created_tx *a, fedrpc_store_tx *tx, const ref_conversation *old,
+    fedrpc_status *st)
+{
+	const ref_conversation *conv = a->conv;
+	fedrpc_ctx             *ctx  = a->c.ctx;
+
+	if ((a->copy = fedrpc_ctx_alloc(ctx, sizeof(*a->copy))) == NULL ||
+	    (a->change.added = adp_ptrs(ctx, conv->n_members)) == NULL)
+		return REF_NOMEM(st);
+	*a->copy = *conv;
+	if ((a->copy->members = adp_ptrs(ctx, conv->n_members)) == NULL)
+		return REF_NOMEM(st);
+	a->copy->n_members = 0;
+	a->change.n_added  = 0;
+	for (size_t i = 0; i < conv->n_members; i++) {
+		ref_member *mb = conv->members[i];
+		bool        ok;
+
+		if (member_admitted(a->c.s, tx, mb->id, &ok, st) != FEDRPC_OK)
+			return st->code;
+		if (!ok) {
+			FEDRPC_LOG_INFO("conversation %s@%s: no user %s here",
+			    conv->id->id, conv->id->domain, mb->id->id);
+			continue;
+		}
+		a->copy->members[a->copy->n_members++] = mb;
+		if (is_ours(a->c.s, mb->id) &&
+		    (old == NULL || ref_conv_member(old, mb->id) == NULL))
+			a->change.added[a->change.n_added++] = mb;
+	}
+	return FEDRPC_OK;
+}
+
+static fedrpc_code
+tx_conversation_created(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	created_tx       *a = arg;
+	ref_conversation *old;
+
+	if (ref_conv_get(tx, a->conv->id, &old, st) != FEDRPC_OK ||
+	    build_copy(a, tx, old, st) != FEDRPC_OK)
+		return st->code;
+	/* Without any user of ours, no copy. */
+	if (!ref_conv_has_local(a->c.s, a->copy))
+		return old != NULL
+		    ? tx->ops->conversation_delete(tx, a->copy->id, st)
+		    : FEDRPC_OK;
+	if (tx->ops->conversation_put(tx, a->copy, st) != FEDRPC_OK)
+		return st->code;
+	a->change.actor = a->copy->creator;
+	a->change.time  = adp_now_ms();
+	if (a->change.n_added == 0)
+		return FEDRPC_OK;
+	return ref_change_events(
+	    a->c.s, a->c.ctx, tx, a->copy, NULL, 0, &a->change, st);
+}
+
+static fedrpc_code
+h_on_conversation_created(void *impl, fedrpc_ctx *ctx,
+    const Fedrpc__Federation__V1__OnConversationCreatedRequest *req,
+    Fedrpc__Federation__V1__OnConversationCreatedResponse *resp,
+    fedrpc_status *st)
+{
+	ref_svc          *s    = impl;
+	ref_conversation *conv = req->conversation;
+	created_tx        a    = {{s, ctx, req, resp}, conv, NULL, {0}};
+
+	REF_FED_CHECK(s, ctx, st);
+	if (conv == NULL)
+		return fedrpc_status_set(
+		    st, FEDRPC_INVALID_ARGUMENT, "conversation: required");
+	if (check_theirs(conv->id, ctx, st) != FEDRPC_OK ||
+	    adp_check_origin(conv->creator, ctx, "creator", st) != FEDRPC_OK)
+		return st->code;
+	if (!adp_text_valid(conv->name, 0, 256))
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "name: up to 256 characters of UTF-8");
+	for (size_t i = 0; i < conv->n_members; i++)
+		if (adp_check_qid(conv->members[i]->id, "members", st) !=
+		    FEDRPC_OK)
+			return st->code;
+	return ref_write(s, ctx, tx_conversation_created, &a, st);
+}
+
+static fedrpc_code
+tx_get_conversations(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	ref_call *c = arg;
+	const Fedrpc__Federation__V1__GetConversationsRequest *req  = c->req;
+	Fedrpc__Federation__V1__GetConversationsResponse      *resp = c->resp;
+
+	resp->n_conversations = 0;
+	for (size_t i = 0; i < req->n_conversations; i++) {
+		ref_conversation *conv;
+
+		if (ref_conv_get(tx, req->conversations[i], &conv, st) !=
+		    FEDRPC_OK)
+			return st->code;
+		if (conv != NULL && ref_conv_member(conv, req->user) != NULL)
+			resp->conversations[resp->n_conversations++] = conv;
+	}
+	return FEDRPC_OK;
+}
+
+static fedrpc_code
+h_get_conversations(void *impl, fedrpc_ctx *ctx,
+    const Fedrpc__Federation__V1__GetConversationsRequest *req,
+    Fedrpc__Federation__V1__GetConversationsResponse *resp,
+    fedrpc_status *st)
+{
+	ref_svc *s = impl;
+	ref_call c = {s, ctx, req, resp};
+
+	REF_FED_CHECK(s, ctx, st);
+	if (adp_check_origin(req->user, ctx, "user", st) != FEDRPC_OK)
+		return st->code;
+	if (req->n_conversations > ADP_MAX_LIST)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "conversations: at most %d", ADP_MAX_LIST);
+	for (size_t i = 0; i < req->n_conversations; i++)
+		if (adp_check_ours(req->conversations[i], s->domain,
+		        "conversations", st) != FEDRPC_OK)
+			return st->code;
+	if ((resp->conversations = adp_ptrs(ctx, req->n_conversations)) ==
+	    NULL)
+		return REF_NOMEM(st);
+	return ref_read(s, ctx, tx_get_conversations, &c, st);
+}
+
+/* The owner's change, from the request (checked). */
+static fedrpc_code
+update_change(const Fedrpc__Federation__V1__OnConversationUpdatedRequest *req,
+    ref_change *change, fedrpc_status *st)
+{
+	change->actor = req->actor;
+	change->time  = req->time_unix_ms;
+	switch (req->action_case) {
+	case FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__ACTION_MEMBERS_ADDED:
+		if (req->members_added == NULL ||
+		    req->members_added->n_members == 0)
+			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+			    "members_added: no members");
+		change->added   = req->members_added->members;
+		change->n_added = req->members_added->n_members;
+		for (size_t i = 0; i < change->n_added; i++)
+			if (adp_check_qid(change->added[i]->id, "members_added",
+			        st) != FEDRPC_OK)
+				return st->code;
+		return FEDRPC_OK;
+	case FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__ACTION_MEMBERS_REMOVED:
+		if (req->members_removed == NULL ||
+		    req->members_removed->n_users == 0)
+			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+			    "members_removed: no users");
+		change->removed   = req->members_removed->users;
+		change->n_removed = req->members_removed->n_users;
+		for (size_t i = 0; i < change->n_removed; i++)
+			if (adp_check_qid(change->removed[i], "members_removed",
+			        st) != FEDRPC_OK)
+				return st->code;
+		return FEDRPC_OK;
+	case FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__ACTION_RENAMED:
+		if (req->renamed == NULL ||
+		    !adp_text_valid(req->renamed->name, 0, 256))
+			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+			    "renamed: up to 256 characters of UTF-8");
+		change->rename = req->renamed->name;
+		return FEDRPC_OK;
+	default:
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "action: members_added, members_removed or renamed "
+		    "required");
+	}
+}
+
+typedef struct updated_tx {
+	ref_call   c;
+	ref_change change;
+} updated_tx;
+
+/* The change applied to our copy. */
+static fedrpc_code
+apply_change(ref_svc *s, fedrpc_store_tx *tx, const adp_qid *conv,
+    const ref_change *change, fedrpc_status *st)
+{
+	for (size_t i = 0; i < change->n_added; i++) {
+		ref_member *mb = change->added[i];
+		bool        ok;
+
+		if (member_admitted(s, tx, mb->id, &ok, st) != FEDRPC_OK)
+			return st->code;
+		if (ok && tx->ops->member_put(tx, conv, mb->id,
+		              mb->role ? (int) mb->role : ROLE_MEMBER, st) !=
+		              FEDRPC_OK)
+			return st->code;
+	}
+	for (size_t i = 0; i < change->n_removed; i++)
+		if (tx->ops->member_remove(tx, conv, change->removed[i], st) !=
+		    FEDRPC_OK)
+			return st->code;
+	if (change->rename != NULL &&
+	    tx->ops->conversation_rename(tx, conv, change->rename, st) !=
+	        FEDRPC_OK)
+		return st->code;
+	return FEDRPC_OK;
+}
+
+static fedrpc_code
+tx_conversation_updated(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	updated_tx *a = arg;
+	const Fedrpc__Federation__V1__OnConversationUpdatedRequest *req =
+	    a->c.req;
+	ref_conversation *conv, *after;
+
+	if (ref_conv_get(tx, req->conversation, &conv, st) != FEDRPC_OK)
+		return st->code;
+	if (conv == NULL) {
+		/* A missed creation: ignored, GetConversations can refresh. */
+		FEDRPC_LOG_INFO("conversation %s@%s is not known here; update "
+		                "ignored",
+		    req->conversation->id, req->conversation->domain);
+		return FEDRPC_OK;
+	}
+	if (apply_change(a->c.s, tx, conv->id, &a->change, st) != FEDRPC_OK ||
+	    ref_conv_get(tx, conv->id, &after, st) != FEDRPC_OK)
+		return st->code;
+	if (after == NULL)
+		return fedrpc_status_set(st, FEDRPC_INTERNAL,
+		    "conversation %s@%s vanished during its update", conv->id->id,
+		    conv->id->domain);
+	if (ref_change_events(a->c.s, a->c.ctx, tx, after,
+	        req->already_present_users, req->n_already_present_users,
+	        &a->change, st) != FEDRPC_OK)
+		return st->code;
+	if (!ref_conv_has_local(a->c.s, after))
+		return tx->ops->conversation_delete(tx, conv->id, st);
+	return FEDRPC_OK;
+}
+
+static fedrpc_code
+h_on_conversation_updated(void *impl, fedrpc_ctx *ctx,
+    const Fedrpc__Federation__V1__OnConversationUpdatedRequest *req,
+    Fedrpc__Federation__V1__OnConversationUpdatedResponse *resp,
+    fedrpc_status *st)
+{
+	ref_svc   *s = impl;
+	updated_tx a = {{s, ctx, req, resp}, {0}};
+
+	REF_FED_CHECK(s, ctx, st);
+	if (check_theirs(req->conversation, ctx, st) != FEDRPC_OK ||
+	    adp_check_qid(req->actor, "actor", st) != FEDRPC_OK)
+		return st->code;
+	if (req->n_already_present_users > ADP_MAX_LIST)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "already_present_users: at most %d", ADP_MAX_LIST);
+	for (size_t i = 0; i < req->n_already_present_users; i++)
+		if (adp_check_ours(req->already_present_users[i], s->domain,
+		        "already_present_users", st) != FEDRPC_OK)
+			return st->code;
+	if (update_change(req, &a.change, st) != FEDRPC_OK)
+		return st->code;
+	return ref_write(s, ctx, tx_conversation_updated, &a, st);
+}
+
+/* A conversation read in a transaction of its own. */
+typedef struct conv_tx {
+	const adp_qid    *id;
+	ref_conversation *conv; /* NULL: none */
+} conv_tx;
+
+static fedrpc_code
+tx_conv(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	conv_tx *a = arg;
+
+	return ref_conv_get(tx, a->id, &a->conv, st);
+}
+
+static fedrpc_code
+h_leave_conversation(void *impl, fedrpc_ctx *ctx,
+    const Fedrpc__Federation__V1__LeaveConversationRequest *req,
+    Fedrpc__Federation__V1__LeaveConversationResponse *resp,
+    fedrpc_status *st)
+{
+	ref_svc    *s           = impl;
+	ref_domains unreachable = {0};
+	adp_qid    *leaver      = req->leaver;
+	conv_tx     a           = {req->conversation, NULL};
+	fedrpc_code rc;
+
+	REF_FED_CHECK(s, ctx, st);
+	if (adp_check_ours(req->conversation, s->domain, "conversation", st) !=
+	        FEDRPC_OK ||
+	    adp_check_origin(req->leaver, ctx, "leaver", st) != FEDRPC_OK)
+		return st->code;
+	if ((rc = ref_read(s, ctx, tx_conv, &a, st)) != FEDRPC_OK)
+		return rc;
+	if (a.conv == NULL) {
+		resp->result = FEDRPC__FEDERATION__V1__LEAVE_CONVERSATION_RESPONSE__RESULT__RESULT_CONVERSATION_NOT_FOUND;
+		return FEDRPC_OK;
+	}
+	if (ref_conv_member(a.conv, leaver) == NULL) {
+		resp->result = FEDRPC__FEDERATION__V1__LEAVE_CONVERSATION_RESPONSE__RESULT__RESULT_NOT_A_MEMBER;
+		return FEDRPC_OK;
+	}
+	if ((rc = ref_owner_remove(s, ctx, req->conversation, leaver, &leaver,
+	         1, NULL, &unreachable, st)) != FEDRPC_OK)
+		return rc;
+	resp->result = FEDRPC__FEDERATION__V1__LEAVE_CONVERSATION_RESPONSE__RESULT__RESULT_LEFT;
+	return FEDRPC_OK;
+}
+
+static fedrpc_code
+h_send_message(void *impl, fedrpc_ctx *ctx,
+    const Fedrpc__Federation__V1__SendMessageRequest *req,
+    Fedrpc__Federation__V1__SendMessageResponse *resp, fedrpc_status *st)
+{
+	ref_svc    *s = impl;
+	fedrpc_code rc;
+	Fedrpc__Federation__V1__MessageSendingStatus *sent;
+	Fedrpc__Federation__V1__MessageNotSent       *not_sent;
+
+	REF_FED_CHECK(s, ctx, st);
+	if (adp_check_origin(req->sender, ctx, "sender", st) != FEDRPC_OK ||
+	    adp_check_ours(req->conversation, s->domain, "conversation", st) !=
+	        FEDRPC_OK)
+		return st->code;
+	rc = ref_owner_send(s, ctx, req->sender, req->sender_client,
+	    req->conversation, req->recipients, req->n_recipients,
+	    req->strategy, req->data, &sent, &not_sent, st);
+	if (rc != FEDRPC_OK)
+		return rc;
+	/* sent and not_sent share the oneof's storage. */
+	if (sent != NULL) {
+		resp->result_case = FEDRPC__FEDERATION__V1__SEND_MESSAGE_RESPONSE__RESULT_SENT;
+		resp->sent        = sent;
+	} else {
+		resp->result_case = FEDRPC__FEDERATION__V1__SEND_MESSAGE_RESPONSE__RESULT_NOT_SENT;
+		resp->not_sent    = not_sent;
+	}
+	return FEDRPC_OK;
+}
+
+/* One recipient's clients get the message, if they are in our copy. */
+static fedrpc_code
+deliver_to(ref_call *c, fedrpc_store_tx *tx, const ref_conversation *conv,
+    const Fedrpc__Federation__V1__UserCiphertexts *u, fedrpc_status *st)
+{
+	const Fedrpc__Federation__V1__OnMessageSentRequest *req = c->req;
+
+	/* Only members of our copy; the rest is dropped. */
+	if (ref_conv_member(conv, u->user) == NULL) {
+		FEDRPC_LOG_INFO("message in %s@%s for non-member %s dropped",
+		    conv->id->id, conv->id->domain, u->user->id);
+		return FEDRPC_OK;
+	}
+	for (size_t j = 0; j < u->n_clients; j++) {
+		ref_event *ev = ref_event_new(c->ctx, req->time_unix_ms);
+		Fedrpc__Local__V1__MessageReceived mr =
+		    FEDRPC__LOCAL__V1__MESSAGE_RECEIVED__INIT;
+
+		if (ev == NULL)
+			return REF_NOMEM(st);
+		mr.conversation      = req->conversation;
+		mr.sender            = req->sender;
+		mr.sender_client     = req->sender_client;
+		mr.ciphertext        = u->clients[j]->ciphertext;
+		mr.data              = req->data;
+		ev->payload_case     = FEDRPC__LOCAL__V1__EVENT__PAYLOAD_MESSAGE_RECEIVED;
+		ev->message_received = &mr;
+		if (ref_inbox_client(c->ctx, tx, u->user->id,
+		        u->clients[j]->client, ev, st) != FEDRPC_OK)
+			return st->code;
+	}
+	return FEDRPC_OK;
+}
+
+static fedrpc_code
+tx_message_sent(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	ref_call *c = arg;
+	const Fedrpc__Federation__V1__OnMessageSentRequest *req = c->req;
+	ref_conversation *conv;
+
+	if (ref_conv_get(tx, req->conversation, &conv, st) != FEDRPC_OK)
+		return st->code;
+	if (conv == NULL) {
+		FEDRPC_LOG_INFO("message for unknown conversation %s@%s dropped",
+		    req->conversation->id, req->conversation->domain);
+		return FEDRPC_OK;
+	}
+	for (size_t i = 0; i < req->n_recipients; i++)
+		if (deliver_to(c, tx, conv, req->recipients[i], st) !=
+		    FEDRPC_OK)
+			return st->code;
+	return FEDRPC_OK;
+}
+
+static fedrpc_code
+h_on_message_sent(void *impl, fedrpc_ctx *ctx,
+    const Fedrpc__Federation__V1__OnMessageSentRequest *req,
+    Fedrpc__Federation__V1__OnMessageSentResponse *resp, fedrpc_status *st)
+{
+	ref_svc *s = impl;
+	ref_call c = {s, ctx, req, resp};
+
+	REF_FED_CHECK(s, ctx, st);
+	if (check_theirs(req->conversation, ctx, st) != FEDRPC_OK ||
+	    adp_check_qid(req->sender, "sender", st) != FEDRPC_OK)
+		return st->code;
+	if (req->n_recipients > ADP_MAX_LIST)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "recipients: at most %d users", ADP_MAX_LIST);
+	for (size_t i = 0; i < req->n_recipients; i++)
+		if (adp_check_ours(req->recipients[i]->user, s->domain,
+		        "recipients", st) != FEDRPC_OK)
+			return st->code;
+	return ref_write(s, ctx, tx_message_sent, &c, st);
+}
+
+static fedrpc_code
+h_on_user_deleted_conversations(void *impl, fedrpc_ctx *ctx,
+    const Fedrpc__Federation__V1__OnUserDeletedConversationsRequest *req,
+    Fedrpc__Federation__V1__OnUserDeletedConversationsResponse *resp,
+    fedrpc_status *st)
+{
+	ref_svc    *s           = impl;
+	adp_qid    *user        = req->user;
+	ref_domains unreachable = {0};
+
+	(void) resp;
+	REF_FED_CHECK(s, ctx, st);
+	if (adp_check_origin(req->user, ctx, "user", st) != FEDRPC_OK)
+		return st->code;
+	if (req->n_conversations < 1 || req->n_conversations > ADP_MAX_LIST)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "conversations: 1 to %d entries", ADP_MAX_LIST);
+	for (size_t i = 0; i < req->n_conversations; i++)
+		if (adp_check_ours(req->conversations[i], s->domain,
+		        "conversations", st) != FEDRPC_OK)
+			return st->code;
+	for (size_t i = 0; i < req->n_conversations; i++) {
+		fedrpc_code rc = ref_owner_remove(s, ctx, req->conversations[i],
+		    user, &user, 1, NULL, &unreachable, st);
+
+		if (rc == FEDRPC_NOT_FOUND) {
+			fedrpc_status_reset(st);
+			continue;
+		}
+		if (rc != FEDRPC_OK)
+			return rc;
+	}
+	return FEDRPC_OK;
+}
+
+fedrpc_code
+ref_register_fed_conversations(
+    fedrpc_server *srv, ref_svc *s, fedrpc_status *st)
+{
+	static const fedrpc_federation_v1_conversations_handlers h = {
+	    .on_conversation_created       = h_on_conversation_created,
+	    .get_conversations             = h_get_conversations,
+	    .on_conversation_updated       = h_on_conversation_updated,
+	    .leave_conversation            = h_leave_conversation,
+	    .send_message                  = h_send_message,
+	    .on_message_sent               = h_on_message_sent,
+	    .on_user_deleted_conversations = h_on_user_deleted_conversations,
+	};
+
+	return fedrpc_federation_v1_conversations_register(srv, &h, s, st);
+}

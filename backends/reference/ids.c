@@ -1,0 +1,295 @@
+/*
+ * Input rules shared by adapters: the text forms of ids, handles and names,
+ * and which domain a qualified id must carry in a given request.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <uuid/uuid.h>
+
+#include "backends/reference/ids.h"
+
+bool
+adp_uuid_valid(const char *s)
+{
+	if (s == NULL || strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		char c = s[i];
+
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (c != '-')
+				return false;
+		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+			return false;
+		}
+	}
+	return true;
+}
+
+bool
+adp_domain_valid(const char *s)
+{
+	size_t n, label = 0;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		        c == '-'))
+			return false;
+		if (c == '-' && label == 0)
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return label > 0 && s[n - 1] != '-';
+}
+
+bool
+adp_handle_valid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) < 2 || n > 256)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		        c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+bool
+adp_text_valid(const char *s, size_t min, size_t max)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	size_t               count = 0;
+
+	if (s == NULL)
+		return min == 0;
+	while (*p != '\0') {
+		uint32_t cp;
+		int      more;
+
+		if (*p < 0x80) {
+			if (*p < 0x20 || *p == 0x7f)
+				return false;
+			p++;
+			count++;
+			continue;
+		}
+		if ((*p & 0xe0) == 0xc0) {
+			cp   = *p & 0x1f;
+			more = 1;
+		} else if ((*p & 0xf0) == 0xe0) {
+			cp   = *p & 0x0f;
+			more = 2;
+		} else if ((*p & 0xf8) == 0xf0) {
+			cp   = *p & 0x07;
+			more = 3;
+		} else {
+			return false;
+		}
+		p++;
+		for (int i = 0; i < more; i++, p++) {
+			if ((*p & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (*p & 0x3f);
+		}
+		/* Overlong forms, surrogates and out-of-range values. */
+		if ((more == 1 && cp < 0x80) || (more == 2 && cp < 0x800) ||
+		    (more == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		count++;
+	}
+	return count >= min && count <= max;
+}
+
+void
+adp_uuid_new(char out[37])
+{
+	uuid_t u;
+
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, out);
+}
+
+uint64_t
+adp_random_u64(void)
+{
+	uint64_t v = 0;
+
+	while (v == 0) {
+		if (getrandom(&v, sizeof(v), 0) != sizeof(v)) {
+			uuid_t u; /* libuuid falls back on its own sources */
+
+			uuid_generate_random(u);
+			memcpy(&v, u, sizeof(v));
+		}
+	}
+	return v;
+}
+
+int64_t
+adp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+fedrpc_code
+adp_check_qid(const adp_qid *q, const char *what, fedrpc_status *st)
+{
+	if (q == NULL)
+		return fedrpc_status_set(
+		    st, FEDRPC_INVALID_ARGUMENT, "%s: required", what);
+	if (!adp_uuid_valid(q->id))
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "%s: '%.64s' is not a lower-case UUID", what,
+		    q->id ? q->id : "");
+	if (!adp_domain_valid(q->domain))
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "%s: '%.64s' is not a lower-case domain", what,
+		    q->domain ? q->domain : "");
+	return FEDRPC_OK;
+}
+
+fedrpc_code
+adp_check_ours(const adp_qid *q, const char *ours, const char *what,
+    fedrpc_status *st)
+{
+	fedrpc_code rc;
+
+	if ((rc = adp_check_qid(q, what, st)) != FEDRPC_OK)
+		return rc;
+	if (strcmp(q->domain, ours) != 0)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "%s: %s@%s is not of this backend's domain %s", what,
+		    q->id, q->domain, ours);
+	return FEDRPC_OK;
+}
+
+fedrpc_code
+adp_check_origin(
+    const adp_qid *q, fedrpc_ctx *ctx, const char *what, fedrpc_status *st)
+{
+	const char *origin = fedrpc_ctx_origin_domain(ctx);
+	fedrpc_code rc;
+
+	if ((rc = adp_check_qid(q, what, st)) != FEDRPC_OK)
+		return rc;
+	if (origin == NULL || strcmp(q->domain, origin) != 0)
+		return fedrpc_status_set(st, FEDRPC_PERMISSION_DENIED,
+		    "%s: %s@%s is not of the calling domain %s", what, q->id,
+		    q->domain, origin ? origin : "(none)");
+	return FEDRPC_OK;
+}
+
+bool
+adp_qid_eq(const adp_qid *a, const adp_qid *b)
+{
+	return strcmp(a->id, b->id) == 0 && strcmp(a->domain, b->domain) == 0;
+}
+
+int
+adp_qid_cmp(const adp_qid *a, const adp_qid *b)
+{
+	int c = strcmp(a->domain, b->domain);
+
+	return c != 0 ? c : strcmp(a->id, b->id);
+}
+
+fedrpc_code
+adp_check_unique(
+    adp_qid *const *ids, size_t n, const char *what, fedrpc_status *st)
+{
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (adp_qid_eq(ids[i], ids[j]))
+				return fedrpc_status_set(st,
+				    FEDRPC_INVALID_ARGUMENT,
+				    "%s: %s@%s appears twice", what,
+				    ids[i]->id, ids[i]->domain);
+	return FEDRPC_OK;
+}
+
+fedrpc_code
+adp_check_version(fedrpc_ctx *ctx, const uint32_t *versions, size_t n,
+    const char *ours, fedrpc_status *st)
+{
+	uint32_t v = fedrpc_ctx_api_version(ctx);
+	char     list[128];
+	size_t   len = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (versions[i] == v)
+			return FEDRPC_OK;
+	list[0] = '\0';
+	for (size_t i = 0; i < n && len < sizeof(list) - 16; i++)
+		len += (size_t) snprintf(list + len, sizeof(list) - len,
+		    "%s%u", i ? ", " : "", versions[i]);
+	return fedrpc_status_set(st, FEDRPC_FAILED_PRECONDITION,
+	    "federation API version %u is not served by %s (serves %s)", v,
+	    ours, list);
+}
+
+adp_qid *
+adp_qid_new(fedrpc_ctx *ctx, const char *domain, const char *id)
+{
+	adp_qid *q = fedrpc_ctx_alloc(ctx, sizeof(*q));
+
+	if (q == NULL)
+		return NULL;
+	fedrpc__federation__v1__qualified_id__init(q);
+	q->domain = fedrpc_ctx_strdup(ctx, domain);
+	q->id     = fedrpc_ctx_strdup(ctx, id);
+	if (q->domain == NULL || q->id == NULL)
+		return NULL;
+	return q;
+}
+
+adp_qid *
+adp_qid_dup(fedrpc_ctx *ctx, const adp_qid *q)
+{
+	return adp_qid_new(ctx, q->domain, q->id);
+}
+
+void *
+adp_ptrs(fedrpc_ctx *ctx, size_t n)
+{
+	return fedrpc_ctx_alloc(ctx, (n ? n : 1) * sizeof(void *));
+}
+
+ProtobufCMessage *
+adp_clone(fedrpc_ctx *ctx, const ProtobufCMessage *m)
+{
+	size_t            len = protobuf_c_message_get_packed_size(m);
+	uint8_t          *buf = malloc(len ? len : 1);
+	ProtobufCMessage *out;
+
+	if (buf == NULL)
+		return NULL;
+	protobuf_c_message_pack(m, buf);
+	out = protobuf_c_message_unpack(
+	    m->descriptor, fedrpc_ctx_allocator(ctx), len, buf);
+	free(buf);
+	return out;
+}

@@ -1,0 +1,457 @@
+/*
+ * Message sending at the conversation's owner: gather every member's
+ * clients (ours from storage, others with one GetUserClients per domain),
+ * run the pure check of mismatch.c, then deliver the valid ciphertexts
+ * (our clients' inboxes, one OnMessageSent per remote domain) and report
+ * what could not be delivered.
+ */
+#include <string.h>
+
+#include <fedrpc/log.h>
+
+#include "backends/reference/mismatch.h"
+#include "backends/reference/service.h"
+#include "fedrpc/federation/v1/conversations.fedrpc.h"
+#include "fedrpc/federation/v1/users.fedrpc.h"
+
+typedef Fedrpc__Federation__V1__MessageSendingStatus ref_status_msg;
+typedef Fedrpc__Federation__V1__MessageNotSent       ref_not_sent;
+
+static ref_not_sent *
+not_sent_new(fedrpc_ctx *ctx, int reason)
+{
+	ref_not_sent *ns = fedrpc_ctx_alloc(ctx, sizeof(*ns));
+
+	if (ns != NULL) {
+		fedrpc__federation__v1__message_not_sent__init(ns);
+		ns->reason = reason;
+	}
+	return ns;
+}
+
+/* The recipients as pairs; INVALID_ARGUMENT for a malformed or repeated
+ * user (repeated pairs are caught by the check itself). */
+static fedrpc_code
+recipients_of(fedrpc_ctx *ctx,
+    Fedrpc__Federation__V1__UserCiphertexts *const *rcpts, size_t n,
+    adp_uc **out, size_t *n_out, fedrpc_status *st)
+{
+	size_t total = 0;
+
+	if (n > ADP_MAX_LIST)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "recipients: at most %d users", ADP_MAX_LIST);
+	for (size_t i = 0; i < n; i++) {
+		if (adp_check_qid(rcpts[i]->user, "recipients", st) != FEDRPC_OK)
+			return st->code;
+		for (size_t j = 0; j < i; j++)
+			if (adp_qid_eq(rcpts[i]->user, rcpts[j]->user))
+				return fedrpc_status_set(st,
+				    FEDRPC_INVALID_ARGUMENT,
+				    "recipients: %s@%s appears twice",
+				    rcpts[i]->user->id,
+				    rcpts[i]->user->domain);
+		total += rcpts[i]->n_clients;
+	}
+	if ((*out = fedrpc_ctx_alloc(ctx, (total + 1) * sizeof(adp_uc))) ==
+	    NULL)
+		return REF_NOMEM(st);
+	*n_out = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < rcpts[i]->n_clients; j++) {
+			adp_uc *x    = &(*out)[(*n_out)++];
+			x->domain    = rcpts[i]->user->domain;
+			x->id        = rcpts[i]->user->id;
+			x->client    = rcpts[i]->clients[j]->client;
+			x->user_only = false;
+			x->ct        = &rcpts[i]->clients[j]->ciphertext;
+		}
+	return FEDRPC_OK;
+}
+
+/* Asks a remote domain for its members' clients; false if it cannot. */
+static bool
+remote_clients(ref_svc *s, fedrpc_ctx *ctx, const char *domain,
+    adp_member_clients *m, size_t n_m)
+{
+	Fedrpc__Federation__V1__GetUserClientsRequest r =
+	    FEDRPC__FEDERATION__V1__GET_USER_CLIENTS_REQUEST__INIT;
+	Fedrpc__Federation__V1__GetUserClientsResponse *out = NULL, *cp;
+	fedrpc_channel                                 *ch;
+	fedrpc_call_opts                                opts;
+	fedrpc_status                                   st = {0};
+
+	if ((r.users = adp_ptrs(ctx, n_m)) == NULL)
+		return false;
+	for (size_t i = 0; i < n_m; i++)
+		if (strcmp(m[i].domain, domain) == 0)
+			r.users[r.n_users++] =
+			    adp_qid_new(ctx, m[i].domain, m[i].id);
+	ref_call_opts(s, &opts);
+	if ((ch = ref_remote(s, domain, &st)) == NULL ||
+	    fedrpc_federation_v1_users_get_user_clients(
+	        ch, &r, &out, &opts, &st) != FEDRPC_OK) {
+		FEDRPC_LOG_WARN("message check: cannot list clients on %s: %s",
+		    domain, st.message);
+		fedrpc_status_reset(&st);
+		return false;
+	}
+	cp = (Fedrpc__Federation__V1__GetUserClientsResponse *) adp_clone(
+	    ctx, &out->base);
+	protobuf_c_message_free_unpacked(&out->base, NULL);
+	if (cp == NULL)
+		return false;
+	/* A member the domain does not list has no clients. */
+	for (size_t i = 0; i < n_m; i++) {
+		if (strcmp(m[i].domain, domain) != 0)
+			continue;
+		m[i].confirmed = true;
+		m[i].n_clients = 0;
+		for (size_t k = 0; k < cp->n_users; k++) {
+			Fedrpc__Federation__V1__UserPubClients *u = cp->users[k];
+			uint64_t                               *ids;
+
+			if (u->user == NULL || strcmp(u->user->id, m[i].id) != 0 ||
+			    strcmp(u->user->domain, domain) != 0)
+				continue;
+			ids = fedrpc_ctx_alloc(
+			    ctx, (u->n_clients + 1) * sizeof(uint64_t));
+			if (ids == NULL)
+				return false;
+			for (size_t j = 0; j < u->n_clients; j++)
+				ids[j] = u->clients[j]->id;
+			m[i].clients   = ids;
+			m[i].n_clients = u->n_clients;
+		}
+	}
+	return true;
+}
+
+/* What our valid recipients' inboxes get. */
+typedef struct local_delivery {
+	ref_svc            *s;
+	fedrpc_ctx         *ctx;
+	const adp_uc_set   *valid;
+	const adp_qid      *conv, *sender;
+	uint64_t            sender_client;
+	ProtobufCBinaryData data;
+	int64_t             now;
+} local_delivery;
+
+static fedrpc_code
+tx_deliver_local(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	local_delivery *a = arg;
+
+	for (size_t i = 0; i < a->valid->n; i++) {
+		const adp_uc                      *x = &a->valid->v[i];
+		ref_event                         *ev;
+		Fedrpc__Local__V1__MessageReceived mr =
+		    FEDRPC__LOCAL__V1__MESSAGE_RECEIVED__INIT;
+
+		if (strcmp(x->domain, a->s->domain) != 0)
+			continue;
+		if ((ev = ref_event_new(a->ctx, a->now)) == NULL)
+			return REF_NOMEM(st);
+		mr.conversation      = (adp_qid *) a->conv;
+		mr.sender            = (adp_qid *) a->sender;
+		mr.sender_client     = a->sender_client;
+		if (x->ct != NULL)
+			mr.ciphertext = *x->ct;
+		mr.data              = a->data;
+		ev->payload_case     = FEDRPC__LOCAL__V1__EVENT__PAYLOAD_MESSAGE_RECEIVED;
+		ev->message_received = &mr;
+		if (ref_inbox_client(a->ctx, tx, x->id, x->client, ev, st) !=
+		    FEDRPC_OK)
+			return st->code;
+	}
+	return FEDRPC_OK;
+}
+
+/* Puts a MessageReceived event in each of our valid recipients' inboxes. */
+static fedrpc_code
+deliver_local(ref_svc *s, fedrpc_ctx *ctx, const adp_uc_set *valid,
+    const adp_qid *conv, const adp_qid *sender, uint64_t sender_client,
+    ProtobufCBinaryData data, int64_t now, fedrpc_status *st)
+{
+	local_delivery a = {
+	    s, ctx, valid, conv, sender, sender_client, data, now};
+	bool any = false;
+
+	for (size_t i = 0; i < valid->n && !any; i++)
+		any = strcmp(valid->v[i].domain, s->domain) == 0;
+	if (!any)
+		return FEDRPC_OK;
+	return ref_write(s, ctx, tx_deliver_local, &a, st);
+}
+
+/* One OnMessageSent per remote domain; pairs of failed domains go into
+ * *failed. */
+static fedrpc_code
+deliver_remote(ref_svc *s, fedrpc_ctx *ctx, const adp_uc_set *valid,
+    const adp_qid *conv, const adp_qid *sender, uint64_t sender_client,
+    ProtobufCBinaryData data, int64_t now, adp_uc_set *failed,
+    fedrpc_status *st)
+{
+	ref_domains doms = {0};
+
+	failed->n = 0;
+	if ((failed->v = fedrpc_ctx_alloc(
+	         ctx, (valid->n + 1) * sizeof(adp_uc))) == NULL)
+		return REF_NOMEM(st);
+	for (size_t i = 0; i < valid->n; i++)
+		if (strcmp(valid->v[i].domain, s->domain) != 0)
+			ref_domains_add(ctx, &doms, valid->v[i].domain);
+	for (size_t d = 0; d < doms.n; d++) {
+		Fedrpc__Federation__V1__OnMessageSentRequest r =
+		    FEDRPC__FEDERATION__V1__ON_MESSAGE_SENT_REQUEST__INIT;
+		Fedrpc__Federation__V1__OnMessageSentResponse *out;
+		fedrpc_channel                                *ch;
+		fedrpc_call_opts                               opts;
+		fedrpc_status                                  rst = {0};
+
+		r.time_unix_ms  = now;
+		r.conversation  = (adp_qid *) conv;
+		r.sender        = (adp_qid *) sender;
+		r.sender_client = sender_client;
+		r.data          = data;
+		r.recipients    = adp_uc_ciphertexts(valid, doms.v[d],
+                    fedrpc_ctx_allocator(ctx), &r.n_recipients);
+		if (r.n_recipients == SIZE_MAX)
+			return REF_NOMEM(st);
+		ref_call_opts(s, &opts);
+		if ((ch = ref_remote(s, doms.v[d], &rst)) != NULL &&
+		    fedrpc_federation_v1_conversations_on_message_sent(
+		        ch, &r, &out, &opts, &rst) == FEDRPC_OK) {
+			protobuf_c_message_free_unpacked(&out->base, NULL);
+			continue;
+		}
+		FEDRPC_LOG_WARN("message to %s@%s: %s not reached: %s",
+		    conv->id, conv->domain, doms.v[d], rst.message);
+		fedrpc_status_reset(&rst);
+		for (size_t i = 0; i < valid->n; i++)
+			if (strcmp(valid->v[i].domain, doms.v[d]) == 0)
+				failed->v[failed->n++] = valid->v[i];
+	}
+	return FEDRPC_OK;
+}
+
+/* Fills a status's three mismatch lists. */
+static fedrpc_code
+report(fedrpc_ctx *ctx, ref_status_msg *s, const adp_check_result *res,
+    bool with_missing, fedrpc_status *st)
+{
+	ProtobufCAllocator *al = fedrpc_ctx_allocator(ctx);
+
+	if (with_missing)
+		s->missing = adp_uc_report(&res->missing, al, &s->n_missing);
+	s->redundant = adp_uc_report(&res->redundant, al, &s->n_redundant);
+	s->deleted   = adp_uc_report(&res->deleted, al, &s->n_deleted);
+	if (s->n_missing == SIZE_MAX || s->n_redundant == SIZE_MAX ||
+	    s->n_deleted == SIZE_MAX)
+		return REF_NOMEM(st);
+	return FEDRPC_OK;
+}
+
+/* The strategy of a request as the check's input. */
+static fedrpc_code
+strategy_of(fedrpc_ctx *ctx,
+    const Fedrpc__Federation__V1__ClientMismatchStrategy *strategy,
+    adp_check_input *in, fedrpc_status *st)
+{
+	const Fedrpc__Federation__V1__ClientMismatchStrategy__UserList *ul;
+	adp_uc *su;
+	size_t  n_su;
+
+	switch (strategy != NULL ? strategy->strategy_case : 0) {
+	case FEDRPC__FEDERATION__V1__CLIENT_MISMATCH_STRATEGY__STRATEGY_REPORT_ALL:
+		in->strategy = ADP_REPORT_ALL;
+		return FEDRPC_OK;
+	case FEDRPC__FEDERATION__V1__CLIENT_MISMATCH_STRATEGY__STRATEGY_IGNORE_ALL:
+		in->strategy = ADP_IGNORE_ALL;
+		return FEDRPC_OK;
+	case FEDRPC__FEDERATION__V1__CLIENT_MISMATCH_STRATEGY__STRATEGY_REPORT_ONLY:
+		in->strategy = ADP_REPORT_ONLY;
+		ul           = strategy->report_only;
+		break;
+	case FEDRPC__FEDERATION__V1__CLIENT_MISMATCH_STRATEGY__STRATEGY_IGNORE_ONLY:
+		in->strategy = ADP_IGNORE_ONLY;
+		ul           = strategy->ignore_only;
+		break;
+	default:
+		return fedrpc_status_set(
+		    st, FEDRPC_INVALID_ARGUMENT, "strategy: required");
+	}
+	n_su = ul != NULL ? ul->n_users : 0;
+	if (n_su > ADP_MAX_LIST)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "strategy: at most %d users", ADP_MAX_LIST);
+	if ((su = fedrpc_ctx_alloc(ctx, (n_su + 1) * sizeof(*su))) == NULL)
+		return REF_NOMEM(st);
+	for (size_t i = 0; i < n_su; i++) {
+		if (adp_check_qid(ul->users[i], "strategy", st) != FEDRPC_OK)
+			return st->code;
+		su[i].domain = ul->users[i]->domain;
+		su[i].id     = ul->users[i]->id;
+	}
+	in->strategy_users   = su;
+	in->n_strategy_users = n_su;
+	return FEDRPC_OK;
+}
+
+/* Step 1 and our members' clients, read in one transaction. */
+typedef struct members_tx {
+	ref_svc            *s;
+	fedrpc_ctx         *ctx;
+	const adp_qid      *conv_id, *sender;
+	ref_conversation   *conv;    /* NULL: no such conversation */
+	bool                member;  /* the sender is a member */
+	adp_member_clients *m;       /* one per member */
+	ref_domains         doms;    /* the other member domains */
+} members_tx;
+
+static fedrpc_code
+tx_members(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	members_tx *a = arg;
+
+	memset(&a->doms, 0, sizeof(a->doms));
+	a->member = false;
+	if (ref_conv_get(tx, a->conv_id, &a->conv, st) != FEDRPC_OK)
+		return st->code;
+	if (a->conv == NULL ||
+	    !(a->member = ref_conv_member(a->conv, a->sender) != NULL))
+		return FEDRPC_OK;
+	if ((a->m = fedrpc_ctx_alloc(
+	         a->ctx, a->conv->n_members * sizeof(*a->m) + 1)) == NULL)
+		return REF_NOMEM(st);
+	for (size_t i = 0; i < a->conv->n_members; i++) {
+		const adp_qid      *u = a->conv->members[i]->id;
+		adp_member_clients *m = &a->m[i];
+		uint64_t           *ids;
+		size_t              n;
+
+		memset(m, 0, sizeof(*m));
+		m->domain = u->domain;
+		m->id     = u->id;
+		if (strcmp(u->domain, a->s->domain) != 0) {
+			ref_domains_add(a->ctx, &a->doms, u->domain);
+			continue;
+		}
+		m->confirmed = true;
+		if (ref_client_ids(a->ctx, tx, u->id, &ids, &n, st) !=
+		    FEDRPC_OK)
+			return st->code;
+		m->clients   = ids;
+		m->n_clients = n;
+	}
+	return FEDRPC_OK;
+}
+
+/* Step 6: refused; nothing is delivered. */
+static fedrpc_code
+refuse(fedrpc_ctx *ctx, const adp_check_result *res, int64_t now,
+    ref_not_sent **not_sent, fedrpc_status *st)
+{
+	ref_status_msg *ms = fedrpc_ctx_alloc(ctx, sizeof(*ms));
+
+	if (ms == NULL ||
+	    (*not_sent = not_sent_new(ctx,
+	         FEDRPC__FEDERATION__V1__MESSAGE_NOT_SENT__REASON__REASON_CLIENT_MISSING)) ==
+	        NULL)
+		return REF_NOMEM(st);
+	fedrpc__federation__v1__message_sending_status__init(ms);
+	ms->time_unix_ms    = now;
+	(*not_sent)->status = ms;
+	return report(ctx, ms, res, true, st);
+}
+
+/* Steps 7 and 8: delivery, then what could not be delivered. */
+static fedrpc_code
+deliver(ref_svc *s, fedrpc_ctx *ctx, const adp_check_result *res,
+    const adp_qid *conv, const adp_qid *sender, uint64_t sender_client,
+    ProtobufCBinaryData data, int64_t now, ref_status_msg **sent,
+    fedrpc_status *st)
+{
+	ref_status_msg     *ms = fedrpc_ctx_alloc(ctx, sizeof(*ms));
+	adp_uc_set          failed, all_failed;
+	ProtobufCAllocator *al = fedrpc_ctx_allocator(ctx);
+
+	if (ms == NULL)
+		return REF_NOMEM(st);
+	fedrpc__federation__v1__message_sending_status__init(ms);
+	ms->time_unix_ms = now;
+	if (deliver_local(s, ctx, &res->valid, conv, sender, sender_client,
+	        data, now, st) != FEDRPC_OK ||
+	    deliver_remote(s, ctx, &res->valid, conv, sender, sender_client,
+	        data, now, &failed, st) != FEDRPC_OK ||
+	    report(ctx, ms, res, false, st) != FEDRPC_OK)
+		return st->code;
+	if (adp_uc_union(&res->unconfirmed_absent, &failed, al, &all_failed) !=
+	    FEDRPC_OK)
+		return REF_NOMEM(st);
+	ms->failed_to_send = adp_uc_report(&all_failed, al, &ms->n_failed_to_send);
+	ms->failed_to_confirm = adp_uc_report(
+	    &res->failed_to_confirm, al, &ms->n_failed_to_confirm);
+	if (ms->n_failed_to_send == SIZE_MAX ||
+	    ms->n_failed_to_confirm == SIZE_MAX)
+		return REF_NOMEM(st);
+	*sent = ms;
+	return FEDRPC_OK;
+}
+
+fedrpc_code
+ref_owner_send(ref_svc *s, fedrpc_ctx *ctx, const adp_qid *sender,
+    uint64_t sender_client, const adp_qid *conv_id,
+    Fedrpc__Federation__V1__UserCiphertexts *const *rcpts, size_t n_rcpts,
+    const Fedrpc__Federation__V1__ClientMismatchStrategy *strategy,
+    ProtobufCBinaryData data, ref_status_msg **sent, ref_not_sent **not_sent,
+    fedrpc_status *st)
+{
+	adp_check_input  in = {0};
+	adp_check_result res;
+	adp_uc          *r;
+	size_t           n_r = 0;
+	members_tx       a   = {.s = s, .ctx = ctx, .conv_id = conv_id,
+	            .sender = sender};
+	int64_t          now = adp_now_ms();
+	fedrpc_code      rc;
+
+	*sent     = NULL;
+	*not_sent = NULL;
+	if (strategy_of(ctx, strategy, &in, st) != FEDRPC_OK ||
+	    recipients_of(ctx, rcpts, n_rcpts, &r, &n_r, st) != FEDRPC_OK)
+		return st->code;
+	if ((rc = ref_read(s, ctx, tx_members, &a, st)) != FEDRPC_OK)
+		return rc;
+	if (!a.member) {
+		*not_sent = not_sent_new(ctx,
+		    FEDRPC__FEDERATION__V1__MESSAGE_NOT_SENT__REASON__REASON_CONVERSATION_NOT_FOUND);
+		return *not_sent ? FEDRPC_OK : REF_NOMEM(st);
+	}
+
+	/* Step 2: one GetUserClients per other member domain. */
+	for (size_t d = 0; d < a.doms.n; d++)
+		remote_clients(s, ctx, a.doms.v[d], a.m, a.conv->n_members);
+
+	/* Steps 3 to 5. */
+	in.sender.domain = sender->domain;
+	in.sender.id     = sender->id;
+	in.sender.client = sender_client;
+	in.members       = a.m;
+	in.n_members     = a.conv->n_members;
+	in.recipients    = r;
+	in.n_recipients  = n_r;
+	if (adp_check_message(&in, fedrpc_ctx_allocator(ctx), &res, st) !=
+	    FEDRPC_OK)
+		return st->code;
+	if (res.unknown_sender_client) {
+		*not_sent = not_sent_new(ctx,
+		    FEDRPC__FEDERATION__V1__MESSAGE_NOT_SENT__REASON__REASON_UNKNOWN_CLIENT);
+		return *not_sent ? FEDRPC_OK : REF_NOMEM(st);
+	}
+	if (!res.send)
+		return refuse(ctx, &res, now, not_sent, st);
+	return deliver(s, ctx, &res, a.conv->id, sender, sender_client, data,
+	    now, sent, st);
+}

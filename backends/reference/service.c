@@ -1,0 +1,108 @@
+/*
+ * Opening and closing the reference backend over a store (copying the
+ * daemon's environment), registering every service's handlers, and the
+ * read and write transactions its handlers run.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/reference/reference.h"
+#include "backends/reference/service.h"
+
+static const uint32_t default_versions[] = {1};
+
+static int
+u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+void
+fedrpc_reference_close(void *instance)
+{
+	ref_svc *s = instance;
+
+	if (s == NULL)
+		return;
+	fedrpc_store_close(s->store);
+	free(s->versions);
+	free(s->domain);
+	free(s);
+}
+
+fedrpc_code
+fedrpc_reference_open(const fedrpc_adapter_env *env,
+    fedrpc_store_open_fn open_store, const char *config, void **instance,
+    fedrpc_status *st)
+{
+	ref_svc        *s;
+	const uint32_t *v = env->api_versions;
+	size_t          n = env->n_api_versions;
+
+	*instance = NULL;
+	if (!adp_domain_valid(env->domain))
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "reference backend: '%s' is not a lower-case domain",
+		    env->domain ? env->domain : "");
+	if (v == NULL || n == 0) {
+		v = default_versions;
+		n = 1;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->domain = strdup(env->domain)) == NULL ||
+	    (s->versions = malloc(n * sizeof(uint32_t))) == NULL) {
+		fedrpc_reference_close(s);
+		return REF_NOMEM(st);
+	}
+	s->env        = *env;
+	s->env.domain = s->domain;
+	memcpy(s->versions, v, n * sizeof(uint32_t));
+	qsort(s->versions, n, sizeof(uint32_t), u32_cmp);
+	s->n_versions         = n;
+	s->env.api_versions   = s->versions;
+	s->env.n_api_versions = n;
+	if (open_store(config, &s->store, st) != FEDRPC_OK) {
+		fedrpc_reference_close(s);
+		return st->code;
+	}
+	*instance = s;
+	return FEDRPC_OK;
+}
+
+fedrpc_code
+fedrpc_reference_register(void *instance, fedrpc_server *fed,
+    fedrpc_server *local, fedrpc_status *st)
+{
+	ref_svc *s = instance;
+
+	if (fed != NULL &&
+	    (ref_register_fed_version(fed, s, st) != FEDRPC_OK ||
+	        ref_register_fed_users(fed, s, st) != FEDRPC_OK ||
+	        ref_register_fed_conversations(fed, s, st) != FEDRPC_OK))
+		return st->code;
+	if (local != NULL &&
+	    (ref_register_local_users(local, s, st) != FEDRPC_OK ||
+	        ref_register_local_connections(local, s, st) != FEDRPC_OK ||
+	        ref_register_local_conversations(local, s, st) != FEDRPC_OK ||
+	        ref_register_local_inbox(local, s, st) != FEDRPC_OK))
+		return st->code;
+	return FEDRPC_OK;
+}
+
+fedrpc_code
+ref_read(ref_svc *s, fedrpc_ctx *ctx, fedrpc_store_fn fn, void *arg,
+    fedrpc_status *st)
+{
+	return fedrpc_store_run(s->store, fedrpc_ctx_allocator(ctx),
+	    FEDRPC_STORE_READ_ONLY, fn, arg, st);
+}
+
+fedrpc_code
+ref_write(ref_svc *s, fedrpc_ctx *ctx, fedrpc_store_fn fn, void *arg,
+    fedrpc_status *st)
+{
+	return fedrpc_store_run(s->store, fedrpc_ctx_allocator(ctx),
+	    FEDRPC_STORE_READ_WRITE, fn, arg, st);
+}

@@ -1,0 +1,188 @@
+/*
+ * The outbox in SQLite: one row per item owed to a destination domain, in
+ * append order (an AUTOINCREMENT key, so a sequence number is never given
+ * twice, even after its item was removed). An item moved aside keeps its
+ * row, flagged, with the reason, and no longer counts as pending.
+ */
+#include "backends/sqlite/sq.h"
+
+static const char SQL_APPEND[] =
+    "INSERT INTO outbox (destination, item, created_ms) VALUES (?, ?, ?)";
+static const char SQL_DESTINATIONS[] =
+    "SELECT DISTINCT destination FROM outbox WHERE aside = 0 "
+    "ORDER BY destination";
+static const char SQL_HEAD[] =
+    "SELECT seq, destination, item, created_ms, reason, moved_ms "
+    "FROM outbox WHERE destination = ? AND aside = 0 ORDER BY seq LIMIT 1";
+static const char SQL_REMOVE[] =
+    "DELETE FROM outbox WHERE destination = ? AND seq = ?";
+static const char SQL_MOVE_ASIDE[] =
+    "UPDATE outbox SET aside = 1, reason = ?3, moved_ms = ?4 "
+    "WHERE destination = ?1 AND seq = ?2 AND aside = 0";
+static const char SQL_LIST_ASIDE[] =
+    "SELECT seq, destination, item, created_ms, reason, moved_ms "
+    "FROM outbox WHERE destination = ? AND aside = 1 ORDER BY seq";
+
+fedrpc_code
+sq_outbox_append(fedrpc_store_tx *tx, const char *destination,
+    const ProtobufCBinaryData *item, int64_t created_ms, uint64_t *seq,
+    fedrpc_status *st)
+{
+	sq_conn      *c = sq_tx_conn(tx);
+	sqlite3_stmt *s = sq_stmt(c, SQL_APPEND, st);
+
+	*seq = 0;
+	if (s == NULL)
+		return st->code;
+	sq_bind_str(s, 1, destination);
+	sq_bind_blob(s, 2, item);
+	sqlite3_bind_int64(s, 3, created_ms);
+	if (sq_run(c, s, st) != FEDRPC_OK)
+		return st->code;
+	*seq = (uint64_t) sq_last_rowid(c);
+	return FEDRPC_OK;
+}
+
+fedrpc_code
+sq_outbox_destinations(fedrpc_store_tx *tx, char ***out, size_t *n,
+    fedrpc_status *st)
+{
+	sq_conn      *c   = sq_tx_conn(tx);
+	sqlite3_stmt *s   = sq_stmt(c, SQL_DESTINATIONS, st);
+	void         *v   = NULL;
+	size_t        cap = 0;
+	int           rc;
+
+	*out = NULL;
+	*n   = 0;
+	if (s == NULL)
+		return st->code;
+	while ((rc = sq_step(c, s, st)) == SQLITE_ROW) {
+		char **names;
+
+		if (!sq_grow(tx, &v, *n, &cap, sizeof(*names)))
+			goto nomem;
+		names = v;
+		if ((names[*n] = sq_col_str(tx, s, 0)) == NULL)
+			goto nomem;
+		(*n)++;
+	}
+	if (rc < 0)
+		return st->code;
+	sqlite3_reset(s);
+	*out = v;
+	return FEDRPC_OK;
+
+nomem:
+	sqlite3_reset(s);
+	return sq_nomem(st);
+}
+
+/* The current row of SQL_HEAD or SQL_LIST_ASIDE. */
+static bool
+row_item(fedrpc_store_tx *tx, sqlite3_stmt *s, fedrpc_store_outbox_item *out)
+{
+	out->seq         = sq_col_u64(s, 0);
+	out->destination = sq_col_str(tx, s, 1);
+	out->created_ms  = sqlite3_column_int64(s, 3);
+	out->reason      = sq_col_str(tx, s, 4);
+	out->moved_ms    = sqlite3_column_int64(s, 5);
+	return sq_col_blob(tx, s, 2, &out->data) && out->destination != NULL &&
+	    out->reason != NULL;
+}
+
+fedrpc_code
+sq_outbox_head(fedrpc_store_tx *tx, const char *destination,
+    fedrpc_store_outbox_item *out, bool *found, fedrpc_status *st)
+{
+	sq_conn      *c = sq_tx_conn(tx);
+	sqlite3_stmt *s = sq_stmt(c, SQL_HEAD, st);
+	int           rc;
+	bool          ok = true;
+
+	*found = false;
+	if (s == NULL)
+		return st->code;
+	sq_bind_str(s, 1, destination);
+	if ((rc = sq_step(c, s, st)) < 0)
+		return st->code;
+	if (rc == SQLITE_ROW)
+		ok = *found = row_item(tx, s, out);
+	sqlite3_reset(s);
+	return ok ? FEDRPC_OK : sq_nomem(st);
+}
+
+fedrpc_code
+sq_outbox_remove(fedrpc_store_tx *tx, const char *destination, uint64_t seq,
+    bool *found, fedrpc_status *st)
+{
+	sq_conn      *c = sq_tx_conn(tx);
+	sqlite3_stmt *s = sq_stmt(c, SQL_REMOVE, st);
+
+	*found = false;
+	if (s == NULL)
+		return st->code;
+	sq_bind_str(s, 1, destination);
+	sq_bind_u64(s, 2, seq);
+	if (sq_run(c, s, st) != FEDRPC_OK)
+		return st->code;
+	*found = sq_changes(c) > 0;
+	return FEDRPC_OK;
+}
+
+fedrpc_code
+sq_outbox_move_aside(fedrpc_store_tx *tx, const char *destination,
+    uint64_t seq, const char *reason, int64_t moved_ms, bool *found,
+    fedrpc_status *st)
+{
+	sq_conn      *c = sq_tx_conn(tx);
+	sqlite3_stmt *s = sq_stmt(c, SQL_MOVE_ASIDE, st);
+
+	*found = false;
+	if (s == NULL)
+		return st->code;
+	sq_bind_str(s, 1, destination);
+	sq_bind_u64(s, 2, seq);
+	sq_bind_str(s, 3, reason != NULL ? reason : "");
+	sqlite3_bind_int64(s, 4, moved_ms);
+	if (sq_run(c, s, st) != FEDRPC_OK)
+		return st->code;
+	*found = sq_changes(c) > 0;
+	return FEDRPC_OK;
+}
+
+fedrpc_code
+sq_outbox_list_aside(fedrpc_store_tx *tx, const char *destination,
+    fedrpc_store_outbox_item **out, size_t *n, fedrpc_status *st)
+{
+	sq_conn      *c   = sq_tx_conn(tx);
+	sqlite3_stmt *s   = sq_stmt(c, SQL_LIST_ASIDE, st);
+	void         *v   = NULL;
+	size_t        cap = 0;
+	int           rc;
+
+	*out = NULL;
+	*n   = 0;
+	if (s == NULL)
+		return st->code;
+	sq_bind_str(s, 1, destination);
+	while ((rc = sq_step(c, s, st)) == SQLITE_ROW) {
+		fedrpc_store_outbox_item *items;
+
+		if (!sq_grow(tx, &v, *n, &cap, sizeof(*items)))
+			goto nomem;
+		items = v;
+		if (!row_item(tx, s, &items[*n]))
+			goto nomem;
+		(*n)++;
+	}
+	if (rc < 0)
+		return st->code;
+	sqlite3_reset(s);
+	*out = v;
+	return FEDRPC_OK;
+
+nomem:
+	sqlite3_reset(s);
+	return sq_nomem(st);
+}

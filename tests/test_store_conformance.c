@@ -1,0 +1,1226 @@
+/*
+ * The store conformance suite: what every store of the reference backend
+ * must do, checked through the store interface (backends/reference/store.h)
+ * only and run for every store in store_fixture.h's table. It covers every
+ * operation and its stated order, rollback (nothing of a rolled-back
+ * transaction is seen), isolation, the uniqueness rules, two writers at
+ * once (one wins, the other gets the uniqueness or conflict result, no
+ * update is lost) and large inputs.
+ */
+#include "store_fixture.h"
+
+#define DOM "a.example"
+#define ROLE_ADMIN 1
+#define ROLE_MEMBER 2
+#define KEEP 65535u
+
+static fedrpc_store_user
+user_of(sf *f, const char *id)
+{
+	fedrpc_store_user u;
+	bool              found;
+
+	SF_OK(f, OPS(f)->user_get(TX(f), id, &u, &found, &f->st));
+	cr_assert(found, "[%s] user %s", f->factory->name, id);
+	return u;
+}
+
+static void
+add_user(sf *f, unsigned n, const char *handle, const char *name)
+{
+	SF_OK(f, OPS(f)->user_insert(TX(f), sf_uuid(n), handle, name, 1000 + n,
+	             &f->st));
+}
+
+/* ---- users ---- */
+
+static void
+check_users(sf *f)
+{
+	fedrpc_store_user u;
+	bool              found;
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	add_user(f, 1, "ann", "Ann Smith");
+	add_user(f, 2, "bob", "Bob");
+	u = user_of(f, sf_uuid(1));
+	cr_assert_str_eq(u.id, sf_uuid(1));
+	cr_assert_str_eq(u.handle, "ann");
+	cr_assert_str_eq(u.name, "Ann Smith");
+	cr_assert_not(u.deleted);
+	SF_OK(f, OPS(f)->user_get(TX(f), sf_uuid(9), &u, &found, &f->st));
+	cr_assert_not(found);
+	SF_OK(f, OPS(f)->user_get_by_handle(TX(f), "bob", &u, &found, &f->st));
+	cr_assert(found);
+	cr_assert_str_eq(u.id, sf_uuid(2));
+	SF_OK(f, OPS(f)->user_get_by_handle(TX(f), "carl", &u, &found, &f->st));
+	cr_assert_not(found);
+
+	/* Deleted: the id stays, handle and name go, the handle is free. */
+	SF_OK(f, OPS(f)->user_mark_deleted(TX(f), sf_uuid(1), &f->st));
+	u = user_of(f, sf_uuid(1));
+	cr_assert(u.deleted);
+	cr_assert_str_eq(u.handle, "");
+	cr_assert_str_eq(u.name, "");
+	SF_OK(f, OPS(f)->user_get_by_handle(TX(f), "ann", &u, &found, &f->st));
+	cr_assert_not(found, "a deleted user holds no handle");
+	add_user(f, 3, "ann", "Another Ann");
+	SF_OK(f, OPS(f)->user_get_by_handle(TX(f), "ann", &u, &found, &f->st));
+	cr_assert(found);
+	cr_assert_str_eq(u.id, sf_uuid(3));
+	sf_commit(f);
+}
+
+static void
+check_user_uniqueness(sf *f)
+{
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	add_user(f, 1, "ann", "Ann");
+	sf_commit(f);
+
+	/* Each broken rule is DUPLICATE; the transaction then rolls back. */
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_EXPECT(f, FEDRPC_STORE_DUPLICATE,
+	    OPS(f)->user_insert(TX(f), sf_uuid(2), "ann", "X", 1, &f->st));
+	sf_rollback(f);
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_EXPECT(f, FEDRPC_STORE_DUPLICATE,
+	    OPS(f)->user_insert(TX(f), sf_uuid(1), "other", "X", 1, &f->st));
+	sf_rollback(f);
+
+	sf_begin(f, FEDRPC_STORE_READ_ONLY);
+	cr_assert_str_eq(user_of(f, sf_uuid(1)).name, "Ann");
+	sf_commit(f);
+}
+
+/* The handles a search finds, joined by spaces. */
+static const char *
+search(sf *f, const char *term, size_t limit)
+{
+	static char        out[1024];
+	fedrpc_store_user *u;
+	size_t             n;
+
+	SF_OK(f, OPS(f)->user_search(TX(f), term, limit, &u, &n, &f->st));
+	cr_assert_leq(n, limit);
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_not(u[i].deleted);
+		strncat(out, i ? " " : "", sizeof(out) - strlen(out) - 1);
+		strncat(out, u[i].handle, sizeof(out) - strlen(out) - 1);
+	}
+	return out;
+}
+
+static void
+check_user_search(sf *f)
+{
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	add_user(f, 1, "anna", "Anna Lee");
+	add_user(f, 2, "ann", "Zed");
+	add_user(f, 3, "annabel", "Bel");
+	add_user(f, 4, "bob", "Bob Annson");
+	add_user(f, 5, "carl", "Carl Jones");
+	add_user(f, 6, "a_b", "Under Score");
+	add_user(f, 7, "dave", "Ann Deleted");
+	SF_OK(f, OPS(f)->user_mark_deleted(TX(f), sf_uuid(7), &f->st));
+
+	/* The exact handle first, then by handle; names and name words. */
+	cr_assert_str_eq(search(f, "ann", 15), "ann anna annabel bob");
+	cr_assert_str_eq(search(f, "ANN", 15), "ann anna annabel bob");
+	cr_assert_str_eq(search(f, "ann", 2), "ann anna");
+	cr_assert_str_eq(search(f, "jon", 15), "carl");
+	cr_assert_str_eq(search(f, "lee", 15), "anna");
+	/* LIKE-style wildcards in a term are plain characters. */
+	cr_assert_str_eq(search(f, "a_", 15), "a_b");
+	cr_assert_str_eq(search(f, "%", 15), "");
+	cr_assert_str_eq(search(f, "", 15), "");
+	cr_assert_str_eq(search(f, "nobody", 15), "");
+	sf_commit(f);
+}
+
+/* ---- clients and prekeys ---- */
+
+static void
+check_clients(sf *f)
+{
+	const char          *ann = sf_uuid(1);
+	const uint64_t       big = 0x8000000000000001ull; /* top bit set */
+	fedrpc_store_client *cl;
+	size_t               n;
+	bool                 b;
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	add_user(f, 1, "ann", "Ann");
+	SF_OK(f, OPS(f)->client_insert(TX(f), ann, big, 1, 5, &f->st));
+	SF_OK(f, OPS(f)->client_insert(TX(f), ann, 7, 2, 5, &f->st));
+	SF_OK(f, OPS(f)->client_insert(TX(f), ann, UINT64_MAX, 0, 5, &f->st));
+	SF_OK(f, OPS(f)->client_insert(TX(f), sf_uuid(2), 7, 0, 5, &f->st));
+	SF_OK(f, OPS(f)->client_exists(TX(f), ann, big, &b, &f->st));
+	cr_assert(b);
+	SF_OK(f, OPS(f)->client_exists(TX(f), ann, 8, &b, &f->st));
+	cr_assert_not(b);
+
+	/* Ascending as unsigned numbers. */
+	SF_OK(f, OPS(f)->client_list(TX(f), ann, &cl, &n, &f->st));
+	cr_assert_eq(n, 3);
+	cr_assert_eq(cl[0].id, 7);
+	cr_assert_eq(cl[0].client_class, 2);
+	cr_assert_eq(cl[1].id, big);
+	cr_assert_eq(cl[2].id, UINT64_MAX);
+	SF_OK(f, OPS(f)->client_list(TX(f), sf_uuid(9), &cl, &n, &f->st));
+	cr_assert_eq(n, 0);
+
+	SF_OK(f, OPS(f)->client_delete(TX(f), ann, big, &b, &f->st));
+	cr_assert(b);
+	SF_OK(f, OPS(f)->client_delete(TX(f), ann, big, &b, &f->st));
+	cr_assert_not(b, "a client is deleted once");
+	SF_OK(f, OPS(f)->client_list(TX(f), ann, &cl, &n, &f->st));
+	cr_assert_eq(n, 2);
+	SF_OK(f, OPS(f)->client_delete_all(TX(f), ann, &f->st));
+	SF_OK(f, OPS(f)->client_list(TX(f), ann, &cl, &n, &f->st));
+	cr_assert_eq(n, 0);
+	SF_OK(f, OPS(f)->client_exists(TX(f), sf_uuid(2), 7, &b, &f->st));
+	cr_assert(b, "another user's client with the same id stays");
+	sf_commit(f);
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_EXPECT(f, FEDRPC_STORE_DUPLICATE,
+	    OPS(f)->client_insert(TX(f), sf_uuid(2), 7, 1, 6, &f->st));
+	sf_rollback(f);
+}
+
+static void
+add_prekey(sf *f, const char *user, uint64_t client, uint32_t id,
+    const char *key)
+{
+	ProtobufCBinaryData k = sf_bytes(key, strlen(key));
+
+	SF_OK(f, OPS(f)->prekey_insert(TX(f), user, client, id, &k, &f->st));
+}
+
+static uint32_t
+claim(sf *f, const char *user, uint64_t client, bool *found)
+{
+	fedrpc_store_prekey pk = {0};
+
+	SF_OK(f, OPS(f)->prekey_claim(TX(f), user, client, KEEP, &pk, found,
+	             &f->st));
+	return pk.id;
+}
+
+static void
+check_prekeys(sf *f)
+{
+	const char         *ann = sf_uuid(1);
+	static const uint8_t bin[] = {0, 1, 0, 255, 0};
+	ProtobufCBinaryData  k = sf_bytes(bin, sizeof(bin));
+	fedrpc_store_prekey  pk;
+	bool                 found;
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_OK(f, OPS(f)->client_insert(TX(f), ann, 1, 0, 0, &f->st));
+	add_prekey(f, ann, 1, 9, "nine");
+	add_prekey(f, ann, 1, 3, "three");
+	SF_OK(f, OPS(f)->prekey_insert(TX(f), ann, 1, KEEP, &k, &f->st));
+	add_prekey(f, ann, 2, 1, "other client");
+
+	/* The lowest first, each once; then the kept one, again and again. */
+	SF_OK(f, OPS(f)->prekey_claim(TX(f), ann, 1, KEEP, &pk, &found,
+	             &f->st));
+	cr_assert(found);
+	cr_assert_eq(pk.id, 3);
+	cr_assert(sf_bytes_eq(pk.key, sf_bytes("three", 5)));
+	cr_assert_eq(claim(f, ann, 1, &found), 9);
+	for (int i = 0; i < 3; i++) {
+		SF_OK(f, OPS(f)->prekey_claim(TX(f), ann, 1, KEEP, &pk, &found,
+		             &f->st));
+		cr_assert(found);
+		cr_assert_eq(pk.id, KEEP);
+		cr_assert(sf_bytes_eq(pk.key, k), "binary keys kept as they are");
+	}
+	claim(f, ann, 3, &found);
+	cr_assert_not(found, "no such client");
+	cr_assert_eq(claim(f, ann, 2, &found), 1);
+	claim(f, ann, 2, &found);
+	cr_assert_not(found, "the other client's only key is gone");
+	sf_commit(f);
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_EXPECT(f, FEDRPC_STORE_DUPLICATE,
+	    OPS(f)->prekey_insert(TX(f), ann, 1, KEEP, &k, &f->st));
+	sf_rollback(f);
+
+	/* A client's deletion takes its prekeys along. */
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_OK(f, OPS(f)->client_delete(TX(f), ann, 1, &found, &f->st));
+	claim(f, ann, 1, &found);
+	cr_assert_not(found);
+	sf_commit(f);
+}
+
+/* ---- connections ---- */
+
+static void
+put_side(sf *f, const char *from, const char *dom, const char *to, int rel,
+    int64_t ms)
+{
+	fedrpc_store_qid q = sf_qid(dom, to);
+
+	SF_OK(f, OPS(f)->connection_put(TX(f), from, &q, rel, ms, &f->st));
+}
+
+static void
+check_connections(sf *f)
+{
+	const char        *ann = sf_uuid(1), *bob = sf_uuid(2);
+	fedrpc_store_qid   bq = sf_qid(DOM, bob), cq = sf_qid("c.example", ann);
+	fedrpc_store_side *sides;
+	size_t             n;
+	int                rel = -1;
+	bool               found;
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_OK(f, OPS(f)->connection_get(TX(f), ann, &bq, &rel, &found, &f->st));
+	cr_assert_not(found);
+	put_side(f, ann, DOM, bob, 4, 10);
+	put_side(f, ann, DOM, bob, 3, 11); /* replaces */
+	put_side(f, ann, "c.example", ann, 1, 12);
+	put_side(f, ann, "b.example", bob, 2, 13);
+	put_side(f, bob, "c.example", ann, 5, 14);
+	put_side(f, sf_uuid(0), "c.example", ann, 1, 15);
+	SF_OK(f, OPS(f)->connection_get(TX(f), ann, &bq, &rel, &found, &f->st));
+	cr_assert(found);
+	cr_assert_eq(rel, 3);
+
+	/* By (to domain, to id). */
+	SF_OK(f, OPS(f)->connection_list_from(TX(f), ann, &sides, &n, &f->st));
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(sides[0].to->domain, DOM);
+	cr_assert_str_eq(sides[0].from, ann);
+	cr_assert_eq(sides[0].relation, 3);
+	cr_assert_eq(sides[0].updated_ms, 11);
+	cr_assert_str_eq(sides[1].to->domain, "b.example");
+	cr_assert_str_eq(sides[2].to->domain, "c.example");
+	cr_assert_str_eq(sides[2].to->id, ann);
+
+	/* By from. */
+	SF_OK(f, OPS(f)->connection_list_towards(TX(f), &cq, &sides, &n,
+	             &f->st));
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(sides[0].from, sf_uuid(0));
+	cr_assert_str_eq(sides[1].from, ann);
+	cr_assert_str_eq(sides[2].from, bob);
+	cr_assert_eq(sides[2].relation, 5);
+	cr_assert_str_eq(sides[2].to->id, ann);
+
+	SF_OK(f, OPS(f)->connection_delete(TX(f), ann, &bq, &f->st));
+	SF_OK(f, OPS(f)->connection_get(TX(f), ann, &bq, &rel, &found, &f->st));
+	cr_assert_not(found);
+	SF_OK(f, OPS(f)->connection_delete_towards(TX(f), &cq, &f->st));
+	SF_OK(f, OPS(f)->connection_list_towards(TX(f), &cq, &sides, &n,
+	             &f->st));
+	cr_assert_eq(n, 0);
+	SF_OK(f, OPS(f)->connection_list_from(TX(f), ann, &sides, &n, &f->st));
+	cr_assert_eq(n, 1, "only the side towards b.example is left");
+	SF_OK(f, OPS(f)->connection_delete_from(TX(f), ann, &f->st));
+	SF_OK(f, OPS(f)->connection_list_from(TX(f), ann, &sides, &n, &f->st));
+	cr_assert_eq(n, 0);
+	sf_commit(f);
+}
+
+/* ---- inboxes ---- */
+
+static void
+append_user(sf *f, const char *user, const char *text)
+{
+	ProtobufCBinaryData ev = sf_bytes(text, strlen(text));
+
+	SF_OK(f, OPS(f)->inbox_append_user(TX(f), user, &ev, &f->st));
+}
+
+static bool
+append_client(sf *f, const char *user, uint64_t client, const char *text)
+{
+	ProtobufCBinaryData ev = sf_bytes(text, strlen(text));
+	bool                appended;
+
+	SF_OK(f, OPS(f)->inbox_append_client(TX(f), user, client, &ev,
+	             &appended, &f->st));
+	return appended;
+}
+
+static void
+check_inbox(sf *f)
+{
+	const char         *ann = sf_uuid(1);
+	fedrpc_store_event *ev;
+	size_t              n;
+	uint64_t            deleted;
+	bool                more;
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_OK(f, OPS(f)->client_insert(TX(f), ann, 1, 0, 0, &f->st));
+	SF_OK(f, OPS(f)->client_insert(TX(f), ann, 2, 0, 0, &f->st));
+	append_user(f, ann, "e1");
+	cr_assert(append_client(f, ann, 2, "only 2"));
+	cr_assert_not(append_client(f, ann, 3, "no such client"));
+	append_user(f, ann, "e2");
+	append_user(f, sf_uuid(9), "a user without clients");
+
+	/* Ids per client, from 1, ascending. */
+	SF_OK(f, OPS(f)->inbox_fetch(TX(f), ann, 1, 0, 10, &ev, &n, &more,
+	             &f->st));
+	cr_assert_eq(n, 2);
+	cr_assert_not(more);
+	cr_assert_eq(ev[0].id, 1);
+	cr_assert(sf_bytes_eq(ev[0].data, sf_bytes("e1", 2)));
+	cr_assert_eq(ev[1].id, 2);
+	SF_OK(f, OPS(f)->inbox_fetch(TX(f), ann, 2, 0, 10, &ev, &n, &more,
+	             &f->st));
+	cr_assert_eq(n, 3);
+	cr_assert(sf_bytes_eq(ev[1].data, sf_bytes("only 2", 6)));
+	cr_assert_eq(ev[2].id, 3);
+
+	/* Pages: after an id, a limit, and whether more follow. */
+	SF_OK(f, OPS(f)->inbox_fetch(TX(f), ann, 2, 1, 1, &ev, &n, &more,
+	             &f->st));
+	cr_assert_eq(n, 1);
+	cr_assert_eq(ev[0].id, 2);
+	cr_assert(more);
+	SF_OK(f, OPS(f)->inbox_fetch(TX(f), ann, 2, 2, 1, &ev, &n, &more,
+	             &f->st));
+	cr_assert_eq(ev[0].id, 3);
+	cr_assert_not(more);
+
+	/* Acknowledged events go; their ids are not given again. */
+	SF_OK(f, OPS(f)->inbox_ack(TX(f), ann, 2, 2, &deleted, &f->st));
+	cr_assert_eq(deleted, 2);
+	SF_OK(f, OPS(f)->inbox_ack(TX(f), ann, 2, UINT64_MAX, &deleted, &f->st));
+	cr_assert_eq(deleted, 1);
+	cr_assert(append_client(f, ann, 2, "later"));
+	SF_OK(f, OPS(f)->inbox_fetch(TX(f), ann, 2, 0, 10, &ev, &n, &more,
+	             &f->st));
+	cr_assert_eq(n, 1);
+	cr_assert_eq(ev[0].id, 4);
+
+	/* A deleted client's inbox goes with it. */
+	SF_OK(f, OPS(f)->client_delete(TX(f), ann, 1, &more, &f->st));
+	SF_OK(f, OPS(f)->inbox_fetch(TX(f), ann, 1, 0, 10, &ev, &n, &more,
+	             &f->st));
+	cr_assert_eq(n, 0);
+	sf_commit(f);
+}
+
+/* ---- conversations and members ---- */
+
+/* A conversation with members given as "domain/id/role" triples. */
+typedef struct conv_spec {
+	fedrpc_store_conversation c;
+	fedrpc_store_qid          id, creator;
+	fedrpc_store_qid          mq[8];
+	Fedrpc__Federation__V1__ConversationMember m[8], *mp[8];
+} conv_spec;
+
+static void
+conv_init(conv_spec *cs, const char *dom, const char *id, const char *name)
+{
+	memset(cs, 0, sizeof(*cs));
+	fedrpc__federation__v1__conversation__init(&cs->c);
+	cs->id                    = sf_qid(dom, id);
+	cs->creator               = sf_qid(dom, sf_uuid(1));
+	cs->c.id                  = &cs->id;
+	cs->c.creator             = &cs->creator;
+	cs->c.name                = (char *) name;
+	cs->c.created_at_unix_ms  = 1234;
+	cs->c.members             = cs->mp;
+}
+
+static void
+conv_member(conv_spec *cs, const char *dom, const char *id, int role)
+{
+	size_t i = cs->c.n_members++;
+
+	fedrpc__federation__v1__conversation_member__init(&cs->m[i]);
+	cs->mq[i]      = sf_qid(dom, id);
+	cs->m[i].id    = &cs->mq[i];
+	cs->m[i].role  = role;
+	cs->mp[i]      = &cs->m[i];
+}
+
+static fedrpc_store_conversation *
+conv_get(sf *f, const fedrpc_store_qid *id)
+{
+	fedrpc_store_conversation *c = NULL;
+	bool                       found;
+
+	SF_OK(f, OPS(f)->conversation_get(TX(f), id, &c, &found, &f->st));
+	return found ? c : NULL;
+}
+
+static void
+check_conversations(sf *f)
+{
+	conv_spec                  cs;
+	fedrpc_store_conversation *c;
+	fedrpc_store_qid           zed = sf_qid("b.example", sf_uuid(5));
+	fedrpc_store_qid         **ids;
+	size_t                     n;
+	bool                       any;
+
+	conv_init(&cs, DOM, sf_uuid(100), "team");
+	conv_member(&cs, "c.example", sf_uuid(3), ROLE_MEMBER);
+	conv_member(&cs, DOM, sf_uuid(2), ROLE_MEMBER);
+	conv_member(&cs, DOM, sf_uuid(1), ROLE_ADMIN);
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_OK(f, OPS(f)->conversation_put(TX(f), &cs.c, &f->st));
+	cr_assert_not_null(c = conv_get(f, &cs.id));
+	cr_assert_str_eq(c->id->id, sf_uuid(100));
+	cr_assert_str_eq(c->name, "team");
+	cr_assert_str_eq(c->creator->id, sf_uuid(1));
+	cr_assert_eq(c->created_at_unix_ms, 1234);
+	/* Members by (domain, id). */
+	cr_assert_eq(c->n_members, 3);
+	cr_assert_str_eq(c->members[0]->id->id, sf_uuid(1));
+	cr_assert_eq(c->members[0]->role, ROLE_ADMIN);
+	cr_assert_str_eq(c->members[1]->id->id, sf_uuid(2));
+	cr_assert_str_eq(c->members[2]->id->domain, "c.example");
+
+	SF_OK(f, OPS(f)->member_put(TX(f), &cs.id, &zed, ROLE_MEMBER, &f->st));
+	SF_OK(f, OPS(f)->member_put(TX(f), &cs.id, &zed, ROLE_ADMIN, &f->st));
+	SF_OK(f, OPS(f)->member_remove(TX(f), &cs.id, cs.m[0].id, &f->st));
+	SF_OK(f, OPS(f)->conversation_rename(TX(f), &cs.id, "renamed", &f->st));
+	c = conv_get(f, &cs.id);
+	cr_assert_str_eq(c->name, "renamed");
+	cr_assert_eq(c->n_members, 3);
+	cr_assert_str_eq(c->members[2]->id->domain, "b.example");
+	cr_assert_eq(c->members[2]->role, ROLE_ADMIN, "put changes a role");
+	SF_OK(f, OPS(f)->conversation_has_member_of(TX(f), &cs.id, "b.example",
+	             &any, &f->st));
+	cr_assert(any);
+	SF_OK(f, OPS(f)->conversation_has_member_of(TX(f), &cs.id, "c.example",
+	             &any, &f->st));
+	cr_assert_not(any);
+
+	/* Put again: the row and the member list are replaced. */
+	conv_init(&cs, DOM, sf_uuid(100), "again");
+	conv_member(&cs, DOM, sf_uuid(4), ROLE_ADMIN);
+	SF_OK(f, OPS(f)->conversation_put(TX(f), &cs.c, &f->st));
+	c = conv_get(f, &cs.id);
+	cr_assert_str_eq(c->name, "again");
+	cr_assert_eq(c->n_members, 1);
+	cr_assert_str_eq(c->members[0]->id->id, sf_uuid(4));
+
+	/* A user's conversations, by (domain, id); member rows need no
+	 * conversation row. */
+	{
+		fedrpc_store_qid u4 = sf_qid(DOM, sf_uuid(4));
+		fedrpc_store_qid c1 = sf_qid("b.example", sf_uuid(7));
+		fedrpc_store_qid c2 = sf_qid(DOM, sf_uuid(50));
+
+		SF_OK(f, OPS(f)->member_put(TX(f), &c1, &u4, 2, &f->st));
+		SF_OK(f, OPS(f)->member_put(TX(f), &c2, &u4, 2, &f->st));
+		SF_OK(f, OPS(f)->conversation_list_of_user(TX(f), &u4, &ids,
+		             &n, &f->st));
+		cr_assert_eq(n, 3);
+		cr_assert_str_eq(ids[0]->id, sf_uuid(50));
+		cr_assert_str_eq(ids[1]->id, sf_uuid(100));
+		cr_assert_str_eq(ids[2]->domain, "b.example");
+		cr_assert_null(conv_get(f, &c1));
+	}
+
+	/* Deleted with its members. */
+	SF_OK(f, OPS(f)->conversation_delete(TX(f), &cs.id, &f->st));
+	cr_assert_null(conv_get(f, &cs.id));
+	SF_OK(f, OPS(f)->conversation_has_member_of(TX(f), &cs.id, DOM, &any,
+	             &f->st));
+	cr_assert_not(any);
+	sf_commit(f);
+}
+
+/* ---- outbox ---- */
+
+static uint64_t
+outbox_append(sf *f, const char *dest, const char *item)
+{
+	ProtobufCBinaryData b = sf_bytes(item, strlen(item));
+	uint64_t            seq;
+
+	SF_OK(f, OPS(f)->outbox_append(TX(f), dest, &b, 77, &seq, &f->st));
+	return seq;
+}
+
+static void
+check_outbox(sf *f)
+{
+	fedrpc_store_outbox_item  head, *aside;
+	char                    **dests;
+	size_t                    n;
+	uint64_t                  s1, s2, s3, s4;
+	bool                      found;
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_OK(f, OPS(f)->outbox_head(TX(f), "b.example", &head, &found,
+	             &f->st));
+	cr_assert_not(found);
+	s1 = outbox_append(f, "c.example", "c1");
+	s2 = outbox_append(f, "b.example", "b1");
+	s3 = outbox_append(f, "b.example", "b2");
+	s4 = outbox_append(f, "b.example", "b3");
+	cr_assert(s1 < s2 && s2 < s3 && s3 < s4, "seq ascends with appends");
+	SF_OK(f, OPS(f)->outbox_destinations(TX(f), &dests, &n, &f->st));
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(dests[0], "b.example");
+	cr_assert_str_eq(dests[1], "c.example");
+
+	SF_OK(f, OPS(f)->outbox_head(TX(f), "b.example", &head, &found,
+	             &f->st));
+	cr_assert(found);
+	cr_assert_eq(head.seq, s2);
+	cr_assert_str_eq(head.destination, "b.example");
+	cr_assert(sf_bytes_eq(head.data, sf_bytes("b1", 2)));
+	cr_assert_eq(head.created_ms, 77);
+
+	/* Delivered: removed; refused for good: moved aside. */
+	SF_OK(f, OPS(f)->outbox_remove(TX(f), "b.example", s2, &found, &f->st));
+	cr_assert(found);
+	SF_OK(f, OPS(f)->outbox_remove(TX(f), "b.example", s2, &found, &f->st));
+	cr_assert_not(found);
+	SF_OK(f, OPS(f)->outbox_remove(TX(f), "b.example", s1, &found, &f->st));
+	cr_assert_not(found, "an item is removed from its own destination");
+	SF_OK(f, OPS(f)->outbox_move_aside(TX(f), "b.example", s3,
+	             "PERMISSION_DENIED: not allowed", 88, &found, &f->st));
+	cr_assert(found);
+	SF_OK(f, OPS(f)->outbox_move_aside(TX(f), "b.example", s3, "again", 89,
+	             &found, &f->st));
+	cr_assert_not(found, "only a pending item moves aside");
+	SF_OK(f, OPS(f)->outbox_head(TX(f), "b.example", &head, &found,
+	             &f->st));
+	cr_assert_eq(head.seq, s4);
+	SF_OK(f, OPS(f)->outbox_list_aside(TX(f), "b.example", &aside, &n,
+	             &f->st));
+	cr_assert_eq(n, 1);
+	cr_assert_eq(aside[0].seq, s3);
+	cr_assert_str_eq(aside[0].reason, "PERMISSION_DENIED: not allowed");
+	cr_assert_eq(aside[0].moved_ms, 88);
+	cr_assert(sf_bytes_eq(aside[0].data, sf_bytes("b2", 2)));
+
+	/* Nothing pending: no longer a destination. */
+	SF_OK(f, OPS(f)->outbox_remove(TX(f), "b.example", s4, &found, &f->st));
+	SF_OK(f, OPS(f)->outbox_destinations(TX(f), &dests, &n, &f->st));
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(dests[0], "c.example");
+	SF_OK(f, OPS(f)->outbox_remove(TX(f), "b.example", s3, &found, &f->st));
+	cr_assert(found, "an item moved aside can be removed");
+
+	/* A sequence number is never given twice. */
+	cr_assert_gt(outbox_append(f, "b.example", "b4"), s4);
+	sf_commit(f);
+}
+
+/* ---- received request ids ---- */
+
+static void
+check_requests(sf *f)
+{
+	static const uint8_t id1[16] = {1, 0, 2}, id2[16] = {1, 0, 3};
+	ProtobufCBinaryData  r1 = sf_bytes(id1, 16), r2 = sf_bytes(id2, 16);
+	uint64_t             forgotten;
+	bool                 seen;
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_OK(f, OPS(f)->request_seen(TX(f), "b.example", &r1, &seen, &f->st));
+	cr_assert_not(seen);
+	SF_OK(f, OPS(f)->request_record(TX(f), "b.example", &r1, 100, &f->st));
+	SF_OK(f, OPS(f)->request_record(TX(f), "c.example", &r1, 200, &f->st));
+	SF_OK(f, OPS(f)->request_record(TX(f), "b.example", &r2, 300, &f->st));
+	SF_OK(f, OPS(f)->request_seen(TX(f), "b.example", &r1, &seen, &f->st));
+	cr_assert(seen);
+	SF_OK(f, OPS(f)->request_seen(TX(f), "d.example", &r1, &seen, &f->st));
+	cr_assert_not(seen, "ids are per origin");
+	sf_commit(f);
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_EXPECT(f, FEDRPC_STORE_DUPLICATE,
+	    OPS(f)->request_record(TX(f), "b.example", &r1, 400, &f->st));
+	sf_rollback(f);
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_OK(f, OPS(f)->request_forget_before(TX(f), 250, &forgotten, &f->st));
+	cr_assert_eq(forgotten, 2);
+	SF_OK(f, OPS(f)->request_seen(TX(f), "b.example", &r1, &seen, &f->st));
+	cr_assert_not(seen);
+	SF_OK(f, OPS(f)->request_seen(TX(f), "b.example", &r2, &seen, &f->st));
+	cr_assert(seen);
+	sf_commit(f);
+}
+
+/* ---- transactions ---- */
+
+/* One of each kind of write, all in the open transaction. */
+static void
+write_one_of_each(sf *f)
+{
+	conv_spec           cs;
+	fedrpc_store_qid    to = sf_qid("b.example", sf_uuid(2));
+	ProtobufCBinaryData r  = sf_bytes("request", 7);
+
+	add_user(f, 1, "ann", "Ann");
+	SF_OK(f, OPS(f)->client_insert(TX(f), sf_uuid(1), 1, 0, 0, &f->st));
+	add_prekey(f, sf_uuid(1), 1, 1, "k");
+	append_user(f, sf_uuid(1), "event");
+	put_side(f, sf_uuid(1), "b.example", sf_uuid(2), 1, 1);
+	conv_init(&cs, DOM, sf_uuid(100), "team");
+	conv_member(&cs, DOM, sf_uuid(1), ROLE_ADMIN);
+	SF_OK(f, OPS(f)->conversation_put(TX(f), &cs.c, &f->st));
+	SF_OK(f, OPS(f)->member_put(TX(f), &cs.id, &to, 2, &f->st));
+	outbox_append(f, "b.example", "item");
+	SF_OK(f, OPS(f)->request_record(TX(f), "b.example", &r, 1, &f->st));
+}
+
+/* Whether anything write_one_of_each() wrote is there. */
+static bool
+any_of_each(sf *f)
+{
+	fedrpc_store_user   u;
+	fedrpc_store_event *ev;
+	fedrpc_store_side  *sides;
+	fedrpc_store_qid    conv = sf_qid(DOM, sf_uuid(100));
+	fedrpc_store_qid    to   = sf_qid("b.example", sf_uuid(2));
+	fedrpc_store_qid  **ids;
+	fedrpc_store_outbox_item head;
+	ProtobufCBinaryData r = sf_bytes("request", 7);
+	size_t              n, total = 0;
+	bool                found, any = false;
+
+	SF_OK(f, OPS(f)->user_get(TX(f), sf_uuid(1), &u, &found, &f->st));
+	any |= found;
+	SF_OK(f, OPS(f)->client_exists(TX(f), sf_uuid(1), 1, &found, &f->st));
+	any |= found;
+	SF_OK(f, OPS(f)->inbox_fetch(TX(f), sf_uuid(1), 1, 0, 10, &ev, &n,
+	             &found, &f->st));
+	total += n;
+	SF_OK(f, OPS(f)->connection_list_from(TX(f), sf_uuid(1), &sides, &n,
+	             &f->st));
+	total += n;
+	any |= conv_get(f, &conv) != NULL;
+	SF_OK(f, OPS(f)->conversation_list_of_user(TX(f), &to, &ids, &n,
+	             &f->st));
+	total += n;
+	SF_OK(f, OPS(f)->outbox_head(TX(f), "b.example", &head, &found,
+	             &f->st));
+	any |= found;
+	SF_OK(f, OPS(f)->request_seen(TX(f), "b.example", &r, &found, &f->st));
+	any |= found;
+	return any || total > 0;
+}
+
+static void
+check_rollback(sf *f)
+{
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	write_one_of_each(f);
+	cr_assert(any_of_each(f), "a transaction sees its own writes");
+	sf_rollback(f);
+	sf_begin(f, FEDRPC_STORE_READ_ONLY);
+	cr_assert_not(any_of_each(f), "[%s] nothing stays after a rollback",
+	    f->factory->name);
+	sf_commit(f);
+
+	/* The same writes committed are all there. */
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	write_one_of_each(f);
+	sf_commit(f);
+	sf_begin(f, FEDRPC_STORE_READ_ONLY);
+	cr_assert(any_of_each(f));
+	sf_commit(f);
+}
+
+/* A transaction function that writes, then fails. */
+static fedrpc_code
+tx_write_then_fail(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	int *runs = arg;
+
+	(*runs)++;
+	if (tx->ops->user_insert(tx, sf_uuid(1), "ann", "Ann", 1, st) !=
+	    FEDRPC_OK)
+		return st->code;
+	return fedrpc_status_set(st, FEDRPC_FAILED_PRECONDITION, "no");
+}
+
+static void
+check_run_rolls_back(sf *f)
+{
+	int runs = 0;
+
+	SF_EXPECT(f, FEDRPC_FAILED_PRECONDITION,
+	    fedrpc_store_run(f->store, &f->arena.al, FEDRPC_STORE_READ_WRITE,
+	        tx_write_then_fail, &runs, &f->st));
+	cr_assert_eq(runs, 1, "only a conflict runs a function again");
+	sf_begin(f, FEDRPC_STORE_READ_ONLY);
+	cr_assert_not(any_of_each(f));
+	sf_commit(f);
+}
+
+static void
+check_read_only(sf *f)
+{
+	fedrpc_code rc;
+
+	sf_begin(f, FEDRPC_STORE_READ_ONLY);
+	fedrpc_status_reset(&f->st);
+	rc = OPS(f)->user_insert(TX(f), sf_uuid(1), "ann", "Ann", 1, &f->st);
+	cr_assert_neq(rc, FEDRPC_OK, "[%s] a read-only transaction wrote",
+	    f->factory->name);
+	sf_rollback(f);
+	sf_begin(f, FEDRPC_STORE_READ_ONLY);
+	cr_assert_not(any_of_each(f));
+	sf_commit(f);
+}
+
+/* Uncommitted writes are not seen; a reader keeps its snapshot. */
+static void
+check_isolation(sf *f)
+{
+	fedrpc_store_tx   rd = {.al = &f->arena.al};
+	fedrpc_store_user u;
+	bool              found;
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	add_user(f, 1, "ann", "Ann");
+	SF_OK(f, OPS(f)->begin(f->store, FEDRPC_STORE_READ_ONLY, &rd, &f->st));
+	SF_OK(f, OPS(f)->user_get(&rd, sf_uuid(1), &u, &found, &f->st));
+	cr_assert_not(found, "[%s] an uncommitted write was seen",
+	    f->factory->name);
+	sf_commit(f);
+	SF_OK(f, OPS(f)->user_get(&rd, sf_uuid(1), &u, &found, &f->st));
+	cr_assert_not(found, "[%s] a read-only transaction's snapshot moved",
+	    f->factory->name);
+	SF_OK(f, rd.ops->commit(&rd, &f->st));
+	sf_begin(f, FEDRPC_STORE_READ_ONLY);
+	cr_assert_str_eq(user_of(f, sf_uuid(1)).handle, "ann");
+	sf_commit(f);
+}
+
+/* ---- two writers at once ---- */
+
+#define ROUNDS 40
+
+/* One writer thread: its own store (or a shared one) and arena. */
+typedef struct writer {
+	fedrpc_store     *store;
+	int               who;
+	pthread_barrier_t *start;
+	fedrpc_code       rc[ROUNDS];
+	char              msg[ROUNDS][FEDRPC_STATUS_MESSAGE_MAX];
+	uint32_t          claimed[128];
+	size_t            n_claimed;
+	int               runs;
+} writer;
+
+typedef struct insert_arg {
+	writer *w;
+	int     round;
+} insert_arg;
+
+static fedrpc_code
+tx_insert_contested(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	insert_arg *a = arg;
+	char        handle[32];
+
+	snprintf(handle, sizeof(handle), "contested%d", a->round);
+	return tx->ops->user_insert(tx, sf_uuid(1000 * (a->w->who + 1) +
+	    (unsigned) a->round), handle, "X", 1, st);
+}
+
+/* Both writers register the same handle at once, round after round. */
+static void *
+race_inserts(void *p)
+{
+	writer  *w = p;
+	sf_arena arena;
+
+	sf_arena_init(&arena);
+	for (int r = 0; r < ROUNDS; r++) {
+		insert_arg    a  = {w, r};
+		fedrpc_status st = {0};
+
+		pthread_barrier_wait(w->start);
+		w->rc[r] = fedrpc_store_run(w->store, &arena.al,
+		    FEDRPC_STORE_READ_WRITE, tx_insert_contested, &a, &st);
+		snprintf(w->msg[r], sizeof(w->msg[r]), "%s", st.message);
+	}
+	sf_arena_free(&arena);
+	return NULL;
+}
+
+static void
+check_two_writers_unique(sf *f)
+{
+	pthread_barrier_t start;
+	writer            w[2] = {{.store = f->store, .who = 0},
+	               {.store = f->store, .who = 1}};
+	pthread_t         t[2];
+
+	pthread_barrier_init(&start, NULL, 2);
+	for (int i = 0; i < 2; i++) {
+		w[i].start = &start;
+		cr_assert_eq(pthread_create(&t[i], NULL, race_inserts, &w[i]), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&start);
+
+	sf_begin(f, FEDRPC_STORE_READ_ONLY);
+	for (int r = 0; r < ROUNDS; r++) {
+		char              handle[32];
+		fedrpc_store_user u;
+		bool              found;
+		int               winner = w[0].rc[r] == FEDRPC_OK ? 0 : 1;
+
+		/* One wins; the other is told the handle is taken. */
+		cr_assert_eq(w[winner].rc[r], FEDRPC_OK, "[%s] round %d: %s",
+		    f->factory->name, r, w[winner].msg[r]);
+		cr_assert_eq(w[1 - winner].rc[r], FEDRPC_STORE_DUPLICATE,
+		    "[%s] round %d: both or neither won: %s", f->factory->name,
+		    r, w[1 - winner].msg[r]);
+		snprintf(handle, sizeof(handle), "contested%d", r);
+		SF_OK(f, OPS(f)->user_get_by_handle(TX(f), handle, &u, &found,
+		             &f->st));
+		cr_assert(found);
+		cr_assert_str_eq(u.id,
+		    sf_uuid(1000 * (unsigned) (winner + 1) + (unsigned) r));
+	}
+	sf_commit(f);
+}
+
+#define PREKEYS 100
+
+static fedrpc_code
+tx_claim(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	writer             *w = arg;
+	fedrpc_store_prekey pk;
+	bool                found;
+
+	w->runs++;
+	if (tx->ops->prekey_claim(tx, sf_uuid(1), 1, KEEP, &pk, &found, st) !=
+	    FEDRPC_OK)
+		return st->code;
+	if (!found)
+		return fedrpc_status_set(st, FEDRPC_INTERNAL, "no prekey left");
+	w->claimed[w->n_claimed] = pk.id;
+	return FEDRPC_OK;
+}
+
+/* Claims one-time prekeys until the kept one comes back. */
+static void *
+race_claims(void *p)
+{
+	writer  *w = p;
+	sf_arena arena;
+
+	sf_arena_init(&arena);
+	pthread_barrier_wait(w->start);
+	while (w->n_claimed < 128) {
+		fedrpc_status st = {0};
+
+		w->rc[0] = fedrpc_store_run(w->store, &arena.al,
+		    FEDRPC_STORE_READ_WRITE, tx_claim, w, &st);
+		if (w->rc[0] != FEDRPC_OK) {
+			snprintf(w->msg[0], sizeof(w->msg[0]), "%s", st.message);
+			break;
+		}
+		if (w->claimed[w->n_claimed] == KEEP)
+			break;
+		w->n_claimed++;
+	}
+	sf_arena_free(&arena);
+	return NULL;
+}
+
+/* Two stores on the same data (two instances of one domain) claim the
+ * same client's prekeys at once: each key goes to exactly one. */
+static void
+check_two_writers_claim(sf *f)
+{
+	pthread_barrier_t start;
+	writer            w[2] = {{.store = f->store}, {.who = 1}};
+	pthread_t         t[2];
+	int               seen[PREKEYS] = {0};
+
+	SF_OK(f, f->factory->open(f->dir, &w[1].store, &f->st));
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_OK(f, OPS(f)->client_insert(TX(f), sf_uuid(1), 1, 0, 0, &f->st));
+	for (uint32_t i = 0; i < PREKEYS; i++)
+		add_prekey(f, sf_uuid(1), 1, i, "k");
+	add_prekey(f, sf_uuid(1), 1, KEEP, "last");
+	sf_commit(f);
+
+	pthread_barrier_init(&start, NULL, 2);
+	for (int i = 0; i < 2; i++) {
+		w[i].start = &start;
+		cr_assert_eq(pthread_create(&t[i], NULL, race_claims, &w[i]), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&start);
+	fedrpc_store_close(w[1].store);
+
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(w[i].rc[0], FEDRPC_OK, "[%s] writer %d: %s",
+		    f->factory->name, i, w[i].msg[0]);
+		for (size_t k = 0; k < w[i].n_claimed; k++) {
+			cr_assert_lt(w[i].claimed[k], PREKEYS);
+			seen[w[i].claimed[k]]++;
+		}
+	}
+	for (int k = 0; k < PREKEYS; k++)
+		cr_assert_eq(seen[k], 1, "[%s] prekey %d claimed %d times",
+		    f->factory->name, k, seen[k]);
+}
+
+#define APPENDS 60
+
+static fedrpc_code
+tx_append(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	writer             *w  = arg;
+	char                text[32];
+	ProtobufCBinaryData ev;
+
+	w->runs++;
+	snprintf(text, sizeof(text), "w%d", w->who);
+	ev = sf_bytes(text, strlen(text));
+	return tx->ops->inbox_append_user(tx, sf_uuid(1), &ev, st);
+}
+
+static void *
+race_appends(void *p)
+{
+	writer  *w = p;
+	sf_arena arena;
+
+	sf_arena_init(&arena);
+	pthread_barrier_wait(w->start);
+	for (int i = 0; i < APPENDS; i++) {
+		fedrpc_status st = {0};
+
+		w->rc[0] = fedrpc_store_run(w->store, &arena.al,
+		    FEDRPC_STORE_READ_WRITE, tx_append, w, &st);
+		if (w->rc[0] != FEDRPC_OK) {
+			snprintf(w->msg[0], sizeof(w->msg[0]), "%s", st.message);
+			break;
+		}
+	}
+	sf_arena_free(&arena);
+	return NULL;
+}
+
+/* Two threads append to one inbox at once: no event is lost and no id is
+ * given twice. */
+static void
+check_two_writers_inbox(sf *f)
+{
+	pthread_barrier_t   start;
+	writer              w[2] = {{.store = f->store, .who = 0},
+	                 {.store = f->store, .who = 1}};
+	pthread_t           t[2];
+	fedrpc_store_event *ev;
+	size_t              n, from[2] = {0};
+	bool                more;
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_OK(f, OPS(f)->client_insert(TX(f), sf_uuid(1), 1, 0, 0, &f->st));
+	sf_commit(f);
+	pthread_barrier_init(&start, NULL, 2);
+	for (int i = 0; i < 2; i++) {
+		w[i].start = &start;
+		cr_assert_eq(pthread_create(&t[i], NULL, race_appends, &w[i]), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&start);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(w[i].rc[0], FEDRPC_OK, "[%s] writer %d: %s",
+		    f->factory->name, i, w[i].msg[0]);
+
+	sf_begin(f, FEDRPC_STORE_READ_ONLY);
+	SF_OK(f, OPS(f)->inbox_fetch(TX(f), sf_uuid(1), 1, 0, 1000, &ev, &n,
+	             &more, &f->st));
+	sf_commit(f);
+	cr_assert_eq(n, 2 * APPENDS, "[%s] %zu events", f->factory->name, n);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(ev[i].id, i + 1, "ids 1..n, each once");
+		from[ev[i].data.data[1] - '0']++;
+	}
+	cr_assert_eq(from[0], APPENDS);
+	cr_assert_eq(from[1], APPENDS);
+}
+
+/* ---- large inputs ---- */
+
+static char *
+long_text(size_t n, char c)
+{
+	char *s = malloc(n + 1);
+
+	cr_assert_not_null(s);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+static void
+check_large_values(sf *f)
+{
+	size_t              big = 1u << 20;
+	char               *handle = long_text(256, 'h');
+	char               *name   = long_text(64 * 1024, 'n');
+	uint8_t            *blob   = malloc(big);
+	ProtobufCBinaryData b      = sf_bytes(blob, big);
+	fedrpc_store_event *ev;
+	fedrpc_store_outbox_item head;
+	fedrpc_store_prekey pk;
+	fedrpc_store_user   u;
+	size_t              n;
+	bool                found, more;
+	uint64_t            seq;
+
+	cr_assert_not_null(blob);
+	for (size_t i = 0; i < big; i++)
+		blob[i] = (uint8_t) (i * 7);
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_OK(f, OPS(f)->user_insert(TX(f), sf_uuid(1), handle, name, 1,
+	             &f->st));
+	SF_OK(f, OPS(f)->client_insert(TX(f), sf_uuid(1), 1, 0, 0, &f->st));
+	SF_OK(f, OPS(f)->prekey_insert(TX(f), sf_uuid(1), 1, 1, &b, &f->st));
+	SF_OK(f, OPS(f)->inbox_append_user(TX(f), sf_uuid(1), &b, &f->st));
+	SF_OK(f, OPS(f)->outbox_append(TX(f), "b.example", &b, 1, &seq,
+	             &f->st));
+	sf_commit(f);
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	cr_assert_str_eq(user_of(f, sf_uuid(1)).name, name);
+	SF_OK(f, OPS(f)->user_get_by_handle(TX(f), handle, &u, &found,
+	             &f->st));
+	cr_assert(found);
+	SF_OK(f, OPS(f)->prekey_claim(TX(f), sf_uuid(1), 1, KEEP, &pk, &found,
+	             &f->st));
+	cr_assert(sf_bytes_eq(pk.key, b));
+	SF_OK(f, OPS(f)->inbox_fetch(TX(f), sf_uuid(1), 1, 0, 1, &ev, &n,
+	             &more, &f->st));
+	cr_assert(sf_bytes_eq(ev[0].data, b));
+	SF_OK(f, OPS(f)->outbox_head(TX(f), "b.example", &head, &found,
+	             &f->st));
+	cr_assert(sf_bytes_eq(head.data, b));
+	sf_commit(f);
+	free(handle);
+	free(name);
+	free(blob);
+}
+
+#define MANY 3000
+
+static void
+check_many_rows(sf *f)
+{
+	char                       conv_id[37] = "";
+	fedrpc_store_conversation  c, *got;
+	fedrpc_store_qid           id = sf_qid(DOM, conv_id), *mq;
+	Fedrpc__Federation__V1__ConversationMember *m, **mp;
+	fedrpc_store_qid           creator = sf_qid(DOM, conv_id);
+	fedrpc_store_event        *ev;
+	fedrpc_store_client       *cl;
+	char                      (*ids)[37], (*handles)[16];
+	size_t                     n;
+	uint64_t                   after = 0, total = 0;
+	bool                       more = true;
+
+	snprintf(conv_id, sizeof(conv_id), "%s", sf_uuid(1));
+	mq      = calloc(MANY, sizeof(*mq));
+	m       = calloc(MANY, sizeof(*m));
+	mp      = calloc(MANY, sizeof(*mp));
+	ids     = calloc(MANY, sizeof(*ids));
+	handles = calloc(MANY, sizeof(*handles));
+	cr_assert(mq && m && mp && ids && handles);
+	fedrpc__federation__v1__conversation__init(&c);
+	c.id      = &id;
+	c.creator = &creator;
+	c.name    = "big";
+	c.members = mp;
+	/* Members given in descending order come back ascending. */
+	for (size_t i = 0; i < MANY; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "%s", sf_uuid(MANY - (unsigned) i));
+		fedrpc__federation__v1__conversation_member__init(&m[i]);
+		mq[i]     = sf_qid(DOM, ids[i]);
+		m[i].id   = &mq[i];
+		m[i].role = ROLE_MEMBER;
+		mp[i]     = &m[i];
+	}
+	c.n_members = MANY;
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_OK(f, OPS(f)->conversation_put(TX(f), &c, &f->st));
+	SF_OK(f, OPS(f)->client_insert(TX(f), sf_uuid(1), 1, 0, 0, &f->st));
+	for (unsigned i = 0; i < MANY; i++) {
+		snprintf(handles[i], sizeof(handles[i]), "user%05u", i);
+		add_user(f, 10000 + i, handles[i], "Many");
+		append_user(f, sf_uuid(1), "e");
+		SF_OK(f, OPS(f)->client_insert(TX(f), sf_uuid(2),
+		             (uint64_t) i * 0x9e3779b97f4a7c15ull, 0, 0, &f->st));
+	}
+	sf_commit(f);
+
+	sf_begin(f, FEDRPC_STORE_READ_ONLY);
+	cr_assert_not_null(got = conv_get(f, &id));
+	cr_assert_eq(got->n_members, MANY);
+	for (size_t i = 1; i < MANY; i++)
+		cr_assert_lt(strcmp(got->members[i - 1]->id->id,
+		                 got->members[i]->id->id),
+		    0);
+	/* A search stops at its limit, by handle. */
+	cr_assert_str_eq(search(f, "user", 3), "user00000 user00001 user00002");
+	/* An inbox read page by page. */
+	while (more) {
+		SF_OK(f, OPS(f)->inbox_fetch(TX(f), sf_uuid(1), 1, after, 1000,
+		             &ev, &n, &more, &f->st));
+		for (size_t i = 0; i < n; i++)
+			cr_assert_eq(ev[i].id, after + i + 1);
+		after += n;
+		total += n;
+	}
+	cr_assert_eq(total, MANY);
+	SF_OK(f, OPS(f)->client_list(TX(f), sf_uuid(2), &cl, &n, &f->st));
+	cr_assert_eq(n, MANY);
+	for (size_t i = 1; i < n; i++)
+		cr_assert_lt(cl[i - 1].id, cl[i].id);
+	sf_commit(f);
+	free(mq);
+	free(m);
+	free(mp);
+	free(ids);
+	free(handles);
+}
+
+Test(store, users) { sf_each(check_users); }
+Test(store, user_uniqueness) { sf_each(check_user_uniqueness); }
+Test(store, user_search) { sf_each(check_user_search); }
+Test(store, clients) { sf_each(check_clients); }
+Test(store, prekeys) { sf_each(check_prekeys); }
+Test(store, connections) { sf_each(check_connections); }
+Test(store, inbox) { sf_each(check_inbox); }
+Test(store, conversations) { sf_each(check_conversations); }
+Test(store, outbox) { sf_each(check_outbox); }
+Test(store, requests) { sf_each(check_requests); }
+Test(store, rollback) { sf_each(check_rollback); }
+Test(store, run_rolls_back) { sf_each(check_run_rolls_back); }
+Test(store, read_only) { sf_each(check_read_only); }
+Test(store, isolation) { sf_each(check_isolation); }
+Test(store, two_writers_unique) { sf_each(check_two_writers_unique); }
+Test(store, two_writers_claim) { sf_each(check_two_writers_claim); }
+Test(store, two_writers_inbox) { sf_each(check_two_writers_inbox); }
+Test(store, large_values) { sf_each(check_large_values); }
+Test(store, many_rows) { sf_each(check_many_rows); }
