@@ -17,7 +17,7 @@
 #include <fedrpc/log.h>
 
 #include "client/channel_int.h"
-#include "core/clock.h"
+#include "core/base/clock.h"
 
 /* Posts an operation, or cancels it at once when the call was aborted
  * before it could be posted; call->lk held. */

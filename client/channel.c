@@ -24,7 +24,7 @@
 #include <fedrpc/log.h>
 
 #include "client/channel_int.h"
-#include "core/clock.h"
+#include "core/base/clock.h"
 
 #define DEFAULT_MAX_MSG (4u << 20)
 #define DEFAULT_TIMEOUT_MS 30000

@@ -16,7 +16,7 @@
 
 #include <fedrpc/channel.h>
 
-#include "core/envelope.h"
+#include "core/wire/envelope.h"
 
 /* ---- for layers above a channel ---- */
 

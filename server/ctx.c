@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
+#include "core/base/clock.h"
 #include "server/server_int.h"
 
 /* The chunk a worker keeps between calls. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base/hash.h"
 #include "server/server_int.h"
 
 struct srv_dentry {
@@ -37,14 +38,11 @@ struct srv_dedup {
 static uint64_t
 call_hash(const char *method, const char *origin)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	static const uint8_t sep = 0xff; /* no byte of a name */
+	uint64_t             h   = fedrpc_hash_str(FEDRPC_HASH_INIT, method);
 
-	for (const char *s = method; *s != '\0'; s++)
-		h = (h ^ (uint8_t) *s) * 0x100000001b3ull;
-	h = (h ^ 0xff) * 0x100000001b3ull;
-	for (const char *s = origin; *s != '\0'; s++)
-		h = (h ^ (uint8_t) *s) * 0x100000001b3ull;
-	return h;
+	h = fedrpc_hash_bytes(h, &sep, 1);
+	return fedrpc_hash_str(h, origin);
 }
 
 /* Ids are random: their first bytes are already a good hash. */

@@ -9,8 +9,8 @@
 
 #include <fedrpc/log.h>
 
-#include "core/clock.h"
-#include "core/dns_name.h"
+#include "core/base/clock.h"
+#include "core/base/dns_name.h"
 #include "server/server_int.h"
 
 static const char *

@@ -1,7 +1,8 @@
 /*
  * The server: an nng rep0 socket and its listener, the pool of receive
  * contexts driven by aio callbacks (which only queue work, never block),
- * TLS peer identities cached per pipe, and an orderly stop.
+ * and an orderly stop. The handlers it routes to are in router.c, the TLS
+ * identities of its connections in peer_table.c.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 
 #include <fedrpc/log.h>
 
-#include "core/clock.h"
+#include "core/base/clock.h"
 #include "server/server_int.h"
 
 #define DEFAULT_MAX_MSG (4u << 20)
@@ -93,39 +94,6 @@ nomem:
 	    st, FEDRPC_RESOURCE_EXHAUSTED, "out of memory creating a server");
 }
 
-fedrpc_code
-fedrpc_server_add_handler(
-    fedrpc_server *srv, const fedrpc_handler *h, fedrpc_status *st)
-{
-	if (h == NULL || h->method == NULL || h->method->full_name == NULL ||
-	    h->method->input == NULL || h->method->output == NULL ||
-	    h->fn == NULL)
-		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "handler needs a method with input and output and a fn");
-	if (srv->state != SRV_NEW)
-		return fedrpc_status_set(st, FEDRPC_FAILED_PRECONDITION,
-		    "handlers are added before the server starts");
-	for (size_t i = 0; i < srv->n_handlers; i++)
-		if (strcmp(srv->handlers[i].method->full_name,
-		        h->method->full_name) == 0)
-			return fedrpc_status_set(st, FEDRPC_ALREADY_EXISTS,
-			    "method %s already has a handler",
-			    h->method->full_name);
-	if (srv->n_handlers == srv->cap_handlers) {
-		size_t cap = srv->cap_handlers ? 2 * srv->cap_handlers : 16;
-		fedrpc_handler *hs =
-		    realloc(srv->handlers, cap * sizeof(*hs));
-
-		if (hs == NULL)
-			return fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
-			    "out of memory adding a handler");
-		srv->handlers     = hs;
-		srv->cap_handlers = cap;
-	}
-	srv->handlers[srv->n_handlers++] = *h;
-	return FEDRPC_OK;
-}
-
 void
 fedrpc_server_set_admit(fedrpc_server *srv, fedrpc_admit_fn fn, void *arg)
 {
@@ -139,144 +107,6 @@ fedrpc_server_set_pipe_admit(
 {
 	srv->pipe_admit     = fn;
 	srv->pipe_admit_arg = arg;
-}
-
-static uint64_t
-name_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	while (*s != '\0')
-		h = (h ^ (uint8_t) *s++) * 0x100000001b3ull;
-	return h;
-}
-
-/* An open-addressing index at least twice the handler count. */
-static int
-build_index(fedrpc_server *srv)
-{
-	size_t n = 8;
-
-	while (n < 2 * srv->n_handlers)
-		n <<= 1;
-	if ((srv->by_name = calloc(n, sizeof(*srv->by_name))) == NULL)
-		return -1;
-	srv->by_name_mask = n - 1;
-	for (size_t i = 0; i < srv->n_handlers; i++) {
-		size_t j = name_hash(srv->handlers[i].method->full_name) &
-		    srv->by_name_mask;
-
-		while (srv->by_name[j] != NULL)
-			j = (j + 1) & srv->by_name_mask;
-		srv->by_name[j] = &srv->handlers[i];
-	}
-	return 0;
-}
-
-const fedrpc_handler *
-srv_handler_find(fedrpc_server *srv, const char *name)
-{
-	size_t j = name_hash(name) & srv->by_name_mask;
-
-	for (; srv->by_name[j] != NULL; j = (j + 1) & srv->by_name_mask)
-		if (strcmp(srv->by_name[j]->method->full_name, name) == 0)
-			return srv->by_name[j];
-	return NULL;
-}
-
-/* ---- TLS peers, one per pipe ---- */
-
-static srv_peer *
-peer_fetch(nng_pipe pipe)
-{
-	srv_peer *p = calloc(1, sizeof(*p));
-
-	if (p == NULL)
-		return NULL;
-	if (fedrpc_tls_peer_get(pipe, &p->peer) != FEDRPC_OK) {
-		free(p);
-		return NULL;
-	}
-	p->pipe_id = nng_pipe_id(pipe);
-	p->refs    = 1;
-	return p;
-}
-
-void
-srv_peer_release(srv_peer *p)
-{
-	if (__atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-		fedrpc_peer_clear(&p->peer);
-		free(p);
-	}
-}
-
-srv_peer *
-srv_peer_get(fedrpc_server *srv, nng_pipe pipe)
-{
-	uint32_t  id = (uint32_t) nng_pipe_id(pipe);
-	srv_peer *p;
-
-	pthread_mutex_lock(&srv->peer_mtx);
-	for (p = srv->peers[id & srv->peer_mask]; p != NULL; p = p->next)
-		if (p->pipe_id == id)
-			break;
-	if (p != NULL)
-		__atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&srv->peer_mtx);
-	/* Not seen at connection time (it raced the event): ask now, for
-	 * this call only. */
-	return p != NULL ? p : peer_fetch(pipe);
-}
-
-static void
-peer_remove(fedrpc_server *srv, uint32_t id)
-{
-	srv_peer **pp, *p = NULL;
-
-	pthread_mutex_lock(&srv->peer_mtx);
-	for (pp = &srv->peers[id & srv->peer_mask]; *pp != NULL;
-	     pp = &(*pp)->next) {
-		if ((*pp)->pipe_id == id) {
-			p   = *pp;
-			*pp = p->next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&srv->peer_mtx);
-	if (p != NULL)
-		srv_peer_release(p);
-}
-
-/*
- * Connection events. ADD_PRE runs before the protocol reads anything from
- * the pipe, so a refused peer never gets a request in, and the peer
- * identity is cached before the first request needs it.
- */
-static void
-pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
-{
-	fedrpc_server *srv = arg;
-	srv_peer      *p;
-
-	if (ev == NNG_PIPE_EV_ADD_PRE) {
-		if (srv->pipe_admit != NULL &&
-		    !srv->pipe_admit(srv->pipe_admit_arg, pipe)) {
-			FEDRPC_LOG_INFO("server %s: connection refused by "
-					"admission",
-			    srv->url);
-			nng_pipe_close(pipe);
-			return;
-		}
-		if (srv->tls == NULL || (p = peer_fetch(pipe)) == NULL)
-			return;
-		pthread_mutex_lock(&srv->peer_mtx);
-		p->next = srv->peers[p->pipe_id & srv->peer_mask];
-		srv->peers[p->pipe_id & srv->peer_mask] = p;
-		pthread_mutex_unlock(&srv->peer_mtx);
-	} else if (ev == NNG_PIPE_EV_REM_POST && srv->tls != NULL) {
-		peer_remove(srv, (uint32_t) nng_pipe_id(pipe));
-	}
 }
 
 /* ---- receive contexts ---- */
@@ -415,7 +245,7 @@ fedrpc_server_start(fedrpc_server *srv, fedrpc_status *st)
 	if (srv->state != SRV_NEW)
 		return fedrpc_status_set(st, FEDRPC_FAILED_PRECONDITION,
 		    "server %s was already started", srv->url);
-	if (build_index(srv) != 0)
+	if (srv_router_build(srv) != 0)
 		return fedrpc_status_set(
 		    st, FEDRPC_RESOURCE_EXHAUSTED, "out of memory");
 	if ((rv = nng_rep0_open(&srv->sock)) != 0)
@@ -429,9 +259,9 @@ fedrpc_server_start(fedrpc_server *srv, fedrpc_status *st)
 		cap = srv->max_msg + 65536;
 	if ((rv = nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, cap)) != 0 ||
 	    (rv = nng_pipe_notify(
-	         srv->sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, srv)) != 0 ||
+	         srv->sock, NNG_PIPE_EV_ADD_PRE, srv_pipe_cb, srv)) != 0 ||
 	    (rv = nng_pipe_notify(
-	         srv->sock, NNG_PIPE_EV_REM_POST, pipe_cb, srv)) != 0 ||
+	         srv->sock, NNG_PIPE_EV_REM_POST, srv_pipe_cb, srv)) != 0 ||
 	    (rv = nng_listener_create(&srv->listener, srv->sock, srv->url)) !=
 	        0) {
 		nng_fail(st, "cannot listen on", srv->url, rv);

@@ -1,8 +1,10 @@
 /*
  * The server runtime's private structures, shared by server.c (socket,
- * listener, receive contexts), workers.c (handler threads), dispatch.c (one
- * call from request to reply), dedup.c (reply cache) and ctx.c (per-call
- * context and arena).
+ * listener, receive contexts), peer_table.c (connections and their TLS
+ * identities), router.c (handlers by method), workers.c (handler threads),
+ * dispatch.c (one call from request to reply), dedup.c (reply cache) and
+ * ctx.c (per-call context and arena); admission/ holds the checks a daemon
+ * plugs in (origin authentication, allow list, limits).
  */
 #ifndef FEDRPC_SERVER_INT_H
 #define FEDRPC_SERVER_INT_H
@@ -16,7 +18,7 @@
 
 #include <fedrpc/server.h>
 
-#include "core/envelope.h"
+#include "core/wire/envelope.h"
 
 typedef struct srv_rctx   srv_rctx;
 typedef struct srv_dedup  srv_dedup;
@@ -155,10 +157,19 @@ struct fedrpc_server {
 /* ---- server.c ---- */
 /* Hands a reply (or NULL: none) to nng on rc and re-arms it. */
 void srv_rctx_send(srv_rctx *rc, nng_msg *reply);
+
+/* ---- router.c ---- */
+/* Builds the index of handlers by method at start; -1 without memory. */
+int srv_router_build(fedrpc_server *srv);
+/* The handler of a fully qualified method, or NULL. */
+const fedrpc_handler *srv_handler_find(fedrpc_server *srv, const char *name);
+
+/* ---- peer_table.c ---- */
 /* A counted reference to the peer of a pipe, or NULL. */
 srv_peer *srv_peer_get(fedrpc_server *srv, nng_pipe pipe);
 void      srv_peer_release(srv_peer *p);
-const fedrpc_handler *srv_handler_find(fedrpc_server *srv, const char *name);
+/* nng's connection events on the server's socket (ADD_PRE, REM_POST). */
+void srv_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg);
 
 /* ---- workers.c ---- */
 int  srv_workers_start(fedrpc_server *srv);

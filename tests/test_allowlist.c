@@ -1,5 +1,5 @@
 /*
- * The allow list (server/allowlist.c): strategies, search policies, case
+ * The allow list (server/admission/allowlist.c): strategies, search policies, case
  * and final dots, refusal messages, bad lists that keep the old one, and
  * lookups racing reloads.
  */

@@ -4,7 +4,7 @@
  * threads, and the server in use stopped (SIGTERM) and restarted, twice:
  * calls keep succeeding at the other server. Over plain TCP and over
  * mutual TLS. (nng_close() used to hang now and then here, in both the
- * client and the server processes: see core/stream_guard.c; a stop that
+ * client and the server processes: see core/compat/stream_guard.c; a stop that
  * hangs makes the server exit with status 4 and fails the test.)
  */
 #define _GNU_SOURCE

@@ -8,7 +8,7 @@
 
 #include <fedrpc/metadata.h>
 
-#include "core/envelope.h"
+#include "core/wire/envelope.h"
 #include "fedrpc/testing/v1/echo.pb-c.h"
 #include "fedrpc/v1/envelope.pb-c.h"
 

@@ -40,7 +40,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 
-#include "core/envelope.h"
+#include "core/wire/envelope.h"
 #include "fedrpc/federation/v1/users.fedrpc.h"
 #include "fedrpc/federation/v1/version.fedrpc.h"
 #include "fedrpc/health/v1/health.fedrpc.h"
@@ -884,7 +884,7 @@ closed_by_peer(int fd, int wait_ms)
  * the connection is held until the peer leaves. The second is opened
  * first, so by the time the first is dropped its own 10 s are over too.
  * If this fails, nng changed: update docs/operations.md, the note on
- * limits.handshake_timeout_ms (core/config_schema.c) and fd_limit.c.
+ * limits.handshake_timeout_ms (core/config/config_schema.c) and federator/fd_limit.c.
  */
 Test(federator, silent_connections_are_held_until_the_peer_leaves,
     .timeout = 90)

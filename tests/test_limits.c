@@ -1,5 +1,5 @@
 /*
- * Per-peer limits (server/limits.c): calls in flight and token buckets per
+ * Per-peer limits (server/admission/limits.c): calls in flight and token buckets per
  * key, a bounded key table, reloads, and both limits end to end on a real
  * fedrpc server with slow handlers (admit hook + completion hook).
  */

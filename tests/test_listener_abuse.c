@@ -29,7 +29,7 @@
 #include <fedrpc/log.h>
 #include <fedrpc/tls.h>
 
-#include "core/tls_internal.h"
+#include "core/compat/compat.h"
 #include "rt_echo.h"
 #include "testcerts.h"
 #include "testutil.h"

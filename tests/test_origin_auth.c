@@ -1,5 +1,5 @@
 /*
- * Origin authentication (server/origin_auth.c) against a real dnsmasq:
+ * Origin authentication (server/admission/origin_auth.c) against a real dnsmasq:
  * certificate names that are the origin or a target of its SRV record are
  * accepted, others refused with the reason; decisions are cached for the
  * record's TTL; DNS failures are UNAVAILABLE, not refusals; static routes.

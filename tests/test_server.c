@@ -11,7 +11,7 @@
 #include <fedrpc/log.h>
 
 #include "client/channel_int.h"
-#include "core/envelope.h"
+#include "core/wire/envelope.h"
 #include "fedrpc/v1/envelope.pb-c.h"
 #include "rt_echo.h"
 #include "testutil.h"

@@ -1,5 +1,5 @@
 /*
- * The wolfSSL TLS engine (core/tls_*.c) over real nng req0/rep0 sockets on
+ * The wolfSSL TLS engine (core/tls/) over real nng req0/rep0 sockets on
  * tls+tcp://127.0.0.1: registration, mutual TLS round trips and the peer
  * names the server sees, refusals and the reasons they leave behind.
  */

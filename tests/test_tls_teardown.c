@@ -352,7 +352,7 @@ close_within(side *s, unsigned ms)
  * (over TLS the send takes three, over TCP the receive takes two), the
  * next submitted from the aio's callback. A connection closed between two
  * of them (the peer went away, or either side closed it) used to leave
- * that aio never completed (core/stream_guard.c): the connection's
+ * that aio never completed (core/compat/stream_guard.c): the connection's
  * teardown then waited for it forever, and with it every nng_close() in
  * the process. Connections are dropped here under load, from both ends,
  * many times; every close must still return.

@@ -16,7 +16,7 @@
 
 #include <fedrpc/log.h>
 
-#include "core/private_file.h"
+#include "core/base/private_file.h"
 #include "backends/sqlite/db_private.h"
 
 static void

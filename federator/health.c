@@ -1,0 +1,177 @@
+/*
+ * fedrpc.health.v1.Health, served on both of the daemon's servers. On the
+ * local API it also answers with counters as reply metadata, so operators
+ * (and tests) can see what admission did without reading logs:
+ *   federation-admitted  federation calls that passed admission
+ *   federation-refused   federation calls admission answered itself
+ *   federation-connections  connections accepted (TLS handshake done)
+ *   config-reloads       reloads applied since start
+ *   config-reload-failures  reloads refused (old settings kept)
+ *   local-api-restarts   times the local listener was rebuilt (local_watch.c)
+ *   federation-listener  "serving", "off", or "not serving: <why>" when the
+ *                        listener fails its self-check (listen_watch.c)
+ *   listener-checks      self-checks of the listener run so far
+ *   listener-check-failures  those that failed
+ *   dns-lookups          domains looked up (DNS or static routes)
+ *   egress-denied        outgoing calls the allow list refused
+ *   egress-attempts      connection attempts to other domains
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fedrpc/health/v1/health.fedrpc.h"
+#include "federator/federator.h"
+
+typedef federator_health health_impl;
+
+#define SERVING FEDRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+#define NOT_SERVING \
+	FEDRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
+#define UNKNOWN_SERVICE \
+	FEDRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN
+
+/* Services each side serves (beyond health), by full name prefix. */
+static bool
+serves(const health_impl *h, const char *service)
+{
+	static const char *const federation[] = {
+		"fedrpc.federation.v1.Version",
+		"fedrpc.federation.v1.Users",
+		"fedrpc.federation.v1.Conversations",
+	};
+	static const char *const local[] = {
+		"fedrpc.local.v1.Users",
+		"fedrpc.local.v1.Connections",
+		"fedrpc.local.v1.Conversations",
+		"fedrpc.local.v1.Inbox",
+	};
+
+	if (strcmp(service, "fedrpc.health.v1.Health") == 0)
+		return true;
+	if (!h->local) {
+		/* Without an adapter only Version is served. */
+		if (strcmp(service, federation[0]) == 0)
+			return true;
+		for (size_t i = 1; i < 3; i++)
+			if (strcmp(service, federation[i]) == 0)
+				return h->f->adapter != NULL;
+		return false;
+	}
+	for (size_t i = 0; i < 4; i++)
+		if (strcmp(service, local[i]) == 0)
+			return h->f->adapter != NULL;
+	return false;
+}
+
+static void
+add_counter(fedrpc_ctx *ctx, const char *key, uint64_t v)
+{
+	char buf[24];
+	int  n = snprintf(buf, sizeof(buf), "%" PRIu64, v);
+
+	(void) fedrpc_ctx_add_reply_metadata(ctx, key, (const uint8_t *) buf,
+	    (size_t) n);
+}
+
+/* What discovery and the outgoing channels did. */
+static void
+egress_counters(fedrpc_ctx *ctx, federator *f)
+{
+	fedrpc_resolver_stats rs;
+	fedrpc_domains_stats  ds;
+	uint64_t              attempts = 0;
+
+	fedrpc_resolver_stats_get(f->resolver, &rs);
+	pthread_mutex_lock(&f->egress_mtx);
+	for (egress_pool *p = f->pool; p != NULL; p = p->older) {
+		fedrpc_domains_stats_get(p->domains, &ds);
+		attempts += ds.attempts;
+	}
+	pthread_mutex_unlock(&f->egress_mtx);
+	add_counter(ctx, "dns-lookups", rs.lookups);
+	add_counter(ctx, "egress-denied",
+	    __atomic_load_n(&f->egress_denied, __ATOMIC_RELAXED));
+	add_counter(ctx, "egress-attempts", attempts);
+}
+
+/* Whether a service depends on the federation listener: the daemon as a
+ * whole ("") and every federation service; the local ones do not. */
+static bool
+listener_matters(const health_impl *h, const char *service)
+{
+	if (!h->local || service == NULL || service[0] == '\0')
+		return true;
+	return strncmp(service, "fedrpc.local.", 13) != 0;
+}
+
+/* The listener's self-check as reply metadata (listen_watch.c). */
+static void
+listener_state(fedrpc_ctx *ctx, federator *f)
+{
+	char why[sizeof(f->listen_why)], v[sizeof(why) + 16];
+	int  n;
+
+	if (f->fed_srv == NULL)
+		n = snprintf(v, sizeof(v), "off");
+	else if (listen_watch_failing(f, why, sizeof(why)))
+		n = snprintf(v, sizeof(v), "not serving: %s", why);
+	else
+		n = snprintf(v, sizeof(v), "serving");
+	(void) fedrpc_ctx_add_reply_metadata(ctx, "federation-listener",
+	    (const uint8_t *) v, (size_t) n < sizeof(v) ? (size_t) n : sizeof(v) - 1);
+	add_counter(ctx, "listener-checks",
+	    __atomic_load_n(&f->listen_checks, __ATOMIC_RELAXED));
+	add_counter(ctx, "listener-check-failures",
+	    __atomic_load_n(&f->listen_failures, __ATOMIC_RELAXED));
+}
+
+static fedrpc_code
+health_check(void *impl, fedrpc_ctx *ctx,
+    const Fedrpc__Health__V1__HealthCheckRequest *req,
+    Fedrpc__Health__V1__HealthCheckResponse *resp, fedrpc_status *st)
+{
+	health_impl *h = impl;
+	federator   *f = h->f;
+
+	(void) st;
+	if (req->service != NULL && req->service[0] != '\0' &&
+	    !serves(h, req->service))
+		resp->status = UNKNOWN_SERVICE;
+	else if (__atomic_load_n(&f->stopping, __ATOMIC_ACQUIRE))
+		resp->status = NOT_SERVING;
+	else if (listener_matters(h, req->service) &&
+	    listen_watch_failing(f, NULL, 0))
+		resp->status = NOT_SERVING;
+	else
+		resp->status = SERVING;
+	if (h->local) {
+		listener_state(ctx, f);
+		add_counter(ctx, "federation-admitted",
+		    __atomic_load_n(&f->admitted, __ATOMIC_RELAXED));
+		add_counter(ctx, "federation-refused",
+		    __atomic_load_n(&f->refused, __ATOMIC_RELAXED));
+		add_counter(ctx, "federation-connections",
+		    __atomic_load_n(&f->connections, __ATOMIC_RELAXED));
+		add_counter(ctx, "config-reloads",
+		    __atomic_load_n(&f->reloads, __ATOMIC_RELAXED));
+		add_counter(ctx, "config-reload-failures",
+		    __atomic_load_n(&f->reload_failures, __ATOMIC_RELAXED));
+		add_counter(ctx, "local-api-restarts",
+		    __atomic_load_n(&f->local_restarts, __ATOMIC_RELAXED));
+		egress_counters(ctx, f);
+	}
+	return FEDRPC_OK;
+}
+
+fedrpc_code
+federator_health_register(
+    federator *f, fedrpc_server *srv, bool local, fedrpc_status *st)
+{
+	const fedrpc_health_v1_health_handlers hs = {.check = health_check};
+	health_impl                           *h  = &f->health[local ? 1 : 0];
+
+	h->f     = f;
+	h->local = local;
+	return fedrpc_health_v1_health_register(srv, &hs, h, st);
+}
