@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "core/base/clock.h"
 #include "client/backoff.h"
 
 static uint32_t
@@ -42,15 +43,8 @@ backoff_init(backoff *b, const fedrpc_backoff_opts *opts, uint32_t seed)
 		o.max_ms = BACKOFF_MAX_MS;
 	if (o.max_ms < o.initial_ms)
 		o.max_ms = o.initial_ms;
-	if (seed == 0) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		seed = (uint32_t) ts.tv_nsec ^ (uint32_t) ts.tv_sec ^
-		    (uint32_t) (uintptr_t) b;
-		if (seed == 0)
-			seed = 0x9e3779b9u;
-	}
+	if (seed == 0)
+		seed = fedrpc_clock_seed((uintptr_t) b);
 	/* Mix the seed: nearby seeds would start xorshift nearby. */
 	seed ^= seed >> 16;
 	seed *= 0x7feb352du;

@@ -24,6 +24,7 @@
 #include <fedrpc/log.h>
 #include <fedrpc/tls.h>
 
+#include "core/base/clock.h"
 #include "core/base/private_file.h"
 #include "federator/federator.h"
 
@@ -160,13 +161,7 @@ stop_guard_main(void *arg)
 	struct timespec ts;
 	bool            done;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += g->limit_ms / 1000;
-	ts.tv_nsec += (long) (g->limit_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	fedrpc_clock_deadline(&ts, g->limit_ms);
 	pthread_mutex_lock(&g->mtx);
 	while (!g->done &&
 	    pthread_cond_timedwait(&g->cv, &g->mtx, &ts) != ETIMEDOUT)

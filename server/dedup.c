@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/base/hash.h"
+#include "core/base/lru.h"
 #include "server/server_int.h"
 
 struct srv_dentry {
@@ -120,27 +121,13 @@ unhash(srv_dedup *d, srv_dentry *e)
 static void
 lru_unlink(srv_dedup *d, srv_dentry *e)
 {
-	if (e->lprev != NULL)
-		e->lprev->lnext = e->lnext;
-	else
-		d->oldest = e->lnext;
-	if (e->lnext != NULL)
-		e->lnext->lprev = e->lprev;
-	else
-		d->newest = e->lprev;
-	e->lprev = e->lnext = NULL;
+	FEDRPC_LRU_UNLINK(d, e);
 }
 
 static void
 lru_append(srv_dedup *d, srv_dentry *e)
 {
-	e->lnext = NULL;
-	e->lprev = d->newest;
-	if (d->newest != NULL)
-		d->newest->lnext = e;
-	else
-		d->oldest = e;
-	d->newest = e;
+	FEDRPC_LRU_APPEND(d, e);
 }
 
 /* Drops the oldest finished entries until both budgets hold. Running

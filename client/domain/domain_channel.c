@@ -903,10 +903,7 @@ check_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 static uint64_t
 clock_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+	return fedrpc_clock_us();
 }
 
 static void

@@ -168,14 +168,7 @@ pool_thread(void *arg)
 
 			if (t >= next)
 				break;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			t = next - t;
-			ts.tv_sec += (time_t) (t / 1000);
-			ts.tv_nsec += (long) (t % 1000) * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			fedrpc_clock_deadline(&ts, (uint32_t) (next - t));
 			pthread_cond_timedwait(&pool->wake_cv, &pool->wake_mtx, &ts);
 		}
 		pool->wake = false;

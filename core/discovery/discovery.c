@@ -733,13 +733,7 @@ fedrpc_resolver_lookup(fedrpc_resolver *r, const char *domain,
 	if (timeout_ms > 0 && timeout_ms < bound)
 		bound = timeout_ms;
 	bound += WAIT_SLACK_MS;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += bound / 1000;
-	until.tv_nsec += (bound % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	fedrpc_clock_deadline(&until, (uint32_t) bound);
 	pthread_mutex_lock(&s.mtx);
 	while (!s.done &&
 	    pthread_cond_timedwait(&s.cv, &s.mtx, &until) != ETIMEDOUT)

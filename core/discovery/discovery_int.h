@@ -15,6 +15,7 @@
 
 #include <fedrpc/discovery.h>
 
+#include "core/base/clock.h"
 #include "core/discovery/discovery_cache.h"
 #include "core/base/dns_name.h"
 
@@ -135,10 +136,7 @@ struct fedrpc_resolver {
 static inline int64_t
 discovery_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t) fedrpc_clock_ms();
 }
 
 /* Appends to a FIFO of waiters (r->incoming, r->done). */

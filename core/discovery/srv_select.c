@@ -10,21 +10,16 @@
 
 #include <fedrpc/discovery.h>
 
+#include "core/base/clock.h"
+
 /* xorshift32: small, fast, and good enough to spread load. Not for keys. */
 static uint32_t
 rng_next(uint32_t *s)
 {
 	uint32_t x = *s;
 
-	if (x == 0) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		x = (uint32_t) ts.tv_nsec ^ (uint32_t) ts.tv_sec ^
-		    (uint32_t) (uintptr_t) s;
-		if (x == 0)
-			x = 0x9e3779b9u;
-	}
+	if (x == 0)
+		x = fedrpc_clock_seed((uintptr_t) s);
 	x ^= x << 13;
 	x ^= x >> 17;
 	x ^= x << 5;

@@ -32,6 +32,7 @@
 
 #include <fedrpc/log.h>
 
+#include "core/base/clock.h"
 #include "tls_internal.h"
 
 /* Engine state of one connection; nng allocates it zeroed. */
@@ -58,10 +59,7 @@ struct nng_tls_engine_conn {
 static uint64_t
 conn_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+	return fedrpc_clock_ns();
 }
 
 /*

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/base/clock.h"
 #include "tls_internal.h"
 
 /*
@@ -436,18 +437,17 @@ bool
 tls_ctx_record_failure(
     nng_tls_engine_config *cfg, fedrpc_code code, const char *reason)
 {
-	struct timespec ts;
-	bool            news;
+	time_t now = (time_t) (fedrpc_clock_ms() / 1000);
+	bool   news;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	pthread_mutex_lock(&cfg->lock);
 	/* A dialer retries every reconnect interval: say the same thing
 	 * again only once in a while. */
 	news = cfg->fail_code != code ||
 	    strcmp(cfg->fail_reason, reason) != 0 ||
-	    ts.tv_sec - cfg->fail_logged >= TLS_RELOG_SECONDS;
+	    now - cfg->fail_logged >= TLS_RELOG_SECONDS;
 	if (news)
-		cfg->fail_logged = ts.tv_sec;
+		cfg->fail_logged = now;
 	cfg->fail_code = code;
 	snprintf(cfg->fail_reason, sizeof(cfg->fail_reason), "%s", reason);
 	pthread_mutex_unlock(&cfg->lock);

@@ -13,7 +13,9 @@
 
 #include <fedrpc/limits.h>
 
+#include "core/base/clock.h"
 #include "core/base/hash.h"
+#include "core/base/lru.h"
 
 #define DEFAULT_MAX_KEYS 10000
 /* Keys are domain names or certificate names; longer ones are cut. */
@@ -43,10 +45,7 @@ struct fedrpc_limits {
 static uint64_t
 now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+	return fedrpc_clock_ns();
 }
 
 static uint64_t
@@ -130,27 +129,13 @@ fedrpc_limits_set(fedrpc_limits *lim, const fedrpc_limits_opts *opts)
 static void
 lru_unlink(fedrpc_limits *lim, lim_entry *e)
 {
-	if (e->lprev != NULL)
-		e->lprev->lnext = e->lnext;
-	else
-		lim->oldest = e->lnext;
-	if (e->lnext != NULL)
-		e->lnext->lprev = e->lprev;
-	else
-		lim->newest = e->lprev;
-	e->lprev = e->lnext = NULL;
+	FEDRPC_LRU_UNLINK(lim, e);
 }
 
 static void
 lru_append(fedrpc_limits *lim, lim_entry *e)
 {
-	e->lprev = lim->newest;
-	e->lnext = NULL;
-	if (lim->newest != NULL)
-		lim->newest->lnext = e;
-	else
-		lim->oldest = e;
-	lim->newest = e;
+	FEDRPC_LRU_APPEND(lim, e);
 }
 
 static lim_entry *

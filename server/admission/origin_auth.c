@@ -14,7 +14,9 @@
 
 #include <fedrpc/origin_auth.h>
 
+#include "core/base/clock.h"
 #include "core/base/hash.h"
+#include "core/base/lru.h"
 #include "core/base/dns_name.h"
 
 #define DEFAULT_LOOKUP_MS 5000
@@ -52,10 +54,7 @@ struct fedrpc_origin_auth {
 static uint64_t
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+	return fedrpc_clock_ms();
 }
 
 static uint64_t
@@ -100,27 +99,13 @@ nomem:
 static void
 lru_unlink(fedrpc_origin_auth *oa, oa_entry *e)
 {
-	if (e->lprev != NULL)
-		e->lprev->lnext = e->lnext;
-	else
-		oa->oldest = e->lnext;
-	if (e->lnext != NULL)
-		e->lnext->lprev = e->lprev;
-	else
-		oa->newest = e->lprev;
-	e->lprev = e->lnext = NULL;
+	FEDRPC_LRU_UNLINK(oa, e);
 }
 
 static void
 lru_append(fedrpc_origin_auth *oa, oa_entry *e)
 {
-	e->lprev = oa->newest;
-	e->lnext = NULL;
-	if (oa->newest != NULL)
-		oa->newest->lnext = e;
-	else
-		oa->oldest = e;
-	oa->newest = e;
+	FEDRPC_LRU_APPEND(oa, e);
 }
 
 /* Unlinks and frees an entry; mtx held. */
