@@ -138,7 +138,7 @@ relay_main(void *arg)
 
 	for (;;) {
 		struct pollfd pf[2 + 2 * RELAY_MAX_CONNS];
-		size_t        np = 0;
+		size_t        np = 0, polled;
 
 		pf[np++] = (struct pollfd){.fd = r->wake[0], .events = POLLIN};
 		pf[np++] = (struct pollfd){.fd = r->lfd, .events = POLLIN};
@@ -146,6 +146,9 @@ relay_main(void *arg)
 			pf[np++] = (struct pollfd){.fd = c[i].from, .events = POLLIN};
 			pf[np++] = (struct pollfd){.fd = c[i].to, .events = POLLIN};
 		}
+		/* Only these have poll results: one accepted below waits for
+		 * the next round (reading it now could block the thread). */
+		polled = nc;
 		if (poll(pf, np, -1) < 0 && errno != EINTR)
 			break;
 		if (pf[0].revents != 0)
@@ -162,7 +165,7 @@ relay_main(void *arg)
 			} else if (from >= 0)
 				close(from);
 		}
-		for (size_t i = 0; i < nc; i++) {
+		for (size_t i = 0; i < polled; i++) {
 			struct pollfd *f = &pf[2 + 2 * i];
 			bool           dead = false;
 
