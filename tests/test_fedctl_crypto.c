@@ -1,5 +1,6 @@
 /*
- * fedctl's end-to-end encryption (tools/fedctl/e2e.c): a round trip, and
+ * fedctl's end-to-end encryption alone, without servers (the federation
+ * end to end is test_federation_e2e.c; tools/fedctl/e2e.c): a round trip, and
  * that every kind of wrong input fails: another prekey, any flipped bit,
  * truncation, another version, and any change to who and where (the
  * associated data and the key derivation's context).
