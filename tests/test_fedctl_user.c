@@ -138,7 +138,7 @@ relay_main(void *arg)
 
 	for (;;) {
 		struct pollfd pf[2 + 2 * RELAY_MAX_CONNS];
-		size_t        np = 0;
+		size_t        np = 0, polled;
 
 		pf[np++] = (struct pollfd){.fd = r->wake[0], .events = POLLIN};
 		pf[np++] = (struct pollfd){.fd = r->lfd, .events = POLLIN};
@@ -146,6 +146,9 @@ relay_main(void *arg)
 			pf[np++] = (struct pollfd){.fd = c[i].from, .events = POLLIN};
 			pf[np++] = (struct pollfd){.fd = c[i].to, .events = POLLIN};
 		}
+		/* Only these have poll results: one accepted below waits for
+		 * the next round (reading it now could block the thread). */
+		polled = nc;
 		if (poll(pf, np, -1) < 0 && errno != EINTR)
 			break;
 		if (pf[0].revents != 0)
@@ -162,7 +165,7 @@ relay_main(void *arg)
 			} else if (from >= 0)
 				close(from);
 		}
-		for (size_t i = 0; i < nc; i++) {
+		for (size_t i = 0; i < polled; i++) {
 			struct pollfd *f = &pf[2 + 2 * i];
 			bool           dead = false;
 
@@ -1025,9 +1028,11 @@ Test(fedctl_user, remote_failure_exits_3)
 	cr_assert_eq(json_integer_value(json_object_get(err, "exit_code")), 3);
 	cr_assert_str_eq(jstr(err, "status"), "UNAVAILABLE");
 	json_decref(j);
-	/* Sending to a conversation with bob: nothing reaches b.example. */
+	/* Sending to a conversation with bob: nothing reaches b.example,
+	 * and the answer does not claim otherwise. */
 	j = FEDCTL_JSON(3, p.alice.home, "send", "Croquet", "anyone there?");
-	cr_assert(jbool(j, "sent"));
+	cr_assert_not(jbool(j, "sent"), "%s", json_dumps(j, 0));
+	cr_assert_eq(json_array_size(json_object_get(j, "delivered")), 0);
 	cr_assert_geq(json_array_size(json_object_get(j, "failed_to_send")), 1);
 	cr_assert_str_eq(jstr(json_array_get(json_object_get(j,
 				  "failed_to_send"), 0),
@@ -1289,4 +1294,167 @@ Test(fedctl_user, wrong_keys_cannot_read)
 	cr_assert_null(strstr(r.out, "looking glass"), "%s", r.out);
 	cr_assert(strstr(r.err, "could not be decrypted") != NULL, "%s", r.err);
 	run_free(&r);
+}
+
+/* ---- sessions ---- */
+
+static json_int_t
+jint(json_t *j, const char *key)
+{
+	json_t *v = json_object_get(j, key);
+
+	cr_assert(json_is_integer(v), "no integer %s in %s", key,
+	    json_dumps(j, 0));
+	return json_integer_value(v);
+}
+
+/* The sessions of the first client in a user's key store (a new
+ * reference), after checking the file is still private. */
+static json_t *
+stored_sessions(const user *u, const char *handle)
+{
+	char        ks[700];
+	struct stat sb;
+	json_t     *state, *ss;
+
+	snprintf(ks, sizeof(ks), "%s/%s@%s.json", u->home, handle, u->domain);
+	cr_assert_eq(stat(ks, &sb), 0);
+	cr_assert_eq(sb.st_mode & 0777, 0600, "%s: mode %o", ks,
+	    sb.st_mode & 0777);
+	cr_assert_not_null(state = json_load_file(ks, 0, NULL));
+	cr_assert_eq(jint(state, "version"), 2);
+	ss = json_object_get(
+	    json_array_get(json_object_get(state, "clients"), 0), "sessions");
+	cr_assert(json_is_array(ss));
+	json_incref(ss);
+	json_decref(state);
+	return ss;
+}
+
+/* The one user entry of a send report's list, checking it names user
+ * and exactly client. */
+static void
+expect_only(json_t *report, const char *list, const char *qid,
+    const char *client)
+{
+	json_t *l = json_object_get(report, list), *cs;
+
+	cr_assert_eq(json_array_size(l), 1, "%s: %s", list,
+	    json_dumps(report, JSON_INDENT(2)));
+	cr_assert_str_eq(jstr(json_array_get(l, 0), "user.qualified_id"), qid);
+	cs = json_object_get(json_array_get(l, 0), "clients");
+	cr_assert_eq(json_array_size(cs), 1, "%s", list);
+	cr_assert_str_eq(json_string_value(json_array_get(cs, 0)), client);
+}
+
+Test(fedctl_user, a_session_encrypts_while_the_recipients_backend_is_down)
+{
+	pair        p;
+	json_t     *j, *enc, *ss, *ev;
+	run         r;
+	char        bob_client[20];
+	long long   end;
+	size_t      i;
+	bool        saw = false;
+
+	pair_make(&p, "Outage");
+	/* The first message sets a session up from a claimed prekey. */
+	j = FEDCTL_JSON(0, p.alice.home, "send", "Outage", "before the outage");
+	cr_assert(jbool(j, "sent"));
+	enc = json_object_get(j, "encryption");
+	cr_assert_eq(jint(enc, "sessions_started"), 1);
+	cr_assert_eq(jint(enc, "sessions_used"), 0);
+	snprintf(bob_client, sizeof(bob_client), "%s",
+	    json_string_value(json_array_get(json_object_get(json_array_get(
+	        json_object_get(j, "delivered"), 0), "clients"), 0)));
+	expect_only(j, "delivered", p.bob.qid, bob_client);
+	json_decref(j);
+	j = FEDCTL_JSON(0, p.bob.home, "inbox", "--ack");
+	cr_assert_str_eq(first_message(j, NULL), "before the outage");
+	json_decref(j);
+	ss = stored_sessions(&p.alice, "alice");
+	cr_assert_eq(json_array_size(ss), 1);
+	cr_assert_str_eq(jstr(json_array_get(ss, 0), "role"), "initiator");
+	cr_assert_str_eq(jstr(json_array_get(ss, 0), "peer"), p.bob.qid);
+	cr_assert_str_eq(jstr(json_array_get(ss, 0), "peer_client"), bob_client);
+	json_decref(ss);
+
+	/* b.example goes down: its relay still takes connections, and
+	 * closes them. Alice still encrypts for bob's client on the session,
+	 * asking b.example nothing, and is told the truth: nobody got it,
+	 * and a.example could not confirm bob's client. */
+	fed_stop(&B);
+	j = FEDCTL_JSON(3, p.alice.home, "send", "Outage", "during the outage");
+	cr_assert_not(jbool(j, "sent"), "%s", json_dumps(j, JSON_INDENT(2)));
+	cr_assert_eq(json_array_size(json_object_get(j, "delivered")), 0);
+	expect_only(j, "recipients", p.bob.qid, bob_client);
+	expect_only(j, "failed_to_send", p.bob.qid, bob_client);
+	expect_only(j, "failed_to_confirm_clients", p.bob.qid, bob_client);
+	enc = json_object_get(j, "encryption");
+	cr_assert_eq(jint(enc, "sessions_used"), 1);
+	cr_assert_eq(jint(enc, "sessions_started"), 0);
+	cr_assert_eq(json_array_size(
+	                 json_object_get(enc, "claim_unreachable_domains")),
+	    0, "a prekey was claimed: %s", json_dumps(enc, 0));
+	json_decref(j);
+	r = EXPECT(3, p.alice.home, "send", "Outage", "still down");
+	cr_assert(strstr(r.out, "not delivered to anyone") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "not confirmed") != NULL, "%s", r.out);
+	cr_assert_null(strstr(r.out, "sent to"), "%s", r.out);
+	cr_assert_null(strstr(r.err, "claim"), "%s", r.err);
+	run_free(&r);
+	/* The chain moved on with each message, and was kept. */
+	ss = stored_sessions(&p.alice, "alice");
+	cr_assert_eq(json_array_size(ss), 1);
+	cr_assert_eq(jint(json_object_get(json_array_get(ss, 0), "send"), "n"),
+	    3);
+	json_decref(ss);
+
+	/* b.example is back; once a.example reaches it again, a message on
+	 * the same session arrives and opens. */
+	fed_start(&B);
+	end = now_ms() + WAIT_MS;
+	for (;;) {
+		r = FEDCTL_RUN(p.alice.home, "find", "bob@b.example");
+		if (r.code == 0) {
+			run_free(&r);
+			break;
+		}
+		cr_assert_lt(now_ms(), end,
+		    "b.example unreachable after its restart: %s", r.err);
+		run_free(&r);
+		usleep(100000);
+	}
+	j = FEDCTL_JSON(0, p.alice.home, "send", "Outage", "after the outage");
+	cr_assert(jbool(j, "sent"));
+	expect_only(j, "delivered", p.bob.qid, bob_client);
+	cr_assert_eq(json_array_size(json_object_get(j, "failed_to_send")), 0);
+	enc = json_object_get(j, "encryption");
+	cr_assert_eq(jint(enc, "sessions_used"), 1);
+	cr_assert_eq(jint(enc, "sessions_started"), 0);
+	json_decref(j);
+	j = FEDCTL_JSON(0, p.bob.home, "inbox");
+	cr_assert_eq(jint(j, "undecryptable"), 0);
+	json_array_foreach (json_object_get(j, "events"), i, ev)
+		if (strcmp(jstr(ev, "type"), "message") == 0) {
+			cr_assert(jbool(ev, "decrypted"));
+			saw |= strcmp(jstr(ev, "text"), "after the outage") == 0;
+		}
+	cr_assert(saw, "%s", json_dumps(j, JSON_INDENT(2)));
+	json_decref(j);
+
+	/* bob answers on the session alice set up: no prekey of hers. */
+	j = FEDCTL_JSON(0, p.bob.home, "send", "Outage", "welcome back");
+	cr_assert(jbool(j, "sent"));
+	enc = json_object_get(j, "encryption");
+	cr_assert_eq(jint(enc, "sessions_used"), 1);
+	cr_assert_eq(jint(enc, "sessions_started"), 0);
+	json_decref(j);
+	j = FEDCTL_JSON(0, p.alice.home, "inbox", "--ack");
+	cr_assert_str_eq(first_message(j, NULL), "welcome back");
+	json_decref(j);
+	ss = stored_sessions(&p.bob, "bob");
+	cr_assert_eq(json_array_size(ss), 1);
+	cr_assert_str_eq(jstr(json_array_get(ss, 0), "role"), "responder");
+	json_decref(ss);
 }

@@ -2,7 +2,8 @@
  * fedctl client: the acting user's clients (devices). `add` makes a
  * client's X25519 prekeys here, uploads only their public halves with the
  * new client and keeps the private ones in the key store; `list`, `use`
- * and `remove` manage the clients this home holds keys for.
+ * and `remove` manage the clients this home holds keys for (and their
+ * sessions, which go with them).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -38,7 +39,9 @@ client_help(FILE *out)
 	    "          ones in the key store, and makes the client current. "
 	    "CLASS: phone,\n"
 	    "          tablet, desktop (default) or legalhold\n"
-	    "  list    the clients this home holds keys for\n"
+	    "  list    the clients this home holds keys for, with their "
+	    "unused prekeys\n"
+	    "          and end-to-end sessions\n"
 	    "  use     makes client ID the current one\n"
 	    "  remove  removes client ID (default: the current one) from the "
 	    "backend and\n"
@@ -203,13 +206,16 @@ client_list(fedctl_opts *o, int argc, char **argv)
 		snprintf(id, sizeof(id), "%" PRIx64, c->id);
 		if (o->json)
 			json_array_append_new(arr,
-			    json_pack("{s:s, s:s, s:I, s:b}", "id", id, "class",
-				c->class_name, "one_time_prekeys_unused",
-				(json_int_t) unused_one_time(c), "current",
+			    json_pack("{s:s, s:s, s:I, s:I, s:b}", "id", id,
+				"class", c->class_name, "one_time_prekeys_unused",
+				(json_int_t) unused_one_time(c), "sessions",
+				(json_int_t) c->sessions.n, "current",
 				c->id == s.state->current));
 		else
-			printf("%s  %s  %zu one-time prekeys unused%s\n", id,
-			    c->class_name, unused_one_time(c),
+			printf("%s  %s  %zu one-time prekeys unused, %zu "
+			       "session%s%s\n",
+			    id, c->class_name, unused_one_time(c),
+			    c->sessions.n, c->sessions.n == 1 ? "" : "s",
 			    c->id == s.state->current ? "  (current)" : "");
 	}
 	if (o->json)

@@ -1,9 +1,11 @@
 /*
  * fedctl inbox and ack: the current client's pending events. `inbox`
- * fetches them, decrypts each message with the private prekey it names
- * and prints everything; `ack` (or inbox --ack) deletes them on the
- * backend. A one-time prekey is forgotten once the message that used it
- * is acknowledged: until then a fetch may bring the message again.
+ * fetches them, decrypts each message (with the session with its sending
+ * client, set up from the first message that names a prekey of ours; or,
+ * for messages of earlier fedctl, with the prekey itself) and prints
+ * everything; `ack` (or inbox --ack) deletes them on the backend. What an
+ * event used (a one-time prekey, a message key) is forgotten once the
+ * event is acknowledged: until then a fetch may bring the message again.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -49,15 +51,16 @@ inbox_help(FILE *out)
 	    "\n"
 	    "  inbox  prints the current client's pending events, oldest "
 	    "first: messages\n"
-	    "         (decrypted here with the client's private prekeys), "
-	    "conversation\n"
+	    "         (decrypted here with the client's sessions and "
+	    "prekeys), conversation\n"
 	    "         and membership changes, connection requests. With --ack "
 	    "they are\n"
 	    "         acknowledged afterwards; --limit prints at most N "
 	    "events\n"
 	    "  ack    deletes the client's events up to EVENT_ID (default: the "
 	    "last one\n"
-	    "         fetched) and forgets the one-time prekeys they used\n"
+	    "         fetched) and forgets the one-time prekeys and message "
+	    "keys they used\n"
 	    "\n"
 	    "Exit code 1 if a message could not be decrypted (it is shown as "
 	    "such).\n");
@@ -79,15 +82,91 @@ fetched_free(fetched *f)
 	memset(f, 0, sizeof(*f));
 }
 
-/* Decrypts one message for the current client. */
+/*
+ * Version 1 (earlier fedctl): a sealed box to the prekey it names. The
+ * one-time prekey is kept until the event is acknowledged, so a fetch
+ * after a crash still opens it; the last resort is never used up.
+ */
+static int
+open_v1(fedctl_session *s, const fedctl_e2e_context *ctx, const item *it,
+    uint8_t **pt, size_t *len, const char **why)
+{
+	const ProtobufCBinaryData *ct = &it->ev->message_received->ciphertext;
+	fedctl_prekey             *pk;
+	uint16_t                   id;
+	int                        rv;
+
+	if ((rv = fedctl_e2e_prekey_id(ct->data, ct->len, &id)) !=
+	    FEDCTL_E2E_OK)
+		return rv;
+	if ((pk = fedctl_client_prekey(s->client, id)) == NULL) {
+		*why = "no private key for the prekey it names (used and "
+		       "acknowledged already, or made for another client)";
+		return FEDCTL_E2E_EAUTH;
+	}
+	if ((rv = fedctl_e2e_open(ctx, &pk->kp, ct->data, ct->len, pt, len)) ==
+	        FEDCTL_E2E_OK &&
+	    pk->id != FEDCTL_E2E_LAST_RESORT && pk->used_by == 0)
+		pk->used_by = it->ev->id;
+	return rv;
+}
+
+/*
+ * Version 2: a message of a session with the sending client. Its first
+ * messages set our side up from the prekey they name; the session is kept
+ * only once a message opened with it, and the one-time prekey goes when
+ * that event is acknowledged. The event id is what uses a message key, so
+ * a second fetch of the same event opens it again and a replay in another
+ * event does not.
+ */
+static int
+open_v2(fedctl_session *s, const fedctl_e2e_context *ctx, const item *it,
+    uint8_t **pt, size_t *len)
+{
+	const ProtobufCBinaryData *ct = &it->ev->message_received->ciphertext;
+	fedctl_session_set        *set = &s->client->sessions;
+	fedctl_e2e_session        *known, fresh;
+	fedctl_e2e_header          h;
+	fedctl_prekey             *pk;
+	int                        rv;
+
+	if ((rv = fedctl_e2e_header_read(ct->data, ct->len, &h)) !=
+	    FEDCTL_E2E_OK)
+		return rv;
+	known = fedctl_session_set_for_message(
+	    set, ctx->sender, ctx->sender_client, &h);
+	if (known != NULL)
+		return fedctl_e2e_session_decrypt(
+		    known, ctx, ct->data, ct->len, it->ev->id, pt, len);
+	if (h.from_responder ||
+	    (pk = fedctl_client_prekey(s->client, h.prekey_id)) == NULL)
+		return FEDCTL_E2E_ENOSESSION;
+	if ((rv = fedctl_e2e_session_accept(ctx, &pk->kp, &h, &fresh)) !=
+	    FEDCTL_E2E_OK)
+		return rv;
+	rv = fedctl_e2e_session_decrypt(
+	    &fresh, ctx, ct->data, ct->len, it->ev->id, pt, len);
+	if (rv == FEDCTL_E2E_OK && !fedctl_session_set_add(set, &fresh)) {
+		explicit_bzero(*pt, *len);
+		free(*pt);
+		*pt = NULL;
+		rv  = FEDCTL_E2E_ENOMEM;
+	}
+	fedctl_e2e_session_wipe(&fresh); /* zeroed already once added */
+	if (rv == FEDCTL_E2E_OK && pk->id != FEDCTL_E2E_LAST_RESORT &&
+	    pk->used_by == 0)
+		pk->used_by = it->ev->id;
+	return rv;
+}
+
+/* Decrypts one message for the current client, in either format. */
 static void
 decrypt(fedctl_session *s, item *it)
 {
 	const Fedrpc__Local__V1__MessageReceived *m = it->ev->message_received;
 	char               sender[300], conv[300];
-	fedctl_prekey     *pk;
-	uint16_t           id;
-	uint8_t           *pt;
+	const char        *why = NULL;
+	uint8_t           *pt  = NULL;
 	int                rv;
 	fedctl_e2e_context ctx = {
 		.sender           = sender,
@@ -105,26 +184,25 @@ decrypt(fedctl_session *s, item *it)
 	snprintf(conv, sizeof(conv), "%s@%s", m->conversation->id,
 	    m->conversation->domain);
 	ctx.sender_client = m->sender_client;
-	if ((rv = fedctl_e2e_prekey_id(
-	         m->ciphertext.data, m->ciphertext.len, &id)) != FEDCTL_E2E_OK) {
-		it->error = fedctl_e2e_strerror(rv);
-		return;
+	switch ((rv = fedctl_e2e_version(
+	             m->ciphertext.data, m->ciphertext.len))) {
+	case FEDCTL_E2E_V1:
+		rv = open_v1(s, &ctx, it, &pt, &it->len, &why);
+		break;
+	case FEDCTL_E2E_V2:
+		rv = open_v2(s, &ctx, it, &pt, &it->len);
+		break;
+	default:
+		if (rv >= 0)
+			rv = FEDCTL_E2E_EVERSION;
+		break;
 	}
-	if ((pk = fedctl_client_prekey(s->client, id)) == NULL) {
-		it->error = "no private key for the prekey it names (used and "
-			    "acknowledged already, or made for another client)";
-		return;
-	}
-	if ((rv = fedctl_e2e_open(&ctx, &pk->kp, m->ciphertext.data,
-	         m->ciphertext.len, &pt, &it->len)) != FEDCTL_E2E_OK) {
-		it->error = fedctl_e2e_strerror(rv);
+	if (rv != FEDCTL_E2E_OK) {
+		it->error = why != NULL ? why : fedctl_e2e_strerror(rv);
+		it->len   = 0;
 		return;
 	}
 	it->text = (char *) pt;
-	/* Kept until the event is acknowledged, so a fetch after a crash
-	 * still opens it; the last resort is never used up. */
-	if (pk->id != FEDCTL_E2E_LAST_RESORT && pk->used_by == 0)
-		pk->used_by = it->ev->id;
 }
 
 /* Fetches up to limit events (0: all), decrypting messages. */
@@ -529,7 +607,8 @@ event_profiles(fedctl_session *s, const fetched *f)
 	return r;
 }
 
-/* AckInbox up to up_to; forgets the prekeys those events used. */
+/* AckInbox up to up_to; forgets the prekeys and message keys those
+ * events used. */
 static int
 ack(fedctl_session *s, uint64_t up_to, uint64_t *deleted)
 {
@@ -590,8 +669,8 @@ inbox_run(int argc, char **argv)
 		goto out;
 	if (f.last_id > s.client->last_event)
 		s.client->last_event = f.last_id;
-	/* Prekeys marked used and the position are kept before anything is
-	 * printed, so a crash cannot lose them. */
+	/* Sessions, keys marked used and the position are kept before
+	 * anything is printed, so a crash cannot lose them. */
 	if (fedctl_state_save(s.state, &st) != FEDRPC_OK) {
 		rc = fedctl_failf(&s, FEDCTL_EXIT_FAILURE, "%s", st.message);
 		goto out;

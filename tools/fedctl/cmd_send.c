@@ -1,11 +1,12 @@
 /*
  * fedctl send: an end-to-end encrypted text message to a conversation.
- * Claims a prekey for every other member's clients (local and remote),
- * seals the text separately for each client (e2e.h), and sends the
- * ciphertexts; when the owning backend reports clients we did not know
- * (a member's new device, the sender's other clients) it claims their
- * prekeys and sends again, as Wire's clients do. The plaintext never
- * leaves this process.
+ * Encrypts the text separately for every recipient client, on the
+ * session with it, or on a new one from a claimed prekey
+ * (send_ciphers.h), keeps the sessions' new state, and sends the
+ * ciphertexts; when the owning backend reports clients we did not know (a
+ * member's new device, the sender's other clients) it claims their
+ * prekeys and sends again, as Wire's clients do. The report says exactly
+ * which clients got the message, by the owner's answer: never more.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -17,37 +18,12 @@
 
 #include "fedctl_local.h"
 #include "fedctl_output.h"
+#include "send_ciphers.h"
 
 /* Rounds of "missing clients, claim, send again" before giving up. */
 #define MAX_ROUNDS 4
 
 typedef Fedrpc__Federation__V1__UserClientIds     uc_ids;
-typedef Fedrpc__Federation__V1__UserClientPrekeys uc_prekeys;
-
-/* One recipient client's ciphertext. */
-typedef struct sealed {
-	uint64_t client;
-	uint8_t *ct; /* owned */
-	size_t   len;
-} sealed;
-
-/* One recipient user and the clients sealed for. */
-typedef struct target {
-	fedctl_qid q;
-	char       qualified[300]; /* "uuid@domain" for the e2e context */
-	sealed    *v;              /* owned */
-	size_t     n;
-	bool       ignore;         /* a client of theirs has no prekey */
-} target;
-
-/* Everything one send builds. */
-typedef struct outbox {
-	target *t; /* owned */
-	size_t  n;
-	size_t  claim_failures; /* domains ClaimPrekeys could not reach */
-	size_t  no_prekey;      /* clients without a prekey to claim */
-} outbox;
-
 static void
 send_help(FILE *out)
 {
@@ -57,204 +33,31 @@ send_help(FILE *out)
 	    "\n"
 	    "Sends TEXT, end-to-end encrypted, to conversation CONV "
 	    "(uuid@domain or its\n"
-	    "exact name) from the acting user's current client: claims a "
-	    "prekey of each\n"
-	    "recipient client on any domain, encrypts the text for each one "
-	    "separately\n"
-	    "(X25519 + HKDF-SHA256 + ChaCha20-Poly1305, see "
-	    "docs/encryption.md), and\n"
-	    "sends only ciphertext. Exit code 3 when the conversation's "
-	    "owner or a\n"
-	    "recipient's domain could not be reached (the output lists who "
-	    "missed it).\n");
+	    "exact name) from the acting user's current client. The text is "
+	    "encrypted\n"
+	    "for each recipient client separately, on the session this client "
+	    "has with\n"
+	    "it; only for clients without one is a prekey claimed to set one "
+	    "up (X25519,\n"
+	    "HKDF-SHA256, a hash ratchet, AES-256-GCM: see "
+	    "docs/encryption.md). So a\n"
+	    "client with a session is encrypted for even while its backend "
+	    "is down.\n"
+	    "\n"
+	    "The report lists the clients that got the message as the owner "
+	    "answered.\n"
+	    "With --json: \"sent\" is true only if at least one client got "
+	    "it;\n"
+	    "\"delivered\", \"recipients\" (encrypted for), "
+	    "\"failed_to_send\",\n"
+	    "\"failed_to_confirm_clients\" (taken on trust: their domain "
+	    "could not list\n"
+	    "its clients), \"redundant\", \"deleted\" and \"encryption\" "
+	    "(sessions used and\n"
+	    "started). Exit code 3 when the conversation's owner or a "
+	    "recipient's domain\n"
+	    "could not be reached.\n");
 	fedctl_common_help(out);
-}
-
-static void
-outbox_free(outbox *ob)
-{
-	for (size_t i = 0; i < ob->n; i++) {
-		for (size_t j = 0; j < ob->t[i].n; j++)
-			free(ob->t[i].v[j].ct);
-		free(ob->t[i].v);
-	}
-	free(ob->t);
-	memset(ob, 0, sizeof(*ob));
-}
-
-static target *
-outbox_user(outbox *ob, const fedctl_pb_qid *u)
-{
-	target *nt;
-
-	for (size_t i = 0; i < ob->n; i++) {
-		fedctl_pb_qid p = fedctl_qid_pb(&ob->t[i].q);
-
-		if (fedctl_pb_qid_eq(&p, u))
-			return &ob->t[i];
-	}
-	if ((nt = realloc(ob->t, (ob->n + 1) * sizeof(*nt))) == NULL)
-		return NULL;
-	ob->t = nt;
-	nt    = &ob->t[ob->n];
-	memset(nt, 0, sizeof(*nt));
-	if (!fedctl_qid_from_pb(u, &nt->q))
-		return NULL;
-	snprintf(nt->qualified, sizeof(nt->qualified), "%s@%s", nt->q.id,
-	    nt->q.domain);
-	ob->n++;
-	return nt;
-}
-
-/* Drops a client's ciphertext (the owner says it is not a recipient). */
-static void
-outbox_drop(outbox *ob, const fedctl_pb_qid *u, uint64_t client)
-{
-	for (size_t i = 0; i < ob->n; i++) {
-		target       *t = &ob->t[i];
-		fedctl_pb_qid p = fedctl_qid_pb(&t->q);
-
-		if (!fedctl_pb_qid_eq(&p, u))
-			continue;
-		for (size_t j = 0; j < t->n; j++)
-			if (t->v[j].client == client) {
-				free(t->v[j].ct);
-				t->v[j] = t->v[--t->n];
-				return;
-			}
-	}
-}
-
-/* Seals the text for every prekey claimed; counts clients without one. */
-static int
-seal_claimed(fedctl_session *s, const fedctl_pb_conv *conv,
-    Fedrpc__Local__V1__ClaimPrekeysResponse *r, const char *text,
-    size_t len, outbox *ob)
-{
-	char conv_q[300];
-
-	snprintf(conv_q, sizeof(conv_q), "%s@%s", conv->id->id,
-	    conv->id->domain);
-	for (size_t i = 0; i < r->n_users; i++) {
-		uc_prekeys *u = r->users[i];
-		target     *t = outbox_user(ob, u->user);
-
-		if (t == NULL)
-			return fedctl_failf(
-			    s, FEDCTL_EXIT_FAILURE, "out of memory");
-		for (size_t j = 0; j < u->n_clients; j++) {
-			Fedrpc__Federation__V1__ClientPrekey *cp = u->clients[j];
-			fedctl_e2e_context ctx = {
-				.sender           = s->state->qualified,
-				.sender_client    = s->client->id,
-				.recipient        = t->qualified,
-				.recipient_client = cp->client,
-				.conversation     = conv_q,
-			};
-			sealed *nv;
-			int     rv;
-
-			if (cp->prekey == NULL ||
-			    cp->prekey->key.len != FEDCTL_E2E_KEY_LEN ||
-			    cp->prekey->id > FEDCTL_E2E_LAST_RESORT) {
-				fprintf(stderr,
-				    "fedctl %s: warning: no usable prekey for "
-				    "client %" PRIx64 " of %s; it will not get "
-				    "this message\n",
-				    s->o->cmd, cp->client, t->qualified);
-				t->ignore = true;
-				ob->no_prekey++;
-				continue;
-			}
-			if ((nv = realloc(t->v, (t->n + 1) * sizeof(*nv))) ==
-			    NULL)
-				return fedctl_failf(
-				    s, FEDCTL_EXIT_FAILURE, "out of memory");
-			t->v = nv;
-			nv   = &t->v[t->n];
-			memset(nv, 0, sizeof(*nv));
-			nv->client = cp->client;
-			rv = fedctl_e2e_seal(&ctx, (uint16_t) cp->prekey->id,
-			    cp->prekey->key.data, (const uint8_t *) text, len,
-			    &nv->ct, &nv->len);
-			if (rv == FEDCTL_E2E_EKEY) {
-				fprintf(stderr,
-				    "fedctl %s: warning: client %" PRIx64
-				    " of %s published an invalid prekey; it "
-				    "will not get this message\n",
-				    s->o->cmd, cp->client, t->qualified);
-				t->ignore = true;
-				ob->no_prekey++;
-				continue;
-			}
-			if (rv != FEDCTL_E2E_OK)
-				return fedctl_failf(s, FEDCTL_EXIT_FAILURE,
-				    "cannot encrypt: %s",
-				    fedctl_e2e_strerror(rv));
-			t->n++;
-		}
-	}
-	return 0;
-}
-
-/* ClaimPrekeys for these targets, then seal for what came back. */
-static int
-claim_and_seal(fedctl_session *s, const fedctl_pb_conv *conv, uc_ids **tv,
-    size_t n, const char *text, size_t len, outbox *ob)
-{
-	Fedrpc__Local__V1__ClaimPrekeysRequest   req =
-	    FEDRPC__LOCAL__V1__CLAIM_PREKEYS_REQUEST__INIT;
-	Fedrpc__Local__V1__ClaimPrekeysResponse *resp = NULL;
-	fedrpc_status                            st   = {0};
-	int                                      rc;
-
-	if (n == 0)
-		return 0;
-	req.targets   = tv;
-	req.n_targets = n;
-	if (fedrpc_local_v1_users_claim_prekeys(
-	        s->ch, &req, &resp, fedctl_call(s), &st) != FEDRPC_OK)
-		return fedctl_fail(s, "claiming prekeys", &st);
-	for (size_t i = 0; i < resp->n_unreachable_domains; i++) {
-		fprintf(stderr,
-		    "fedctl %s: warning: cannot claim prekeys on %s: its "
-		    "users will not get this message [federation failure]\n",
-		    s->o->cmd, resp->unreachable_domains[i]);
-		ob->claim_failures++;
-	}
-	rc = seal_claimed(s, conv, resp, text, len, ob);
-	protobuf_c_message_free_unpacked(&resp->base, NULL);
-	return rc;
-}
-
-/* Every member but the sender, all clients: the first claim. */
-static int
-claim_members(fedctl_session *s, const fedctl_pb_conv *conv,
-    const char *text, size_t len, outbox *ob)
-{
-	fedctl_pb_qid self = fedctl_self(s);
-	uc_ids       *v    = calloc(conv->n_members + 1, sizeof(*v));
-	uc_ids      **pv   = calloc(conv->n_members + 1, sizeof(*pv));
-	size_t        n    = 0;
-	int           rc;
-
-	if (v == NULL || pv == NULL) {
-		free(v);
-		free(pv);
-		return fedctl_failf(s, FEDCTL_EXIT_FAILURE, "out of memory");
-	}
-	for (size_t i = 0; i < conv->n_members; i++) {
-		if (fedctl_pb_qid_eq(conv->members[i]->id, &self))
-			continue;
-		fedrpc__federation__v1__user_client_ids__init(&v[n]);
-		v[n].user = conv->members[i]->id;
-		pv[n]     = &v[n];
-		n++;
-	}
-	rc = claim_and_seal(s, conv, pv, n, text, len, ob);
-	free(v);
-	free(pv);
-	return rc;
 }
 
 /* The strategy: report every missing client, except those of users we
@@ -268,7 +71,7 @@ typedef struct strategy {
 } strategy;
 
 static bool
-strategy_build(strategy *sg, outbox *ob)
+strategy_build(strategy *sg, fedctl_ciphers *ob)
 {
 	size_t n = 0;
 
@@ -311,7 +114,7 @@ strategy_free(strategy *sg)
 	free(sg->pids);
 }
 
-/* The request's recipients: views into the outbox, owned by *mem. */
+/* The request's recipients: views into the ciphertexts. */
 typedef struct rcpts {
 	Fedrpc__Federation__V1__UserCiphertexts   *users;  /* owned */
 	Fedrpc__Federation__V1__UserCiphertexts  **pusers; /* owned */
@@ -334,7 +137,7 @@ rcpts_free(rcpts *r)
 }
 
 static bool
-rcpts_build(rcpts *r, outbox *ob)
+rcpts_build(rcpts *r, fedctl_ciphers *ob)
 {
 	size_t total = 0, k = 0;
 
@@ -350,7 +153,7 @@ rcpts_build(rcpts *r, outbox *ob)
 	    r->cts == NULL || r->pcts == NULL)
 		return false;
 	for (size_t i = 0; i < ob->n; i++) {
-		target *t = &ob->t[i];
+		fedctl_target *t = &ob->t[i];
 
 		if (t->n == 0)
 			continue;
@@ -451,92 +254,132 @@ read_stdin(size_t *len)
 	return buf;
 }
 
-/* A missing-clients report: claim exactly those clients, seal for them. */
-static int
-claim_missing(fedctl_session *s, const fedctl_pb_conv *conv,
-    const Fedrpc__Federation__V1__MessageSendingStatus *ms, const char *text,
-    size_t len, outbox *ob)
+/* Whether a report's list names this client (no clients: all of the
+ * user's). */
+static bool
+uc_names(uc_ids *const *v, size_t n, const fedctl_pb_qid *u, uint64_t client)
 {
-	int rc;
-
-	/* Ciphertexts the owner will not deliver are dropped, not resent. */
-	for (size_t i = 0; i < ms->n_redundant; i++)
-		for (size_t j = 0; j < ms->redundant[i]->n_clients; j++)
-			outbox_drop(ob, ms->redundant[i]->user,
-			    ms->redundant[i]->clients[j]);
-	for (size_t i = 0; i < ms->n_deleted; i++)
-		for (size_t j = 0; j < ms->deleted[i]->n_clients; j++)
-			outbox_drop(ob, ms->deleted[i]->user,
-			    ms->deleted[i]->clients[j]);
-	if ((rc = claim_and_seal(s, conv, ms->missing, ms->n_missing, text,
-	         len, ob)) != 0)
-		return rc;
-	/* A missing user we could not seal for is ignored from now on. */
-	for (size_t i = 0; i < ms->n_missing; i++) {
-		target *t = outbox_user(ob, ms->missing[i]->user);
-
-		if (t == NULL)
-			return fedctl_failf(
-			    s, FEDCTL_EXIT_FAILURE, "out of memory");
-		for (size_t j = 0; j < ms->missing[i]->n_clients; j++) {
-			bool have = false;
-
-			for (size_t k = 0; k < t->n; k++)
-				have |= t->v[k].client ==
-				    ms->missing[i]->clients[j];
-			if (!have)
-				t->ignore = true;
-		}
+	for (size_t i = 0; i < n; i++) {
+		if (!fedctl_pb_qid_eq(v[i]->user, u))
+			continue;
+		if (v[i]->n_clients == 0)
+			return true;
+		for (size_t j = 0; j < v[i]->n_clients; j++)
+			if (v[i]->clients[j] == client)
+				return true;
 	}
-	return 0;
+	return false;
+}
+
+/* Whether the owner's answer says this client got the message: it had a
+ * ciphertext and is neither failed, redundant nor deleted. Clients taken
+ * on trust (failed_to_confirm) count: their backend took the message. */
+static bool
+reached(const Fedrpc__Federation__V1__MessageSendingStatus *ms,
+    const fedctl_pb_qid *u, uint64_t client)
+{
+	return !uc_names(ms->failed_to_send, ms->n_failed_to_send, u, client) &&
+	    !uc_names(ms->redundant, ms->n_redundant, u, client) &&
+	    !uc_names(ms->deleted, ms->n_deleted, u, client);
+}
+
+/* Who got it: counts, and [{"user", "clients"}] of them (or of every
+ * recipient, with all). */
+static json_t *
+json_clients(const fedctl_session *s, const rcpts *r,
+    const Fedrpc__Federation__V1__MessageSendingStatus *ms, bool all,
+    size_t *n_clients, size_t *n_users)
+{
+	json_t *arr = json_array();
+
+	*n_clients = *n_users = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		const Fedrpc__Federation__V1__UserCiphertexts *u = &r->users[i];
+		json_t *cs = json_array();
+
+		for (size_t j = 0; j < u->n_clients; j++) {
+			char hex[20];
+
+			if (!all && !reached(ms, u->user, u->clients[j]->client))
+				continue;
+			snprintf(hex, sizeof(hex), "%" PRIx64,
+			    u->clients[j]->client);
+			json_array_append_new(cs, json_string(hex));
+		}
+		if (json_array_size(cs) == 0) {
+			json_decref(cs);
+			continue;
+		}
+		*n_clients += json_array_size(cs);
+		(*n_users)++;
+		json_array_append_new(arr, json_pack("{s:o, s:o}", "user",
+		    fedctl_json_qid(s, u->user), "clients", cs));
+	}
+	return arr;
+}
+
+static json_t *
+json_encryption(const fedctl_ciphers *cs)
+{
+	json_t *doms = json_array();
+
+	for (size_t i = 0; i < cs->n_unreachable; i++)
+		json_array_append_new(doms, json_string(cs->unreachable[i]));
+	return json_pack("{s:I, s:I, s:I, s:I, s:o}", "sessions_used",
+	    (json_int_t) cs->on_sessions, "sessions_started",
+	    (json_int_t) cs->new_sessions, "sessions_dropped",
+	    (json_int_t) cs->dropped, "no_prekey", (json_int_t) cs->no_prekey,
+	    "claim_unreachable_domains", doms);
+}
+
+static void
+print_outcome(fedctl_session *s, const fedctl_pb_conv *conv,
+    const Fedrpc__Federation__V1__MessageSendingStatus *ms, const rcpts *r,
+    size_t clients, size_t users)
+{
+	if (clients > 0)
+		printf("sent to %zu client%s of %zu user%s in ", clients,
+		    clients == 1 ? "" : "s", users, users == 1 ? "" : "s");
+	else if (r->n_clients == 0 && ms->n_failed_to_send == 0)
+		printf("nobody to send to (no other client) in ");
+	else
+		printf("not delivered to anyone in ");
+	fedctl_print_conv(s, stdout, conv, false, NULL);
+	print_ucs(s, "not delivered (domain unreachable)", ms->failed_to_send,
+	    ms->n_failed_to_send);
+	print_ucs(s, "not confirmed (its domain could not list its clients)",
+	    ms->failed_to_confirm, ms->n_failed_to_confirm);
+	print_ucs(s, "not a recipient", ms->redundant, ms->n_redundant);
+	print_ucs(s, "deleted client", ms->deleted, ms->n_deleted);
 }
 
 static int
 report_sent(fedctl_session *s, const fedctl_pb_conv *conv,
     const Fedrpc__Federation__V1__MessageSendingStatus *ms, const rcpts *r,
-    const outbox *ob)
+    const fedctl_ciphers *cs)
 {
-	int rc = FEDCTL_EXIT_OK;
+	size_t  clients, users, n, m;
+	json_t *got = json_clients(s, r, ms, false, &clients, &users);
+	int     rc  = FEDCTL_EXIT_OK;
 
-	if (ms->n_failed_to_send > 0 || ob->claim_failures > 0)
+	if (ms->n_failed_to_send > 0 || cs->n_unreachable > 0)
 		rc = FEDCTL_EXIT_REMOTE;
-	if (s->o->json) {
-		json_t *to = json_array();
-
-		for (size_t i = 0; i < r->n; i++) {
-			json_t *cs = json_array();
-
-			for (size_t j = 0; j < r->users[i].n_clients; j++) {
-				char hex[20];
-
-				snprintf(hex, sizeof(hex), "%" PRIx64,
-				    r->users[i].clients[j]->client);
-				json_array_append_new(cs, json_string(hex));
-			}
-			json_array_append_new(to, json_pack("{s:o, s:o}",
-			    "user", fedctl_json_qid(s, r->users[i].user),
-			    "clients", cs));
-		}
+	if (s->o->json)
 		fedctl_json_emit(json_pack(
-		    "{s:o, s:b, s:I, s:o, s:o, s:o, s:o, s:o}", "conversation",
-		    fedctl_json_qid(s, conv->id), "sent", 1, "time_unix_ms",
-		    (json_int_t) ms->time_unix_ms, "recipients", to,
-		    "failed_to_send",
+		    "{s:o, s:b, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+		    "conversation", fedctl_json_qid(s, conv->id), "sent",
+		    clients > 0, "time_unix_ms", (json_int_t) ms->time_unix_ms,
+		    "delivered", got, "recipients",
+		    json_clients(s, r, ms, true, &n, &m), "failed_to_send",
 		    json_ucs(s, ms->failed_to_send, ms->n_failed_to_send),
-		    "failed_to_confirm",
+		    "failed_to_confirm_clients",
 		    json_ucs(s, ms->failed_to_confirm, ms->n_failed_to_confirm),
 		    "redundant", json_ucs(s, ms->redundant, ms->n_redundant),
-		    "deleted", json_ucs(s, ms->deleted, ms->n_deleted)));
-	} else {
-		printf("sent to %zu client%s of %zu user%s in ", r->n_clients,
-		    r->n_clients == 1 ? "" : "s", r->n, r->n == 1 ? "" : "s");
-		fedctl_print_conv(s, stdout, conv, false, NULL);
-		print_ucs(s, "not delivered (domain unreachable)",
-		    ms->failed_to_send, ms->n_failed_to_send);
-		print_ucs(s, "delivered unconfirmed", ms->failed_to_confirm,
-		    ms->n_failed_to_confirm);
-		print_ucs(s, "not a recipient", ms->redundant, ms->n_redundant);
-		print_ucs(s, "deleted client", ms->deleted, ms->n_deleted);
+		    "deleted", json_ucs(s, ms->deleted, ms->n_deleted),
+		    "encryption", json_encryption(cs)));
+	else {
+		json_decref(got);
+		print_outcome(s, conv, ms, r, clients, users);
 	}
 	if (rc == FEDCTL_EXIT_REMOTE)
 		fprintf(stderr,
@@ -572,7 +415,7 @@ send_run(int argc, char **argv)
 	fedrpc_status   st = {0};
 	fedctl_pb_conv *conv;
 	fedctl_pb_qid   self;
-	outbox          ob = {0};
+	fedctl_ciphers  ob = {0};
 	char          **pos, *text = NULL;
 	size_t          len;
 	int             npos, rc;
@@ -581,7 +424,9 @@ send_run(int argc, char **argv)
 		return rc < 0 ? FEDCTL_EXIT_OK : rc;
 	if (npos < 2)
 		return fedctl_usage(&o, "give a conversation and the text");
-	if ((rc = fedctl_session_open(&s, &o, FEDCTL_NEED_CLIENT)) != 0)
+	/* Locked: the sessions move on with every message. */
+	if ((rc = fedctl_session_open(
+	         &s, &o, FEDCTL_NEED_CLIENT | FEDCTL_LOCK)) != 0)
 		return rc;
 	text = npos == 2 && strcmp(pos[1], "-") == 0 ? read_stdin(&len)
 						      : fedctl_join(pos + 1,
@@ -599,7 +444,7 @@ send_run(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = fedctl_resolve_conv(&s, pos[0], &list, &conv)) != 0 ||
-	    (rc = claim_members(&s, conv, text, len, &ob)) != 0)
+	    (rc = fedctl_ciphers_add_members(&s, conv, text, len, &ob)) != 0)
 		goto out;
 	self = fedctl_self(&s);
 	for (int round = 0;; round++) {
@@ -609,6 +454,9 @@ send_run(int argc, char **argv)
 		rcpts    r;
 		const Fedrpc__Federation__V1__MessageNotSent *ns;
 
+		/* No ciphertext leaves before its session state is kept. */
+		if ((rc = fedctl_ciphers_keep(&s)) != 0)
+			goto out;
 		if (!strategy_build(&sg, &ob) || !rcpts_build(&r, &ob)) {
 			strategy_free(&sg);
 			rcpts_free(&r);
@@ -631,6 +479,14 @@ send_run(int argc, char **argv)
 		if (resp->result_case ==
 		        FEDRPC__LOCAL__V1__SEND_MESSAGE_RESPONSE__RESULT_SENT &&
 		    resp->sent != NULL) {
+			fedctl_ciphers_forget_deleted(&s, resp->sent, &ob);
+			if (ob.dropped > 0 &&
+			    fedctl_state_save(s.state, &st) != FEDRPC_OK)
+				fprintf(stderr,
+				    "fedctl %s: warning: the sessions of "
+				    "deleted clients stay in the key store: "
+				    "%s\n",
+				    o.cmd, st.message);
 			rc = report_sent(&s, conv, resp->sent, &r, &ob);
 			strategy_free(&sg);
 			rcpts_free(&r);
@@ -648,8 +504,8 @@ send_run(int argc, char **argv)
 			    not_sent_reason(ns != NULL ? (int) ns->reason : 0));
 			goto out;
 		}
-		if ((rc = claim_missing(&s, conv, ns->status, text, len, &ob)) !=
-		    0)
+		if ((rc = fedctl_ciphers_add_missing(
+		         &s, conv, ns->status, text, len, &ob)) != 0)
 			goto out;
 		protobuf_c_message_free_unpacked(&resp->base, NULL);
 		resp = NULL;
@@ -659,7 +515,7 @@ out:
 		protobuf_c_message_free_unpacked(&resp->base, NULL);
 	if (list != NULL)
 		protobuf_c_message_free_unpacked(&list->base, NULL);
-	outbox_free(&ob);
+	fedctl_ciphers_free(&ob);
 	if (text != NULL) {
 		explicit_bzero(text, strlen(text));
 		free(text);

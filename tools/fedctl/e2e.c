@@ -1,5 +1,6 @@
 /*
- * The sealed box of e2e.h on wolfCrypt: X25519 (ephemeral x prekey),
+ * The shared key operations of e2e.h on wolfCrypt (X25519 key pairs and
+ * agreement), and the version 1 sealed box: X25519 (ephemeral x prekey),
  * HKDF-SHA256 over a context naming both parties and the prekey, and
  * ChaCha20-Poly1305 with the parties, the conversation and the header as
  * associated data. Every secret on the stack is wiped before returning.
@@ -15,93 +16,15 @@
 #include <wolfssl/wolfcrypt/random.h>
 
 #include "e2e.h"
+#include "e2e_encode.h"
+#include "e2e_session.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* Labels that keep our derivations apart from any other use of a key. */
 #define KDF_LABEL "fedrpc-e2e v1 message key"
 #define AD_LABEL "fedrpc-e2e v1 associated data"
-
-/* Longest party string bound in (a qualified id is 36 + 1 + 253). */
-#define PARTY_MAX 512
-
-/* A growing byte string for the KDF info and the associated data. */
-typedef struct buf {
-	uint8_t *p;   /* owned */
-	size_t   len;
-	size_t   cap;
-	int      err; /* first error, sticky */
-} buf;
-
-static void
-buf_put(buf *b, const void *p, size_t n)
-{
-	if (b->err != 0)
-		return;
-	if (b->len + n > b->cap) {
-		size_t   cap = b->cap ? b->cap * 2 : 256;
-		uint8_t *np;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		if ((np = realloc(b->p, cap)) == NULL) {
-			b->err = FEDCTL_E2E_ENOMEM;
-			return;
-		}
-		b->p   = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-}
-
-static void
-buf_u16(buf *b, uint16_t v)
-{
-	uint8_t x[2] = {(uint8_t) (v >> 8), (uint8_t) v};
-
-	buf_put(b, x, 2);
-}
-
-static void
-buf_u64(buf *b, uint64_t v)
-{
-	uint8_t x[8];
-
-	for (int i = 0; i < 8; i++)
-		x[i] = (uint8_t) (v >> (56 - 8 * i));
-	buf_put(b, x, 8);
-}
-
-/* A length-prefixed string, so that no two contexts encode alike. */
-static void
-buf_str(buf *b, const char *s)
-{
-	size_t n = s != NULL ? strlen(s) : 0;
-
-	if (s == NULL || n == 0 || n > PARTY_MAX) {
-		if (b->err == 0)
-			b->err = FEDCTL_E2E_EFORMAT;
-		return;
-	}
-	buf_u16(b, (uint16_t) n);
-	buf_put(b, s, n);
-}
-
-static void
-buf_free(buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
-/* The parties, in the fixed order both sides use. */
-static void
-buf_parties(buf *b, const fedctl_e2e_context *ctx)
-{
-	buf_str(b, ctx->sender);
-	buf_u64(b, ctx->sender_client);
-	buf_str(b, ctx->recipient);
-	buf_u64(b, ctx->recipient_client);
-}
 
 int
 fedctl_e2e_keypair_generate(fedctl_e2e_keypair *kp)
@@ -136,11 +59,10 @@ fedctl_e2e_keypair_wipe(fedctl_e2e_keypair *kp)
 	explicit_bzero(kp, sizeof(*kp));
 }
 
-/* X25519(priv, pub); refuses a public key of low order (all-zero result),
- * which would make the "secret" known to anyone. */
-static int
-x25519(const uint8_t priv[FEDCTL_E2E_KEY_LEN],
-    const uint8_t mypub[FEDCTL_E2E_KEY_LEN],
+/* X25519; refuses a public key of low order (all-zero result), which
+ * would make the "secret" known to anyone. */
+int
+fedctl_e2e_dh(const fedctl_e2e_keypair *mine,
     const uint8_t peer[FEDCTL_E2E_KEY_LEN], uint8_t out[FEDCTL_E2E_KEY_LEN])
 {
 	curve25519_key me, them;
@@ -157,8 +79,9 @@ x25519(const uint8_t priv[FEDCTL_E2E_KEY_LEN],
 		wc_curve25519_free(&me);
 		return FEDCTL_E2E_ECRYPTO;
 	}
-	rv = wc_curve25519_import_private_raw_ex(priv, FEDCTL_E2E_KEY_LEN,
-	    mypub, FEDCTL_E2E_KEY_LEN, &me, EC25519_LITTLE_ENDIAN);
+	rv = wc_curve25519_import_private_raw_ex(mine->priv,
+	    FEDCTL_E2E_KEY_LEN, mine->pub, FEDCTL_E2E_KEY_LEN, &me,
+	    EC25519_LITTLE_ENDIAN);
 	if (rv == 0)
 		rv = wc_curve25519_import_public_ex(
 		    peer, FEDCTL_E2E_KEY_LEN, &them, EC25519_LITTLE_ENDIAN);
@@ -196,33 +119,34 @@ derive(const fedctl_e2e_context *ctx, uint16_t prekey_id,
     uint8_t key[CHACHA20_POLY1305_AEAD_KEYSIZE])
 {
 	uint8_t salt[2 * FEDCTL_E2E_KEY_LEN];
-	buf     info = {0};
-	int     rv;
+	fedctl_e2e_buf info = {0};
+	int            rv;
 
 	memcpy(salt, eph_pub, FEDCTL_E2E_KEY_LEN);
 	memcpy(salt + FEDCTL_E2E_KEY_LEN, prekey_pub, FEDCTL_E2E_KEY_LEN);
-	buf_put(&info, KDF_LABEL, sizeof(KDF_LABEL) - 1);
-	buf_parties(&info, ctx);
-	buf_u16(&info, prekey_id);
+	fedctl_e2e_buf_put(&info, KDF_LABEL, sizeof(KDF_LABEL) - 1);
+	fedctl_e2e_buf_parties(&info, ctx);
+	fedctl_e2e_buf_u16(&info, prekey_id);
 	if (info.err != 0) {
 		rv = info.err;
-		buf_free(&info);
+		fedctl_e2e_buf_free(&info);
 		return rv;
 	}
 	rv = wc_HKDF(WC_SHA256, shared, FEDCTL_E2E_KEY_LEN, salt, sizeof(salt),
 	    info.p, (word32) info.len, key, CHACHA20_POLY1305_AEAD_KEYSIZE);
-	buf_free(&info);
+	fedctl_e2e_buf_free(&info);
 	return rv == 0 ? FEDCTL_E2E_OK : FEDCTL_E2E_ECRYPTO;
 }
 
 /* The associated data: the parties, the conversation and the header. */
 static int
-associated_data(const fedctl_e2e_context *ctx, const uint8_t *header, buf *ad)
+associated_data(const fedctl_e2e_context *ctx, const uint8_t *header,
+    fedctl_e2e_buf *ad)
 {
-	buf_put(ad, AD_LABEL, sizeof(AD_LABEL) - 1);
-	buf_parties(ad, ctx);
-	buf_str(ad, ctx->conversation);
-	buf_put(ad, header, FEDCTL_E2E_HEADER_LEN);
+	fedctl_e2e_buf_put(ad, AD_LABEL, sizeof(AD_LABEL) - 1);
+	fedctl_e2e_buf_parties(ad, ctx);
+	fedctl_e2e_buf_str(ad, ctx->conversation);
+	fedctl_e2e_buf_put(ad, header, FEDCTL_E2E_V1_HEADER_LEN);
 	return ad->err;
 }
 
@@ -235,7 +159,7 @@ fedctl_e2e_seal(const fedctl_e2e_context *ctx, uint16_t prekey_id,
 	uint8_t            shared[FEDCTL_E2E_KEY_LEN];
 	uint8_t            key[CHACHA20_POLY1305_AEAD_KEYSIZE];
 	uint8_t           *ct, *h;
-	buf                ad = {0};
+	fedctl_e2e_buf     ad = {0};
 	WC_RNG             rng;
 	int                rv;
 	static const uint8_t nothing[1];
@@ -246,12 +170,12 @@ fedctl_e2e_seal(const fedctl_e2e_context *ctx, uint16_t prekey_id,
 		return FEDCTL_E2E_EFORMAT;
 	if (pt == NULL)
 		pt = nothing; /* wolfCrypt wants a pointer even for 0 bytes */
-	if ((ct = malloc(n + FEDCTL_E2E_OVERHEAD)) == NULL)
+	if ((ct = malloc(n + FEDCTL_E2E_V1_OVERHEAD)) == NULL)
 		return FEDCTL_E2E_ENOMEM;
 	h = ct;
 	if ((rv = fedctl_e2e_keypair_generate(&eph)) != FEDCTL_E2E_OK)
 		goto done;
-	h[0] = FEDCTL_E2E_VERSION;
+	h[0] = FEDCTL_E2E_V1;
 	h[1] = (uint8_t) (prekey_id >> 8);
 	h[2] = (uint8_t) prekey_id;
 	memcpy(h + 3, eph.pub, FEDCTL_E2E_KEY_LEN);
@@ -266,26 +190,26 @@ fedctl_e2e_seal(const fedctl_e2e_context *ctx, uint16_t prekey_id,
 		rv = FEDCTL_E2E_ECRYPTO;
 		goto done;
 	}
-	if ((rv = x25519(eph.priv, eph.pub, prekey_pub, shared)) !=
+	if ((rv = fedctl_e2e_dh(&eph, prekey_pub, shared)) !=
 	        FEDCTL_E2E_OK ||
 	    (rv = derive(ctx, prekey_id, shared, eph.pub, prekey_pub, key)) !=
 	        FEDCTL_E2E_OK ||
 	    (rv = associated_data(ctx, h, &ad)) != FEDCTL_E2E_OK)
 		goto done;
 	if (wc_ChaCha20Poly1305_Encrypt(key, h + 3 + FEDCTL_E2E_KEY_LEN, ad.p,
-	        (word32) ad.len, pt, (word32) n, ct + FEDCTL_E2E_HEADER_LEN,
-	        ct + FEDCTL_E2E_HEADER_LEN + n) != 0) {
+	        (word32) ad.len, pt, (word32) n, ct + FEDCTL_E2E_V1_HEADER_LEN,
+	        ct + FEDCTL_E2E_V1_HEADER_LEN + n) != 0) {
 		rv = FEDCTL_E2E_ECRYPTO;
 		goto done;
 	}
 	*out     = ct;
-	*out_len = n + FEDCTL_E2E_OVERHEAD;
+	*out_len = n + FEDCTL_E2E_V1_OVERHEAD;
 	ct       = NULL;
 done:
 	fedctl_e2e_keypair_wipe(&eph);
 	explicit_bzero(shared, sizeof(shared));
 	explicit_bzero(key, sizeof(key));
-	buf_free(&ad);
+	fedctl_e2e_buf_free(&ad);
 	free(ct);
 	return rv;
 }
@@ -296,12 +220,18 @@ check_header(const uint8_t *ct, size_t n)
 {
 	if (ct == NULL || n < 1)
 		return FEDCTL_E2E_EFORMAT;
-	if (ct[0] != FEDCTL_E2E_VERSION)
+	if (ct[0] != FEDCTL_E2E_V1)
 		return FEDCTL_E2E_EVERSION;
-	if (n < FEDCTL_E2E_OVERHEAD ||
-	    n - FEDCTL_E2E_OVERHEAD > FEDCTL_E2E_MAX_PLAINTEXT)
+	if (n < FEDCTL_E2E_V1_OVERHEAD ||
+	    n - FEDCTL_E2E_V1_OVERHEAD > FEDCTL_E2E_MAX_PLAINTEXT)
 		return FEDCTL_E2E_EFORMAT;
 	return FEDCTL_E2E_OK;
+}
+
+int
+fedctl_e2e_version(const uint8_t *ct, size_t n)
+{
+	return ct == NULL || n < 1 ? FEDCTL_E2E_EFORMAT : ct[0];
 }
 
 int
@@ -321,7 +251,7 @@ fedctl_e2e_open(const fedctl_e2e_context *ctx,
 {
 	uint8_t     shared[FEDCTL_E2E_KEY_LEN];
 	uint8_t     key[CHACHA20_POLY1305_AEAD_KEYSIZE];
-	buf         ad = {0};
+	fedctl_e2e_buf ad = {0};
 	uint8_t    *out = NULL;
 	size_t      len;
 	uint16_t    id;
@@ -332,13 +262,13 @@ fedctl_e2e_open(const fedctl_e2e_context *ctx,
 	*pt_len = 0;
 	if ((rv = fedctl_e2e_prekey_id(ct, n, &id)) != FEDCTL_E2E_OK)
 		return rv;
-	len   = n - FEDCTL_E2E_OVERHEAD;
+	len   = n - FEDCTL_E2E_V1_OVERHEAD;
 	eph   = ct + 3;
 	nonce = ct + 3 + FEDCTL_E2E_KEY_LEN;
 	if ((out = malloc(len + 1)) == NULL)
 		return FEDCTL_E2E_ENOMEM;
 	/* A bad ephemeral key is a forgery like any other. */
-	if ((rv = x25519(prekey->priv, prekey->pub, eph, shared)) !=
+	if ((rv = fedctl_e2e_dh(prekey, eph, shared)) !=
 	    FEDCTL_E2E_OK) {
 		rv = rv == FEDCTL_E2E_EKEY ? FEDCTL_E2E_EAUTH : rv;
 		goto done;
@@ -348,8 +278,8 @@ fedctl_e2e_open(const fedctl_e2e_context *ctx,
 	    (rv = associated_data(ctx, ct, &ad)) != FEDCTL_E2E_OK)
 		goto done;
 	rv = wc_ChaCha20Poly1305_Decrypt(key, nonce, ad.p, (word32) ad.len,
-	    ct + FEDCTL_E2E_HEADER_LEN, (word32) len,
-	    ct + FEDCTL_E2E_HEADER_LEN + len, out);
+	    ct + FEDCTL_E2E_V1_HEADER_LEN, (word32) len,
+	    ct + FEDCTL_E2E_V1_HEADER_LEN + len, out);
 	if (rv != 0) {
 		rv = rv == MAC_CMP_FAILED_E ? FEDCTL_E2E_EAUTH
 					    : FEDCTL_E2E_ECRYPTO;
@@ -362,7 +292,7 @@ fedctl_e2e_open(const fedctl_e2e_context *ctx,
 done:
 	explicit_bzero(shared, sizeof(shared));
 	explicit_bzero(key, sizeof(key));
-	buf_free(&ad);
+	fedctl_e2e_buf_free(&ad);
 	if (out != NULL) {
 		/* Decrypt may have written unauthenticated bytes. */
 		explicit_bzero(out, len + 1);
@@ -388,6 +318,23 @@ fedctl_e2e_strerror(int err)
 		return "invalid public key";
 	case FEDCTL_E2E_ENOMEM:
 		return "out of memory";
+	case FEDCTL_E2E_EREPLAY:
+		return "replayed message: its key was already used by another "
+		       "inbox event";
+	case FEDCTL_E2E_ESTALE:
+		return "message key no longer kept: read and acknowledged "
+		       "before (a replay), or more than "
+		       STR(FEDCTL_E2E_MAX_SKIP) " later messages of the "
+		       "session came first";
+	case FEDCTL_E2E_EGAP:
+		return "more than " STR(FEDCTL_E2E_MAX_SKIP) " messages of the "
+		       "session skipped before this one; refused";
+	case FEDCTL_E2E_ENOSESSION:
+		return "no session for this message, and none can be set up "
+		       "(the prekey it names is gone: used and acknowledged, "
+		       "or made for another client)";
+	case FEDCTL_E2E_EEXHAUSTED:
+		return "the session's message counter is used up";
 	case FEDCTL_E2E_ECRYPTO:
 	default:
 		return "crypto library failure";

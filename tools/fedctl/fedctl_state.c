@@ -1,9 +1,11 @@
 /*
  * The key store of fedctl_state.h: finding a user's file in the fedctl
- * home, refusing files others can read, JSON in and out (jansson), a lock
- * file per user and atomic replacement (write, fsync, rename).
+ * home, refusing files others can read, JSON in and out (jansson, whose
+ * freed blocks are wiped), a lock file per user and atomic replacement
+ * (write, fsync, rename). The sessions' own JSON is session_store.c.
  */
 #include <dirent.h>
+#include <malloc.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -17,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "e2e_encode.h"
 #include "fedctl_state.h"
 
 /* How long a command waits for another one holding the user's lock. */
@@ -24,6 +27,21 @@
 /* A state file larger than this is not ours. */
 #define STATE_MAX (16u << 20)
 #define SUFFIX ".json"
+
+/* free() that wipes first: malloc_usable_size() is what was handed out. */
+static void
+wiping_free(void *p)
+{
+	if (p != NULL)
+		explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+void
+fedctl_state_init(void)
+{
+	json_set_alloc_funcs(malloc, wiping_free);
+}
 
 fedrpc_code
 fedctl_state_home(const char *override, char **out, fedrpc_status *st)
@@ -163,45 +181,6 @@ lock_take(const char *path, int *fd_out, fedrpc_status *st)
 
 /* ---- JSON ---- */
 
-static void
-hex_encode(const uint8_t *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i]     = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static int
-hex_nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool
-hex_decode(const char *s, uint8_t *out, size_t n)
-{
-	if (s == NULL || strlen(s) != 2 * n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hex_nibble(s[2 * i]), lo = hex_nibble(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (uint8_t) (hi << 4 | lo);
-	}
-	return true;
-}
-
 static bool
 parse_client_id(const char *s, uint64_t *id)
 {
@@ -220,8 +199,8 @@ prekey_json(const fedctl_prekey *p)
 	char    priv[2 * FEDCTL_E2E_KEY_LEN + 1], pub[2 * FEDCTL_E2E_KEY_LEN + 1];
 	json_t *o;
 
-	hex_encode(p->kp.priv, FEDCTL_E2E_KEY_LEN, priv);
-	hex_encode(p->kp.pub, FEDCTL_E2E_KEY_LEN, pub);
+	fedctl_e2e_hex_encode(p->kp.priv, FEDCTL_E2E_KEY_LEN, priv);
+	fedctl_e2e_hex_encode(p->kp.pub, FEDCTL_E2E_KEY_LEN, pub);
 	o = json_pack("{s:i, s:s, s:s, s:I}", "id", (int) p->id, "private",
 	    priv, "public", pub, "used_by", (json_int_t) p->used_by);
 	explicit_bzero(priv, sizeof(priv));
@@ -248,6 +227,7 @@ state_json(const fedctl_state *s)
 	for (size_t i = 0; i < s->n_clients; i++) {
 		const fedctl_client *c  = &s->clients[i];
 		json_t              *jc = json_object(), *pks = json_array();
+		json_t              *ss = fedctl_session_set_json(&c->sessions);
 		char                 id[20];
 
 		snprintf(id, sizeof(id), "%" PRIx64, c->id);
@@ -258,6 +238,13 @@ state_json(const fedctl_state *s)
 		for (size_t j = 0; j < c->n_prekeys; j++)
 			json_array_append_new(pks, prekey_json(&c->prekeys[j]));
 		json_object_set_new(jc, "prekeys", pks);
+		if (ss == NULL) {
+			json_decref(jc);
+			json_decref(clients);
+			json_decref(root);
+			return NULL;
+		}
+		json_object_set_new(jc, "sessions", ss);
 		json_array_append_new(clients, jc);
 	}
 	json_object_set_new(root, "clients", clients);
@@ -275,15 +262,20 @@ static fedrpc_code
 client_from_json(const char *path, json_t *jc, fedctl_client *c,
     fedrpc_status *st)
 {
-	const char *id = NULL, *cls = NULL;
-	json_t     *pks = NULL, *jp;
+	const char *id = NULL, *cls = NULL, *why = NULL;
+	json_t     *pks = NULL, *jp, *ss = NULL;
 	json_int_t  last = 0;
 	size_t      i;
 
-	if (json_unpack(jc, "{s:s, s:s, s:I, s:o}", "id", &id, "class", &cls,
-	        "last_event", &last, "prekeys", &pks) != 0 ||
+	if (json_unpack(jc, "{s:s, s:s, s:I, s:o, s?o}", "id", &id, "class",
+	        &cls, "last_event", &last, "prekeys", &pks, "sessions", &ss) !=
+	        0 ||
 	    !parse_client_id(id, &c->id) || !json_is_array(pks) || last < 0)
 		return bad_file(path, "a client entry", st);
+	/* Version 1 files have no sessions yet. */
+	if (ss != NULL &&
+	    !fedctl_session_set_from_json(ss, &c->sessions, &why))
+		return bad_file(path, why, st);
 	c->last_event = (uint64_t) last;
 	if ((c->class_name = strdup(cls)) == NULL ||
 	    (c->prekeys = calloc(json_array_size(pks) + 1,
@@ -299,8 +291,8 @@ client_from_json(const char *path, json_t *jc, fedctl_client *c,
 		        "private", &priv, "public", &pub, "used_by", &used) !=
 		        0 ||
 		    pid < 0 || pid > FEDCTL_E2E_LAST_RESORT || used < 0 ||
-		    !hex_decode(priv, p->kp.priv, FEDCTL_E2E_KEY_LEN) ||
-		    !hex_decode(pub, p->kp.pub, FEDCTL_E2E_KEY_LEN))
+		    !fedctl_e2e_hex_decode(priv, p->kp.priv, FEDCTL_E2E_KEY_LEN) ||
+		    !fedctl_e2e_hex_decode(pub, p->kp.pub, FEDCTL_E2E_KEY_LEN))
 			return bad_file(path, "a prekey entry", st);
 		p->id      = (uint16_t) pid;
 		p->used_by = (uint64_t) used;
@@ -327,9 +319,9 @@ state_from_json(const char *path, json_t *root, fedctl_state *s,
 	        "current_client", &cur, "clients", &clients) != 0 ||
 	    strcmp(format, "fedctl-state") != 0 || !json_is_array(clients))
 		return bad_file(path, "missing or mistyped fields", st);
-	if (version != FEDCTL_STATE_VERSION)
+	if (version < 1 || version > FEDCTL_STATE_VERSION)
 		return fedrpc_status_set(st, FEDRPC_FAILED_PRECONDITION,
-		    "%s: state format version %lld; this fedctl reads %d",
+		    "%s: state format version %lld; this fedctl reads 1 to %d",
 		    path, (long long) version, FEDCTL_STATE_VERSION);
 	if (!json_is_null(cur) &&
 	    !parse_client_id(json_string_value(cur), &s->current))
@@ -379,6 +371,41 @@ check_private(const char *path, const struct stat *sb, fedrpc_status *st)
 	return FEDRPC_OK;
 }
 
+/*
+ * The whole file in one buffer (jansson would read it a byte per system
+ * call), which the caller wipes and frees.
+ */
+static fedrpc_code
+read_file(const char *path, int fd, size_t size, char **out, size_t *len,
+    fedrpc_status *st)
+{
+	char  *buf = malloc(size + 1);
+	size_t n   = 0;
+
+	*out = NULL;
+	if (buf == NULL)
+		return fedrpc_status_set(
+		    st, FEDRPC_RESOURCE_EXHAUSTED, "out of memory");
+	while (n < size) {
+		ssize_t r = read(fd, buf + n, size - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			explicit_bzero(buf, n);
+			free(buf);
+			return fedrpc_status_set(st, FEDRPC_DATA_LOSS,
+			    "cannot read %s: %s", path,
+			    r < 0 ? strerror(errno) : "shorter than its size");
+		}
+		n += (size_t) r;
+	}
+	buf[n] = '\0';
+	*out   = buf;
+	*len   = n;
+	return FEDRPC_OK;
+}
+
 fedrpc_code
 fedctl_state_load(
     const char *path, bool lock, fedctl_state **out, fedrpc_status *st)
@@ -387,7 +414,9 @@ fedctl_state_load(
 	struct stat   sb;
 	json_t       *root = NULL;
 	json_error_t  jerr;
-	int           fd = -1;
+	char         *text = NULL;
+	size_t        len  = 0;
+	int           fd   = -1;
 
 	*out = NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
@@ -417,7 +446,13 @@ fedctl_state_load(
 		bad_file(path, "too large", st);
 		goto fail;
 	}
-	if ((root = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+	if (read_file(path, fd, (size_t) sb.st_size, &text, &len, st) !=
+	    FEDRPC_OK)
+		goto fail;
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	explicit_bzero(text, len);
+	free(text);
+	if (root == NULL) {
 		fedrpc_status_set(st, FEDRPC_DATA_LOSS,
 		    "%s is not a valid fedctl state file: line %d: %s", path,
 		    jerr.line, jerr.text);
@@ -583,6 +618,7 @@ client_clear(fedctl_client *c)
 		explicit_bzero(c->prekeys, c->n_prekeys * sizeof(*c->prekeys));
 	free(c->prekeys);
 	free(c->class_name);
+	fedctl_session_set_clear(&c->sessions);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -694,5 +730,6 @@ fedctl_client_forget_used(fedctl_client *c, uint64_t up_to)
 		kept++;
 	}
 	c->n_prekeys = kept;
+	fedctl_session_set_forget_used(&c->sessions, up_to);
 	return n - kept;
 }

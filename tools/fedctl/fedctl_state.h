@@ -1,7 +1,8 @@
 /*
  * fedctl's key store: one file per local user, <handle>@<domain>.json in
- * the fedctl home, holding the user's ids and each client's private
- * prekeys. Only its owner may read it (mode 0600); a file that others can
+ * the fedctl home, holding the user's ids and, for each client, its
+ * private prekeys and its end-to-end sessions (chain keys and kept message
+ * keys). Only its owner may read it (mode 0600); a file that others can
  * read is refused, not used. Writers take a lock and replace the file
  * atomically, so concurrent commands never see half a file.
  */
@@ -15,9 +16,11 @@
 #include <fedrpc/status.h>
 
 #include "e2e.h"
+#include "session_store.h"
 
-/* The file format's version, written in every file. */
-#define FEDCTL_STATE_VERSION 1
+/* The file format's version, written in every file. Version 2 added the
+ * sessions; version 1 files (none) are still read. */
+#define FEDCTL_STATE_VERSION 2
 
 /* One prekey as the client keeps it. */
 typedef struct fedctl_prekey {
@@ -33,6 +36,7 @@ typedef struct fedctl_client {
 	fedctl_prekey *prekeys;    /* owned; wiped on free */
 	size_t         n_prekeys;
 	uint64_t       last_event; /* highest inbox event id fetched */
+	fedctl_session_set sessions; /* owned; wiped on free */
 } fedctl_client;
 
 /* A user's state as loaded; every string and array is owned. */
@@ -49,6 +53,12 @@ typedef struct fedctl_state {
 	fedctl_client *clients;
 	size_t         n_clients;
 } fedctl_state;
+
+/*
+ * Makes jansson wipe every block it frees: key material passes through its
+ * strings on the way in and out of the file. Call once, before any JSON.
+ */
+void fedctl_state_init(void);
 
 /*
  * The fedctl home: `override`, else $FEDCTL_HOME, else
@@ -106,9 +116,9 @@ void fedctl_state_remove_client(fedctl_state *s, uint64_t id);
 fedctl_prekey *fedctl_client_prekey(fedctl_client *c, uint16_t id);
 
 /*
- * Forgets the one-time prekeys used by events up to and including up_to
- * (once those events are acknowledged they cannot come again); the last
- * resort prekey is kept. Returns how many were forgotten.
+ * Forgets what inbox events up to and including up_to used, once they are
+ * acknowledged and cannot come again: one-time prekeys (the last resort
+ * prekey is kept) and message keys. Returns how many prekeys went.
  */
 size_t fedctl_client_forget_used(fedctl_client *c, uint64_t up_to);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fedctl.h"
+#include "fedctl_state.h"
 
 /* Every command; add new ones here. */
 static const fedctl_cmd *const commands[] = {
@@ -85,6 +86,7 @@ main(int argc, char **argv)
 {
 	const fedctl_cmd *cmd;
 
+	fedctl_state_init();
 	if (argc < 2) {
 		usage(stderr);
 		return FEDCTL_EXIT_USAGE;
