@@ -39,7 +39,7 @@
 
 #define FEDERATOR FEDRPC_BINARY_DIR "/federator"
 #define FEDCTL FEDRPC_BINARY_DIR "/tools/fedctl/fedctl"
-#define WAIT_MS 15000 /* bound on a daemon start and on one fedctl run */
+#define WAIT_MS TU_WAIT_MS /* bound on a daemon start and on one fedctl run */
 #define MAX_ARGS 32
 #define RELAY_MAX_CONNS 32
 
@@ -270,15 +270,6 @@ typedef struct user {
 static char *dir;
 static fed   A, B;
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 fed_init(fed *f, const char *name)
 {
@@ -333,7 +324,7 @@ fed_write_conf(fed *f, const fed *other)
 static void
 fed_start(fed *f)
 {
-	long long end;
+	uint64_t  end;
 	int       status;
 
 	unlink(f->pidf);
@@ -348,7 +339,7 @@ fed_start(fed *f)
 		_exit(127);
 	}
 	cr_assert_gt(f->pid, 0);
-	end = now_ms() + WAIT_MS;
+	end = tu_now_ms() + WAIT_MS;
 	while (access(f->pidf, F_OK) != 0) {
 		if (waitpid(f->pid, &status, WNOHANG) == f->pid) {
 			char *log = tu_read_file(f->log);
@@ -357,9 +348,9 @@ fed_start(fed *f)
 			cr_assert_fail("federator %s exited (status %d):\n%s",
 			    f->domain, status, log != NULL ? log : "");
 		}
-		cr_assert_lt(now_ms(), end, "federator %s did not start",
+		cr_assert_lt(tu_now_ms(), end, "federator %s did not start",
 		    f->domain);
-		usleep(10000);
+		tu_sleep_ms(10);
 	}
 }
 
@@ -871,7 +862,7 @@ Test(fedctl_user, plaintext_never_on_servers)
 	const char *logs[2] = {A.log, B.log};
 
 	/* Random markers, so that no other run or fixture holds them. */
-	tag = (unsigned) getpid() ^ (unsigned) now_ms();
+	tag = (unsigned) getpid() ^ (unsigned) tu_now_ms();
 	snprintf(to_bob, sizeof(to_bob), "canary-to-bob-%08x-off-with-her-head",
 	    tag);
 	snprintf(to_alice, sizeof(to_alice),
@@ -1112,7 +1103,7 @@ run_on_tty(const char *home, const char *extra_env, const char *const *args)
 	size_t      n = 0, i = 1;
 	int         master, status;
 	pid_t       pid;
-	long long   end = now_ms() + WAIT_MS;
+	uint64_t    end = tu_now_ms() + WAIT_MS;
 
 	for (; args[i - 1] != NULL && i <= MAX_ARGS; i++)
 		argv[i] = args[i - 1];
@@ -1123,7 +1114,7 @@ run_on_tty(const char *home, const char *extra_env, const char *const *args)
 	}
 	env_free(env, home);
 	cr_assert_gt(pid, 0);
-	while (now_ms() < end && n < 65535) {
+	while (tu_now_ms() < end && n < 65535) {
 		struct pollfd pf = {.fd = master, .events = POLLIN};
 		ssize_t       got;
 

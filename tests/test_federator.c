@@ -59,8 +59,8 @@ __lsan_default_suppressions(void)
 
 #define FEDERATOR FEDRPC_BINARY_DIR "/federator"
 #define FEDCTL FEDRPC_BINARY_DIR "/tools/fedctl/fedctl"
-#define WAIT_MS 10000   /* bound on every wait for the daemon */
-#define CALL_MS 4000    /* bound on every call */
+#define WAIT_MS TU_WAIT_MS /* bound on every wait for the daemon */
+#define CALL_MS TU_CALL_MS /* bound on every call */
 
 static char *dir; /* this test's certificates, configs and logs */
 
@@ -86,15 +86,6 @@ running_remove(pid_t pid)
 	for (size_t i = 0; i < sizeof(running) / sizeof(running[0]); i++)
 		if (running[i] == pid)
 			running[i] = 0;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -230,7 +221,7 @@ fed_log(const fed *f)
 static bool
 fed_log_wait(const fed *f, const char *what)
 {
-	long long end = now_ms() + WAIT_MS;
+	uint64_t  end = tu_now_ms() + WAIT_MS;
 
 	do {
 		char *s     = fed_log(f);
@@ -239,8 +230,8 @@ fed_log_wait(const fed *f, const char *what)
 		free(s);
 		if (found)
 			return true;
-		usleep(20000);
-	} while (now_ms() < end);
+		tu_sleep_ms(20);
+	} while (tu_now_ms() < end);
 	return false;
 }
 
@@ -259,13 +250,13 @@ fed_start(fed *f)
 {
 	char *const argv[] = {FEDERATOR, "-c", f->conf, "--pid-file", f->pidf,
 		"--shutdown-grace", "2000", NULL};
-	long long   end;
+	uint64_t    end;
 	int         status;
 
 	unlink(f->pidf);
 	cr_assert_gt(f->pid = tu_spawn(argv, f->log), 0);
 	running_add(f->pid);
-	end = now_ms() + WAIT_MS;
+	end = tu_now_ms() + WAIT_MS;
 	while (access(f->pidf, F_OK) != 0) {
 		if (waitpid(f->pid, &status, WNOHANG) == f->pid) {
 			char *log = fed_log(f);
@@ -275,8 +266,8 @@ fed_start(fed *f)
 			cr_assert_fail("federator exited (status %d):\n%s",
 			    status, log);
 		}
-		cr_assert_lt(now_ms(), end, "federator did not start");
-		usleep(10000);
+		cr_assert_lt(tu_now_ms(), end, "federator did not start");
+		tu_sleep_ms(10);
 	}
 }
 
@@ -309,7 +300,7 @@ run_federator(char *const argv[], char **out)
 	int  status;
 	pid_t pid;
 
-	snprintf(path, sizeof(path), "%s/run-%ld.out", dir, (long) now_ms());
+	snprintf(path, sizeof(path), "%s/run-%ld.out", dir, (long) tu_now_ms());
 	cr_assert_gt(pid = tu_spawn(argv, path), 0);
 	status = tu_stop(pid, 0, WAIT_MS);
 	/* tu_stop with signal 0 only waits; a hang is killed. */
@@ -516,15 +507,15 @@ fed_counters(const fed *f)
 static counters
 fed_wait_reloads(const fed *f, long long reloads, long long failures)
 {
-	long long end = now_ms() + WAIT_MS;
+	uint64_t  end = tu_now_ms() + WAIT_MS;
 	counters  c;
 
 	do {
 		c = fed_counters(f);
 		if (c.reloads >= reloads && c.reload_failures >= failures)
 			return c;
-		usleep(20000);
-	} while (now_ms() < end);
+		tu_sleep_ms(20);
+	} while (tu_now_ms() < end);
 	cr_assert_fail("reload not seen: %lld/%lld applied, %lld/%lld refused",
 	    c.reloads, reloads, c.reload_failures, failures);
 	return c;
@@ -539,7 +530,7 @@ run_cmd(char *const argv[], char **out)
 	pid_t pid;
 	int   status;
 
-	snprintf(path, sizeof(path), "%s/cmd-%ld.out", dir, (long) now_ms());
+	snprintf(path, sizeof(path), "%s/cmd-%ld.out", dir, (long) tu_now_ms());
 	if ((pid = fork()) == 0) {
 		int in  = open("/dev/null", O_RDONLY);
 		int fd  = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -1130,7 +1121,7 @@ Test(federator, half_open_handshakes_and_garbage)
 	};
 	uint8_t   junk[4096];
 	uint32_t  x = 12345;
-	long long t0;
+	uint64_t  t0;
 	int       status;
 
 	fed_init(&f, "a", &(fed_opts){0});
@@ -1142,11 +1133,11 @@ Test(federator, half_open_handshakes_and_garbage)
 		cr_assert_eq(write(half[i], hello, sizeof(hello)),
 		    (ssize_t) sizeof(hello));
 	}
-	t0 = now_ms();
+	t0 = tu_now_ms();
 	cr_assert_eq(peer_call(&f, &(peer_opts){.leaf = "b"}, &st), FEDRPC_OK,
 	    "%s", st.message);
-	cr_log_info("served in %lld ms beside 16 half-open handshakes",
-	    now_ms() - t0);
+	cr_log_info("served in %llu ms beside 16 half-open handshakes",
+	    (unsigned long long) (tu_now_ms() - t0));
 
 	/* Garbage: random bytes, a TLS record header announcing 16 MB, and
 	 * a plaintext nng handshake on the TLS port. */
@@ -1238,16 +1229,16 @@ Test(federator, stops_cleanly_with_calls_in_flight)
 	load      l = {0};
 	pthread_t t;
 	int       status;
-	long long end;
+	uint64_t  end;
 
 	fed_init(&f, "a", &(fed_opts){.limits = "rate_per_peer = 100000.0; "
 						 "rate_burst = 100000;"});
 	fed_start(&f);
 	l.ch = peer_open(&f, &(peer_opts){.leaf = "b"});
 	cr_assert_eq(pthread_create(&t, NULL, load_main, &l), 0);
-	end = now_ms() + WAIT_MS;
-	while (atomic_load(&l.ok) < 200 && now_ms() < end)
-		usleep(1000);
+	end = tu_now_ms() + WAIT_MS;
+	while (atomic_load(&l.ok) < 200 && tu_now_ms() < end)
+		tu_sleep_ms(1);
 	cr_assert_geq(atomic_load(&l.ok), 200);
 
 	status = fed_stop(&f);
