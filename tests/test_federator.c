@@ -679,11 +679,24 @@ Test(federator, tls_refusals)
 			connect, "-servername", "a.example", "-CAfile", ca,
 			"-tls1_3", "-ign_eof", NULL};
 
+		/* nng 1.5.2 may close the refused connection before its
+		 * alert went out (see refusal_reaches_client() in
+		 * test_tls.c): openssl then sees only the end of the
+		 * connection, so it gets up to three tries. */
 		snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
-		run_cmd(argv, &out);
-		cr_assert(strstr(out, "certificate required") != NULL ||
-		        strstr(out, "alert") != NULL,
-		    "openssl without a certificate:\n%s", out);
+		for (int i = 0; i < 3; i++) {
+			run_cmd(argv, &out);
+			if (strstr(out, "certificate required") != NULL ||
+			    strstr(out, "alert") != NULL)
+				break;
+			cr_assert(strstr(out, "unexpected eof") != NULL,
+			    "openssl without a certificate:\n%s", out);
+			cr_log_warn("attempt %d: the refusal's alert was lost",
+			    i + 1);
+			free(out);
+			out = NULL;
+		}
+		cr_assert(out != NULL, "openssl never saw the refusal's alert");
 		free(out);
 	}
 	assert_logged(&f, "no certificate");

@@ -785,6 +785,46 @@ refused(fedrpc_tls *stls, nng_tls_config *cfg, char *why, size_t len)
 	return code;
 }
 
+/* Whether why is `want`, or begins with it when want ends in "(". */
+static bool
+reason_is(const char *why, const char *want)
+{
+	size_t n = strlen(want);
+
+	return n > 0 && want[n - 1] == '(' ? strncmp(why, want, n) == 0
+					   : strcmp(why, want) == 0;
+}
+
+/*
+ * A client the server refuses learns why from the server's alert. nng
+ * 1.5.2 closes a connection whose handshake failed at once, and an alert
+ * still queued behind the server's previous flight goes with it (its TCP
+ * send is cancelled; more likely on a busy machine): the client then
+ * knows only that the connection was closed during the handshake. So the
+ * refused dial is made up to three times, until the alert gets through;
+ * the server refuses every one of them for the same reason.
+ */
+static void
+refusal_reaches_client(fedrpc_tls *stls, fedrpc_tls *ctls,
+    fedrpc_code server_code, const char *server_why, const char *client_why)
+{
+	char why[256];
+
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(refused(stls, fedrpc_tls_nng_config(ctls), why,
+		                 sizeof(why)),
+		    server_code, "%s", why);
+		cr_assert(reason_is(why, server_why), "%s", why);
+		cr_assert_eq(
+		    wait_failure(ctls, why, sizeof(why)), FEDRPC_UNAVAILABLE);
+		if (reason_is(why, client_why))
+			return;
+		cr_assert_str_eq(why, "connection closed during handshake");
+		cr_log_warn("attempt %d: the refusal's alert was lost", i + 1);
+	}
+	cr_assert_fail("the client never learnt why it was refused");
+}
+
 Test(refusal, no_client_certificate, .init = setup, .fini = teardown)
 {
 	fedrpc_tls     *stls = server_tls();
@@ -806,7 +846,6 @@ Test(refusal, client_certificate_from_another_ca, .init = setup,
     .fini = teardown)
 {
 	fedrpc_tls *stls = server_tls(), *ctls;
-	char        why[256];
 	char       *log;
 
 	testcerts_ca(dir, "other-ca");
@@ -815,18 +854,14 @@ Test(refusal, client_certificate_from_another_ca, .init = setup,
 	ctls = make_tls((tls_spec){.ca = "ca",
 	    .leaf                      = "stranger",
 	    .server_name               = "server.example"});
-	cr_assert_eq(refused(stls, fedrpc_tls_nng_config(ctls), why,
-	                 sizeof(why)),
-	    FEDRPC_UNAUTHENTICATED);
-	cr_assert(strncmp(why, "certificate not trusted (", 25) == 0, "%s",
-	    why);
 	/* The client learns it was refused, and why as far as TLS says. */
-	cr_assert_eq(wait_failure(ctls, why, sizeof(why)), FEDRPC_UNAVAILABLE);
-	cr_assert(strncmp(why, "refused by peer: certificate not trusted", 40) ==
-	        0,
-	    "%s", why);
+	refusal_reaches_client(stls, ctls, FEDRPC_UNAUTHENTICATED,
+	    "certificate not trusted (",
+	    "refused by peer: certificate not trusted (");
 	/* The warning names the peer's address (nng's engine context is
-	 * its connection; this fails if that ever changes). */
+	 * its connection; this fails if that ever changes). The failure
+	 * is recorded before it is logged. */
+	(void) TU_WAIT_FOR(log_has("certificate not trusted"), WAIT_MS);
 	log = logged();
 	cr_assert(strstr(log, "handshake from 127.0.0.1:") != NULL, "%s", log);
 	cr_assert(strstr(log, "certificate not trusted") != NULL, "%s", log);
@@ -869,13 +904,9 @@ Test(refusal, expired_and_not_yet_valid_certificates, .init = setup,
 	    -86400, FEDRPC_PKI_KEY_P256);
 
 	ctls = client_tls("expired");
-	cr_assert_eq(refused(stls, fedrpc_tls_nng_config(ctls), why,
-	                 sizeof(why)),
-	    FEDRPC_UNAUTHENTICATED);
-	cr_assert_str_eq(why, "certificate expired");
-	cr_assert_eq(wait_failure(ctls, why, sizeof(why)), FEDRPC_UNAVAILABLE);
-	cr_assert_str_eq(why, "refused by peer: certificate expired or not yet "
-	                      "valid");
+	refusal_reaches_client(stls, ctls, FEDRPC_UNAUTHENTICATED,
+	    "certificate expired",
+	    "refused by peer: certificate expired or not yet valid");
 	fedrpc_tls_free(ctls);
 	fedrpc_tls_free(stls);
 
@@ -935,12 +966,8 @@ Test(refusal, revoked_client_certificate, .init = setup, .fini = teardown)
 	stls = make_tls((tls_spec){
 	    .server = true, .ca = "ca", .leaf = "server", .crl_ca = "ca"});
 	ctls = client_tls("revoked");
-	cr_assert_eq(refused(stls, fedrpc_tls_nng_config(ctls), why,
-	                 sizeof(why)),
-	    FEDRPC_UNAUTHENTICATED);
-	cr_assert_str_eq(why, "certificate revoked");
-	cr_assert_eq(wait_failure(ctls, why, sizeof(why)), FEDRPC_UNAVAILABLE);
-	cr_assert_str_eq(why, "refused by peer: certificate revoked");
+	refusal_reaches_client(stls, ctls, FEDRPC_UNAUTHENTICATED,
+	    "certificate revoked", "refused by peer: certificate revoked");
 
 	/* A certificate the CRL does not list still gets in, and clears
 	 * the server's last failure. */
