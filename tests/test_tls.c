@@ -233,9 +233,11 @@ echo_main(void *arg)
 		}
 		nng_msg_clear(m);
 		nng_msg_append(m, reply, strlen(reply) + 1);
+		/* Counted before the reply leaves: a client that has it
+		 * must find it counted. */
+		atomic_fetch_add(&e->served, 1);
 		if (nng_sendmsg(e->sock, m, 0) != 0)
 			nng_msg_free(m);
-		atomic_fetch_add(&e->served, 1);
 	}
 	return NULL;
 }
