@@ -246,6 +246,12 @@ watch_cb(void *arg)
 	pthread_mutex_unlock(&ch->mtx);
 }
 
+/*
+ * A connection counts from ADD_PRE: nng 1.5.2 hands the pipe to the
+ * protocol before it runs the ADD_POST callbacks, so a call can already
+ * have been answered on it by then, and the channel must not say it is
+ * not connected. Every pipe that saw ADD_PRE also sees REM_POST.
+ */
 static void
 pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
@@ -253,7 +259,7 @@ pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 	uint32_t        id = (uint32_t) nng_pipe_id(pipe);
 
 	pthread_mutex_lock(&ch->mtx);
-	if (ev == NNG_PIPE_EV_ADD_POST) {
+	if (ev == NNG_PIPE_EV_ADD_PRE) {
 		if (ch->n_pipes == ch->cap_pipes) {
 			size_t    cap = ch->cap_pipes ? 2 * ch->cap_pipes : 4;
 			uint32_t *p   = realloc(ch->pipes, cap * sizeof(*p));
@@ -280,7 +286,7 @@ pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		}
 		watch_start(ch);
 	}
-	if (ch->dom != NULL)
+	if (ch->dom != NULL && ev != NNG_PIPE_EV_ADD_PRE)
 		dom_pipe_locked(ch->dom, pipe, ev);
 	pthread_mutex_unlock(&ch->mtx);
 }
@@ -365,6 +371,8 @@ chan_open(fedrpc_channel **out, const fedrpc_channel_opts *opts, bool dial,
 	         ch->sock, NNG_OPT_RECONNMINT, (nng_duration) rmin)) != 0 ||
 	    (rv = nng_socket_set_ms(
 	         ch->sock, NNG_OPT_RECONNMAXT, (nng_duration) rmax)) != 0 ||
+	    (rv = nng_pipe_notify(
+	         ch->sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, ch)) != 0 ||
 	    (rv = nng_pipe_notify(
 	         ch->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, ch)) != 0 ||
 	    (rv = nng_pipe_notify(

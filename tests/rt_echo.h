@@ -1,12 +1,16 @@
 /*
  * A test Echo service for the runtime tests (test_channel.c,
  * test_server.c), built on hand-made method descriptors so that the
- * runtime is tested without the stub generator.
+ * runtime is tested without the stub generator. A request's sleep_ms is
+ * simulated work that echo_release() cuts short, so that a test can make
+ * a handler outlast anything it measures and still end quickly.
  */
 #ifndef FEDRPC_TESTS_RT_ECHO_H
 #define FEDRPC_TESTS_RT_ECHO_H
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,23 +38,50 @@ static const fedrpc_method count_method = {
 /* What the echo handler has seen; reset by echo_server_start(). */
 static struct {
 	pthread_mutex_t mtx;
+	pthread_cond_t  cv;           /* echo_release() */
 	unsigned        handled;      /* Echo handler runs */
 	unsigned        in_handler;   /* running now */
 	unsigned        pipes_closed; /* by "close-pipe" requests */
+	bool            released;     /* simulated work ends at once */
 	struct {
 		uint8_t  id[16];
 		unsigned n;
 	} ids[512]; /* runs per request id */
 	unsigned n_ids;
-} echo_seen = {.mtx = PTHREAD_MUTEX_INITIALIZER};
+} echo_seen = {.mtx = PTHREAD_MUTEX_INITIALIZER,
+    .cv = PTHREAD_COND_INITIALIZER};
 
+/* A handler's simulated work: ms, or until echo_release(). */
 static inline void
-sleep_ms(unsigned ms)
+echo_work(unsigned ms)
 {
-	struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
+	struct timespec until;
 
-	while (nanosleep(&ts, &ts) != 0)
+	clock_gettime(CLOCK_REALTIME, &until); /* the condvar's clock */
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long) (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&echo_seen.mtx);
+	while (!echo_seen.released &&
+	    pthread_cond_timedwait(&echo_seen.cv, &echo_seen.mtx, &until) !=
+	        ETIMEDOUT)
 		;
+	pthread_mutex_unlock(&echo_seen.mtx);
+}
+
+/* Ends every handler's simulated work, now and until the next
+ * echo_server_start(): before a test frees a server whose handlers are
+ * still busy with work longer than the test. */
+static inline void
+echo_release(void)
+{
+	pthread_mutex_lock(&echo_seen.mtx);
+	__atomic_store_n(&echo_seen.released, true, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&echo_seen.cv);
+	pthread_mutex_unlock(&echo_seen.mtx);
 }
 
 static inline unsigned
@@ -85,10 +116,21 @@ echo_count_id(const uint8_t *id)
 	return n;
 }
 
+/* Whether the request's payload is `word`. */
+static inline bool
+echo_payload_is(const Fedrpc__Testing__V1__EchoRequest *req, const char *word)
+{
+	return req->payload.len == strlen(word) &&
+	    memcmp(req->payload.data, word, req->payload.len) == 0;
+}
+
 /*
  * Echoes the payload. Conventions of the request payload:
  * "big:<n>" answers with n bytes; "close-pipe" drops the connection the
- * first time an id is seen (the reply is lost, as when a network fails).
+ * first time an id is seen (the reply is lost, as when a network fails);
+ * "until-stop" ends its sleep_ms of work early once the server stops (or
+ * the call's deadline passed), like a handler that watches
+ * fedrpc_ctx_is_cancelled().
  */
 static inline fedrpc_code
 echo_fn(const fedrpc_handler *h, fedrpc_ctx *ctx,
@@ -106,8 +148,15 @@ echo_fn(const fedrpc_handler *h, fedrpc_ctx *ctx,
 	pthread_mutex_lock(&echo_seen.mtx);
 	echo_seen.in_handler++;
 	pthread_mutex_unlock(&echo_seen.mtx);
-	if (req->sleep_ms > 0)
-		sleep_ms(req->sleep_ms);
+	if (echo_payload_is(req, "until-stop")) {
+		for (unsigned i = 0; i < req->sleep_ms &&
+		     !__atomic_load_n(&echo_seen.released, __ATOMIC_ACQUIRE) &&
+		     !fedrpc_ctx_is_cancelled(ctx);
+		     i++)
+			echo_work(1);
+	} else if (req->sleep_ms > 0) {
+		echo_work(req->sleep_ms);
+	}
 	pthread_mutex_lock(&echo_seen.mtx);
 	echo_seen.in_handler--;
 	pthread_mutex_unlock(&echo_seen.mtx);
@@ -128,8 +177,7 @@ echo_fn(const fedrpc_handler *h, fedrpc_ctx *ctx,
 	} else {
 		resp->payload = req->payload;
 	}
-	if (req->payload.len == 10 &&
-	    memcmp(req->payload.data, "close-pipe", 10) == 0 && runs == 1) {
+	if (echo_payload_is(req, "close-pipe") && runs == 1) {
 		pthread_mutex_lock(&echo_seen.mtx);
 		echo_seen.pipes_closed++;
 		pthread_mutex_unlock(&echo_seen.mtx);
@@ -170,6 +218,7 @@ echo_reset(void)
 	echo_seen.handled      = 0;
 	echo_seen.in_handler   = 0;
 	echo_seen.pipes_closed = 0;
+	echo_seen.released     = false;
 	echo_seen.n_ids        = 0;
 	pthread_mutex_unlock(&echo_seen.mtx);
 }
@@ -249,15 +298,6 @@ echo_call(fedrpc_channel *ch, const char *payload, uint32_t sleep,
 	else if (resp != NULL)
 		protobuf_c_message_free_unpacked(resp, NULL);
 	return code;
-}
-
-static inline uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
 #endif

@@ -46,24 +46,6 @@ static char    *dir;
 static dnsmasq *dns;
 static fedrpc_tls_opts client_tls;
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(unsigned ms)
-{
-	struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
-
 static void
 setup(void)
 {
@@ -157,19 +139,20 @@ echo(fedrpc_channel *ch, uint32_t timeout_ms, char *who, fedrpc_status *st)
 	return code;
 }
 
-/* The channel's state once its manager caught up (within 2 s). */
+static bool
+is_ready(fedrpc_channel *ch, fedrpc_domain_info *info)
+{
+	fedrpc_domain_info_get(ch, info);
+	return strcmp(info->state, "ready") == 0;
+}
+
+/* The channel's state once its manager caught up (bounded poll). */
 static fedrpc_domain_info
 info_ready(fedrpc_channel *ch)
 {
 	fedrpc_domain_info info;
-	long long          t0 = now_ms();
 
-	do {
-		fedrpc_domain_info_get(ch, &info);
-		if (strcmp(info.state, "ready") == 0)
-			break;
-		sleep_ms(5);
-	} while (now_ms() - t0 < 2000);
+	(void) TU_WAIT_FOR(is_ready(ch, &info), TU_WAIT_MS);
 	return info;
 }
 
@@ -218,7 +201,8 @@ proc_start(proc *pr)
 	argv[n]   = NULL;
 	pr->pid   = tu_spawn(argv, pr->log);
 	cr_assert_gt(pr->pid, 0);
-	cr_assert(tu_wait_port(pr->port, 5000), "%s did not start", pr->name);
+	cr_assert(tu_wait_port(pr->port, TU_WAIT_MS), "%s did not start",
+	    pr->name);
 }
 
 /* Stops a server process; its exit status (4: its stop hung and was cut
@@ -226,7 +210,7 @@ proc_start(proc *pr)
 static int
 proc_stop(proc *pr)
 {
-	int ws = tu_stop(pr->pid, SIGTERM, 8000);
+	int ws = tu_stop(pr->pid, SIGTERM, TU_WAIT_MS);
 
 	pr->pid = -1;
 	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
@@ -250,7 +234,7 @@ load_thread(void *arg)
 	while (!l->stop) {
 		char          who[ECHO_NAME_MAX];
 		fedrpc_status st    = {0};
-		fedrpc_code   code  = echo(l->ch, 3000, who, &st);
+		fedrpc_code   code  = echo(l->ch, TU_CALL_MS, who, &st);
 		bool          retry = false;
 
 		/* UNAVAILABLE: the server is shutting down, or the connection
@@ -259,8 +243,8 @@ load_thread(void *arg)
 		for (unsigned i = 0, pause = 20;
 		     code == FEDRPC_UNAVAILABLE && i < 4; i++, pause *= 2) {
 			retry = true;
-			sleep_ms(pause);
-			code = echo(l->ch, 3000, who, &st);
+			tu_sleep_ms(pause);
+			code = echo(l->ch, TU_CALL_MS, who, &st);
 		}
 		pthread_mutex_lock(&l->mtx);
 		if (code == FEDRPC_OK) {
@@ -273,7 +257,7 @@ load_thread(void *arg)
 			    fedrpc_code_name(st.code), st.message);
 		}
 		pthread_mutex_unlock(&l->mtx);
-		sleep_ms(2);
+		tu_sleep_ms(2); /* pacing */
 	}
 	return NULL;
 }
@@ -289,16 +273,13 @@ load_ok(load *l)
 	return n;
 }
 
-/* Waits for `more` successful calls, within 5 s. */
+/* Waits (bounded) for `more` successful calls. */
 static bool
 load_wait(load *l, unsigned more)
 {
-	unsigned  want = load_ok(l) + more;
-	long long t0   = now_ms();
+	unsigned want = load_ok(l) + more;
 
-	while (load_ok(l) < want && now_ms() - t0 < 5000)
-		sleep_ms(10);
-	return load_ok(l) >= want;
+	return TU_WAIT_FOR(load_ok(l) >= want, TU_WAIT_MS);
 }
 
 static void

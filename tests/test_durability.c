@@ -32,13 +32,14 @@ daemon_start(void)
 	unlink(tu_path(dir, "d.pid"));
 	daemon_pid = tu_spawn(argv, tu_path(dir, "d.log"));
 	cr_assert_gt(daemon_pid, 0);
-	for (int i = 0; i < 500 && access(tu_path(dir, "d.pid"), F_OK) != 0; i++) {
+	for (uint64_t end = tu_now_ms() + TU_WAIT_MS;
+	     access(tu_path(dir, "d.pid"), F_OK) != 0 && tu_now_ms() < end;) {
 		int status;
 
 		if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid)
 			cr_assert_fail("federator exited:\n%s",
 			    tu_read_file(tu_path(dir, "d.log")));
-		usleep(10000);
+		tu_sleep_ms(10);
 	}
 	cr_assert_eq(access(tu_path(dir, "d.pid"), F_OK), 0, "no pid file");
 }

@@ -39,7 +39,7 @@
 
 #define FEDERATOR FEDRPC_BINARY_DIR "/federator"
 #define FEDCTL FEDRPC_BINARY_DIR "/tools/fedctl/fedctl"
-#define WAIT_MS 15000 /* bound on a daemon start and on one fedctl run */
+#define WAIT_MS TU_WAIT_MS /* bound on a daemon start and on one fedctl run */
 #define MAX_ARGS 32
 #define RELAY_MAX_CONNS 32
 
@@ -273,15 +273,6 @@ typedef struct user {
 static char *dir;
 static fed   A, B;
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 fed_init(fed *f, const char *name)
 {
@@ -336,7 +327,7 @@ fed_write_conf(fed *f, const fed *other)
 static void
 fed_start(fed *f)
 {
-	long long end;
+	uint64_t  end;
 	int       status;
 
 	unlink(f->pidf);
@@ -351,7 +342,7 @@ fed_start(fed *f)
 		_exit(127);
 	}
 	cr_assert_gt(f->pid, 0);
-	end = now_ms() + WAIT_MS;
+	end = tu_now_ms() + WAIT_MS;
 	while (access(f->pidf, F_OK) != 0) {
 		if (waitpid(f->pid, &status, WNOHANG) == f->pid) {
 			char *log = tu_read_file(f->log);
@@ -360,9 +351,9 @@ fed_start(fed *f)
 			cr_assert_fail("federator %s exited (status %d):\n%s",
 			    f->domain, status, log != NULL ? log : "");
 		}
-		cr_assert_lt(now_ms(), end, "federator %s did not start",
+		cr_assert_lt(tu_now_ms(), end, "federator %s did not start",
 		    f->domain);
-		usleep(10000);
+		tu_sleep_ms(10);
 	}
 }
 
@@ -874,7 +865,7 @@ Test(fedctl_user, plaintext_never_on_servers)
 	const char *logs[2] = {A.log, B.log};
 
 	/* Random markers, so that no other run or fixture holds them. */
-	tag = (unsigned) getpid() ^ (unsigned) now_ms();
+	tag = (unsigned) getpid() ^ (unsigned) tu_now_ms();
 	snprintf(to_bob, sizeof(to_bob), "canary-to-bob-%08x-off-with-her-head",
 	    tag);
 	snprintf(to_alice, sizeof(to_alice),
@@ -1117,7 +1108,7 @@ run_on_tty(const char *home, const char *extra_env, const char *const *args)
 	size_t      n = 0, i = 1;
 	int         master, status;
 	pid_t       pid;
-	long long   end = now_ms() + WAIT_MS;
+	uint64_t    end = tu_now_ms() + WAIT_MS;
 
 	for (; args[i - 1] != NULL && i <= MAX_ARGS; i++)
 		argv[i] = args[i - 1];
@@ -1128,7 +1119,7 @@ run_on_tty(const char *home, const char *extra_env, const char *const *args)
 	}
 	env_free(env, home);
 	cr_assert_gt(pid, 0);
-	while (now_ms() < end && n < 65535) {
+	while (tu_now_ms() < end && n < 65535) {
 		struct pollfd pf = {.fd = master, .events = POLLIN};
 		ssize_t       got;
 
@@ -1347,13 +1338,23 @@ expect_only(json_t *report, const char *list, const char *qid,
 	cr_assert_str_eq(json_string_value(json_array_get(cs, 0)), client);
 }
 
+/* Whether `fedctl find` from home finds who (exit 0). */
+static bool
+find_ok(const char *home, const char *who)
+{
+	run  r  = FEDCTL_RUN(home, "find", who);
+	bool ok = r.code == 0;
+
+	run_free(&r);
+	return ok;
+}
+
 Test(fedctl_user, a_session_encrypts_while_the_recipients_backend_is_down)
 {
 	pair        p;
 	json_t     *j, *enc, *ss, *ev;
 	run         r;
 	char        bob_client[20];
-	long long   end;
 	size_t      i;
 	bool        saw = false;
 
@@ -1413,18 +1414,8 @@ Test(fedctl_user, a_session_encrypts_while_the_recipients_backend_is_down)
 	/* b.example is back; once a.example reaches it again, a message on
 	 * the same session arrives and opens. */
 	fed_start(&B);
-	end = now_ms() + WAIT_MS;
-	for (;;) {
-		r = FEDCTL_RUN(p.alice.home, "find", "bob@b.example");
-		if (r.code == 0) {
-			run_free(&r);
-			break;
-		}
-		cr_assert_lt(now_ms(), end,
-		    "b.example unreachable after its restart: %s", r.err);
-		run_free(&r);
-		usleep(100000);
-	}
+	cr_assert(TU_WAIT_FOR(find_ok(p.alice.home, "bob@b.example"), WAIT_MS),
+	    "b.example unreachable after its restart");
 	j = FEDCTL_JSON(0, p.alice.home, "send", "Outage", "after the outage");
 	cr_assert(jbool(j, "sent"));
 	expect_only(j, "delivered", p.bob.qid, bob_client);

@@ -26,7 +26,7 @@
 
 #define FEDERATOR FEDRPC_BINARY_DIR "/federator"
 #define FEDCTL FEDRPC_BINARY_DIR "/tools/fedctl/fedctl"
-#define WAIT_MS 15000 /* bound on a daemon start and on one fedctl run */
+#define WAIT_MS TU_WAIT_MS /* bound on a daemon start and on one fedctl run */
 #define MAX_ARGS 32
 #define NFED 3
 
@@ -57,15 +57,6 @@ typedef struct run {
 static char    *dir;
 static fed      F[NFED]; /* a, b, c */
 static dnsmasq *dns;
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Each domain allows the two others. c lets nobody search its users;
  * a and b allow exact handle search. Discovery only through DNS. */
@@ -111,7 +102,7 @@ fed_write_conf(const fed *f)
 static void
 fed_start(fed *f)
 {
-	long long end = now_ms() + WAIT_MS;
+	uint64_t  end = tu_now_ms() + WAIT_MS;
 	int       status;
 
 	unlink(f->pidf);
@@ -134,9 +125,9 @@ fed_start(fed *f)
 			cr_assert_fail("federator %s exited (status %d):\n%s",
 			    f->domain, status, log != NULL ? log : "");
 		}
-		cr_assert_lt(now_ms(), end, "federator %s did not start",
+		cr_assert_lt(tu_now_ms(), end, "federator %s did not start",
 		    f->domain);
-		usleep(10000);
+		tu_sleep_ms(10);
 	}
 }
 

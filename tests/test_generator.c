@@ -51,15 +51,6 @@ teardown(void)
 	free(tmp);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Runs argv (argv[0] a path) with its output in log, within timeout_ms.
  * Returns its exit code, or -1 when it died by a signal or ran too long.
@@ -67,7 +58,7 @@ now_ms(void)
 static int
 run(char *const argv[], const char *log, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	uint64_t  deadline = tu_now_ms() + (uint64_t) timeout_ms;
 	pid_t     pid      = tu_spawn(argv, log);
 	int       status;
 
@@ -78,12 +69,12 @@ run(char *const argv[], const char *log, int timeout_ms)
 		if (r == pid)
 			break;
 		cr_assert_eq(r, 0, "waitpid: %s", strerror(errno));
-		if (now_ms() > deadline) {
+		if (tu_now_ms() > deadline) {
 			tu_stop(pid, SIGKILL, 1000);
 			cr_assert_fail("%s ran longer than %d ms", argv[0], timeout_ms);
 			return -1;
 		}
-		usleep(5000);
+		tu_sleep_ms(5);
 	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

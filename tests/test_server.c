@@ -67,42 +67,48 @@ batch_done(async_batch *b)
 static bool
 batch_wait(async_batch *b, int n, unsigned timeout_ms)
 {
-	uint64_t end = now_ms() + timeout_ms;
-
-	while (batch_done(b) < n && now_ms() < end)
-		sleep_ms(2);
-	return batch_done(b) == n;
+	return TU_WAIT_FOR(batch_done(b) >= n, timeout_ms) &&
+	    batch_done(b) == n;
 }
 
 static fedrpc_code
-start_echo(fedrpc_channel *ch, uint32_t sleep, uint32_t timeout_ms,
-    const uint8_t *id, async_batch *b)
+start_echo_of(fedrpc_channel *ch, const char *payload, uint32_t sleep,
+    uint32_t timeout_ms, const uint8_t *id, async_batch *b)
 {
 	Fedrpc__Testing__V1__EchoRequest req =
 	    FEDRPC__TESTING__V1__ECHO_REQUEST__INIT;
 	fedrpc_call_opts opts = {.timeout_ms = timeout_ms, .request_id = id};
 	fedrpc_status    st   = {0};
 
-	req.sleep_ms = sleep;
+	req.payload.data = (uint8_t *) payload;
+	req.payload.len  = payload != NULL ? strlen(payload) : 0;
+	req.sleep_ms     = sleep;
 	return fedrpc_channel_call_async(
 	    ch, &echo_method, &req.base, &opts, batch_cb, b, NULL, &st);
+}
+
+static fedrpc_code
+start_echo(fedrpc_channel *ch, uint32_t sleep, uint32_t timeout_ms,
+    const uint8_t *id, async_batch *b)
+{
+	return start_echo_of(ch, NULL, sleep, timeout_ms, id, b);
+}
+
+static unsigned
+in_handler(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&echo_seen.mtx);
+	n = echo_seen.in_handler;
+	pthread_mutex_unlock(&echo_seen.mtx);
+	return n;
 }
 
 static bool
 wait_in_handler(unsigned n, unsigned timeout_ms)
 {
-	uint64_t end = now_ms() + timeout_ms;
-	unsigned cur;
-
-	do {
-		pthread_mutex_lock(&echo_seen.mtx);
-		cur = echo_seen.in_handler;
-		pthread_mutex_unlock(&echo_seen.mtx);
-		if (cur >= n)
-			return true;
-		sleep_ms(1);
-	} while (now_ms() < end);
-	return false;
+	return TU_WAIT_FOR(in_handler() >= n, timeout_ms);
 }
 
 /* ---- bad input ---- */
@@ -147,7 +153,7 @@ raw_call(const char *url, const void *buf, size_t len, char *msg, size_t n)
 	fedrpc_code       code;
 
 	cr_assert_eq(nng_req0_open(&s), 0);
-	cr_assert_eq(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 3000), 0);
+	cr_assert_eq(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, TU_CALL_MS), 0);
 	cr_assert_eq(nng_dial(s, url, NULL, 0), 0);
 	cr_assert_eq(nng_msg_alloc(&m, len), 0);
 	memcpy(nng_msg_body(m), buf, len);
@@ -199,7 +205,7 @@ Test(server, oversized_requests)
 	memset(big, 'b', 200000);
 	big[10000] = '\0';
 	/* Over the server's limit, under its hard cap: a clear answer. */
-	cr_assert_eq(echo_call(ch, big, 0, 3000, NULL, NULL, &st),
+	cr_assert_eq(echo_call(ch, big, 0, TU_CALL_MS, NULL, NULL, &st),
 	    FEDRPC_RESOURCE_EXHAUSTED, "%s: %s", fedrpc_code_name(st.code),
 	    st.message);
 	cr_assert(strstr(st.message, "exceeds the limit of 4096") != NULL,
@@ -209,7 +215,7 @@ Test(server, oversized_requests)
 	cr_assert_neq(echo_call(ch, big, 0, 300, NULL, NULL, &st), FEDRPC_OK);
 	cr_assert_eq(echo_handled(), 0);
 	/* And the server still serves. */
-	cr_assert_eq(echo_call(ch, "fine", 0, 3000, NULL, NULL, &st), FEDRPC_OK,
+	cr_assert_eq(echo_call(ch, "fine", 0, TU_CALL_MS, NULL, NULL, &st), FEDRPC_OK,
 	    "%s", st.message);
 	free(big);
 	fedrpc_channel_close(ch);
@@ -268,11 +274,11 @@ Test(server, admission_refusal_never_reaches_the_handler)
 
 	good = echo_channel(so.url, 0);
 	cr_assert_eq(fedrpc_channel_open(&evil, &co, &st), FEDRPC_OK);
-	cr_assert_eq(echo_call(evil, "x", 0, 2000, NULL, NULL, &st),
+	cr_assert_eq(echo_call(evil, "x", 0, TU_CALL_MS, NULL, NULL, &st),
 	    FEDRPC_PERMISSION_DENIED);
 	cr_assert_str_eq(st.message, "origin evil.example is not allowed");
 	cr_assert_eq(echo_handled(), 0);
-	cr_assert_eq(echo_call(good, "x", 0, 2000, NULL, NULL, &st), FEDRPC_OK);
+	cr_assert_eq(echo_call(good, "x", 0, TU_CALL_MS, NULL, NULL, &st), FEDRPC_OK);
 	cr_assert_eq(echo_handled(), 1);
 	/* Unknown methods are admitted (or not) before UNIMPLEMENTED. */
 	cr_assert_eq(fedrpc_channel_call(evil, &nope, &req.base, &resp, NULL, &st),
@@ -312,7 +318,9 @@ Test(server, refused_connections_get_no_calls_in)
 	cr_assert_eq(fedrpc_server_start(srv, &st), FEDRPC_OK);
 	ch = echo_channel_reconnect(so.url, 0, 5000);
 	cr_assert_neq(echo_call(ch, "x", 0, 300, NULL, NULL, &st), FEDRPC_OK);
-	cr_assert_gt(__atomic_load_n(&refused, __ATOMIC_RELAXED), 0);
+	/* (the refusal may come after the call gave up) */
+	cr_assert(TU_WAIT_FOR(__atomic_load_n(&refused, __ATOMIC_RELAXED) > 0,
+	    TU_WAIT_MS));
 	cr_assert_eq(echo_handled(), 0);
 	fedrpc_channel_close(ch);
 	fedrpc_server_free(srv);
@@ -329,18 +337,21 @@ Test(server, work_whose_deadline_passed_in_the_queue_never_runs)
 	async_batch     slow = BATCH_INIT, late = BATCH_INIT;
 	fedrpc_status   st   = {0};
 
-	/* The only worker is busy for 400 ms; the second call's 100 ms
-	 * run out while it waits in the queue. */
-	cr_assert_eq(start_echo(ch, 400, 5000, NULL, &slow), FEDRPC_OK);
-	cr_assert(wait_in_handler(1, 2000));
+	/* The only worker is busy for 3 s; the second call's 100 ms run
+	 * out while it waits in the queue (unless it took the call more
+	 * than 2.9 s to reach the server). */
+	cr_assert_eq(start_echo(ch, 3000, 2 * TU_CALL_MS, NULL, &slow),
+	    FEDRPC_OK);
+	cr_assert(wait_in_handler(1, TU_WAIT_MS));
 	cr_assert_eq(start_echo(ch, 0, 100, NULL, &late), FEDRPC_OK);
-	cr_assert(batch_wait(&late, 1, 2000));
+	cr_assert(batch_wait(&late, 1, TU_WAIT_MS));
 	cr_assert_eq(late.codes[FEDRPC_DEADLINE_EXCEEDED], 1);
-	cr_assert(batch_wait(&slow, 1, 3000));
+	cr_assert(batch_wait(&slow, 1, TU_WAIT_MS));
 	cr_assert_eq(slow.codes[FEDRPC_OK], 1);
 	/* Once the worker is free again the queued call is answered, not
 	 * run: a later call is the second run. */
-	cr_assert_eq(echo_call(ch, "x", 0, 2000, NULL, NULL, &st), FEDRPC_OK);
+	cr_assert_eq(echo_call(ch, "x", 0, TU_CALL_MS, NULL, NULL, &st),
+	    FEDRPC_OK);
 	cr_assert_eq(echo_handled(), 2);
 	fedrpc_channel_close(ch);
 	fedrpc_server_free(srv);
@@ -361,7 +372,7 @@ Test(server, retry_after_a_deadline_gets_the_real_reply)
 	fedrpc_request_id_new(id);
 	cr_assert_eq(echo_call(ch, "x", 300, 100, id, NULL, &st),
 	    FEDRPC_DEADLINE_EXCEEDED);
-	cr_assert_eq(echo_call(ch, "x", 300, 2000, id, &resp, &st), FEDRPC_OK,
+	cr_assert_eq(echo_call(ch, "x", 300, TU_CALL_MS, id, &resp, &st), FEDRPC_OK,
 	    "%s", st.message);
 	cr_assert_eq(resp->calls_for_request_id, 1);
 	cr_assert_eq(echo_handled(), 1);
@@ -383,10 +394,12 @@ Test(server, repeated_request_id_runs_the_handler_once)
 	Fedrpc__Testing__V1__EchoResponse *resp;
 
 	fedrpc_request_id_new(id);
-	cr_assert_eq(echo_call(ch, "once", 0, 2000, id, &resp, &st), FEDRPC_OK);
+	cr_assert_eq(echo_call(ch, "once", 0, TU_CALL_MS, id, &resp, &st),
+	    FEDRPC_OK);
 	cr_assert_eq(resp->calls_for_request_id, 1);
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
-	cr_assert_eq(echo_call(ch, "once", 0, 2000, id, &resp, &st), FEDRPC_OK);
+	cr_assert_eq(echo_call(ch, "once", 0, TU_CALL_MS, id, &resp, &st),
+	    FEDRPC_OK);
 	cr_assert_eq(resp->calls_for_request_id, 1, "the cached reply");
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
 	cr_assert_eq(echo_handled(), 1);
@@ -394,13 +407,14 @@ Test(server, repeated_request_id_runs_the_handler_once)
 	/* Concurrent duplicates wait for the first run. */
 	fedrpc_request_id_new(id2);
 	for (int i = 0; i < 3; i++)
-		cr_assert_eq(start_echo(ch, 200, 3000, id2, &b), FEDRPC_OK);
-	cr_assert(batch_wait(&b, 3, 3000));
+		cr_assert_eq(start_echo(ch, 200, TU_CALL_MS, id2, &b), FEDRPC_OK);
+	cr_assert(batch_wait(&b, 3, TU_WAIT_MS));
 	cr_assert_eq(b.codes[FEDRPC_OK], 3);
 	cr_assert_eq(echo_handled(), 2);
 
 	/* A fresh id runs again. */
-	cr_assert_eq(echo_call(ch, "once", 0, 2000, NULL, NULL, &st), FEDRPC_OK);
+	cr_assert_eq(echo_call(ch, "once", 0, TU_CALL_MS, NULL, NULL, &st),
+	    FEDRPC_OK);
 	cr_assert_eq(echo_handled(), 3);
 	fedrpc_channel_close(ch);
 	fedrpc_server_free(srv);
@@ -417,13 +431,13 @@ Test(server, dedup_cache_is_bounded)
 
 	for (int i = 0; i < 8; i++) {
 		fedrpc_request_id_new(ids[i]);
-		cr_assert_eq(echo_call(ch, "x", 0, 2000, ids[i], NULL, &st),
+		cr_assert_eq(echo_call(ch, "x", 0, TU_CALL_MS, ids[i], NULL, &st),
 		    FEDRPC_OK);
 	}
 	/* The newest ids are still known; the oldest were forgotten. */
-	cr_assert_eq(echo_call(ch, "x", 0, 2000, ids[7], NULL, &st), FEDRPC_OK);
+	cr_assert_eq(echo_call(ch, "x", 0, TU_CALL_MS, ids[7], NULL, &st), FEDRPC_OK);
 	cr_assert_eq(echo_handled(), 8);
-	cr_assert_eq(echo_call(ch, "x", 0, 2000, ids[0], NULL, &st), FEDRPC_OK);
+	cr_assert_eq(echo_call(ch, "x", 0, TU_CALL_MS, ids[0], NULL, &st), FEDRPC_OK);
 	cr_assert_eq(echo_handled(), 9);
 	fedrpc_channel_close(ch);
 	fedrpc_server_free(srv);
@@ -446,17 +460,15 @@ Test(server, retry_after_a_dropped_connection_is_deduplicated)
 	 * the caller cannot know whether the call ran. Its retry under the
 	 * same id gets the reply of the one run there was. */
 	fedrpc_request_id_new(id);
-	code = echo_call(ch, "close-pipe", 0, 5000, id, &resp, &st);
+	code = echo_call(ch, "close-pipe", 0, TU_CALL_MS, id, &resp, &st);
 	cr_assert_eq(code, FEDRPC_UNAVAILABLE, "%s: %s",
 	    fedrpc_code_name(st.code), st.message);
 	cr_assert(strstr(st.message, "lost") != NULL, "%s", st.message);
 	cr_assert_eq(echo_seen.pipes_closed, 1);
-	for (int i = 0; i < 50; i++) {
-		code = echo_call(ch, "close-pipe", 0, 5000, id, &resp, &st);
-		if (code != FEDRPC_UNAVAILABLE)
-			break;
-		sleep_ms(20); /* reconnecting */
-	}
+	/* (UNAVAILABLE while reconnecting) */
+	(void) TU_WAIT_FOR((code = echo_call(ch, "close-pipe", 0, TU_CALL_MS, id,
+	                        &resp, &st)) != FEDRPC_UNAVAILABLE,
+	    TU_WAIT_MS);
 	cr_assert_eq(code, FEDRPC_OK, "%s", st.message);
 	cr_assert_eq(resp->calls_for_request_id, 1);
 	cr_assert_eq(echo_handled(), 1);
@@ -477,20 +489,25 @@ Test(server, stop_with_calls_in_flight)
 		async_batch     running = BATCH_INIT, queued = BATCH_INIT;
 
 		cr_assert_not_null(srv);
+		/* Both workers busy until the stop begins (the handlers
+		 * watch for it), however long the calls below take. */
 		for (int i = 0; i < 2; i++)
-			cr_assert_eq(start_echo(ch, 200, 5000, NULL, &running),
+			cr_assert_eq(start_echo_of(ch, "until-stop",
+			                 2 * TU_CALL_MS, 3 * TU_CALL_MS, NULL,
+			                 &running),
 			    FEDRPC_OK);
-		cr_assert(wait_in_handler(2, 2000));
+		cr_assert(wait_in_handler(2, TU_WAIT_MS));
+		/* Queued behind them at the server, or still on their way:
+		 * either way answered UNAVAILABLE, never run. */
 		for (int i = 0; i < 4; i++)
-			cr_assert_eq(start_echo(ch, 200, 5000, NULL, &queued),
+			cr_assert_eq(start_echo(ch, 200, TU_CALL_MS, NULL, &queued),
 			    FEDRPC_OK);
-		sleep_ms(20); /* let the queued calls reach the server */
-		fedrpc_server_stop(srv, 2000);
-		fedrpc_server_stop(srv, 2000); /* idempotent */
-		cr_assert(batch_wait(&running, 2, 3000));
+		fedrpc_server_stop(srv, TU_CALL_MS);
+		fedrpc_server_stop(srv, TU_CALL_MS); /* idempotent */
+		cr_assert(batch_wait(&running, 2, TU_WAIT_MS));
 		cr_assert_eq(running.codes[FEDRPC_OK], 2, "round %d: %s", round,
 		    running.last_msg);
-		cr_assert(batch_wait(&queued, 4, 3000));
+		cr_assert(batch_wait(&queued, 4, TU_WAIT_MS));
 		cr_assert_eq(queued.codes[FEDRPC_UNAVAILABLE], 4,
 		    "round %d: %s", round, queued.last_msg);
 		cr_assert_eq(echo_handled(), 2);
@@ -516,16 +533,18 @@ Test(server, stop_without_grace_and_repeatedly)
 		/* nng 1.5.2 leaks a TCP connection (and its listener) that
 		 * is still negotiating when the socket closes: connect
 		 * first. */
-		for (int i = 0; i < 500 && !fedrpc_channel_is_connected(ch); i++)
-			sleep_ms(2);
+		cr_assert(TU_WAIT_FOR(fedrpc_channel_is_connected(ch), TU_WAIT_MS));
 		for (int i = 0; i < 10; i++)
 			cr_assert_eq(start_echo(ch, round % 3 == 0 ? 20 : 0,
 			                 3000, NULL, &b),
 			    FEDRPC_OK);
-		sleep_ms((unsigned) round % 4);
+		/* The stop falls at a different point of the calls in each
+		 * round. */
+		tu_sleep_ms((unsigned) round % 4);
 		fedrpc_server_stop(srv, 0);
-		/* Every call ends: done, refused, or failed over. */
-		cr_assert(batch_wait(&b, 10, 5000), "round %d: %d done", round,
+		/* Every call ends (by its deadline at the latest): done,
+		 * refused, or failed over. */
+		cr_assert(batch_wait(&b, 10, TU_WAIT_MS), "round %d: %d done", round,
 		    batch_done(&b));
 		fedrpc_channel_close(ch);
 		fedrpc_server_free(srv);

@@ -28,7 +28,7 @@
 #include "testcerts.h"
 #include "testutil.h"
 
-#define WAIT_MS 5000   /* bound on every socket wait */
+#define WAIT_MS TU_WAIT_MS /* bound on every socket wait */
 #define N_CLIENTS 50   /* concurrent clients, each with its own certificate */
 #define N_REQUESTS 4   /* requests per client */
 
@@ -74,15 +74,6 @@ logged(void)
 	rewind(log_file);
 	cr_assert_eq(fread(buf, 1, (size_t) n, log_file), (size_t) n);
 	return buf;
-}
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
 /* What a test config is made of; names are files in dir without ".crt". */
@@ -242,8 +233,8 @@ echo_main(void *arg)
 		}
 		nng_msg_clear(m);
 		nng_msg_append(m, reply, strlen(reply) + 1);
-		/* Counted before it leaves: the client may check the count
-		 * as soon as it has the reply. */
+		/* Counted before the reply leaves: a client that has it
+		 * must find it counted. */
 		atomic_fetch_add(&e->served, 1);
 		if (nng_sendmsg(e->sock, m, 0) != 0)
 			nng_msg_free(m);
@@ -314,13 +305,22 @@ call(nng_socket s, const char *body)
 static fedrpc_code
 wait_failure(fedrpc_tls *tls, char *buf, size_t len)
 {
-	uint64_t    end = now_ms() + WAIT_MS;
 	fedrpc_code code;
 
-	while ((code = fedrpc_tls_last_error(tls, buf, len)) == FEDRPC_OK &&
-	    now_ms() < end)
-		usleep(2000);
+	(void) TU_WAIT_FOR(
+	    (code = fedrpc_tls_last_error(tls, buf, len)) != FEDRPC_OK, WAIT_MS);
 	return code;
+}
+
+/* Whether the log holds `what` now. */
+static bool
+log_has(const char *what)
+{
+	char *log   = logged();
+	bool  found = strstr(log, what) != NULL;
+
+	free(log);
+	return found;
 }
 
 /* ---- engine ---- */
@@ -763,26 +763,68 @@ raw_send_and_close(int port, const char *buf, size_t len)
 
 /*
  * Dials server config `stls` with client config `cfg`, expects the dial to
- * fail within WAIT_MS, and returns the server's classified failure.
+ * fail promptly (under half of a call deadline: the synchronous dial has
+ * no deadline of its own and would hang), and returns the server's
+ * classified failure.
  */
 static fedrpc_code
 refused(fedrpc_tls *stls, nng_tls_config *cfg, char *why, size_t len)
 {
 	server     sv;
 	nng_socket c;
-	uint64_t   t0 = now_ms();
+	uint64_t   t0 = tu_now_ms();
 	int        rv;
 	fedrpc_code code;
 
 	server_open(&sv, fedrpc_tls_nng_config(stls));
 	rv = client_dial(&c, sv.url, cfg);
 	cr_assert_neq(rv, 0, "the dial should have been refused");
-	cr_assert_lt(now_ms() - t0, (uint64_t) WAIT_MS, "refusal took %llu ms",
-	    (unsigned long long) (now_ms() - t0));
+	cr_assert_lt(tu_now_ms() - t0, TU_FAST_MS, "refusal took %llu ms",
+	    (unsigned long long) (tu_now_ms() - t0));
 	code = wait_failure(stls, why, len);
 	nng_close(c);
 	nng_close(sv.sock);
 	return code;
+}
+
+/* Whether why is `want`, or begins with it when want ends in "(". */
+static bool
+reason_is(const char *why, const char *want)
+{
+	size_t n = strlen(want);
+
+	return n > 0 && want[n - 1] == '(' ? strncmp(why, want, n) == 0
+					   : strcmp(why, want) == 0;
+}
+
+/*
+ * A client the server refuses learns why from the server's alert. nng
+ * 1.5.2 closes a connection whose handshake failed at once, and an alert
+ * still queued behind the server's previous flight goes with it (its TCP
+ * send is cancelled; more likely on a busy machine): the client then
+ * knows only that the connection was closed during the handshake. So the
+ * refused dial is made up to three times, until the alert gets through;
+ * the server refuses every one of them for the same reason.
+ */
+static void
+refusal_reaches_client(fedrpc_tls *stls, fedrpc_tls *ctls,
+    fedrpc_code server_code, const char *server_why, const char *client_why)
+{
+	char why[256];
+
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(refused(stls, fedrpc_tls_nng_config(ctls), why,
+		                 sizeof(why)),
+		    server_code, "%s", why);
+		cr_assert(reason_is(why, server_why), "%s", why);
+		cr_assert_eq(
+		    wait_failure(ctls, why, sizeof(why)), FEDRPC_UNAVAILABLE);
+		if (reason_is(why, client_why))
+			return;
+		cr_assert_str_eq(why, "connection closed during handshake");
+		cr_log_warn("attempt %d: the refusal's alert was lost", i + 1);
+	}
+	cr_assert_fail("the client never learnt why it was refused");
 }
 
 Test(refusal, no_client_certificate, .init = setup, .fini = teardown)
@@ -806,7 +848,6 @@ Test(refusal, client_certificate_from_another_ca, .init = setup,
     .fini = teardown)
 {
 	fedrpc_tls *stls = server_tls(), *ctls;
-	char        why[256];
 	char       *log;
 
 	testcerts_ca(dir, "other-ca");
@@ -815,18 +856,14 @@ Test(refusal, client_certificate_from_another_ca, .init = setup,
 	ctls = make_tls((tls_spec){.ca = "ca",
 	    .leaf                      = "stranger",
 	    .server_name               = "server.example"});
-	cr_assert_eq(refused(stls, fedrpc_tls_nng_config(ctls), why,
-	                 sizeof(why)),
-	    FEDRPC_UNAUTHENTICATED);
-	cr_assert(strncmp(why, "certificate not trusted (", 25) == 0, "%s",
-	    why);
 	/* The client learns it was refused, and why as far as TLS says. */
-	cr_assert_eq(wait_failure(ctls, why, sizeof(why)), FEDRPC_UNAVAILABLE);
-	cr_assert(strncmp(why, "refused by peer: certificate not trusted", 40) ==
-	        0,
-	    "%s", why);
+	refusal_reaches_client(stls, ctls, FEDRPC_UNAUTHENTICATED,
+	    "certificate not trusted (",
+	    "refused by peer: certificate not trusted (");
 	/* The warning names the peer's address (nng's engine context is
-	 * its connection; this fails if that ever changes). */
+	 * its connection; this fails if that ever changes). The failure
+	 * is recorded before it is logged. */
+	(void) TU_WAIT_FOR(log_has("certificate not trusted"), WAIT_MS);
 	log = logged();
 	cr_assert(strstr(log, "handshake from 127.0.0.1:") != NULL, "%s", log);
 	cr_assert(strstr(log, "certificate not trusted") != NULL, "%s", log);
@@ -983,13 +1020,9 @@ Test(refusal, expired_and_not_yet_valid_certificates, .init = setup,
 	    -86400, FEDRPC_PKI_KEY_P256);
 
 	ctls = client_tls("expired");
-	cr_assert_eq(refused(stls, fedrpc_tls_nng_config(ctls), why,
-	                 sizeof(why)),
-	    FEDRPC_UNAUTHENTICATED);
-	cr_assert_str_eq(why, "certificate expired");
-	cr_assert_eq(wait_failure(ctls, why, sizeof(why)), FEDRPC_UNAVAILABLE);
-	cr_assert_str_eq(why, "refused by peer: certificate expired or not yet "
-	                      "valid");
+	refusal_reaches_client(stls, ctls, FEDRPC_UNAUTHENTICATED,
+	    "certificate expired",
+	    "refused by peer: certificate expired or not yet valid");
 	fedrpc_tls_free(ctls);
 	fedrpc_tls_free(stls);
 
@@ -1049,12 +1082,8 @@ Test(refusal, revoked_client_certificate, .init = setup, .fini = teardown)
 	stls = make_tls((tls_spec){
 	    .server = true, .ca = "ca", .leaf = "server", .crl_ca = "ca"});
 	ctls = client_tls("revoked");
-	cr_assert_eq(refused(stls, fedrpc_tls_nng_config(ctls), why,
-	                 sizeof(why)),
-	    FEDRPC_UNAUTHENTICATED);
-	cr_assert_str_eq(why, "certificate revoked");
-	cr_assert_eq(wait_failure(ctls, why, sizeof(why)), FEDRPC_UNAVAILABLE);
-	cr_assert_str_eq(why, "refused by peer: certificate revoked");
+	refusal_reaches_client(stls, ctls, FEDRPC_UNAUTHENTICATED,
+	    "certificate revoked", "refused by peer: certificate revoked");
 
 	/* A certificate the CRL does not list still gets in, and clears
 	 * the server's last failure. */
@@ -1150,6 +1179,8 @@ Test(refusal, truncated_handshake_but_not_a_port_probe, .init = setup,
 	cr_assert(raw_send_and_close(port, "\x16\x03\x01\x00", 4));
 	cr_assert_eq(wait_failure(stls, why, sizeof(why)), FEDRPC_UNAVAILABLE);
 	cr_assert_str_eq(why, "connection closed during handshake");
+	/* The failure is recorded before it is logged. */
+	(void) TU_WAIT_FOR(log_has("handshake from 127.0.0.1:"), WAIT_MS);
 	log = logged();
 	first = strstr(log, "handshake from 127.0.0.1:");
 	cr_assert_not_null(first, "%s", log);

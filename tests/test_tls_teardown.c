@@ -79,23 +79,6 @@ teardown(void)
 
 TestSuite(tls_teardown, .init = setup, .fini = teardown, .timeout = 120);
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
-static void
-nap_ms(unsigned ms)
-{
-	struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
 
 static fedrpc_tls *
 tls_config(bool server, const char *leaf)
@@ -164,7 +147,7 @@ loop_cb(void *arg)
 			nng_aio_set_msg(c->aio, NULL);
 			if (!s->server) {
 				/* Try again with a new request. */
-				nap_ms(1);
+				tu_sleep_ms(1);
 				if (nng_msg_alloc(&msg, 200) != 0)
 					return;
 				memset(nng_msg_body(msg), 'q', 200);
@@ -372,18 +355,17 @@ drop_under_load(const char *scheme)
 	side_go(&srv);
 	side_go(&cli);
 
-	end = now_ms() + 4000;
-	while (now_ms() < end && drops < 400) {
+	/* 4 s of load (or 400 connections) */
+	end = tu_now_ms() + 4000;
+	while (tu_now_ms() < end && drops < 400) {
 		unsigned before = __atomic_load_n(&cli.replies, __ATOMIC_RELAXED);
-		uint64_t wait   = now_ms() + 2000;
 		nng_pipe p;
 
 		/* Let traffic flow on the new connection, then drop it
 		 * from one end or the other. */
-		while (__atomic_load_n(&cli.replies, __ATOMIC_RELAXED) <
-		        before + 1 + drops % 7 &&
-		    now_ms() < wait)
-			nap_ms(1);
+		(void) TU_WAIT_FOR(__atomic_load_n(&cli.replies, __ATOMIC_RELAXED) >=
+		        before + 1 + drops % 7,
+		    2000);
 		p = drops % 2 ? side_last_pipe(&cli) : side_last_pipe(&srv);
 		if (nng_pipe_id(p) > 0)
 			nng_pipe_close(p);
@@ -509,21 +491,19 @@ srv_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 
 /*
  * Whether the listener hands a fresh client's connection to its socket
- * within 5 s. (The client side alone proves nothing: nng negotiates a
- * connection whether or not its listener still accepts.)
+ * (within TU_WAIT_MS). (The client side alone proves nothing: nng
+ * negotiates a connection whether or not its listener still accepts.)
  */
 static bool
 listener_accepts(const char *url)
 {
 	probe_client c;
-	uint64_t     end    = now_ms() + 5000;
 	unsigned     before = __atomic_load_n(&srv_pipes, __ATOMIC_RELAXED);
 	bool         up;
 
 	probe_client_open(&c, url);
-	while (!(up = __atomic_load_n(&srv_pipes, __ATOMIC_RELAXED) > before) &&
-	    now_ms() < end)
-		nap_ms(5);
+	up = TU_WAIT_FOR(__atomic_load_n(&srv_pipes, __ATOMIC_RELAXED) > before,
+	    TU_WAIT_MS);
 	probe_client_close(&c);
 	return up;
 }
@@ -570,7 +550,7 @@ Test(tls_teardown, listener_survives_peers_that_abandon_the_set_up)
 	cr_assert_geq(fd = raw_connect(port), 0);
 	cr_assert_eq(write(fd, close_notify, sizeof(close_notify)),
 	    (ssize_t) sizeof(close_notify));
-	nap_ms(100); /* the alert goes alone, before the close */
+	tu_sleep_ms(100); /* the alert goes alone, before the close */
 	close(fd);
 	cr_assert(listener_accepts(url),
 	    "the listener stopped accepting after a close_notify alert");
@@ -584,7 +564,7 @@ Test(tls_teardown, listener_survives_peers_that_abandon_the_set_up)
 		cr_assert_eq(wolfSSL_connect(ssl), WOLFSSL_SUCCESS, "%d",
 		    wolfSSL_get_error(ssl, 0));
 		wolfSSL_shutdown(ssl);
-		nap_ms(50);
+		tu_sleep_ms(50);
 		wolfSSL_free(ssl);
 		close(fd);
 		cr_assert(listener_accepts(url),
@@ -623,7 +603,7 @@ rude_main(void *arg)
 			wolfSSL_set_fd(ssl, fd);
 			if (wolfSSL_accept(ssl) == WOLFSSL_SUCCESS)
 				wolfSSL_shutdown(ssl);
-			nap_ms(50);
+			tu_sleep_ms(50);
 			wolfSSL_free(ssl);
 		}
 		close(fd);
@@ -645,7 +625,6 @@ Test(tls_teardown, dialer_redials_after_a_server_closes_during_set_up)
 	struct timeval     tv  = {0, 100000};
 	probe_client       c;
 	char               url[64];
-	uint64_t           end;
 
 	r.ctx = raw_tls_ctx(true, "srv");
 	cr_assert_geq(r.lfd = socket(AF_INET, SOCK_STREAM, 0), 0);
@@ -660,10 +639,8 @@ Test(tls_teardown, dialer_redials_after_a_server_closes_during_set_up)
 
 	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", r.port);
 	probe_client_open(&c, url);
-	end = now_ms() + 5000;
-	while (__atomic_load_n(&r.accepted, __ATOMIC_RELAXED) < 3 &&
-	    now_ms() < end)
-		nap_ms(5);
+	(void) TU_WAIT_FOR(__atomic_load_n(&r.accepted, __ATOMIC_RELAXED) >= 3,
+	    TU_WAIT_MS);
 	probe_client_close(&c);
 	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(r.thread, NULL);

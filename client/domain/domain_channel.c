@@ -322,8 +322,9 @@ static void fail_sequence(dom_chan *d, fedrpc_code code, const char *why,
 static void
 try_start(dom_chan *d, uint64_t now, act *a)
 {
-	d->try_step    = TRY_HANDSHAKE;
-	d->try.started = now;
+	d->try_step     = TRY_HANDSHAKE;
+	d->try.started  = now;
+	d->last_attempt = now;
 	snprintf(d->step, sizeof(d->step), "%s with %.200s:%u",
 	    d->cfg->use_tls ? "TLS handshake" : "handshake", d->try.host,
 	    (unsigned) d->try.port);
@@ -875,8 +876,10 @@ fedrpc_domain_info_get(fedrpc_channel *ch, fedrpc_domain_info *out)
 		snprintf(out->address, sizeof(out->address), "%s", d->cur.addr);
 		out->port = d->cur.port;
 	}
-	out->backoff_ms = d->state == DOM_BACKOFF ? d->backoff_ms : 0;
-	out->failures   = d->failures;
+	out->backoff_ms      = d->state == DOM_BACKOFF ? d->backoff_ms : 0;
+	out->failures        = d->failures;
+	out->last_attempt_ms = d->last_attempt;
+	out->retry_at_ms     = d->state == DOM_BACKOFF ? d->retry_at : 0;
 	pthread_mutex_unlock(&ch->mtx);
 	return FEDRPC_OK;
 }

@@ -124,6 +124,7 @@ struct dom_chan {
 	uint16_t           lost_port;
 
 	backoff            bo;
+	uint64_t           last_attempt; /* when the latest dial started */
 	uint64_t           retry_at;     /* DOM_BACKOFF: when to try again */
 	uint32_t           backoff_ms;   /* the delay being waited */
 	uint32_t           failures;     /* sequences failed in a row */

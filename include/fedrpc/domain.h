@@ -138,6 +138,11 @@ typedef struct fedrpc_domain_info {
 	char     address[64];  /* its address, as dialed */
 	uint32_t backoff_ms;   /* the current back-off delay (0: none) */
 	uint32_t failures;     /* attempt sequences failed in a row */
+	/* The schedule, in milliseconds of CLOCK_MONOTONIC: */
+	uint64_t last_attempt_ms; /* when the latest attempt to a target
+				   * address started (0: none yet) */
+	uint64_t retry_at_ms;     /* in back-off: when the next attempt may
+				   * start (0: not backing off) */
 } fedrpc_domain_info;
 
 /* Fills `out` for a channel from fedrpc_domains_channel(); NOT_FOUND for

@@ -36,15 +36,6 @@ struct dnsmasq {
 	char  nameserver[32]; /* "127.0.0.1:<port>" */
 };
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* True once 127.0.0.1:port answers a DNS query (any answer will do). */
 static bool
 answers(int port)
@@ -147,17 +138,17 @@ spawn(dnsmasq *d, const char *const *records)
 static bool
 wait_ready(dnsmasq *d)
 {
-	long long deadline = now_ms() + READY_TIMEOUT_MS;
+	uint64_t  deadline = tu_now_ms() + READY_TIMEOUT_MS;
 	int       status;
 
-	while (now_ms() < deadline) {
+	while (tu_now_ms() < deadline) {
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
 			d->pid = -1; /* exited: port taken, bad option, ... */
 			return false;
 		}
 		if (answers(d->port))
 			return true;
-		usleep(10000);
+		tu_sleep_ms(10);
 	}
 	return false;
 }
@@ -199,7 +190,7 @@ launch(dnsmasq *d, const char *const *records, bool fixed_port)
 		dnsmasq_halt(d);
 		/* A fixed port may still be held by the previous process's
 		 * last moments; fresh ports may have been taken meanwhile. */
-		usleep(100000);
+		tu_sleep_ms(100);
 	}
 	dump_log(d, "did not start");
 	return false;

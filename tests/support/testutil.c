@@ -1,5 +1,6 @@
 /*
- * Test support: scratch folders, free ports, child processes.
+ * Test support: scratch folders, free ports, child processes, the clock
+ * and bounded polls.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -96,19 +97,56 @@ tu_free_port(void)
 	return -1;
 }
 
-static long long
-now_ms(void)
+uint64_t
+tu_now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+}
+
+uint64_t
+tu_ms_until(uint64_t t)
+{
+	uint64_t now = tu_now_ms();
+
+	return t > now ? t - now : 0;
+}
+
+void
+tu_sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+unsigned
+tu_poll_pause_ms(unsigned round)
+{
+	/* Quick answers for what is quick, little CPU for what is not. */
+	return round < 5 ? 1u << round : 20;
+}
+
+bool
+tu_wait_until(bool (*done)(void *arg), void *arg, unsigned total_ms)
+{
+	uint64_t end = tu_now_ms() + total_ms;
+
+	for (unsigned round = 0; !done(arg); round++) {
+		if (tu_now_ms() >= end)
+			return done(arg);
+		tu_sleep_ms(tu_poll_pause_ms(round));
+	}
+	return true;
 }
 
 bool
 tu_wait_port(int port, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	uint64_t deadline = tu_now_ms() + (uint64_t) timeout_ms;
 
 	do {
 		struct sockaddr_in sa = {.sin_family = AF_INET};
@@ -121,8 +159,8 @@ tu_wait_port(int port, int timeout_ms)
 		close(fd);
 		if (ok)
 			return true;
-		usleep(20000);
-	} while (now_ms() < deadline);
+		tu_sleep_ms(20);
+	} while (tu_now_ms() < deadline);
 	return false;
 }
 
@@ -151,19 +189,19 @@ tu_spawn(char *const argv[], const char *logfile)
 int
 tu_stop(pid_t pid, int sig, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
-	int       status;
+	uint64_t deadline = tu_now_ms() + (uint64_t) timeout_ms;
+	int      status;
 
 	if (pid <= 0)
 		return -1;
 	kill(pid, sig);
-	while (now_ms() < deadline) {
+	while (tu_now_ms() < deadline) {
 		pid_t r = waitpid(pid, &status, WNOHANG);
 		if (r == pid)
 			return status;
 		if (r < 0)
 			return -1;
-		usleep(10000);
+		tu_sleep_ms(10);
 	}
 	kill(pid, SIGKILL);
 	return waitpid(pid, &status, 0) == pid ? status : -1;
