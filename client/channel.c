@@ -51,8 +51,7 @@ dup_or_empty(const char *s)
 static void
 chan_free(fedrpc_channel *ch)
 {
-	if (ch->dom != NULL)
-		dom_free(ch->dom);
+	ch->hooks->free(ch);
 	if (ch->watch_aio != NULL)
 		nng_aio_free(ch->watch_aio);
 	if (ch->tls != NULL)
@@ -104,8 +103,7 @@ chan_fail_status(fedrpc_channel *ch, fedrpc_status *st)
 static void
 watch_start(fedrpc_channel *ch)
 {
-	if (ch->watching || ch->closing || ch->n_pipes > 0 || ch->n_live == 0 ||
-	    ch->dom != NULL)
+	if (ch->watching || ch->closing || ch->n_pipes > 0 || ch->n_live == 0)
 		return;
 	ch->watching = true;
 	nng_sleep_aio(0, ch->watch_aio);
@@ -284,10 +282,9 @@ pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 				break;
 			}
 		}
-		watch_start(ch);
 	}
-	if (ch->dom != NULL && ev != NNG_PIPE_EV_ADD_PRE)
-		dom_pipe_locked(ch->dom, pipe, ev);
+	if (ev != NNG_PIPE_EV_ADD_PRE)
+		ch->hooks->pipe_event(ch, pipe, ev);
 	pthread_mutex_unlock(&ch->mtx);
 }
 
@@ -320,6 +317,7 @@ chan_open(fedrpc_channel **out, const fedrpc_channel_opts *opts, bool dial,
 		    "out of memory opening a channel");
 	pthread_mutex_init(&ch->mtx, NULL);
 	pthread_cond_init(&ch->cv, NULL);
+	ch->hooks           = &chan_url_hooks;
 	ch->refs            = 1;
 	ch->api_version     = opts->api_version;
 	ch->max_msg         = opts->max_message_size ? opts->max_message_size
@@ -483,9 +481,7 @@ chan_call_acquire(fedrpc_channel *ch, bool handle, fedrpc_status *st)
 	/* Fail fast while a failure is fresh; an old one is checked
 	 * again by the watch before calls are failed for it. */
 	if (ch->n_pipes == 0 && ch->fail_code != FEDRPC_OK &&
-	    (ch->dom != NULL
-	            ? fedrpc_clock_ms() < ch->fail_until
-	            : fedrpc_clock_ms() - ch->fail_ms < ch->fresh_ms)) {
+	    ch->hooks->fail_fast(ch)) {
 		fedrpc_status_set(st, ch->fail_code, "cannot reach %s: %s",
 		    ch->url, ch->fail_msg);
 		pthread_mutex_unlock(&ch->mtx);
@@ -528,10 +524,7 @@ chan_call_acquire(fedrpc_channel *ch, bool handle, fedrpc_status *st)
 		ch->live->prev = c;
 	ch->live = c;
 	ch->n_live++;
-	if (ch->dom != NULL)
-		dom_call_locked(ch->dom);
-	else
-		watch_start(ch);
+	ch->hooks->call_waiting(ch);
 	pthread_mutex_unlock(&ch->mtx);
 	return c;
 }
@@ -606,14 +599,8 @@ chan_call_unref(fedrpc_channel *ch, fedrpc_call *c)
 void
 fedrpc_channel_close(fedrpc_channel *ch)
 {
-	if (ch == NULL)
-		return;
-	if (ch->dom != NULL) {
-		/* Shared through its pool, which closes it. */
-		dom_release(ch->dom);
-		return;
-	}
-	chan_close(ch);
+	if (ch != NULL)
+		ch->hooks->close(ch);
 }
 
 void
@@ -679,14 +666,7 @@ fedrpc_channel_last_error(fedrpc_channel *ch, char *buf, size_t len)
 	fedrpc_code code;
 
 	pthread_mutex_lock(&ch->mtx);
-	if (ch->dom != NULL) {
-		code = dom_last_error_locked(ch->dom, buf, len);
-		pthread_mutex_unlock(&ch->mtx);
-		return code;
-	}
-	code = ch->n_pipes > 0 ? FEDRPC_OK : ch->fail_code;
-	if (len > 0)
-		snprintf(buf, len, "%s", code == FEDRPC_OK ? "" : ch->fail_msg);
+	code = ch->hooks->last_error(ch, buf, len);
 	pthread_mutex_unlock(&ch->mtx);
 	return code;
 }
@@ -710,4 +690,54 @@ fedrpc_channel_peer(fedrpc_channel *ch, fedrpc_peer *out)
 	if (nng_pipe_id(pipe) <= 0)
 		return FEDRPC_NOT_FOUND;
 	return fedrpc_tls_peer_get(pipe, out);
+}
+
+/* ---- a channel opened by URL ---- */
+
+static void
+url_pipe_event(fedrpc_channel *ch, nng_pipe pipe, nng_pipe_ev ev)
+{
+	(void) pipe;
+	if (ev == NNG_PIPE_EV_REM_POST)
+		watch_start(ch);
+}
+
+/* A failure counts while it is fresh; an old one is checked again by the
+ * watch before calls are failed for it. */
+static bool
+url_fail_fast(fedrpc_channel *ch)
+{
+	return fedrpc_clock_ms() - ch->fail_ms < ch->fresh_ms;
+}
+
+static fedrpc_code
+url_last_error(fedrpc_channel *ch, char *buf, size_t len)
+{
+	fedrpc_code code = ch->n_pipes > 0 ? FEDRPC_OK : ch->fail_code;
+
+	if (len > 0)
+		snprintf(buf, len, "%s", code == FEDRPC_OK ? "" : ch->fail_msg);
+	return code;
+}
+
+static void
+url_free(fedrpc_channel *ch)
+{
+	(void) ch;
+}
+
+const chan_hooks chan_url_hooks = {
+	.call_waiting = watch_start,
+	.pipe_event   = url_pipe_event,
+	.fail_fast    = url_fail_fast,
+	.last_error   = url_last_error,
+	.close        = chan_close,
+	.free         = url_free,
+};
+
+void
+chan_set_hooks(fedrpc_channel *ch, const chan_hooks *h, void *arg)
+{
+	ch->hooks     = h;
+	ch->hooks_arg = arg;
 }

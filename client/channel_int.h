@@ -139,12 +139,38 @@ struct fedrpc_channel {
 	bool                watching;
 	dial_counts         seen;      /* dialer counters at the last look */
 
-	/* domain mode (domain_channel.c): the connection manager that owns
-	 * the dialers, in place of the fixed dialer and the watch; NULL for
-	 * a channel opened by URL */
-	struct dom_chan    *dom;
-	uint64_t            fail_until; /* domain mode: fail fast until then */
+	/* What this kind of channel does at the points where kinds differ:
+	 * chan_url_hooks (channel.c) for a channel opened by URL, or the
+	 * domain channel's (domain_channel.c), whose connection manager owns
+	 * the dialers in place of the fixed dialer and the watch. */
+	const struct chan_hooks *hooks;
+	void                    *hooks_arg; /* the domain channel's state */
+	uint64_t fail_until; /* domain channel: fail fast until then */
 };
+
+/*
+ * The points where a kind of channel differs from the generic one. Every
+ * hook but close runs with ch->mtx held.
+ */
+typedef struct chan_hooks {
+	/* A call is about to wait for a connection. */
+	void (*call_waiting)(fedrpc_channel *ch);
+	/* A connection of the channel's socket came (ADD_POST) or went
+	 * (REM_POST); the channel's own bookkeeping is done. */
+	void (*pipe_event)(fedrpc_channel *ch, nng_pipe pipe, nng_pipe_ev ev);
+	/* Whether a new call fails at once for the failure on record
+	 * (ch->fail_code is set and nothing is connected). */
+	bool (*fail_fast)(fedrpc_channel *ch);
+	/* fedrpc_channel_last_error(). */
+	fedrpc_code (*last_error)(fedrpc_channel *ch, char *buf, size_t len);
+	/* fedrpc_channel_close() (ch->mtx not held). */
+	void (*close)(fedrpc_channel *ch);
+	/* Frees the kind's own state once the socket is closed. */
+	void (*free)(fedrpc_channel *ch);
+} chan_hooks;
+
+/* A channel opened by URL: a fixed dialer and the failure watch. */
+extern const chan_hooks chan_url_hooks;
 
 /* ---- channel.c, for call.c ---- */
 /*
@@ -177,19 +203,8 @@ void chan_clear_down_locked(fedrpc_channel *ch);
  * none for it. */
 bool chan_dial_counts(nng_dialer d, dial_counts *c);
 
-/* ---- domain_channel.c, for channel.c; ch->mtx held unless said ---- */
-struct dom_chan;
-/* A call is about to wait for a connection. */
-void dom_call_locked(struct dom_chan *d);
-/* A connection of the channel's socket came or went. */
-void dom_pipe_locked(struct dom_chan *d, nng_pipe pipe, nng_pipe_ev ev);
-/* fedrpc_channel_last_error() of a domain channel. */
-fedrpc_code dom_last_error_locked(struct dom_chan *d, char *buf, size_t len);
-/* fedrpc_channel_close() of a domain channel: drops the caller's
- * reference (mtx NOT held). */
-void dom_release(struct dom_chan *d);
-/* Frees what the manager owns, once the socket is closed. */
-void dom_free(struct dom_chan *d);
+/* Makes ch a channel of another kind (before any call). */
+void chan_set_hooks(fedrpc_channel *ch, const chan_hooks *h, void *arg);
 
 /* ---- call.c ---- */
 void call_cb(void *arg);

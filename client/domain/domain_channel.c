@@ -33,10 +33,9 @@
 #include "core/base/dns_name.h"
 #include "client/domain/domain_int.h"
 #include "core/base/clock.h"
-#include "core/wire/envelope.h"
 
-/* fedrpc_target_check() without a timeout. */
-#define DEFAULT_CHECK_TIMEOUT_MS 5000
+/* What a domain channel does where channels differ (the end of the file). */
+static const chan_hooks dom_hooks;
 
 /* What dom_step() must do outside the lock. */
 typedef enum act_kind {
@@ -70,65 +69,6 @@ state_name(dom_state s)
 	return "?";
 }
 
-static const char *
-connect_error(int rv)
-{
-	switch (rv) {
-	case NNG_ECONNREFUSED:
-		return "connection refused by";
-	case NNG_ETIMEDOUT:
-		return "connection timed out to";
-	case NNG_EUNREACHABLE:
-		return "host unreachable:";
-	case NNG_EADDRINVAL:
-		return "invalid address for";
-	case NNG_ECONNRESET:
-	case NNG_ECONNSHUT:
-		return "connection reset by";
-	default:
-		return NULL;
-	}
-}
-
-/*
- * Why a dialer's attempts failed, from its statistics: NNG_ECONNREFUSED,
- * NNG_ETIMEDOUT, NNG_EPEERAUTH, NNG_EPROTO, or NNG_ECONNABORTED for any
- * other failure; 0 while it has counted none (or has connected).
- */
-static int
-dial_error(const dial_counts *c)
-{
-	if (c->connect > 0)
-		return 0;
-	if (c->refused > 0)
-		return NNG_ECONNREFUSED;
-	if (c->timeout > 0)
-		return NNG_ETIMEDOUT;
-	if (c->auth > 0)
-		return NNG_EPEERAUTH;
-	if (c->proto > 0)
-		return NNG_EPROTO;
-	return c->other > 0 ? NNG_ECONNABORTED : 0;
-}
-
-/* dial_error() in words, to be followed by "host:port". */
-static const char *
-dial_error_words(int rv)
-{
-	switch (rv) {
-	case NNG_ECONNREFUSED:
-	case NNG_ETIMEDOUT:
-		return connect_error(rv);
-	case NNG_EPEERAUTH:
-		return "TLS handshake failed with";
-	case NNG_EPROTO:
-		return "not a fedrpc server (SP protocol error):";
-	default:
-		return "connection failed to";
-	}
-}
-
-/* Appends one failure to the sequence's list; ch->mtx held. */
 static void
 add_err(dom_chan *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -189,9 +129,11 @@ lookup_cb(void *arg, const fedrpc_status *st, fedrpc_srv_answer *answer)
 	pthread_mutex_unlock(&d->ch->mtx);
 }
 
-void
-dom_call_locked(dom_chan *d)
+static void
+dom_call_waiting(fedrpc_channel *ch)
 {
+	dom_chan *d = ch->hooks_arg;
+
 	d->last_used = fedrpc_clock_ms();
 	if (d->closing)
 		return;
@@ -203,10 +145,11 @@ dom_call_locked(dom_chan *d)
 	}
 }
 
-void
-dom_pipe_locked(dom_chan *d, nng_pipe pipe, nng_pipe_ev ev)
+static void
+dom_pipe_event(fedrpc_channel *ch, nng_pipe pipe, nng_pipe_ev ev)
 {
-	int id = nng_dialer_id(nng_pipe_dialer(pipe));
+	dom_chan *d  = ch->hooks_arg;
+	int       id = nng_dialer_id(nng_pipe_dialer(pipe));
 
 	if (d->closing || id <= 0)
 		return;
@@ -228,10 +171,10 @@ dom_pipe_locked(dom_chan *d, nng_pipe pipe, nng_pipe_ev ev)
 	pool_wake(d->pool);
 }
 
-fedrpc_code
-dom_last_error_locked(dom_chan *d, char *buf, size_t len)
+static fedrpc_code
+dom_last_error(fedrpc_channel *ch, char *buf, size_t len)
 {
-	fedrpc_channel *ch = d->ch;
+	dom_chan *d = ch->hooks_arg;
 
 	if (ch->n_pipes > 0) {
 		if (len > 0)
@@ -560,8 +503,8 @@ decide(dom_chan *d, uint64_t now, uint64_t *next_wake, act *a)
 		        FEDRPC_OK) {
 			add_err(d, "TLS handshake with %s:%u failed: %s",
 			    d->try.host, (unsigned) d->try.port, why);
-		} else if (d->try_counted && (rv = dial_error(&d->try_counts)) != 0) {
-			add_err(d, "%s %s:%u", dial_error_words(rv), d->try.host,
+		} else if (d->try_counted && (rv = dom_dial_error(&d->try_counts)) != 0) {
+			add_err(d, "%s %s:%u", dom_dial_error_words(rv), d->try.host,
 			    (unsigned) d->try.port);
 		} else if (now >= d->try.started + d->cfg->connect_timeout_ms) {
 			add_err(d, "no %s with %s:%u within %u ms",
@@ -829,7 +772,7 @@ dom_new(fedrpc_domains *pool, const char *domain, dom_chan **out,
 		free(d);
 		return st->code;
 	}
-	d->ch->dom = d;
+	chan_set_hooks(d->ch, &dom_hooks, d);
 	*out       = d;
 	return FEDRPC_OK;
 }
@@ -846,9 +789,11 @@ dom_close(dom_chan *d)
 	chan_close(d->ch);
 }
 
-void
-dom_free(dom_chan *d)
+static void
+dom_free(fedrpc_channel *ch)
 {
+	dom_chan *d = ch->hooks_arg;
+
 	if (d->cur.tls != NULL)
 		fedrpc_tls_free(d->cur.tls);
 	if (d->try.tls != NULL)
@@ -861,13 +806,37 @@ dom_free(dom_chan *d)
 	free(d);
 }
 
+/* fedrpc_channel_close() of a domain channel: shared through its pool,
+ * which closes it. */
+static void
+dom_close_hook(fedrpc_channel *ch)
+{
+	dom_release(ch->hooks_arg);
+}
+
+/* A domain channel fails calls at once until its back-off ends. */
+static bool
+dom_fail_fast(fedrpc_channel *ch)
+{
+	return fedrpc_clock_ms() < ch->fail_until;
+}
+
+static const chan_hooks dom_hooks = {
+	.call_waiting = dom_call_waiting,
+	.pipe_event   = dom_pipe_event,
+	.fail_fast    = dom_fail_fast,
+	.last_error   = dom_last_error,
+	.close        = dom_close_hook,
+	.free         = dom_free,
+};
+
 fedrpc_code
 fedrpc_domain_info_get(fedrpc_channel *ch, fedrpc_domain_info *out)
 {
 	dom_chan *d;
 
 	memset(out, 0, sizeof(*out));
-	if (ch == NULL || (d = ch->dom) == NULL)
+	if (ch == NULL || ch->hooks != &dom_hooks || (d = ch->hooks_arg) == NULL)
 		return FEDRPC_NOT_FOUND;
 	pthread_mutex_lock(&ch->mtx);
 	snprintf(out->state, sizeof(out->state), "%s", state_name(d->state));
@@ -882,212 +851,4 @@ fedrpc_domain_info_get(fedrpc_channel *ch, fedrpc_domain_info *out)
 	out->retry_at_ms     = d->state == DOM_BACKOFF ? d->retry_at : 0;
 	pthread_mutex_unlock(&ch->mtx);
 	return FEDRPC_OK;
-}
-
-/* ---- one blocking attempt, for diagnostics ---- */
-
-/* What fedrpc_target_check()'s pipe callback saw. */
-typedef struct check_seen {
-	uint32_t pipe; /* atomic: the first connection's id, 0: none */
-} check_seen;
-
-static void
-check_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
-{
-	check_seen *s    = arg;
-	uint32_t    none = 0;
-
-	if (ev == NNG_PIPE_EV_ADD_POST)
-		__atomic_compare_exchange_n(&s->pipe, &none,
-		    (uint32_t) nng_pipe_id(pipe), false, __ATOMIC_ACQ_REL,
-		    __ATOMIC_ACQUIRE);
-}
-
-static uint64_t
-clock_us(void)
-{
-	return fedrpc_clock_us();
-}
-
-static void
-sleep_ms(unsigned ms)
-{
-	struct timespec ts = {0, (long) ms * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
-
-/*
- * Whether the server behind a connection answers a call. A finished
- * handshake is not enough: an nng listener can negotiate connections and
- * never hand them to its server. Any reply counts, a refusal too.
- */
-static fedrpc_code
-target_answers(
-    nng_socket sock, const char *hp, uint64_t deadline, fedrpc_status *st)
-{
-	uint8_t             id[FEDRPC_REQUEST_ID_LEN];
-	uint64_t            now  = fedrpc_clock_ms();
-	uint32_t            left = deadline > now ? (uint32_t) (deadline - now)
-						  : 1;
-	fedrpc_request_head h    = {.method = "fedrpc.health.v1.Health/Check",
-		   .timeout_ms = left, .request_id = id};
-	fedrpc_reply_view   v;
-	nng_msg            *m;
-	int                 rv;
-
-	fedrpc_request_id_new(id);
-	if (fedrpc_envelope_request_encode(&m, &h, NULL, 0, st) != FEDRPC_OK)
-		return st->code;
-	(void) nng_socket_set_ms(sock, NNG_OPT_SENDTIMEO, (nng_duration) left);
-	(void) nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, (nng_duration) left);
-	if ((rv = nng_sendmsg(sock, m, 0)) != 0) {
-		nng_msg_free(m);
-		return fedrpc_status_set(st, FEDRPC_UNAVAILABLE,
-		    "connected to %s, but cannot send a call: %s", hp,
-		    nng_strerror(rv));
-	}
-	if ((rv = nng_recvmsg(sock, &m, 0)) != 0)
-		return fedrpc_status_set(st,
-		    rv == NNG_ETIMEDOUT ? FEDRPC_DEADLINE_EXCEEDED
-					: FEDRPC_UNAVAILABLE,
-		    "connected to %s, but its server did not answer a call "
-		    "within %u ms (%s)",
-		    hp, left, nng_strerror(rv));
-	rv = fedrpc_envelope_reply_decode(&v, nng_msg_body(m), nng_msg_len(m),
-	    NULL) == FEDRPC_OK;
-	nng_msg_free(m);
-	if (!rv)
-		return fedrpc_status_set(st, FEDRPC_UNAVAILABLE,
-		    "connected to %s, but its server answered with a "
-		    "malformed reply",
-		    hp);
-	return FEDRPC_OK;
-}
-
-fedrpc_code
-fedrpc_target_check(const char *url, const fedrpc_tls_opts *tls,
-    uint32_t timeout_ms, fedrpc_peer *peer, uint64_t *connect_us,
-    fedrpc_status *st)
-{
-	bool               use_tls;
-	const char        *tcp_url, *hostport, *name;
-	char               hp[300];
-	nng_socket         sock;
-	nng_dialer         dialer;
-	fedrpc_tls        *cfg  = NULL;
-	check_seen         seen = {0};
-	dial_counts        counts;
-	uint64_t           start = clock_us(), deadline;
-	bool               sock_open = false;
-	fedrpc_code        code;
-	int                rv;
-
-	if (peer != NULL)
-		memset(peer, 0, sizeof(*peer));
-	if (connect_us != NULL)
-		*connect_us = 0;
-	if (url == NULL || strstr(url, "tcp://") == NULL)
-		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "not a tcp:// or tls+tcp:// URL: %s", url ? url : "");
-	use_tls = strncmp(url, "tls+", 4) == 0;
-	if (use_tls && (tls == NULL || tls->server_name == NULL))
-		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "%s needs TLS options with a server name", url);
-	if (timeout_ms == 0)
-		timeout_ms = DEFAULT_CHECK_TIMEOUT_MS;
-	deadline = fedrpc_clock_ms() + timeout_ms;
-	tcp_url  = use_tls ? url + 4 : url;
-	hostport = strstr(tcp_url, "://") + 3;
-	name     = use_tls ? tls->server_name : NULL;
-	/* Messages name the target as "host:port" (the server name's). */
-	if (name != NULL) {
-		const char *port = strrchr(hostport, ':');
-
-		snprintf(hp, sizeof(hp), "%s%s", name, port ? port : "");
-	} else {
-		snprintf(hp, sizeof(hp), "%s", hostport);
-	}
-
-	/* The real thing at once (a bare TCP connection to test the address
-	 * first would make the server's listener pause): TCP, TLS and the SP
-	 * handshake; the dialer's statistics tell "refused" and "timed out"
-	 * apart. */
-	if (use_tls && (fedrpc_tls_engine_init(st) != FEDRPC_OK ||
-	                   fedrpc_tls_new(&cfg, false, tls, st) != FEDRPC_OK)) {
-		code = st->code;
-		goto out;
-	}
-	if ((rv = nng_req0_open(&sock)) != 0) {
-		code = fedrpc_status_set(st, fedrpc_code_from_nng(rv),
-		    "cannot open a socket: %s", nng_strerror(rv));
-		goto out;
-	}
-	sock_open = true;
-	if ((rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, check_pipe_cb,
-	         &seen)) != 0 ||
-	    (rv = nng_dialer_create(&dialer, sock, url)) != 0 ||
-	    (cfg != NULL &&
-	        (rv = nng_dialer_set_ptr(dialer, NNG_OPT_TLS_CONFIG,
-	             fedrpc_tls_nng_config(cfg))) != 0) ||
-	    (rv = nng_dialer_start(dialer, NNG_FLAG_NONBLOCK)) != 0) {
-		code = fedrpc_status_set(st, fedrpc_code_from_nng(rv),
-		    "cannot dial %s: %s", url, nng_strerror(rv));
-		goto out;
-	}
-	for (;;) {
-		char     why[200];
-		uint32_t id = __atomic_load_n(&seen.pipe, __ATOMIC_ACQUIRE);
-
-		if (id != 0) {
-			nng_pipe p = NNG_PIPE_INITIALIZER;
-
-			if (connect_us != NULL)
-				*connect_us = clock_us() - start;
-			p.id = id;
-			if (peer != NULL && use_tls &&
-			    fedrpc_tls_peer_get(p, peer) != FEDRPC_OK) {
-				code = fedrpc_status_set(st, FEDRPC_INTERNAL,
-				    "connected to %s, but its TLS peer is "
-				    "unknown",
-				    hp);
-				goto out;
-			}
-			if ((code = target_answers(sock, hp, deadline, st)) ==
-			    FEDRPC_OK)
-				fedrpc_status_set(st, FEDRPC_OK, "%s", "");
-			goto out;
-		}
-		if (cfg != NULL &&
-		    fedrpc_tls_last_error(cfg, why, sizeof(why)) != FEDRPC_OK) {
-			code = fedrpc_status_set(st, FEDRPC_UNAVAILABLE,
-			    "TLS handshake with %s failed: %s", hp, why);
-			goto out;
-		}
-		if (chan_dial_counts(dialer, &counts) &&
-		    (rv = dial_error(&counts)) != 0) {
-			code = fedrpc_status_set(st,
-			    rv == NNG_ETIMEDOUT ? FEDRPC_DEADLINE_EXCEEDED
-						: FEDRPC_UNAVAILABLE,
-			    "%s %s", dial_error_words(rv), hp);
-			goto out;
-		}
-		if (fedrpc_clock_ms() >= deadline) {
-			code = fedrpc_status_set(st, FEDRPC_DEADLINE_EXCEEDED,
-			    "no %s with %s within %u ms",
-			    use_tls ? "TLS handshake" : "handshake", hp,
-			    timeout_ms);
-			goto out;
-		}
-		sleep_ms(5);
-	}
-out:
-	if (sock_open)
-		nng_close(sock);
-	if (cfg != NULL)
-		fedrpc_tls_free(cfg);
-	if (code != FEDRPC_OK && peer != NULL)
-		fedrpc_peer_clear(peer);
-	return code;
 }

@@ -150,6 +150,17 @@ struct fedrpc_domains {
 	fedrpc_domains_stats stats; /* counters: atomic adds */
 };
 
+/* ---- dial_errors.c ---- */
+/* "connection refused by" and so on for one dial's error, to be followed
+ * by "host:port"; NULL for an error without such words. */
+const char *dom_connect_error(int rv);
+/* Why a dialer's attempts failed, from its statistics: NNG_ECONNREFUSED,
+ * NNG_ETIMEDOUT, NNG_EPEERAUTH, NNG_EPROTO, or NNG_ECONNABORTED for any
+ * other failure; 0 while it has counted none (or has connected). */
+int dom_dial_error(const dial_counts *c);
+/* dom_dial_error() in words, to be followed by "host:port". */
+const char *dom_dial_error_words(int rv);
+
 /* ---- domain_pool.c ---- */
 /* Wakes the pool thread; any locks but wake_mtx may be held. */
 void pool_wake(fedrpc_domains *pool);
@@ -172,5 +183,21 @@ bool dom_is_idle(dom_chan *d, uint64_t now);
 void dom_disconnect(dom_chan *d);
 /* Closes the channel for good (calls in flight see CANCELLED). */
 void dom_close(dom_chan *d);
+
+/* ---- dial_errors.c ---- */
+/* "connection refused by" and so on for one dial's error, to be followed
+ * by "host:port"; NULL for an error without such words. */
+const char *dom_connect_error(int rv);
+/* Why a dialer's attempts failed, from its statistics: NNG_ECONNREFUSED,
+ * NNG_ETIMEDOUT, NNG_EPEERAUTH, NNG_EPROTO, or NNG_ECONNABORTED for any
+ * other failure; 0 while it has counted none (or has connected). */
+int dom_dial_error(const dial_counts *c);
+/* dom_dial_error() in words, to be followed by "host:port". */
+const char *dom_dial_error_words(int rv);
+
+/* ---- domain_pool.c ---- */
+/* fedrpc_channel_close() of a domain channel: drops the caller's
+ * reference; the pool closes it once it is idle (mtx NOT held). */
+void dom_release(dom_chan *d);
 
 #endif
