@@ -10,6 +10,7 @@
 #include <fedrpc/log.h>
 
 #include "core/clock.h"
+#include "core/pb_unpack.h"
 #include "server/server_int.h"
 
 static const char *
@@ -227,7 +228,7 @@ srv_dispatch(fedrpc_server *srv, fedrpc_ctx *cx, srv_rctx *rc)
 		break;
 	}
 
-	in = protobuf_c_message_unpack(h->method->input, &cx->arena.pb,
+	in = fedrpc_pb_unpack(h->method->input, &cx->arena.pb,
 	    cx->req.payload_len, cx->req.payload);
 	if (in == NULL) {
 		fedrpc_status_set(&st, FEDRPC_INVALID_ARGUMENT,
