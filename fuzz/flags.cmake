@@ -15,3 +15,10 @@ endif()
 add_compile_options(-fsanitize=fuzzer-no-link,address,undefined
                     -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
 add_link_options(-fsanitize=address,undefined)
+# Coverage of the fuzz targets' corpora (fuzz/coverage.sh): the same
+# build with clang's source-based coverage on top.
+option(FEDRPC_FUZZ_COVERAGE "Fuzz targets also record coverage (llvm-cov)" OFF)
+if(FEDRPC_FUZZ_COVERAGE)
+  add_compile_options(-fprofile-instr-generate -fcoverage-mapping)
+  add_link_options(-fprofile-instr-generate -fcoverage-mapping)
+endif()
