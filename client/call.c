@@ -18,6 +18,7 @@
 
 #include "client/channel_int.h"
 #include "core/base/clock.h"
+#include "core/wire/pb_unpack.h"
 
 /* Posts an operation, or cancels it at once when the call was aborted
  * before it could be posted; call->lk held. */
@@ -146,7 +147,7 @@ reply_status(fedrpc_call *call, nng_msg *msg, fedrpc_status *out)
 		st.details_len = v.details_len;
 		goto done;
 	}
-	resp = protobuf_c_message_unpack(
+	resp = fedrpc_pb_unpack(
 	    call->method->output, NULL, v.payload_len, v.payload);
 	if (resp == NULL)
 		fedrpc_status_set(&st, FEDRPC_INTERNAL,

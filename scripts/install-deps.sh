@@ -7,7 +7,8 @@ pkgs="build-essential cmake pkg-config git
       libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotoc-dev
       libudns-dev libconfig-dev libcriterion-dev libjansson-dev uuid-dev
       libsqlite3-dev sqlite3 libpq-dev postgresql dnsmasq-base
-      openssl iproute2 procps"
+      openssl iproute2 procps
+      clang libclang-rt-14-dev llvm-14"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

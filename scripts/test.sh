@@ -1,7 +1,10 @@
 #!/bin/bash
 # Builds fedrpc with warnings as errors and runs the whole test suite, then
-# runs it again under AddressSanitizer+UBSan. Installs what is missing first.
-# Set FEDRPC_SKIP_SANITIZE=1 to skip the sanitizer pass.
+# runs it again under AddressSanitizer+UBSan, then gives every fuzz target a
+# short run (fuzz/, clang's libFuzzer). Installs what is missing first.
+# Set FEDRPC_SKIP_SANITIZE=1 to skip the sanitizer pass, FEDRPC_SKIP_FUZZ=1
+# to skip the fuzz smoke run; FEDRPC_FUZZ_SECONDS (default 5) is each fuzz
+# target's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -35,10 +38,49 @@ if [ "${FEDRPC_SKIP_SANITIZE:-0}" != 1 ]; then
 	run_suite "asan+ubsan" build-asan -DFEDRPC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug || status=1
 fi
 
+# Whether clang can build a libFuzzer program here.
+have_libfuzzer() {
+	local d rc
+	command -v clang >/dev/null 2>&1 || return 1
+	d=$(mktemp -d)
+	echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void) d; (void) n; return 0; }' >"$d/f.c"
+	if clang -fsanitize=fuzzer,address,undefined "$d/f.c" -o "$d/f" >/dev/null 2>&1; then
+		rc=0
+	else
+		rc=1
+	fi
+	rm -rf "$d"
+	return $rc
+}
+
+rm -f build-fuzz/ctest.log
+if [ "${FEDRPC_SKIP_FUZZ:-0}" = 1 ]; then
+	echo "== fuzz smoke: skipped (FEDRPC_SKIP_FUZZ=1)"
+	summary+=("fuzz smoke: skipped (FEDRPC_SKIP_FUZZ=1)")
+elif ! have_libfuzzer; then
+	echo "== fuzz smoke: skipped: clang with libFuzzer is not available (Debian: apt-get install clang libclang-rt-14-dev)"
+	summary+=("fuzz smoke: skipped (no clang/libFuzzer)")
+else
+	echo "== fuzz smoke: configure and build (build-fuzz)"
+	mkdir -p build-fuzz
+	if ! CC=clang cmake -S . -B build-fuzz -DFEDRPC_FUZZ=ON -DFEDRPC_WERROR=ON >/dev/null ||
+		! cmake --build build-fuzz --target fuzz -j"$jobs" >build-fuzz/build.log 2>&1; then
+		grep -E 'error|warning' build-fuzz/build.log | head -50
+		echo "fuzz smoke: build failed (full log: build-fuzz/build.log)"
+		summary+=("fuzz smoke: build failed")
+		status=1
+	else
+		echo "== fuzz smoke: every target for ${FEDRPC_FUZZ_SECONDS:-5}s"
+		(cd build-fuzz && ctest -L fuzz --output-on-failure -j1 --timeout 600) 2>&1 |
+			tee build-fuzz/ctest.log || status=1
+		summary+=("fuzz smoke: $(grep -E 'tests passed|tests failed' build-fuzz/ctest.log | tail -1)")
+	fi
+fi
+
 echo
 printf '%s\n' "${summary[@]}"
 passed=0 failed=0
-for f in build/ctest.log build-asan/ctest.log; do
+for f in build/ctest.log build-asan/ctest.log build-fuzz/ctest.log; do
 	[ -f "$f" ] || continue
 	line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$f" | tail -1) || continue
 	total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")

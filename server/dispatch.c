@@ -11,6 +11,7 @@
 
 #include "core/base/clock.h"
 #include "core/base/dns_name.h"
+#include "core/wire/pb_unpack.h"
 #include "server/server_int.h"
 
 static const char *
@@ -249,7 +250,7 @@ srv_dispatch(fedrpc_server *srv, fedrpc_ctx *cx, srv_rctx *rc)
 		break;
 	}
 
-	in = protobuf_c_message_unpack(h->method->input, &cx->arena.pb,
+	in = fedrpc_pb_unpack(h->method->input, &cx->arena.pb,
 	    cx->req.payload_len, cx->req.payload);
 	if (in == NULL) {
 		fedrpc_status_set(&st, FEDRPC_INVALID_ARGUMENT,

@@ -171,11 +171,13 @@ fedctl_print_conv(const fedctl_session *s, FILE *f, const fedctl_pb_conv *c,
 json_t *
 fedctl_json_qid(const fedctl_session *s, const fedctl_pb_qid *q)
 {
-	json_t *o = json_object();
+	json_t *o;
 	char    buf[320];
 
+	/* Made only once there is something to put in it. */
 	if (q == NULL || q->id == NULL || q->domain == NULL)
 		return json_null();
+	o = json_object();
 	snprintf(buf, sizeof(buf), "%s@%s", q->id, q->domain);
 	json_object_set_new(o, "id", json_string(q->id));
 	json_object_set_new(o, "domain", json_string(q->domain));
