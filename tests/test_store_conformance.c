@@ -5,8 +5,11 @@
  * operation and its stated order, rollback (nothing of a rolled-back
  * transaction is seen), isolation, the uniqueness rules, two writers at
  * once (one wins, the other gets the uniqueness or conflict result, no
- * update is lost) and large inputs.
+ * update is lost), the delivery state (queues, back-off, leases), sent
+ * messages, and large inputs.
  */
+#include <stdatomic.h>
+
 #include "store_fixture.h"
 
 #define DOM "a.example"
@@ -618,6 +621,423 @@ check_outbox(sf *f)
 	sf_commit(f);
 }
 
+/* Pending items after `after`, as "seq:data" joined by ' '. */
+static void
+pending_text(sf *f, const char *dest, uint64_t after, uint32_t limit,
+    char *buf, size_t len, bool *more)
+{
+	fedrpc_store_outbox_item *items;
+	size_t                    n, k = 0;
+
+	buf[0] = '\0';
+	SF_OK(f, OPS(f)->outbox_pending(TX(f), dest, after, limit, &items, &n,
+	             more, &f->st));
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(items[i].state, FEDRPC_STORE_OUTBOX_PENDING);
+		cr_assert_str_eq(items[i].destination, dest);
+		k += (size_t) snprintf(buf + k, len - k, "%s%.*s", k ? " " : "",
+		    (int) items[i].data.len, (const char *) items[i].data.data);
+	}
+}
+
+static void
+check_outbox_states(sf *f)
+{
+	fedrpc_store_outbox_item  it, *aside;
+	uint64_t                  s[6], forgotten;
+	char                      buf[256];
+	size_t                    n;
+	bool                      found, more;
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	for (int i = 0; i < 5; i++) {
+		char item[8];
+
+		snprintf(item, sizeof(item), "b%d", i);
+		s[i] = outbox_append(f, "b.example", item);
+	}
+	s[5] = outbox_append(f, "c.example", "c0");
+
+	/* Pending in order, in pages. */
+	pending_text(f, "b.example", 0, 2, buf, sizeof(buf), &more);
+	cr_assert_str_eq(buf, "b0 b1");
+	cr_assert(more);
+	pending_text(f, "b.example", s[1], 10, buf, sizeof(buf), &more);
+	cr_assert_str_eq(buf, "b2 b3 b4");
+	cr_assert_not(more);
+	pending_text(f, "b.example", s[4], 10, buf, sizeof(buf), &more);
+	cr_assert_str_eq(buf, "");
+	pending_text(f, "b.example", 0, 0, buf, sizeof(buf), &more);
+	cr_assert_str_eq(buf, "b0", "a limit of 0 reads as 1");
+
+	/* Aside, then back at its old place. */
+	SF_OK(f, OPS(f)->outbox_move_aside(TX(f), "b.example", s[1], "no", 9,
+	             &found, &f->st));
+	pending_text(f, "b.example", 0, 10, buf, sizeof(buf), &more);
+	cr_assert_str_eq(buf, "b0 b2 b3 b4");
+	SF_OK(f, OPS(f)->outbox_get(TX(f), "b.example", s[1], &it, &found,
+	             &f->st));
+	cr_assert(found);
+	cr_assert_eq(it.state, FEDRPC_STORE_OUTBOX_ASIDE);
+	cr_assert_str_eq(it.reason, "no");
+	cr_assert_eq(it.moved_ms, 9);
+	SF_OK(f, OPS(f)->outbox_retry(TX(f), "b.example", s[2], &found,
+	             &f->st));
+	cr_assert_not(found, "only an item aside is retried");
+	SF_OK(f, OPS(f)->outbox_retry(TX(f), "b.example", s[1], &found,
+	             &f->st));
+	cr_assert(found);
+	pending_text(f, "b.example", 0, 10, buf, sizeof(buf), &more);
+	cr_assert_str_eq(buf, "b0 b1 b2 b3 b4", "a retried item keeps its seq");
+	SF_OK(f, OPS(f)->outbox_get(TX(f), "b.example", s[1], &it, &found,
+	             &f->st));
+	cr_assert_eq(it.state, FEDRPC_STORE_OUTBOX_PENDING);
+	cr_assert_str_eq(it.reason, "");
+	cr_assert_eq(it.moved_ms, 0);
+
+	/* Dropped, pending or aside: never delivered, its data gone, its
+	 * fate still told. */
+	SF_OK(f, OPS(f)->outbox_drop(TX(f), "b.example", s[0], "by hand", 10,
+	             &found, &f->st));
+	cr_assert(found);
+	SF_OK(f, OPS(f)->outbox_move_aside(TX(f), "b.example", s[2], "no", 11,
+	             &found, &f->st));
+	SF_OK(f, OPS(f)->outbox_drop(TX(f), "b.example", s[2], "poison", 12,
+	             &found, &f->st));
+	cr_assert(found);
+	SF_OK(f, OPS(f)->outbox_drop(TX(f), "b.example", s[2], "again", 13,
+	             &found, &f->st));
+	cr_assert_not(found, "a dropped item is not dropped again");
+	SF_OK(f, OPS(f)->outbox_move_aside(TX(f), "b.example", s[0], "x", 14,
+	             &found, &f->st));
+	cr_assert_not(found);
+	SF_OK(f, OPS(f)->outbox_retry(TX(f), "b.example", s[0], &found,
+	             &f->st));
+	cr_assert_not(found);
+	SF_OK(f, OPS(f)->outbox_get(TX(f), "b.example", s[2], &it, &found,
+	             &f->st));
+	cr_assert(found);
+	cr_assert_eq(it.state, FEDRPC_STORE_OUTBOX_DROPPED);
+	cr_assert_str_eq(it.reason, "poison");
+	cr_assert_eq(it.moved_ms, 12);
+	cr_assert_eq(it.data.len, 0);
+	pending_text(f, "b.example", 0, 10, buf, sizeof(buf), &more);
+	cr_assert_str_eq(buf, "b1 b3 b4");
+	SF_OK(f, OPS(f)->outbox_list_aside(TX(f), "b.example", &aside, &n,
+	             &f->st));
+	cr_assert_eq(n, 0, "dropped items are not aside");
+	SF_OK(f, OPS(f)->outbox_head(TX(f), "b.example", &it, &found,
+	             &f->st));
+	cr_assert_eq(it.seq, s[1]);
+
+	/* Dropped items are forgotten by age; nothing else is. */
+	SF_OK(f, OPS(f)->outbox_forget_before(TX(f), 78, &forgotten, &f->st));
+	cr_assert_eq(forgotten, 2);
+	SF_OK(f, OPS(f)->outbox_get(TX(f), "b.example", s[0], &it, &found,
+	             &f->st));
+	cr_assert_not(found);
+	pending_text(f, "b.example", 0, 10, buf, sizeof(buf), &more);
+	cr_assert_str_eq(buf, "b1 b3 b4");
+	SF_OK(f, OPS(f)->outbox_get(TX(f), "c.example", s[5], &it, &found,
+	             &f->st));
+	cr_assert(found);
+	cr_assert(sf_bytes_eq(it.data, sf_bytes("c0", 2)));
+	SF_OK(f, OPS(f)->outbox_get(TX(f), "c.example", s[1], &it, &found,
+	             &f->st));
+	cr_assert_not(found, "an item is found at its own destination");
+	sf_commit(f);
+}
+
+static void
+check_queues(sf *f)
+{
+	fedrpc_store_queue *qs, q;
+	uint64_t            b1, b2, c1;
+	size_t              n;
+	bool                found;
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_OK(f, OPS(f)->outbox_queues(TX(f), &qs, &n, &f->st));
+	cr_assert_eq(n, 0);
+	SF_OK(f, OPS(f)->outbox_queue(TX(f), "b.example", &q, &found, &f->st));
+	cr_assert_not(found);
+	c1 = outbox_append(f, "c.example", "c1");
+	b1 = outbox_append(f, "b.example", "b1");
+	b2 = outbox_append(f, "b.example", "b2");
+	SF_OK(f, OPS(f)->outbox_move_aside(TX(f), "c.example", c1, "no", 9,
+	             &found, &f->st));
+
+	SF_OK(f, OPS(f)->outbox_queues(TX(f), &qs, &n, &f->st));
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(qs[0].destination, "b.example");
+	cr_assert_eq(qs[0].pending, 2);
+	cr_assert_eq(qs[0].aside, 0);
+	cr_assert_eq(qs[0].head_seq, b1);
+	cr_assert_eq(qs[0].head_created_ms, 77);
+	cr_assert_eq(qs[0].failures, 0);
+	cr_assert_eq(qs[0].next_attempt_ms, 0);
+	cr_assert_str_eq(qs[0].last_error, "");
+	cr_assert_str_eq(qs[0].lease_owner, "");
+	cr_assert_str_eq(qs[1].destination, "c.example");
+	cr_assert_eq(qs[1].pending, 0);
+	cr_assert_eq(qs[1].aside, 1, "aside items keep a queue listed");
+	cr_assert_eq(qs[1].head_seq, 0);
+
+	/* The back-off is per destination. */
+	SF_OK(f, OPS(f)->outbox_backoff(TX(f), "b.example", 3, 5000,
+	             "UNAVAILABLE: refused", &f->st));
+	SF_OK(f, OPS(f)->outbox_queue(TX(f), "b.example", &q, &found, &f->st));
+	cr_assert(found);
+	cr_assert_str_eq(q.destination, "b.example");
+	cr_assert_eq(q.pending, 2);
+	cr_assert_eq(q.head_seq, b1);
+	cr_assert_eq(q.failures, 3);
+	cr_assert_eq(q.next_attempt_ms, 5000);
+	cr_assert_str_eq(q.last_error, "UNAVAILABLE: refused");
+	SF_OK(f, OPS(f)->outbox_backoff(TX(f), "b.example", 0, 0, "", &f->st));
+	SF_OK(f, OPS(f)->outbox_queue(TX(f), "b.example", &q, &found, &f->st));
+	cr_assert_eq(q.failures, 0);
+	cr_assert_str_eq(q.last_error, "");
+
+	/* Emptied: no longer listed, its state still read. */
+	SF_OK(f, OPS(f)->outbox_remove(TX(f), "b.example", b1, &found, &f->st));
+	SF_OK(f, OPS(f)->outbox_remove(TX(f), "b.example", b2, &found, &f->st));
+	SF_OK(f, OPS(f)->outbox_queues(TX(f), &qs, &n, &f->st));
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(qs[0].destination, "c.example");
+	SF_OK(f, OPS(f)->outbox_queue(TX(f), "b.example", &q, &found, &f->st));
+	cr_assert(found, "a destination with state is found");
+	cr_assert_eq(q.pending, 0);
+	cr_assert_eq(q.head_seq, 0);
+	sf_commit(f);
+}
+
+static bool
+lease(sf *f, const char *owner, int64_t now, int64_t until, int64_t *holder)
+{
+	bool held;
+
+	SF_OK(f, OPS(f)->outbox_lease(TX(f), "b.example", owner, now, until,
+	             &held, holder, &f->st));
+	return held;
+}
+
+/* One instance at a time delivers a destination: the lease goes to the
+ * first asker, stays with it while it renews, passes on once it ended or
+ * was given up. Checked through two stores on the same data. */
+static void
+check_lease(sf *f)
+{
+	fedrpc_store     *second;
+	fedrpc_store     *first = f->store;
+	fedrpc_store_queue q;
+	int64_t           holder;
+	bool              found;
+
+	SF_OK(f, f->factory->open(f->dir, &second, &f->st));
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	cr_assert(lease(f, "one", 1000, 2000, &holder));
+	cr_assert(lease(f, "one", 1500, 2500, &holder), "the holder renews");
+	sf_commit(f);
+
+	f->store = second;
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	cr_assert_not(lease(f, "two", 1600, 2600, &holder),
+	    "[%s] the lease is held", f->factory->name);
+	cr_assert_eq(holder, 2500);
+	cr_assert_not(lease(f, "two", 2500, 3000, NULL), "held until its end");
+	SF_OK(f, OPS(f)->outbox_queue(TX(f), "b.example", &q, &found, &f->st));
+	cr_assert(found);
+	cr_assert_str_eq(q.lease_owner, "one");
+	cr_assert_eq(q.lease_until_ms, 2500);
+	cr_assert(lease(f, "two", 2501, 3500, &holder), "an ended lease passes");
+	sf_commit(f);
+
+	f->store = first;
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	cr_assert_not(lease(f, "one", 2600, 3600, &holder));
+	cr_assert_eq(holder, 3500);
+	/* Only the holder gives it up. */
+	SF_OK(f, OPS(f)->outbox_release(TX(f), "b.example", "one", &f->st));
+	cr_assert_not(lease(f, "one", 2600, 3600, NULL));
+	SF_OK(f, OPS(f)->outbox_release(TX(f), "b.example", "two", &f->st));
+	cr_assert(lease(f, "one", 2600, 3600, NULL), "a released lease passes");
+	/* The back-off does not touch the lease. */
+	SF_OK(f, OPS(f)->outbox_backoff(TX(f), "b.example", 1, 9, "e", &f->st));
+	SF_OK(f, OPS(f)->outbox_queue(TX(f), "b.example", &q, &found, &f->st));
+	cr_assert_str_eq(q.lease_owner, "one");
+	cr_assert_eq(q.lease_until_ms, 3600);
+	sf_commit(f);
+	fedrpc_store_close(second);
+}
+
+static void
+check_conversation_version(sf *f)
+{
+	conv_spec                  cs;
+	fedrpc_store_conversation *c;
+	fedrpc_store_qid           nope = sf_qid(DOM, sf_uuid(999));
+	fedrpc_store_qid           zed  = sf_qid("b.example", sf_uuid(5));
+	uint64_t                   v    = 0;
+
+	conv_init(&cs, DOM, sf_uuid(100), "team");
+	conv_member(&cs, DOM, sf_uuid(1), ROLE_ADMIN);
+	cs.c.version = 3;
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_OK(f, OPS(f)->conversation_put(TX(f), &cs.c, &f->st));
+	cr_assert_eq(conv_get(f, &cs.id)->version, 3);
+	SF_OK(f, OPS(f)->conversation_bump(TX(f), &cs.id, &v, &f->st));
+	cr_assert_eq(v, 4);
+	SF_OK(f, OPS(f)->conversation_bump(TX(f), &cs.id, NULL, &f->st));
+	/* Member changes and renames leave it to the caller. */
+	SF_OK(f, OPS(f)->member_put(TX(f), &cs.id, &zed, ROLE_MEMBER, &f->st));
+	SF_OK(f, OPS(f)->conversation_rename(TX(f), &cs.id, "x", &f->st));
+	cr_assert_not_null(c = conv_get(f, &cs.id));
+	cr_assert_eq(c->version, 5);
+	cr_assert_eq(c->n_members, 2);
+	SF_EXPECT(f, FEDRPC_NOT_FOUND,
+	    OPS(f)->conversation_bump(TX(f), &nope, &v, &f->st));
+	sf_rollback(f);
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	cs.c.version = 0;
+	SF_OK(f, OPS(f)->conversation_put(TX(f), &cs.c, &f->st));
+	cr_assert_eq(conv_get(f, &cs.id)->version, 0, "put sets the version");
+	sf_commit(f);
+}
+
+/* ---- messages sent ---- */
+
+static void
+sent_insert(sf *f, unsigned sender, const char *mid, unsigned conv,
+    int64_t ms, fedrpc_code want)
+{
+	fedrpc_store_qid    c   = sf_qid(DOM, sf_uuid(conv));
+	ProtobufCBinaryData id  = sf_bytes(mid, strlen(mid));
+	ProtobufCBinaryData rec = sf_bytes(mid, strlen(mid));
+	char                sender_id[37];
+
+	snprintf(sender_id, sizeof(sender_id), "%s", sf_uuid(sender));
+	SF_EXPECT(f, want, OPS(f)->sent_insert(TX(f), sender_id, &id, &c, ms,
+	                       &rec, NULL, &f->st));
+}
+
+/* A sender's messages, newest first, as their ids joined by ' '. */
+static void
+sent_text(sf *f, unsigned sender, const fedrpc_store_qid *conv,
+    uint64_t before, uint32_t limit, char *buf, size_t len, bool *more,
+    uint64_t *last_seq)
+{
+	fedrpc_store_sent *rows;
+	size_t             n, k = 0;
+	char               sender_id[37];
+
+	snprintf(sender_id, sizeof(sender_id), "%s", sf_uuid(sender));
+	buf[0] = '\0';
+	SF_OK(f, OPS(f)->sent_list(TX(f), sender_id, conv, before, limit, &rows,
+	             &n, more, &f->st));
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_str_eq(rows[i].sender, sender_id);
+		if (i > 0)
+			cr_assert_lt(rows[i].seq, rows[i - 1].seq);
+		k += (size_t) snprintf(buf + k, len - k, "%s%.*s", k ? " " : "",
+		    (int) rows[i].message_id.len,
+		    (const char *) rows[i].message_id.data);
+		*last_seq = rows[i].seq;
+	}
+}
+
+static void
+check_sent(sf *f)
+{
+	fedrpc_store_sent   row;
+	fedrpc_store_qid    c2 = sf_qid(DOM, sf_uuid(200));
+	ProtobufCBinaryData m2 = sf_bytes("m2", 2), rec = sf_bytes("new", 3);
+	char                buf[128];
+	uint64_t            last = 0, forgotten, seq;
+	bool                found, more;
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	sent_insert(f, 1, "m1", 100, 10, FEDRPC_OK);
+	sent_insert(f, 1, "m2", 200, 20, FEDRPC_OK);
+	sent_insert(f, 1, "m3", 100, 30, FEDRPC_OK);
+	sent_insert(f, 2, "m1", 100, 40, FEDRPC_OK); /* ids are per sender */
+	sf_commit(f);
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	sent_insert(f, 1, "m2", 100, 50, FEDRPC_STORE_DUPLICATE);
+	sf_rollback(f);
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_OK(f, OPS(f)->sent_get(TX(f), sf_uuid(1), &m2, &row, &found,
+	             &f->st));
+	cr_assert(found);
+	cr_assert_str_eq(row.sender, sf_uuid(1));
+	cr_assert(sf_bytes_eq(row.message_id, m2));
+	cr_assert_str_eq(row.conversation->id, sf_uuid(200));
+	cr_assert_str_eq(row.conversation->domain, DOM);
+	cr_assert_eq(row.sent_ms, 20);
+	cr_assert(sf_bytes_eq(row.record, m2));
+	seq = row.seq;
+	SF_OK(f, OPS(f)->sent_update(TX(f), sf_uuid(1), &m2, &rec, &found,
+	             &f->st));
+	cr_assert(found);
+	SF_OK(f, OPS(f)->sent_get(TX(f), sf_uuid(1), &m2, &row, &found,
+	             &f->st));
+	cr_assert(sf_bytes_eq(row.record, rec));
+	cr_assert_eq(row.seq, seq);
+	SF_OK(f, OPS(f)->sent_update(TX(f), sf_uuid(3), &m2, &rec, &found,
+	             &f->st));
+	cr_assert_not(found);
+
+	/* Newest first, in pages; by conversation. */
+	sent_text(f, 1, NULL, 0, 2, buf, sizeof(buf), &more, &last);
+	cr_assert_str_eq(buf, "m3 m2");
+	cr_assert(more);
+	sent_text(f, 1, NULL, last, 2, buf, sizeof(buf), &more, &last);
+	cr_assert_str_eq(buf, "m1");
+	cr_assert_not(more);
+	sent_text(f, 1, &c2, 0, 10, buf, sizeof(buf), &more, &last);
+	cr_assert_str_eq(buf, "m2");
+
+	/* Forgotten by age. */
+	SF_OK(f, OPS(f)->sent_forget_before(TX(f), 25, &forgotten, &f->st));
+	cr_assert_eq(forgotten, 2);
+	sent_text(f, 1, NULL, 0, 10, buf, sizeof(buf), &more, &last);
+	cr_assert_str_eq(buf, "m3");
+	sf_commit(f);
+}
+
+static void
+check_request_results(sf *f)
+{
+	ProtobufCBinaryData r1 = sf_bytes("id-1", 4), r2 = sf_bytes("id-2", 4);
+	ProtobufCBinaryData answer = sf_bytes("\x0a\x02ok", 4), got;
+	bool                found;
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_OK(f, OPS(f)->request_get(TX(f), "b.example", &r1, &got, &found,
+	             &f->st));
+	cr_assert_not(found);
+	SF_OK(f, OPS(f)->request_record(TX(f), "b.example", &r1, 1, &answer,
+	             &f->st));
+	SF_OK(f, OPS(f)->request_record(TX(f), "b.example", &r2, 1, NULL,
+	             &f->st));
+	sf_commit(f);
+	sf_begin(f, FEDRPC_STORE_READ_ONLY);
+	SF_OK(f, OPS(f)->request_get(TX(f), "b.example", &r1, &got, &found,
+	             &f->st));
+	cr_assert(found);
+	cr_assert(sf_bytes_eq(got, answer), "the answer is kept");
+	SF_OK(f, OPS(f)->request_get(TX(f), "b.example", &r2, &got, &found,
+	             &f->st));
+	cr_assert(found);
+	cr_assert_eq(got.len, 0);
+	SF_OK(f, OPS(f)->request_get(TX(f), "c.example", &r1, &got, &found,
+	             &f->st));
+	cr_assert_not(found);
+	sf_commit(f);
+}
+
 /* ---- received request ids ---- */
 
 static void
@@ -631,9 +1051,12 @@ check_requests(sf *f)
 	sf_begin(f, FEDRPC_STORE_READ_WRITE);
 	SF_OK(f, OPS(f)->request_seen(TX(f), "b.example", &r1, &seen, &f->st));
 	cr_assert_not(seen);
-	SF_OK(f, OPS(f)->request_record(TX(f), "b.example", &r1, 100, &f->st));
-	SF_OK(f, OPS(f)->request_record(TX(f), "c.example", &r1, 200, &f->st));
-	SF_OK(f, OPS(f)->request_record(TX(f), "b.example", &r2, 300, &f->st));
+	SF_OK(f, OPS(f)->request_record(TX(f), "b.example", &r1, 100, NULL,
+	             &f->st));
+	SF_OK(f, OPS(f)->request_record(TX(f), "c.example", &r1, 200, NULL,
+	             &f->st));
+	SF_OK(f, OPS(f)->request_record(TX(f), "b.example", &r2, 300, NULL,
+	             &f->st));
 	SF_OK(f, OPS(f)->request_seen(TX(f), "b.example", &r1, &seen, &f->st));
 	cr_assert(seen);
 	SF_OK(f, OPS(f)->request_seen(TX(f), "d.example", &r1, &seen, &f->st));
@@ -642,7 +1065,7 @@ check_requests(sf *f)
 
 	sf_begin(f, FEDRPC_STORE_READ_WRITE);
 	SF_EXPECT(f, FEDRPC_STORE_DUPLICATE,
-	    OPS(f)->request_record(TX(f), "b.example", &r1, 400, &f->st));
+	    OPS(f)->request_record(TX(f), "b.example", &r1, 400, NULL, &f->st));
 	sf_rollback(f);
 
 	sf_begin(f, FEDRPC_STORE_READ_WRITE);
@@ -675,7 +1098,20 @@ write_one_of_each(sf *f)
 	SF_OK(f, OPS(f)->conversation_put(TX(f), &cs.c, &f->st));
 	SF_OK(f, OPS(f)->member_put(TX(f), &cs.id, &to, 2, &f->st));
 	outbox_append(f, "b.example", "item");
-	SF_OK(f, OPS(f)->request_record(TX(f), "b.example", &r, 1, &f->st));
+	SF_OK(f, OPS(f)->request_record(TX(f), "b.example", &r, 1, NULL,
+	             &f->st));
+	{
+		fedrpc_store_qid    conv = sf_qid(DOM, sf_uuid(100));
+		ProtobufCBinaryData mid  = sf_bytes("m1", 2);
+		bool                held;
+
+		SF_OK(f, OPS(f)->sent_insert(TX(f), sf_uuid(1), &mid, &conv, 5,
+		             &r, NULL, &f->st));
+		SF_OK(f, OPS(f)->outbox_lease(TX(f), "b.example", "me", 1, 100,
+		             &held, NULL, &f->st));
+		SF_OK(f, OPS(f)->outbox_backoff(TX(f), "z.example", 1, 2, "e",
+		             &f->st));
+	}
 }
 
 /* Whether anything write_one_of_each() wrote is there. */
@@ -712,6 +1148,18 @@ any_of_each(sf *f)
 	any |= found;
 	SF_OK(f, OPS(f)->request_seen(TX(f), "b.example", &r, &found, &f->st));
 	any |= found;
+	{
+		ProtobufCBinaryData mid = sf_bytes("m1", 2);
+		fedrpc_store_sent   sent;
+		fedrpc_store_queue  q;
+
+		SF_OK(f, OPS(f)->sent_get(TX(f), sf_uuid(1), &mid, &sent,
+		             &found, &f->st));
+		any |= found;
+		SF_OK(f, OPS(f)->outbox_queue(TX(f), "z.example", &q, &found,
+		             &f->st));
+		any |= found;
+	}
 	return any || total > 0;
 }
 
@@ -1205,6 +1653,131 @@ check_many_rows(sf *f)
 	free(handles);
 }
 
+static fedrpc_code
+tx_outbox_append(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	writer             *w = arg;
+	char                text[32];
+	ProtobufCBinaryData item;
+	uint64_t            seq;
+
+	snprintf(text, sizeof(text), "w%d-%d", w->who, w->runs);
+	item = sf_bytes(text, strlen(text));
+	return tx->ops->outbox_append(tx, "b.example", &item, 1, &seq, st);
+}
+
+static void *
+race_outbox(void *p)
+{
+	writer  *w = p;
+	sf_arena arena;
+
+	sf_arena_init(&arena);
+	pthread_barrier_wait(w->start);
+	for (w->runs = 0; w->runs < APPENDS; w->runs++) {
+		fedrpc_status st = {0};
+
+		w->rc[0] = fedrpc_store_run(w->store, &arena.al,
+		    FEDRPC_STORE_READ_WRITE, tx_outbox_append, w, &st);
+		if (w->rc[0] != FEDRPC_OK) {
+			snprintf(w->msg[0], sizeof(w->msg[0]), "%s", st.message);
+			break;
+		}
+	}
+	sf_arena_free(&arena);
+	return NULL;
+}
+
+/* What a delivery reading the queue while others append sees. */
+typedef struct outbox_reader {
+	fedrpc_store *store;
+	atomic_bool   writers_done;
+	size_t        seen;
+	size_t        got; /* in the last read */
+	uint64_t      last;
+	char          msg[FEDRPC_STATUS_MESSAGE_MAX];
+} outbox_reader;
+
+static fedrpc_code
+tx_read_after(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	outbox_reader            *r = arg;
+	fedrpc_store_outbox_item *items;
+	size_t                    n;
+	bool                      more;
+
+	r->got = 0;
+	if (tx->ops->outbox_pending(tx, "b.example", r->last, 16, &items, &n,
+	        &more, st) != FEDRPC_OK)
+		return st->code;
+	r->got = n;
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].seq <= r->last)
+			return fedrpc_status_set(st, FEDRPC_INTERNAL,
+			    "seq %llu after %llu", (unsigned long long) items[i].seq,
+			    (unsigned long long) r->last);
+		r->last = items[i].seq;
+		r->seen++;
+	}
+	return FEDRPC_OK;
+}
+
+static void *
+read_outbox(void *p)
+{
+	outbox_reader *r = p;
+	sf_arena       arena;
+
+	for (;;) {
+		bool          last_round = atomic_load(&r->writers_done);
+		fedrpc_status st         = {0};
+
+		sf_arena_init(&arena);
+		if (fedrpc_store_run(r->store, &arena.al, FEDRPC_STORE_READ_ONLY,
+		        tx_read_after, r, &st) != FEDRPC_OK)
+			snprintf(r->msg, sizeof(r->msg), "%s", st.message);
+		sf_arena_free(&arena);
+		if ((last_round && r->got == 0) || r->msg[0] != '\0')
+			break;
+	}
+	return NULL;
+}
+
+/* Two instances append to one destination while a third reads the queue
+ * after the last seq it saw, as delivery does: seqs ascend in commit
+ * order, so it misses nothing. */
+static void
+check_two_writers_outbox_order(sf *f)
+{
+	pthread_barrier_t start;
+	writer            w[2] = {{.who = 0}, {.who = 1}};
+	outbox_reader     r    = {0};
+	pthread_t         t[2], rt;
+
+	for (int i = 0; i < 2; i++)
+		SF_OK(f, f->factory->open(f->dir, &w[i].store, &f->st));
+	r.store = f->store;
+	pthread_barrier_init(&start, NULL, 2);
+	cr_assert_eq(pthread_create(&rt, NULL, read_outbox, &r), 0);
+	for (int i = 0; i < 2; i++) {
+		w[i].start = &start;
+		cr_assert_eq(pthread_create(&t[i], NULL, race_outbox, &w[i]), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	atomic_store(&r.writers_done, true);
+	pthread_join(rt, NULL);
+	pthread_barrier_destroy(&start);
+	for (int i = 0; i < 2; i++) {
+		fedrpc_store_close(w[i].store);
+		cr_assert_eq(w[i].rc[0], FEDRPC_OK, "[%s] writer %d: %s",
+		    f->factory->name, i, w[i].msg[0]);
+	}
+	cr_assert_eq(r.msg[0], '\0', "[%s] %s", f->factory->name, r.msg);
+	cr_assert_eq(r.seen, 2 * APPENDS, "[%s] the reader saw %zu of %d",
+	    f->factory->name, r.seen, 2 * APPENDS);
+}
+
 Test(store, users) { sf_each(check_users); }
 Test(store, user_uniqueness) { sf_each(check_user_uniqueness); }
 Test(store, user_search) { sf_each(check_user_search); }
@@ -1215,6 +1788,13 @@ Test(store, inbox) { sf_each(check_inbox); }
 Test(store, conversations) { sf_each(check_conversations); }
 Test(store, outbox) { sf_each(check_outbox); }
 Test(store, requests) { sf_each(check_requests); }
+Test(store, request_results) { sf_each(check_request_results); }
+Test(store, outbox_states) { sf_each(check_outbox_states); }
+Test(store, queues) { sf_each(check_queues); }
+Test(store, lease) { sf_each(check_lease); }
+Test(store, conversation_version) { sf_each(check_conversation_version); }
+Test(store, sent) { sf_each(check_sent); }
+Test(store, two_writers_outbox_order) { sf_each(check_two_writers_outbox_order); }
 Test(store, rollback) { sf_each(check_rollback); }
 Test(store, run_rolls_back) { sf_each(check_run_rolls_back); }
 Test(store, read_only) { sf_each(check_read_only); }

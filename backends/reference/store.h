@@ -108,15 +108,53 @@ typedef struct fedrpc_store_event {
 	ProtobufCBinaryData data;
 } fedrpc_store_event;
 
+/* Where an outbox item is. */
+typedef enum fedrpc_store_outbox_state {
+	FEDRPC_STORE_OUTBOX_PENDING = 0, /* waiting to be delivered */
+	FEDRPC_STORE_OUTBOX_ASIDE   = 1, /* moved aside: refused or expired */
+	FEDRPC_STORE_OUTBOX_DROPPED = 2, /* dropped by an operator: data gone */
+} fedrpc_store_outbox_state;
+
 /* An outbox item: what is owed to a destination domain, opaque. */
 typedef struct fedrpc_store_outbox_item {
 	uint64_t            seq;         /* ascending in append order */
 	char               *destination; /* a domain */
-	ProtobufCBinaryData data;
+	ProtobufCBinaryData data;        /* empty once dropped */
 	int64_t             created_ms;
-	char               *reason;      /* moved aside: why; else "" */
-	int64_t             moved_ms;    /* moved aside: when; else 0 */
+	char               *reason;      /* aside or dropped: why; else "" */
+	int64_t             moved_ms;    /* aside or dropped: when; else 0 */
+	int                 state;       /* fedrpc_store_outbox_state */
 } fedrpc_store_outbox_item;
+
+/*
+ * A destination's queue as its delivery keeps it: counts, and the state
+ * that is per destination, not per item (the back-off after failed
+ * attempts, and the lease that lets one of several federator instances
+ * sharing the store deliver it, in order).
+ */
+typedef struct fedrpc_store_queue {
+	char    *destination;
+	uint64_t pending;         /* items waiting */
+	uint64_t aside;           /* items moved aside */
+	uint64_t head_seq;        /* the oldest pending item; 0: none */
+	int64_t  head_created_ms; /* its creation; 0: none */
+	uint32_t failures;        /* attempts failed in a row */
+	int64_t  next_attempt_ms; /* not before (Unix ms); 0: at once */
+	char    *last_error;      /* of the last failed attempt; else "" */
+	char    *lease_owner;     /* who delivers it; "" : nobody */
+	int64_t  lease_until_ms;  /* the lease ends (Unix ms) */
+} fedrpc_store_queue;
+
+/* A message a local user sent: the local API's idempotency key and what
+ * the service keeps about its delivery (opaque here). */
+typedef struct fedrpc_store_sent {
+	uint64_t            seq;          /* ascending in insert order */
+	char               *sender;       /* a local user's id */
+	ProtobufCBinaryData message_id;   /* the sender's client chose it */
+	fedrpc_store_qid   *conversation;
+	int64_t             sent_ms;
+	ProtobufCBinaryData record;       /* the service's */
+} fedrpc_store_sent;
 
 struct fedrpc_store_ops {
 	const char *name; /* "sqlite", ... */
@@ -245,10 +283,16 @@ struct fedrpc_store_ops {
 	/* ---- conversations and members (of any domain; the owner is
 	 * id->domain). Member rows do not need their conversation. ---- */
 
-	/* Stores the conversation, replacing its row and member list. */
+	/* Stores the conversation (its version too), replacing its row and
+	 * member list. */
 	fedrpc_code (*conversation_put)(fedrpc_store_tx *tx,
 	    const fedrpc_store_conversation *conv, fedrpc_status *st);
-	/* With its members, by (domain, id). */
+	/* Adds one to the conversation's version; *version (may be NULL)
+	 * receives the new one; NOT_FOUND when there is no such
+	 * conversation. */
+	fedrpc_code (*conversation_bump)(fedrpc_store_tx *tx,
+	    const fedrpc_store_qid *id, uint64_t *version, fedrpc_status *st);
+	/* With its members and version, by (domain, id). */
 	fedrpc_code (*conversation_get)(fedrpc_store_tx *tx,
 	    const fedrpc_store_qid *id, fedrpc_store_conversation **out,
 	    bool *found, fedrpc_status *st);
@@ -275,7 +319,14 @@ struct fedrpc_store_ops {
 
 	/* ---- outbox: what is owed to other domains, appended in the
 	 * transaction of the change that owes it, delivered in order per
-	 * destination, removed once answered ---- */
+	 * destination, removed once answered ----
+	 *
+	 * Sequence numbers ascend in commit order per destination: an item
+	 * a later transaction appends gets a higher seq than every item of
+	 * that destination another transaction can already see (SQLite's
+	 * single writer gives it; a store with concurrent writers takes a
+	 * lock per destination at append). Delivery relies on it for order.
+	 */
 
 	fedrpc_code (*outbox_append)(fedrpc_store_tx *tx,
 	    const char *destination, const ProtobufCBinaryData *item,
@@ -286,6 +337,16 @@ struct fedrpc_store_ops {
 	/* The oldest pending item of a destination. */
 	fedrpc_code (*outbox_head)(fedrpc_store_tx *tx, const char *destination,
 	    fedrpc_store_outbox_item *out, bool *found, fedrpc_status *st);
+	/* Up to `limit` (at least 1) pending items of a destination with seq
+	 * above `after`, by seq; *more when others follow. */
+	fedrpc_code (*outbox_pending)(fedrpc_store_tx *tx,
+	    const char *destination, uint64_t after, uint32_t limit,
+	    fedrpc_store_outbox_item **out, size_t *n, bool *more,
+	    fedrpc_status *st);
+	/* One item in any state. */
+	fedrpc_code (*outbox_get)(fedrpc_store_tx *tx, const char *destination,
+	    uint64_t seq, fedrpc_store_outbox_item *out, bool *found,
+	    fedrpc_status *st);
 	/* Removes an item, pending or moved aside. */
 	fedrpc_code (*outbox_remove)(fedrpc_store_tx *tx,
 	    const char *destination, uint64_t seq, bool *found,
@@ -300,18 +361,94 @@ struct fedrpc_store_ops {
 	fedrpc_code (*outbox_list_aside)(fedrpc_store_tx *tx,
 	    const char *destination, fedrpc_store_outbox_item **out, size_t *n,
 	    fedrpc_status *st);
+	/* Makes an item moved aside pending again, at its old place (its
+	 * seq); reason and moved_ms are cleared. *found false unless it was
+	 * aside. */
+	fedrpc_code (*outbox_retry)(fedrpc_store_tx *tx,
+	    const char *destination, uint64_t seq, bool *found,
+	    fedrpc_status *st);
+	/* Drops a pending or aside item: it is never delivered, its data is
+	 * forgotten, and it stays as DROPPED (with the reason) so that what
+	 * became of it can still be told. *found false unless it was
+	 * pending or aside. */
+	fedrpc_code (*outbox_drop)(fedrpc_store_tx *tx,
+	    const char *destination, uint64_t seq, const char *reason,
+	    int64_t dropped_ms, bool *found, fedrpc_status *st);
+	/* Forgets dropped items created before `before_ms`. */
+	fedrpc_code (*outbox_forget_before)(fedrpc_store_tx *tx,
+	    int64_t before_ms, uint64_t *forgotten, fedrpc_status *st);
+	/* Every destination with pending or aside items, by destination,
+	 * with its per-destination state. */
+	fedrpc_code (*outbox_queues)(fedrpc_store_tx *tx,
+	    fedrpc_store_queue **out, size_t *n, fedrpc_status *st);
+	/* One destination's queue (*found false: no items and no state). */
+	fedrpc_code (*outbox_queue)(fedrpc_store_tx *tx,
+	    const char *destination, fedrpc_store_queue *out, bool *found,
+	    fedrpc_status *st);
+	/*
+	 * Takes or renews the lease on delivering a destination's queue: it
+	 * is granted (*held true, until `until_ms`) when nobody holds it,
+	 * when the holder's lease ended before `now_ms`, or when `owner`
+	 * holds it already. Otherwise *held is false and *holder_until_ms
+	 * (may be NULL) receives the end of the other holder's lease.
+	 */
+	fedrpc_code (*outbox_lease)(fedrpc_store_tx *tx,
+	    const char *destination, const char *owner, int64_t now_ms,
+	    int64_t until_ms, bool *held, int64_t *holder_until_ms,
+	    fedrpc_status *st);
+	/* Gives the lease up when `owner` holds it. */
+	fedrpc_code (*outbox_release)(fedrpc_store_tx *tx,
+	    const char *destination, const char *owner, fedrpc_status *st);
+	/* Records the back-off after an attempt: failures in a row (0: the
+	 * last attempt went through), the next attempt and the last error. */
+	fedrpc_code (*outbox_backoff)(fedrpc_store_tx *tx,
+	    const char *destination, uint32_t failures,
+	    int64_t next_attempt_ms, const char *last_error,
+	    fedrpc_status *st);
 
 	/* ---- received request ids: recorded in the transaction of the
 	 * request's effect, so that a retried request applies once ---- */
 
-	/* DUPLICATE when (origin, id) is recorded already. */
+	/* DUPLICATE when (origin, id) is recorded already. `result` (may be
+	 * NULL: none) is kept with it: the answer a repeat gets. */
 	fedrpc_code (*request_record)(fedrpc_store_tx *tx, const char *origin,
 	    const ProtobufCBinaryData *id, int64_t received_ms,
-	    fedrpc_status *st);
+	    const ProtobufCBinaryData *result, fedrpc_status *st);
 	fedrpc_code (*request_seen)(fedrpc_store_tx *tx, const char *origin,
 	    const ProtobufCBinaryData *id, bool *seen, fedrpc_status *st);
+	/* The result recorded with (origin, id) (empty: none). */
+	fedrpc_code (*request_get)(fedrpc_store_tx *tx, const char *origin,
+	    const ProtobufCBinaryData *id, ProtobufCBinaryData *result,
+	    bool *found, fedrpc_status *st);
 	/* Forgets the ids received before `before_ms`. */
 	fedrpc_code (*request_forget_before)(fedrpc_store_tx *tx,
+	    int64_t before_ms, uint64_t *forgotten, fedrpc_status *st);
+
+	/* ---- messages sent by local users ---- */
+
+	/* DUPLICATE when the sender has a message with this id. `*seq` (may
+	 * be NULL) receives its seq. */
+	fedrpc_code (*sent_insert)(fedrpc_store_tx *tx, const char *sender,
+	    const ProtobufCBinaryData *message_id,
+	    const fedrpc_store_qid *conversation, int64_t sent_ms,
+	    const ProtobufCBinaryData *record, uint64_t *seq,
+	    fedrpc_status *st);
+	fedrpc_code (*sent_get)(fedrpc_store_tx *tx, const char *sender,
+	    const ProtobufCBinaryData *message_id, fedrpc_store_sent *out,
+	    bool *found, fedrpc_status *st);
+	/* Replaces a sent message's record; *found false when none. */
+	fedrpc_code (*sent_update)(fedrpc_store_tx *tx, const char *sender,
+	    const ProtobufCBinaryData *message_id,
+	    const ProtobufCBinaryData *record, bool *found, fedrpc_status *st);
+	/* Up to `limit` (at least 1) of a sender's messages with seq below
+	 * `before` (0: the newest), newest first; with `conversation` set,
+	 * only those sent in it. *more when older ones follow. */
+	fedrpc_code (*sent_list)(fedrpc_store_tx *tx, const char *sender,
+	    const fedrpc_store_qid *conversation, uint64_t before,
+	    uint32_t limit, fedrpc_store_sent **out, size_t *n, bool *more,
+	    fedrpc_status *st);
+	/* Forgets the messages sent before `before_ms`. */
+	fedrpc_code (*sent_forget_before)(fedrpc_store_tx *tx,
 	    int64_t before_ms, uint64_t *forgotten, fedrpc_status *st);
 };
 

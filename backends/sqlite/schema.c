@@ -86,6 +86,32 @@ const char *const sq_migrations[] = {
     "  PRIMARY KEY (origin, id)"
     ") WITHOUT ROWID;"
     "CREATE INDEX received_requests_ms ON received_requests (received_ms);",
+    /* 3: delivery: conversation versions, the answer kept with a
+     * received request id, per-destination delivery state (back-off and
+     * lease), and the messages local users sent. outbox.aside now reads
+     * as the item's state: 0 pending, 1 aside, 2 dropped (data emptied). */
+    "ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL "
+    "DEFAULT 0;"
+    "ALTER TABLE received_requests ADD COLUMN result BLOB;"
+    "CREATE TABLE delivery_state ("
+    "  destination     TEXT PRIMARY KEY,"
+    "  failures        INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_ms INTEGER NOT NULL DEFAULT 0,"
+    "  last_error      TEXT NOT NULL DEFAULT '',"
+    "  lease_owner     TEXT NOT NULL DEFAULT '',"
+    "  lease_until_ms  INTEGER NOT NULL DEFAULT 0"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE sent_messages ("
+    "  seq         INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  sender      TEXT NOT NULL,"
+    "  message_id  BLOB NOT NULL,"
+    "  conv_domain TEXT NOT NULL,"
+    "  conv_id     TEXT NOT NULL,"
+    "  sent_ms     INTEGER NOT NULL,"
+    "  record      BLOB NOT NULL,"
+    "  UNIQUE (sender, message_id)"
+    ");"
+    "CREATE INDEX sent_messages_ms ON sent_messages (sent_ms);",
 };
 
 const int sq_n_migrations =

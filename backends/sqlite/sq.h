@@ -156,6 +156,8 @@ fedrpc_code sq_conversation_get(fedrpc_store_tx *tx,
     bool *found, fedrpc_status *st);
 fedrpc_code sq_conversation_delete(fedrpc_store_tx *tx,
     const fedrpc_store_qid *id, fedrpc_status *st);
+fedrpc_code sq_conversation_bump(fedrpc_store_tx *tx,
+    const fedrpc_store_qid *id, uint64_t *version, fedrpc_status *st);
 fedrpc_code sq_conversation_rename(fedrpc_store_tx *tx,
     const fedrpc_store_qid *id, const char *name, fedrpc_status *st);
 fedrpc_code sq_conversation_list_of_user(fedrpc_store_tx *tx,
@@ -194,13 +196,61 @@ fedrpc_code sq_outbox_move_aside(fedrpc_store_tx *tx,
 fedrpc_code sq_outbox_list_aside(fedrpc_store_tx *tx,
     const char *destination, fedrpc_store_outbox_item **out, size_t *n,
     fedrpc_status *st);
+fedrpc_code sq_outbox_pending(fedrpc_store_tx *tx, const char *destination,
+    uint64_t after, uint32_t limit, fedrpc_store_outbox_item **out,
+    size_t *n, bool *more, fedrpc_status *st);
+fedrpc_code sq_outbox_get(fedrpc_store_tx *tx, const char *destination,
+    uint64_t seq, fedrpc_store_outbox_item *out, bool *found,
+    fedrpc_status *st);
+fedrpc_code sq_outbox_retry(fedrpc_store_tx *tx, const char *destination,
+    uint64_t seq, bool *found, fedrpc_status *st);
+fedrpc_code sq_outbox_drop(fedrpc_store_tx *tx, const char *destination,
+    uint64_t seq, const char *reason, int64_t dropped_ms, bool *found,
+    fedrpc_status *st);
+fedrpc_code sq_outbox_forget_before(fedrpc_store_tx *tx, int64_t before_ms,
+    uint64_t *forgotten, fedrpc_status *st);
+
+/* store_queues.c */
+fedrpc_code sq_outbox_queues(fedrpc_store_tx *tx, fedrpc_store_queue **out,
+    size_t *n, fedrpc_status *st);
+fedrpc_code sq_outbox_queue(fedrpc_store_tx *tx, const char *destination,
+    fedrpc_store_queue *out, bool *found, fedrpc_status *st);
+fedrpc_code sq_outbox_lease(fedrpc_store_tx *tx, const char *destination,
+    const char *owner, int64_t now_ms, int64_t until_ms, bool *held,
+    int64_t *holder_until_ms, fedrpc_status *st);
+fedrpc_code sq_outbox_release(fedrpc_store_tx *tx, const char *destination,
+    const char *owner, fedrpc_status *st);
+fedrpc_code sq_outbox_backoff(fedrpc_store_tx *tx, const char *destination,
+    uint32_t failures, int64_t next_attempt_ms, const char *last_error,
+    fedrpc_status *st);
 
 /* store_requests.c */
 fedrpc_code sq_request_record(fedrpc_store_tx *tx, const char *origin,
-    const ProtobufCBinaryData *id, int64_t received_ms, fedrpc_status *st);
+    const ProtobufCBinaryData *id, int64_t received_ms,
+    const ProtobufCBinaryData *result, fedrpc_status *st);
+fedrpc_code sq_request_get(fedrpc_store_tx *tx, const char *origin,
+    const ProtobufCBinaryData *id, ProtobufCBinaryData *result, bool *found,
+    fedrpc_status *st);
 fedrpc_code sq_request_seen(fedrpc_store_tx *tx, const char *origin,
     const ProtobufCBinaryData *id, bool *seen, fedrpc_status *st);
 fedrpc_code sq_request_forget_before(fedrpc_store_tx *tx, int64_t before_ms,
+    uint64_t *forgotten, fedrpc_status *st);
+
+/* store_sent.c */
+fedrpc_code sq_sent_insert(fedrpc_store_tx *tx, const char *sender,
+    const ProtobufCBinaryData *message_id,
+    const fedrpc_store_qid *conversation, int64_t sent_ms,
+    const ProtobufCBinaryData *record, uint64_t *seq, fedrpc_status *st);
+fedrpc_code sq_sent_get(fedrpc_store_tx *tx, const char *sender,
+    const ProtobufCBinaryData *message_id, fedrpc_store_sent *out,
+    bool *found, fedrpc_status *st);
+fedrpc_code sq_sent_update(fedrpc_store_tx *tx, const char *sender,
+    const ProtobufCBinaryData *message_id, const ProtobufCBinaryData *record,
+    bool *found, fedrpc_status *st);
+fedrpc_code sq_sent_list(fedrpc_store_tx *tx, const char *sender,
+    const fedrpc_store_qid *conversation, uint64_t before, uint32_t limit,
+    fedrpc_store_sent **out, size_t *n, bool *more, fedrpc_status *st);
+fedrpc_code sq_sent_forget_before(fedrpc_store_tx *tx, int64_t before_ms,
     uint64_t *forgotten, fedrpc_status *st);
 
 #endif

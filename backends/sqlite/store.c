@@ -188,6 +188,7 @@ static const fedrpc_store_ops sqlite_ops = {
 	.inbox_ack           = sq_inbox_ack,
 
 	.conversation_put           = sq_conversation_put,
+	.conversation_bump          = sq_conversation_bump,
 	.conversation_get           = sq_conversation_get,
 	.conversation_delete        = sq_conversation_delete,
 	.conversation_rename        = sq_conversation_rename,
@@ -202,8 +203,25 @@ static const fedrpc_store_ops sqlite_ops = {
 	.outbox_remove       = sq_outbox_remove,
 	.outbox_move_aside   = sq_outbox_move_aside,
 	.outbox_list_aside   = sq_outbox_list_aside,
+	.outbox_pending      = sq_outbox_pending,
+	.outbox_get          = sq_outbox_get,
+	.outbox_retry        = sq_outbox_retry,
+	.outbox_drop         = sq_outbox_drop,
+	.outbox_forget_before = sq_outbox_forget_before,
+	.outbox_queues       = sq_outbox_queues,
+	.outbox_queue        = sq_outbox_queue,
+	.outbox_lease        = sq_outbox_lease,
+	.outbox_release      = sq_outbox_release,
+	.outbox_backoff      = sq_outbox_backoff,
 
 	.request_record        = sq_request_record,
 	.request_seen          = sq_request_seen,
+	.request_get           = sq_request_get,
 	.request_forget_before = sq_request_forget_before,
+
+	.sent_insert        = sq_sent_insert,
+	.sent_get           = sq_sent_get,
+	.sent_update        = sq_sent_update,
+	.sent_list          = sq_sent_list,
+	.sent_forget_before = sq_sent_forget_before,
 };

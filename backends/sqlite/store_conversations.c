@@ -9,12 +9,15 @@
 
 static const char SQL_PUT[] =
     "INSERT INTO conversations (domain, id, name, creator_domain, "
-    "creator_id, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+    "creator_id, created_ms, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
     "ON CONFLICT (domain, id) DO UPDATE SET name = ?3, "
-    "creator_domain = ?4, creator_id = ?5, created_ms = ?6";
+    "creator_domain = ?4, creator_id = ?5, created_ms = ?6, version = ?7";
 static const char SQL_GET[] =
-    "SELECT name, creator_domain, creator_id, created_ms FROM conversations "
-    "WHERE domain = ? AND id = ?";
+    "SELECT name, creator_domain, creator_id, created_ms, version "
+    "FROM conversations WHERE domain = ? AND id = ?";
+static const char SQL_BUMP[] =
+    "UPDATE conversations SET version = version + 1 "
+    "WHERE domain = ? AND id = ? RETURNING version";
 static const char SQL_DELETE[] =
     "DELETE FROM conversations WHERE domain = ? AND id = ?";
 static const char SQL_RENAME[] =
@@ -41,6 +44,7 @@ sq_conversation_put(fedrpc_store_tx *tx,
 	sq_bind_str(s, 4, conv->creator->domain);
 	sq_bind_str(s, 5, conv->creator->id);
 	sqlite3_bind_int64(s, 6, conv->created_at_unix_ms);
+	sq_bind_u64(s, 7, conv->version);
 	if (sq_run(c, s, st) != FEDRPC_OK ||
 	    sq_member_remove_all(tx, conv->id, st) != FEDRPC_OK)
 		return st->code;
@@ -76,6 +80,7 @@ read_row(fedrpc_store_tx *tx, const fedrpc_store_qid *id,
 	conv->name               = sq_col_str(tx, s, 0);
 	conv->creator            = sq_col_qid(tx, s, 1);
 	conv->created_at_unix_ms = sqlite3_column_int64(s, 3);
+	conv->version            = sq_col_u64(s, 4);
 	if ((conv->id = sq_alloc(tx, sizeof(*conv->id))) == NULL)
 		goto nomem;
 	fedrpc__federation__v1__qualified_id__init(conv->id);
@@ -133,6 +138,33 @@ sq_conversation_delete(fedrpc_store_tx *tx, const fedrpc_store_qid *id,
 	if (sq_member_remove_all(tx, id, st) != FEDRPC_OK)
 		return st->code;
 	return run_conv(tx, SQL_DELETE, id, st);
+}
+
+fedrpc_code
+sq_conversation_bump(fedrpc_store_tx *tx, const fedrpc_store_qid *id,
+    uint64_t *version, fedrpc_status *st)
+{
+	sq_conn      *c = sq_tx_conn(tx);
+	sqlite3_stmt *s = sq_stmt(c, SQL_BUMP, st);
+	uint64_t      v = 0;
+	int           rc;
+
+	if (s == NULL)
+		return st->code;
+	sq_bind_str(s, 1, id->domain);
+	sq_bind_str(s, 2, id->id);
+	if ((rc = sq_step(c, s, st)) < 0)
+		return st->code;
+	if (rc == SQLITE_ROW)
+		v = sq_col_u64(s, 0);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW)
+		return fedrpc_status_set(st, FEDRPC_NOT_FOUND,
+		    "sqlite store: no conversation %s@%s to bump", id->id,
+		    id->domain);
+	if (version != NULL)
+		*version = v;
+	return FEDRPC_OK;
 }
 
 fedrpc_code

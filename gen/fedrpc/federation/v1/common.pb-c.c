@@ -942,7 +942,7 @@ const ProtobufCMessageDescriptor fedrpc__federation__v1__conversation_member__de
   (ProtobufCMessageInit) fedrpc__federation__v1__conversation_member__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedrpc__federation__v1__conversation__field_descriptors[5] =
+static const ProtobufCFieldDescriptor fedrpc__federation__v1__conversation__field_descriptors[6] =
 {
   {
     "id",
@@ -1004,6 +1004,18 @@ static const ProtobufCFieldDescriptor fedrpc__federation__v1__conversation__fiel
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "version",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Federation__V1__Conversation, version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedrpc__federation__v1__conversation__field_indices_by_name[] = {
   4,   /* field[4] = created_at_unix_ms */
@@ -1011,11 +1023,12 @@ static const unsigned fedrpc__federation__v1__conversation__field_indices_by_nam
   0,   /* field[0] = id */
   3,   /* field[3] = members */
   1,   /* field[1] = name */
+  5,   /* field[5] = version */
 };
 static const ProtobufCIntRange fedrpc__federation__v1__conversation__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor fedrpc__federation__v1__conversation__descriptor =
 {
@@ -1025,7 +1038,7 @@ const ProtobufCMessageDescriptor fedrpc__federation__v1__conversation__descripto
   "Fedrpc__Federation__V1__Conversation",
   "fedrpc.federation.v1",
   sizeof(Fedrpc__Federation__V1__Conversation),
-  5,
+  6,
   fedrpc__federation__v1__conversation__field_descriptors,
   fedrpc__federation__v1__conversation__field_indices_by_name,
   1,  fedrpc__federation__v1__conversation__number_ranges,

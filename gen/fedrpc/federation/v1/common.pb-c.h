@@ -313,10 +313,18 @@ struct  Fedrpc__Federation__V1__Conversation
    * Creation time, milliseconds since the Unix epoch (UTC).
    */
   int64_t created_at_unix_ms;
+  /*
+   * The owner's revision of the conversation: 1 at creation, one more with
+   * every change of members, roles or name; 0: not said (older backends).
+   * A member's backend keeps the version of its copy and ignores a
+   * description older than it, so that a late or repeated notice never
+   * undoes a newer one.
+   */
+  uint64_t version;
 };
 #define FEDRPC__FEDERATION__V1__CONVERSATION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__federation__v1__conversation__descriptor) \
-    , NULL, (char *)protobuf_c_empty_string, NULL, 0,NULL, 0 }
+    , NULL, (char *)protobuf_c_empty_string, NULL, 0,NULL, 0, 0 }
 
 
 /* Fedrpc__Federation__V1__QualifiedId methods */
