@@ -10,7 +10,7 @@
 #include "adapter_fixture.h"
 #include "backends/reference/delivery.h"
 #include "backends/reference/service.h"
-#include "core/clock.h"
+#include "core/base/clock.h"
 
 #define EV(x) FEDRPC__LOCAL__V1__EVENT__PAYLOAD_##x
 

@@ -22,7 +22,7 @@
 
 #include "backends/reference/delivery.h"
 #include "backends/reference/service.h"
-#include "core/clock.h"
+#include "core/base/clock.h"
 
 #define BATCH 64          /* items read per transaction */
 #define SETTLE_EVERY 32   /* answered items per settling transaction... */
