@@ -76,15 +76,20 @@ Test(delivery_rules, refusals_for_good)
 static void
 on_store(fx *f, int i, fedrpc_store_mode mode, fedrpc_store_fn fn, void *arg)
 {
-	ref_svc      *s   = f->d[i].ref;
-	fedrpc_ctx   *ctx = fedrpc_ctx_new();
-	fedrpc_status st  = {0};
+	/* What the transaction returned lives in this call's arena, kept
+	 * until the next transaction, so that the caller can read it. */
+	static fedrpc_ctx *kept;
+	ref_svc           *s   = f->d[i].ref;
+	fedrpc_ctx        *ctx = fedrpc_ctx_new();
+	fedrpc_status      st  = {0};
 
 	cr_assert_not_null(ctx);
 	cr_assert_eq(fedrpc_store_run(s->store, fedrpc_ctx_allocator(ctx), mode,
 	                 fn, arg, &st),
 	    FEDRPC_OK, "%s", st.message);
-	fedrpc_ctx_free(ctx);
+	if (kept != NULL)
+		fedrpc_ctx_free(kept);
+	kept = ctx;
 }
 
 /* A connection request from a (made-up) user of a.example to `to`, as
