@@ -1,0 +1,81 @@
+# What `cmake --install` puts where (paths below the prefix; GNUInstallDirs
+# names), by component, one per Debian package (cmake/packaging.cmake):
+#
+#   lib        lib/libfedrpc.so.<major>*                  the shared library
+#   dev        include/fedrpc/                            public headers, the
+#                                                         generated headers and
+#                                                         the .proto files
+#              lib/libfedrpc.so, lib/libfedrpc.a
+#              lib/pkgconfig/fedrpc.pc
+#              lib/cmake/fedrpc/                          find_package(fedrpc)
+#              bin/protoc-gen-fedrpc
+#   federator  sbin/federator
+#   fedctl     bin/fedctl
+include(CMakePackageConfigHelpers)
+
+set(FEDRPC_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/fedrpc)
+
+install(TARGETS fedrpc_shared EXPORT fedrpc-targets
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT lib
+          NAMELINK_COMPONENT dev)
+install(TARGETS fedrpc_static EXPORT fedrpc-targets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
+install(TARGETS protoc-gen-fedrpc EXPORT fedrpc-targets
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT dev)
+
+# Headers: ours, the generated ones beside them (both under fedrpc/), and
+# the schemas, so that others can import them with -I<prefix>/include, as
+# Debian ships google/protobuf/*.proto.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/fedrpc ${PROJECT_SOURCE_DIR}/gen/fedrpc
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev
+  FILES_MATCHING PATTERN "*.h")
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/proto/fedrpc
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev
+  FILES_MATCHING PATTERN "*.proto")
+
+# The daemon and the command line, linked with the static layer libraries
+# like the ones the tests run: the work-arounds of core/compat/ are then
+# defined in the executable itself.
+install(TARGETS federator RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR}
+  COMPONENT federator)
+if(TARGET fedctl)
+  install(TARGETS fedctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+    COMPONENT fedctl)
+endif()
+
+# pkg-config. Written at install time: the prefix is the one installed to
+# (`cmake --install --prefix`, CPack's /usr), not the one configured.
+# One scratch file per destination: installs to two prefixes may run at
+# once (the tests do).
+set(FEDRPC_PC_IN ${CMAKE_CURRENT_LIST_DIR}/fedrpc.pc.in)
+install(CODE "
+  string(MD5 dest \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}\")
+  set(FEDRPC_PC_OUT \"${PROJECT_BINARY_DIR}/install/pc-\${dest}/fedrpc.pc\")
+  set(PROJECT_VERSION \"${PROJECT_VERSION}\")
+  set(FEDRPC_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+  set(FEDRPC_PC_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")
+  set(FEDRPC_PC_INCLUDEDIR \"${CMAKE_INSTALL_INCLUDEDIR}\")
+  set(FEDRPC_PC_BINDIR \"${CMAKE_INSTALL_BINDIR}\")
+  configure_file(\"${FEDRPC_PC_IN}\" \"\${FEDRPC_PC_OUT}\" @ONLY)
+  file(INSTALL DESTINATION \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig\"
+       TYPE FILE FILES \"\${FEDRPC_PC_OUT}\")"
+  COMPONENT dev)
+
+# The CMake package: imported targets fedrpc::fedrpc (shared),
+# fedrpc::fedrpc_static and fedrpc::protoc-gen-fedrpc, and
+# fedrpc_generate(). Relocatable: it finds its prefix from where it lies.
+install(EXPORT fedrpc-targets NAMESPACE fedrpc::
+  FILE fedrpc-targets.cmake DESTINATION ${FEDRPC_CMAKE_DIR} COMPONENT dev)
+configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/fedrpcConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/install/fedrpcConfig.cmake
+  INSTALL_DESTINATION ${FEDRPC_CMAKE_DIR}
+  PATH_VARS CMAKE_INSTALL_INCLUDEDIR)
+# 0.x: the soname is libfedrpc.so.0 for all of it, so any 0.y asks for 0.y
+# or later within 0.
+write_basic_package_version_file(
+  ${PROJECT_BINARY_DIR}/install/fedrpcConfigVersion.cmake
+  COMPATIBILITY SameMajorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/install/fedrpcConfig.cmake
+              ${PROJECT_BINARY_DIR}/install/fedrpcConfigVersion.cmake
+              ${CMAKE_CURRENT_LIST_DIR}/FedrpcGenerate.cmake
+  DESTINATION ${FEDRPC_CMAKE_DIR} COMPONENT dev)
