@@ -79,3 +79,77 @@ install(FILES ${PROJECT_BINARY_DIR}/install/fedrpcConfig.cmake
               ${PROJECT_BINARY_DIR}/install/fedrpcConfigVersion.cmake
               ${CMAKE_CURRENT_LIST_DIR}/FedrpcGenerate.cmake
   DESTINATION ${FEDRPC_CMAKE_DIR} COMPONENT dev)
+
+# ---- for operators: man pages, the systemd unit, /etc/fedrpc ----
+#   fedctl     share/man/man1/fedctl.1.gz
+#   federator  share/man/man8/federator.8.gz, man5/federator.conf.5.gz
+#              etc/fedrpc/federator.conf   (what --print-default-config
+#                                           prints: it loads as it is)
+#              lib/systemd/system/federator.service
+#              share/doc/<package>/examples/federator.conf (every setting
+#                                           explained)
+#   dev        share/man/man1/protoc-gen-fedrpc.1.gz, the example project
+#              in share/doc/<package>/examples/
+# The Debian packages put /etc and the unit at the root:
+# -DFEDRPC_PACKAGE_DEB=ON; it also names the doc folders after the
+# packages.
+option(FEDRPC_PACKAGE_DEB "Lay the install out for the Debian packages" OFF)
+if(FEDRPC_PACKAGE_DEB)
+  set(FEDRPC_SYSCONF_DEST /etc)
+  set(FEDRPC_UNIT_DEST /lib/systemd/system)
+  set(FEDRPC_DOC_federator ${CMAKE_INSTALL_DATAROOTDIR}/doc/federator)
+  set(FEDRPC_DOC_dev ${CMAKE_INSTALL_DATAROOTDIR}/doc/libfedrpc-dev)
+else()
+  set(FEDRPC_SYSCONF_DEST ${CMAKE_INSTALL_SYSCONFDIR})
+  set(FEDRPC_UNIT_DEST lib/systemd/system)
+  set(FEDRPC_DOC_federator ${CMAKE_INSTALL_DOCDIR})
+  set(FEDRPC_DOC_dev ${CMAKE_INSTALL_DOCDIR})
+endif()
+set(FEDRPC_DIST ${PROJECT_SOURCE_DIR}/dist)
+set(FEDRPC_DIST_OUT ${PROJECT_BINARY_DIR}/dist)
+
+# Man pages: the version filled in, compressed as Debian wants them.
+set(FEDRPC_MAN_PAGES fedctl.1:fedctl federator.8:federator
+    federator.conf.5:federator protoc-gen-fedrpc.1:dev)
+set(_fedrpc_man_gz)
+foreach(entry ${FEDRPC_MAN_PAGES})
+  string(REPLACE ":" ";" entry ${entry})
+  list(GET entry 0 page)
+  list(GET entry 1 component)
+  string(REGEX REPLACE ".*\\.([0-9])$" "\\1" section ${page})
+  configure_file(${FEDRPC_DIST}/man/${page}.in ${FEDRPC_DIST_OUT}/man/${page} @ONLY)
+  add_custom_command(OUTPUT ${FEDRPC_DIST_OUT}/man/${page}.gz
+    COMMAND gzip -9 -n -c ${FEDRPC_DIST_OUT}/man/${page}
+            > ${FEDRPC_DIST_OUT}/man/${page}.gz
+    DEPENDS ${FEDRPC_DIST_OUT}/man/${page}
+    COMMENT "man page ${page}")
+  list(APPEND _fedrpc_man_gz ${FEDRPC_DIST_OUT}/man/${page}.gz)
+  install(FILES ${FEDRPC_DIST_OUT}/man/${page}.gz
+    DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section} COMPONENT ${component})
+endforeach()
+add_custom_target(fedrpc_man ALL DEPENDS ${_fedrpc_man_gz})
+
+# The unit runs the installed daemon with the installed configuration.
+set(FEDRPC_UNIT_SBINDIR ${CMAKE_INSTALL_FULL_SBINDIR})
+set(FEDRPC_UNIT_SYSCONFDIR ${CMAKE_INSTALL_FULL_SYSCONFDIR})
+configure_file(${FEDRPC_DIST}/systemd/federator.service.in
+               ${FEDRPC_DIST_OUT}/systemd/federator.service @ONLY)
+install(FILES ${FEDRPC_DIST_OUT}/systemd/federator.service
+  DESTINATION ${FEDRPC_UNIT_DEST} COMPONENT federator)
+
+# /etc/fedrpc/federator.conf: the daemon's own default configuration.
+add_custom_command(OUTPUT ${FEDRPC_DIST_OUT}/federator.conf
+  COMMAND sh -c "\"$0\" --print-default-config > \"$1\""
+          $<TARGET_FILE:federator> ${FEDRPC_DIST_OUT}/federator.conf
+  DEPENDS federator
+  COMMENT "federator.conf for /etc/fedrpc"
+  VERBATIM)
+add_custom_target(fedrpc_etc_config ALL DEPENDS ${FEDRPC_DIST_OUT}/federator.conf)
+install(FILES ${FEDRPC_DIST_OUT}/federator.conf
+  DESTINATION ${FEDRPC_SYSCONF_DEST}/fedrpc COMPONENT federator)
+install(FILES ${PROJECT_SOURCE_DIR}/examples/federator.conf
+  DESTINATION ${FEDRPC_DOC_federator}/examples COMPONENT federator)
+
+# For backend developers: the example project.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/backend
+  DESTINATION ${FEDRPC_DOC_dev}/examples COMPONENT dev)

@@ -63,6 +63,19 @@ copy_example() {
 	(cd "$src/examples/backend" &&
 	    cp -r CMakeLists.txt Makefile README.md proto src "$1/")
 }
+version=$(sed -n 's/^Version: //p' "$pcfile")
+for prog in sbin/federator bin/fedctl bin/protoc-gen-fedrpc; do
+	"$prefix/$prog" --version | head -1 |
+	    grep -qx "${prog#*/} (fedrpc) $version" ||
+		fail "$prog --version does not say $version"
+done
+for page in fedctl federator federator.conf; do
+	case $(MANPATH=$prefix/share/man man -w "$page") in
+	"$prefix"/share/man/*) ;;
+	*) fail "man $page does not find the installed page" ;;
+	esac
+done
+
 step "build with CMake (find_package(fedrpc))"
 copy_example "$work/cmake-src"
 cmake -S "$work/cmake-src" -B "$work/cmake-build" \
