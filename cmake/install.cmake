@@ -91,8 +91,8 @@ install(FILES ${PROJECT_BINARY_DIR}/install/fedrpcConfig.cmake
 #   dev        share/man/man1/protoc-gen-fedrpc.1.gz, the example project
 #              in share/doc/<package>/examples/
 # The Debian packages put /etc and the unit at the root:
-# -DFEDRPC_PACKAGE_DEB=ON; it also names the doc folders after the
-# packages.
+# -DFEDRPC_PACKAGE_DEB=ON (scripts/package.sh); it also names the doc
+# folders after the packages and makes the packages (packaging.cmake).
 option(FEDRPC_PACKAGE_DEB "Lay the install out for the Debian packages" OFF)
 if(FEDRPC_PACKAGE_DEB)
   set(FEDRPC_SYSCONF_DEST /etc)
@@ -153,3 +153,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/examples/federator.conf
 # For backend developers: the example project.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/backend
   DESTINATION ${FEDRPC_DOC_dev}/examples COMPONENT dev)
+
+if(FEDRPC_PACKAGE_DEB)
+  include(${CMAKE_CURRENT_LIST_DIR}/packaging.cmake)
+endif()
