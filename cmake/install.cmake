@@ -88,8 +88,9 @@ install(FILES ${PROJECT_BINARY_DIR}/install/fedrpcConfig.cmake
 #              lib/systemd/system/federator.service
 #              share/doc/<package>/examples/federator.conf (every setting
 #                                           explained)
-#   dev        share/man/man1/protoc-gen-fedrpc.1.gz, the example project
-#              in share/doc/<package>/examples/
+#   dev        share/man/man1/protoc-gen-fedrpc.1.gz, the guide
+#              (writing-a-backend.md) and the example project in
+#              share/doc/<package>/
 # The Debian packages put /etc and the unit at the root:
 # -DFEDRPC_PACKAGE_DEB=ON (scripts/package.sh); it also names the doc
 # folders after the packages and makes the packages (packaging.cmake).
@@ -150,7 +151,9 @@ install(FILES ${FEDRPC_DIST_OUT}/federator.conf
 install(FILES ${PROJECT_SOURCE_DIR}/examples/federator.conf
   DESTINATION ${FEDRPC_DOC_federator}/examples COMPONENT federator)
 
-# For backend developers: the example project.
+# For backend developers: the guide and the example project.
+install(FILES ${PROJECT_SOURCE_DIR}/docs/writing-a-backend.md
+  DESTINATION ${FEDRPC_DOC_dev} COMPONENT dev)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/backend
   DESTINATION ${FEDRPC_DOC_dev}/examples COMPONENT dev)
 
