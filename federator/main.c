@@ -26,6 +26,7 @@
 
 #include "core/base/clock.h"
 #include "core/base/private_file.h"
+#include "core/base/version_info.h"
 #include "federator/federator.h"
 
 #define DEFAULT_GRACE_MS 5000
@@ -38,6 +39,7 @@ usage(FILE *f)
 	    "                 [--shutdown-grace MS] [--foreground]\n"
 	    "       federator --check-config FILE\n"
 	    "       federator --print-default-config\n"
+	    "       federator --version\n"
 	    "\n"
 	    "  -c, --config FILE       run with this configuration\n"
 	    "  --check-config FILE     check FILE, print the settings in "
@@ -58,6 +60,9 @@ usage(FILE *f)
 	    "and only\n"
 	    "                          mode; use a service manager to "
 	    "detach)\n"
+	    "  --version               print the version (and those of nng, "
+	    "wolfSSL\n"
+	    "                          and protobuf-c) and exit\n"
 	    "\n"
 	    "Signals: SIGHUP reloads the allow list, search policies, limits, "
 	    "certificates\n"
@@ -213,7 +218,8 @@ serve(federator *f)
 int
 main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256, OPT_PRINT, OPT_LOG, OPT_PID, OPT_GRACE, OPT_FG };
+	enum { OPT_CHECK = 256, OPT_PRINT, OPT_LOG, OPT_PID, OPT_GRACE, OPT_FG,
+	       OPT_VERSION };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", required_argument, NULL, OPT_CHECK},
@@ -222,6 +228,7 @@ main(int argc, char **argv)
 		{"pid-file", required_argument, NULL, OPT_PID},
 		{"shutdown-grace", required_argument, NULL, OPT_GRACE},
 		{"foreground", no_argument, NULL, OPT_FG},
+		{"version", no_argument, NULL, OPT_VERSION},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -268,6 +275,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_FG:
 			break;
+		case OPT_VERSION:
+			fedrpc_version_print(stdout, "federator");
+			return 0;
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -1,8 +1,11 @@
 #!/bin/sh
 # Installs the Debian bookworm packages fedrpc builds, tests and runs with.
 # Safe to run again: apt only installs what is missing.
+# --packaging adds what scripts/package.sh needs besides (lintian).
 set -eu
-pkgs="build-essential cmake pkg-config git
+extra=""
+if [ "${1:-}" = "--packaging" ]; then extra="lintian"; fi
+pkgs="$extra build-essential cmake pkg-config git
       libnng-dev libwolfssl-dev
       libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotoc-dev
       libudns-dev libconfig-dev libcriterion-dev libjansson-dev uuid-dev

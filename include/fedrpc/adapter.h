@@ -125,6 +125,13 @@ typedef struct fedrpc_adapter {
 /* What a shared object's FEDRPC_ADAPTER_ENTRY_SYMBOL is. */
 typedef const fedrpc_adapter *(*fedrpc_adapter_entry_fn)(void);
 
+/*
+ * ---- the daemon's adapter registry ----
+ * What follows is the federator's (backends/, linked into the daemon),
+ * not libfedrpc's: a shared-object adapter implements the table above and
+ * the daemon loads it; programs built on libfedrpc cannot call these.
+ */
+
 /* A built-in adapter by name ("sqlite"), or NULL. */
 const fedrpc_adapter *fedrpc_adapter_builtin(const char *name);
 

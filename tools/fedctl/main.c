@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/base/version_info.h"
 #include "fedctl.h"
 #include "fedctl_state.h"
 
@@ -48,6 +49,7 @@ usage(FILE *out)
 {
 	fprintf(out, "usage: fedctl COMMAND [OPTIONS...]\n"
 		     "       fedctl help COMMAND   (or fedctl COMMAND --help)\n"
+		     "       fedctl --version\n"
 		     "\ncommands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  %-12s %s\n", commands[i]->name,
@@ -93,6 +95,10 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
+		return FEDCTL_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		fedrpc_version_print(stdout, "fedctl");
 		return FEDCTL_EXIT_OK;
 	}
 	if (strcmp(argv[1], "help") == 0) {

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fedrpc/version.h>
+
 #include "emit.h"
 #include "model.h"
 
@@ -188,6 +190,10 @@ main(int argc, char **argv)
 	char        *err;
 	int          rc = 0;
 
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("protoc-gen-fedrpc (fedrpc) %s\n", FEDRPC_VERSION_STRING);
+		return 0;
+	}
 	if (argc > 1) {
 		fprintf(stderr,
 		    "%s: a protoc plugin; run it through protoc:\n"
