@@ -60,7 +60,8 @@ cut -d' ' -f1 "$work/defined" >"$work/defined.names"
 # The adapter registry is the daemon's (backends/, linked into federator);
 # adapter.h declares it beside the adapter interface a module implements.
 daemon_only="fedrpc_adapter_builtin fedrpc_adapter_close
-fedrpc_adapter_instance_adapter fedrpc_adapter_open fedrpc_adapter_register
+fedrpc_adapter_instance_adapter fedrpc_adapter_open fedrpc_adapter_peer_heard
+fedrpc_adapter_register
 fedrpc_sqlite_adapter_open"
 tr ' ' '\n' <<<"$daemon_only" | grep . | LC_ALL=C sort >"$work/daemon_only"
 LC_ALL=C comm -23 "$work/declared" "$work/defined.names" |
