@@ -33,7 +33,7 @@
  * nng 1.5.2 leaks a TLS connection that is still negotiating when its
  * socket closes (its buffers, the engine state and the TLS config it
  * holds). These tests refuse handshakes and drop connections on purpose, so
- * they tolerate exactly that; test_tls keeps full leak checking.
+ * they tolerate exactly that.
  */
 const char *__lsan_default_suppressions(void);
 const char *
