@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <nng/nng.h>
@@ -244,46 +245,102 @@ watch_cb(void *arg)
 	pthread_mutex_unlock(&ch->mtx);
 }
 
+/* Where pipe `id` is in ch->pipes, or -1; mtx held. */
+static ssize_t
+pipe_index(const fedrpc_channel *ch, uint32_t id)
+{
+	for (size_t i = 0; i < ch->n_pipes; i++)
+		if (ch->pipes[i] == id)
+			return (ssize_t) i;
+	return -1;
+}
+
+/* Whether pipe `id` was removed before it was added; mtx held. */
+static bool
+pipe_was_gone(const fedrpc_channel *ch, uint32_t id)
+{
+	for (size_t i = 0; i < sizeof(ch->gone) / sizeof(ch->gone[0]); i++)
+		if (ch->gone[i] == id)
+			return true;
+	return false;
+}
+
+/* Lists a new pipe (not one already removed); false when out of memory. */
+static bool
+pipe_add(fedrpc_channel *ch, nng_pipe pipe)
+{
+	uint32_t id = (uint32_t) nng_pipe_id(pipe);
+
+	if (pipe_was_gone(ch, id))
+		return true;
+	if (ch->n_pipes == ch->cap_pipes) {
+		size_t    cap = ch->cap_pipes ? 2 * ch->cap_pipes : 4;
+		uint32_t *p   = realloc(ch->pipes, cap * sizeof(*p));
+
+		if (p == NULL)
+			return false;
+		ch->pipes     = p;
+		ch->cap_pipes = cap;
+	}
+	ch->pipes[ch->n_pipes++] = id;
+	clear_fail(ch);
+	FEDRPC_LOG_DEBUG("channel %s: connected", ch->url);
+	return true;
+}
+
+static void
+pipe_remove(fedrpc_channel *ch, uint32_t id)
+{
+	ssize_t i = pipe_index(ch, id);
+
+	if (i >= 0) {
+		ch->pipes[i] = ch->pipes[--ch->n_pipes];
+		FEDRPC_LOG_DEBUG("channel %s: disconnected", ch->url);
+	} else {
+		ch->gone[ch->gone_next++ % (sizeof(ch->gone) / sizeof(ch->gone[0]))] =
+		    id;
+	}
+}
+
 /*
- * A connection counts from ADD_PRE: nng 1.5.2 hands the pipe to the
- * protocol before it runs the ADD_POST callbacks, so a call can already
- * have been answered on it by then, and the channel must not say it is
- * not connected. Every pipe that saw ADD_PRE also sees REM_POST.
+ * Connections, from nng's pipe events. nng 1.5.2 runs them on different
+ * threads, and not always in order:
+ * - it hands a pipe to the protocol before it runs ADD_POST, so a call
+ *   can be answered on it before then: a pipe counts from ADD_PRE;
+ * - REM_POST (on the reaper's thread) can come before ADD_POST, even
+ *   before ADD_PRE when a dialer is closed meanwhile: a pipe removed is
+ *   not added afterwards, and the domain channel only hears of the
+ *   ADD_POST of a pipe still listed (else it would take a dead
+ *   connection for a live one, and keep it).
+ * Every pipe that saw ADD_PRE also sees REM_POST.
  */
 static void
 pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
 	fedrpc_channel *ch = arg;
 	uint32_t        id = (uint32_t) nng_pipe_id(pipe);
+	bool            tell = true; /* the kind of channel hears of it */
 
 	pthread_mutex_lock(&ch->mtx);
-	if (ev == NNG_PIPE_EV_ADD_PRE) {
-		if (ch->n_pipes == ch->cap_pipes) {
-			size_t    cap = ch->cap_pipes ? 2 * ch->cap_pipes : 4;
-			uint32_t *p   = realloc(ch->pipes, cap * sizeof(*p));
-
-			if (p == NULL) {
-				pthread_mutex_unlock(&ch->mtx);
-				nng_pipe_close(pipe);
-				return;
-			}
-			ch->pipes     = p;
-			ch->cap_pipes = cap;
+	switch (ev) {
+	case NNG_PIPE_EV_ADD_PRE:
+		tell = false;
+		if (!pipe_add(ch, pipe)) {
+			pthread_mutex_unlock(&ch->mtx);
+			nng_pipe_close(pipe);
+			return;
 		}
-		ch->pipes[ch->n_pipes++] = id;
-		clear_fail(ch);
-		FEDRPC_LOG_DEBUG("channel %s: connected", ch->url);
-	} else if (ev == NNG_PIPE_EV_REM_POST) {
-		for (size_t i = 0; i < ch->n_pipes; i++) {
-			if (ch->pipes[i] == id) {
-				ch->pipes[i] = ch->pipes[--ch->n_pipes];
-				FEDRPC_LOG_DEBUG(
-				    "channel %s: disconnected", ch->url);
-				break;
-			}
-		}
+		break;
+	case NNG_PIPE_EV_ADD_POST:
+		tell = pipe_index(ch, id) >= 0;
+		break;
+	case NNG_PIPE_EV_REM_POST:
+		pipe_remove(ch, id);
+		break;
+	default:
+		break;
 	}
-	if (ev != NNG_PIPE_EV_ADD_PRE)
+	if (tell)
 		ch->hooks->pipe_event(ch, pipe, ev);
 	pthread_mutex_unlock(&ch->mtx);
 }

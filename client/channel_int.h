@@ -129,6 +129,8 @@ struct fedrpc_channel {
 	uint32_t   *pipes;          /* ids of live pipes (owned) */
 	size_t      n_pipes;
 	size_t      cap_pipes;
+	uint32_t    gone[8];        /* pipes removed before they were added */
+	unsigned    gone_next;      /* (a ring: pipe ids are never reused) */
 	fedrpc_code fail_code;      /* OK: no recent failure */
 	char        fail_msg[200];
 	uint64_t    fail_ms;        /* when it was (last) seen */

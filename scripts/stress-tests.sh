@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
 	--stop) stop=1 ;;
 	--no-build) build=0 ;;
 	-R) regex=$2; shift ;;
-	-h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "stress-tests.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -56,19 +56,26 @@ logs=$dir/stress
 rm -rf "$logs"
 mkdir -p "$logs"
 
-# One busy loop per core, at the tests' own priority.
-busy=()
-stop_load() {
+# One busy loop per core, at the tests' own priority; they, and a ctest
+# run under way, end with the script however it ends.
+busy=() ctest_pid=""
+stop_all() {
 	local pid
+	if [ -n "$ctest_pid" ]; then
+		kill -INT "$ctest_pid" 2>/dev/null || true
+		wait "$ctest_pid" 2>/dev/null || true
+		ctest_pid=""
+	fi
+	# (SIGKILL: a subshell of this script may catch SIGTERM.)
 	for pid in "${busy[@]}"; do
-		kill "$pid" 2>/dev/null || true
+		kill -KILL "$pid" 2>/dev/null || true
 	done
 	for pid in "${busy[@]}"; do
 		wait "$pid" 2>/dev/null || true
 	done
 	busy=()
 }
-trap stop_load EXIT
+trap stop_all EXIT
 trap 'exit 130' INT TERM
 if [ $load = 1 ]; then
 	for _ in $(seq "$(nproc)"); do
@@ -79,7 +86,8 @@ if [ $load = 1 ]; then
 fi
 
 # Prints what failed in one run's ctest log: the executable, then each
-# criterion failure (test name, file:line and the assertion's message).
+# criterion failure (test name, file:line and the assertion's message),
+# and its warnings (criterion 2.4 exits 1 once a test logged one).
 report_failures() { # log
 	local log=$1 t
 	for t in $(awk '/The following tests FAILED:/ { on = 1; next }
@@ -90,19 +98,24 @@ report_failures() { # log
 		awk -v t="$t" '
 			/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: / { on = ($4 == t) }
 			/tests passed|The following tests FAILED/ { on = 0 }
-			on && /Test +#|\[----\]|\[FAIL\]|^criterion:|CRASH|[Tt]imeout|Sanitizer|runtime error|Assertion/
+			on && /Test +#|\[----\]|\[FAIL\]|\[WARN\]|Synthesis|^criterion:|CRASH|[Tt]imeout|Sanitizer|runtime error|Assertion/
 		' "$log" | sed 's/^/    /' | head -60
 	done
 }
 
+filter=()
+[ -n "$regex" ] && filter=(-R "$regex")
 passed=0 failed=0
 echo "== $name: $runs runs of the suite, ctest -j$jobs, logs in $logs"
 for i in $(seq "$runs"); do
 	log=$logs/run-$i.log
 	start=$(date +%s)
 	rc=0
-	(cd "$dir" && ctest --output-on-failure -j"$jobs" --timeout 600 \
-		${regex:+-R "$regex"}) >"$log" 2>&1 || rc=$?
+	(cd "$dir" && exec ctest --output-on-failure -j"$jobs" --timeout 600 \
+		"${filter[@]}") >"$log" 2>&1 &
+	ctest_pid=$!
+	wait "$ctest_pid" || rc=$?
+	ctest_pid=""
 	summary=$(grep -E 'tests passed' "$log" | tail -1)
 	if [ $rc = 0 ]; then
 		passed=$((passed + 1))
@@ -114,6 +127,6 @@ for i in $(seq "$runs"); do
 		[ $stop = 1 ] && break
 	fi
 done
-stop_load
+stop_all
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]
