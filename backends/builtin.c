@@ -22,4 +22,5 @@ const fedrpc_adapter fedrpc_adapter_sqlite = {
 	.open              = sqlite_open,
 	.close             = fedrpc_reference_close,
 	.register_handlers = fedrpc_reference_register,
+	.peer_heard        = fedrpc_reference_peer_heard,
 };

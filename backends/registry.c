@@ -148,6 +148,13 @@ fedrpc_adapter_register(fedrpc_adapter_instance *inst,
 }
 
 void
+fedrpc_adapter_peer_heard(fedrpc_adapter_instance *inst, const char *domain)
+{
+	if (inst != NULL && inst->adapter->peer_heard != NULL && domain != NULL)
+		inst->adapter->peer_heard(inst->instance, domain);
+}
+
+void
 fedrpc_adapter_close(fedrpc_adapter_instance *inst)
 {
 	if (inst == NULL)

@@ -37,6 +37,7 @@ fedrpc_config_free(fedrpc_config *cfg)
 	free(cfg->storage.path);
 	free(cfg->storage.conninfo);
 	free(cfg->storage.module);
+	free(cfg->delivery.instance);
 	free(cfg->log.file);
 	free(cfg->api.versions);
 	free(cfg);

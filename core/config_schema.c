@@ -490,6 +490,24 @@ static const cfg_field client_fields[] = {
 	{NULL},
 };
 
+static const cfg_field delivery_fields[] = {
+	{.name = "backoff_initial_ms", .kind = CFG_U32,
+	    .offset = AT(delivery.backoff_initial_ms), .def = "10", .min = 1,
+	    .max = 3600000},
+	{.name = "backoff_max_ms", .kind = CFG_U32,
+	    .offset = AT(delivery.backoff_max_ms), .def = "300000", .min = 1,
+	    .max = 86400000},
+	{.name = "expiry", .kind = CFG_U32, .offset = AT(delivery.expiry),
+	    .def = "2592000", .min = 1, .max = 31536000},
+	{.name = "wait_ms", .kind = CFG_U32, .offset = AT(delivery.wait_ms),
+	    .def = "3000", .min = 0, .max = 60000},
+	{.name = "workers", .kind = CFG_U32, .offset = AT(delivery.workers),
+	    .def = "4", .min = 1, .max = 256},
+	{.name = "instance", .kind = CFG_STRING, .flags = CFG_NULL_IF_EMPTY,
+	    .offset = AT(delivery.instance), .def = ""},
+	{NULL},
+};
+
 static const cfg_field limits_fields[] = {
 	{.name = "max_message_size", .kind = CFG_SIZE,
 	    .offset = AT(limits.max_message_size), .def = "4194304",
@@ -568,6 +586,7 @@ const cfg_field fedrpc_cfg_schema[] = {
 	{.name = "tls", .kind = CFG_GROUP, .fields = tls_fields},
 	{.name = "discovery", .kind = CFG_GROUP, .fields = discovery_fields},
 	{.name = "client", .kind = CFG_GROUP, .fields = client_fields},
+	{.name = "delivery", .kind = CFG_GROUP, .fields = delivery_fields},
 	{.name = "limits", .kind = CFG_GROUP, .fields = limits_fields},
 	{.name = "storage", .kind = CFG_GROUP, .fields = storage_fields},
 	{.name = "log", .kind = CFG_GROUP, .fields = log_fields},

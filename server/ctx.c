@@ -171,6 +171,32 @@ srv_ctx_fini(fedrpc_ctx *cx)
 	srv_arena_fini(&cx->arena);
 }
 
+fedrpc_ctx *
+fedrpc_ctx_new(void)
+{
+	fedrpc_ctx *cx = malloc(sizeof(*cx));
+
+	if (cx != NULL)
+		srv_ctx_init(cx, NULL);
+	return cx;
+}
+
+void
+fedrpc_ctx_reset(fedrpc_ctx *ctx)
+{
+	if (ctx != NULL)
+		srv_ctx_reset(ctx);
+}
+
+void
+fedrpc_ctx_free(fedrpc_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	srv_ctx_fini(ctx);
+	free(ctx);
+}
+
 const fedrpc_method *
 fedrpc_ctx_method(const fedrpc_ctx *ctx)
 {
@@ -245,7 +271,8 @@ fedrpc_ctx_time_left_ms(const fedrpc_ctx *ctx)
 bool
 fedrpc_ctx_is_cancelled(const fedrpc_ctx *ctx)
 {
-	if (__atomic_load_n(&ctx->srv->stopping, __ATOMIC_RELAXED))
+	if (ctx->srv != NULL &&
+	    __atomic_load_n(&ctx->srv->stopping, __ATOMIC_RELAXED))
 		return true;
 	return ctx->deadline_ms != 0 && fedrpc_clock_ms() >= ctx->deadline_ms;
 }

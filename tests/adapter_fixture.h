@@ -1,9 +1,16 @@
 /*
- * A federation of SQLite adapters in one test process: up to three domains
- * (a.example, b.example, c.example), each with a federation server and a
- * local-API server on inproc://, its own database in a scratch folder, and
- * channel_for mapping domains to inproc channels (a domain marked down, or
- * any unknown one, answers UNAVAILABLE). Helpers wrap common local calls.
+ * A federation of SQLite reference backends in one test process: up to
+ * three domains (a.example, b.example, c.example), each with a federation
+ * server and a local-API server on inproc://, its own database in a
+ * scratch folder, and channel_for mapping domains to inproc channels (a
+ * domain marked down, or any unknown one, answers UNAVAILABLE). As the
+ * daemon does, every call a federation server takes tells its backend that
+ * the caller was heard from. Helpers wrap common local calls.
+ *
+ * Channels are handed to backends until the fixture ends: a stopped domain
+ * keeps the channels others have to it (they redial it when it starts
+ * again), and each backend is closed (its delivery stopped) before any
+ * channel it was given.
  *
  * With FEDRPC_TEST_STORE_CONFLICTS set in the environment, each backend
  * runs over conflict_store.h's store instead, whose every transaction
@@ -33,6 +40,7 @@
 #include "fedrpc/local/v1/inbox.fedrpc.h"
 #include "fedrpc/local/v1/users.fedrpc.h"
 #include "backends/reference/reference.h"
+#include "backends/sqlite/sqlite_store.h"
 #include "conflict_store.h"
 #include "testutil.h"
 
@@ -54,8 +62,7 @@ typedef struct fx_domain {
 	char                     local_url[96];
 	fedrpc_server           *fed;       /* federation API */
 	fedrpc_server           *local;     /* local API */
-	fedrpc_adapter_instance *ad;
-	void                    *ref;       /* or this, over conflicts */
+	void                    *ref;       /* the reference backend */
 	fedrpc_channel          *lch;       /* to our local API */
 	atomic_bool              down;      /* others cannot reach us */
 	/* The policy this domain holds for each asking domain (by idx). */
@@ -76,6 +83,7 @@ struct fx {
 	int    n_chans;
 	char  *kept[FX_KEEP_MAX]; /* strings freed by fx_free() */
 	size_t n_kept;
+	fedrpc_adapter_delivery delivery; /* every backend's */
 };
 
 static inline int
@@ -143,7 +151,6 @@ fx_policy(void *arg, const char *domain)
 	return from < 0 ? FX_NO : self->policy[from];
 }
 
-/* Opens domain i's adapter and starts its servers. */
 /* Whether backends run over the conflict-injecting store. */
 static inline bool
 fx_conflicts(void)
@@ -151,6 +158,17 @@ fx_conflicts(void)
 	return getenv("FEDRPC_TEST_STORE_CONFLICTS") != NULL;
 }
 
+/* A call the federation server took: its origin was heard from. */
+static inline void
+fx_heard(void *arg, fedrpc_ctx *ctx, fedrpc_code code)
+{
+	fx_domain *d = arg;
+
+	(void) code;
+	fedrpc_reference_peer_heard(d->ref, fedrpc_ctx_origin_domain(ctx));
+}
+
+/* Opens domain i's backend and starts its servers. */
 static inline void
 fx_start_domain(fx *f, int i)
 {
@@ -165,6 +183,7 @@ fx_start_domain(fx *f, int i)
 	    .channel_for       = fx_channel_for,
 	    .channel_arg       = d,
 	    .call_timeout_ms   = 5000,
+	    .delivery          = f->delivery,
 	};
 	fedrpc_server_opts fo = {.url = d->fed_url, .workers = 4, .contexts = 8};
 	fedrpc_server_opts lo = {
@@ -176,26 +195,18 @@ fx_start_domain(fx *f, int i)
 	    .default_timeout_ms = 10000,
 	};
 
-	if (fx_conflicts())
-		cr_assert_eq(fedrpc_reference_open(&env, conflict_store_open,
-		                 d->db, &d->ref, &st),
-		    FEDRPC_OK, "%s", st.message);
-	else
-		cr_assert_eq(fedrpc_sqlite_adapter_open(d->db, &env, &d->ad,
-		                 &st),
-		    FEDRPC_OK, "%s", st.message);
+	cr_assert_eq(fedrpc_reference_open(&env,
+	                 fx_conflicts() ? conflict_store_open
+	                                : fedrpc_store_sqlite_open,
+	                 d->db, &d->ref, &st),
+	    FEDRPC_OK, "%s", st.message);
 	cr_assert_eq(fedrpc_server_new(&d->fed, &fo, &st), FEDRPC_OK, "%s",
 	    st.message);
 	cr_assert_eq(fedrpc_server_new(&d->local, &lo, &st), FEDRPC_OK, "%s",
 	    st.message);
-	if (d->ref != NULL)
-		cr_assert_eq(fedrpc_reference_register(d->ref, d->fed,
-		                 d->local, &st),
-		    FEDRPC_OK, "%s", st.message);
-	else
-		cr_assert_eq(fedrpc_adapter_register(d->ad, d->fed, d->local,
-		                 &st),
-		    FEDRPC_OK, "%s", st.message);
+	fedrpc_server_set_done(d->fed, fx_heard, d);
+	cr_assert_eq(fedrpc_reference_register(d->ref, d->fed, d->local, &st),
+	    FEDRPC_OK, "%s", st.message);
 	cr_assert_eq(fedrpc_server_start(d->fed, &st), FEDRPC_OK, "%s",
 	    st.message);
 	cr_assert_eq(fedrpc_server_start(d->local, &st), FEDRPC_OK, "%s",
@@ -204,22 +215,13 @@ fx_start_domain(fx *f, int i)
 	    st.message);
 }
 
-/* Stops domain i (servers, adapter) and drops channels to and from it. */
+/* Stops domain i (servers, backend) and drops the channels it was given;
+ * the channels others have to it stay theirs. */
 static inline void
 fx_stop_domain(fx *f, int i)
 {
 	fx_domain *d = &f->d[i];
 
-	pthread_mutex_lock(&f->mtx);
-	for (int k = 0; k < f->n_chans;) {
-		if (f->chans[k].from == i || f->chans[k].to == i) {
-			fedrpc_channel_close(f->chans[k].ch);
-			f->chans[k] = f->chans[--f->n_chans];
-		} else {
-			k++;
-		}
-	}
-	pthread_mutex_unlock(&f->mtx);
 	if (d->lch != NULL)
 		fedrpc_channel_close(d->lch);
 	/* With a grace period: handlers still replying may finish. */
@@ -229,24 +231,39 @@ fx_stop_domain(fx *f, int i)
 		fedrpc_server_stop(d->local, 2000);
 	fedrpc_server_free(d->fed);
 	fedrpc_server_free(d->local);
-	fedrpc_adapter_close(d->ad);
 	fedrpc_reference_close(d->ref);
+	pthread_mutex_lock(&f->mtx);
+	for (int k = 0; k < f->n_chans;) {
+		if (f->chans[k].from == i) {
+			fedrpc_channel_close(f->chans[k].ch);
+			f->chans[k] = f->chans[--f->n_chans];
+		} else {
+			k++;
+		}
+	}
+	pthread_mutex_unlock(&f->mtx);
 	d->lch   = NULL;
 	d->fed   = NULL;
 	d->local = NULL;
-	d->ad    = NULL;
 	d->ref   = NULL;
 }
 
-/* n domains; every domain holds FULL search for every other. */
+/* n domains; every domain holds FULL search for every other; delivery
+ * as `delivery` says (NULL: a domain back up is tried again within
+ * 200 ms). */
 static inline fx *
-fx_new(int n)
+fx_new_with(int n, const fedrpc_adapter_delivery *delivery)
 {
 	static atomic_int seq;
 	fx               *f = calloc(1, sizeof(*f));
 	int               s = atomic_fetch_add(&seq, 1);
 
 	cr_assert_not_null(f);
+	if (delivery != NULL)
+		f->delivery = *delivery;
+	else
+		f->delivery = (fedrpc_adapter_delivery){
+		    .backoff_initial_ms = 10, .backoff_max_ms = 200};
 	/* Databases in memory-backed /dev/shm when there is one: every
 	 * commit is fsynced (synchronous=FULL), which is slow on disks
 	 * shared with parallel builds and says nothing more here. */
@@ -280,16 +297,17 @@ fx_new(int n)
 	return f;
 }
 
+static inline fx *
+fx_new(int n)
+{
+	return fx_new_with(n, NULL);
+}
+
 static inline void
 fx_free(fx *f)
 {
-	/* No caller first, then every server (letting handlers finish),
-	 * then the adapters. */
-	pthread_mutex_lock(&f->mtx);
-	for (int k = 0; k < f->n_chans; k++)
-		fedrpc_channel_close(f->chans[k].ch);
-	f->n_chans = 0;
-	pthread_mutex_unlock(&f->mtx);
+	/* No local caller first, then every server (letting handlers
+	 * finish), then the backends, then the channels they had. */
 	for (int i = 0; i < f->n; i++) {
 		if (f->d[i].lch != NULL)
 			fedrpc_channel_close(f->d[i].lch);
@@ -303,6 +321,11 @@ fx_free(fx *f)
 	}
 	for (int i = 0; i < f->n; i++)
 		fx_stop_domain(f, i);
+	pthread_mutex_lock(&f->mtx);
+	for (int k = 0; k < f->n_chans; k++)
+		fedrpc_channel_close(f->chans[k].ch);
+	f->n_chans = 0;
+	pthread_mutex_unlock(&f->mtx);
 	pthread_mutex_destroy(&f->mtx);
 	for (size_t i = 0; i < f->n_kept; i++)
 		free(f->kept[i]);

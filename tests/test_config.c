@@ -151,6 +151,13 @@ Test(config, full_file_sets_every_field)
 	cr_assert_float_eq(c->client.backoff_jitter, 0.5, 1e-12);
 	cr_assert_eq(c->client.backoff_max_ms, 30000);
 
+	cr_assert_eq(c->delivery.backoff_initial_ms, 50);
+	cr_assert_eq(c->delivery.backoff_max_ms, 60000);
+	cr_assert_eq(c->delivery.expiry, 86400);
+	cr_assert_eq(c->delivery.wait_ms, 500);
+	cr_assert_eq(c->delivery.workers, 2);
+	cr_assert_str_eq(c->delivery.instance, "a-1");
+
 	cr_assert_eq(c->limits.max_message_size, 1048576);
 	cr_assert_eq(c->limits.max_inflight_per_peer, 16);
 	cr_assert_float_eq(c->limits.rate_per_peer, 12.5, 1e-12);
@@ -203,6 +210,12 @@ Test(config, minimal_file_gets_defaults)
 	cr_assert_float_eq(c->client.backoff_multiplier, 1.6, 1e-12);
 	cr_assert_float_eq(c->client.backoff_jitter, 0.2, 1e-12);
 	cr_assert_eq(c->client.backoff_max_ms, 120000);
+	cr_assert_eq(c->delivery.backoff_initial_ms, 10);
+	cr_assert_eq(c->delivery.backoff_max_ms, 300000);
+	cr_assert_eq(c->delivery.expiry, 2592000);
+	cr_assert_eq(c->delivery.wait_ms, 3000);
+	cr_assert_eq(c->delivery.workers, 4);
+	cr_assert_null(c->delivery.instance);
 	cr_assert_eq(c->limits.max_message_size, 4194304);
 	cr_assert_eq(c->limits.max_inflight_per_peer, 64);
 	cr_assert_float_eq(c->limits.rate_per_peer, 200.0, 1e-12);

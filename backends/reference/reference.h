@@ -20,6 +20,9 @@ fedrpc_code fedrpc_reference_open(const fedrpc_adapter_env *env,
     fedrpc_status *st);
 /* Closes the service and its store. NULL is fine. */
 void fedrpc_reference_close(void *instance);
+/* The daemon heard from `domain` (fedrpc_adapter.peer_heard): delivery
+ * to it resumes at once. */
+void fedrpc_reference_peer_heard(void *instance, const char *domain);
 /* Registers the federation and local services (either server may be
  * NULL), as fedrpc_adapter.register_handlers. */
 fedrpc_code fedrpc_reference_register(void *instance,

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backends/reference/delivery.h"
 #include "backends/reference/service.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
@@ -26,6 +27,12 @@ ref_remote(ref_svc *s, const char *domain, fedrpc_status *st)
 		fedrpc_status_set(
 		    st, FEDRPC_UNAVAILABLE, "%s: no channel", domain);
 	return ch;
+}
+
+void
+ref_remote_ok(ref_svc *s, const char *domain)
+{
+	ref_delivery_heard(s->delivery, domain);
 }
 
 void

@@ -1,11 +1,15 @@
 /*
  * Opening and closing the reference backend over a store (copying the
- * daemon's environment), registering every service's handlers, and the
- * read and write transactions its handlers run.
+ * daemon's environment, starting and stopping delivery), registering every
+ * service's handlers, and the read and write transactions its handlers
+ * run.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "backends/reference/delivery.h"
 #include "backends/reference/reference.h"
 #include "backends/reference/service.h"
 
@@ -19,6 +23,24 @@ u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The delivery settings with defaults; the instance name is ours. */
+static fedrpc_code
+copy_delivery(ref_svc *s, const fedrpc_adapter_delivery *in)
+{
+	char host[256] = "";
+
+	s->dopts = *in;
+	ref_delivery_defaults(&s->dopts);
+	if (in->instance == NULL || in->instance[0] == '\0') {
+		if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+			snprintf(host, sizeof(host), "%s", "localhost");
+		s->dopts.instance = strdup(host);
+	} else {
+		s->dopts.instance = strdup(in->instance);
+	}
+	return s->dopts.instance != NULL ? FEDRPC_OK : FEDRPC_RESOURCE_EXHAUSTED;
+}
+
 void
 fedrpc_reference_close(void *instance)
 {
@@ -26,7 +48,10 @@ fedrpc_reference_close(void *instance)
 
 	if (s == NULL)
 		return;
+	/* Delivery first: its workers use the store. */
+	ref_delivery_stop(s->delivery);
 	fedrpc_store_close(s->store);
+	free((char *) s->dopts.instance);
 	free(s->versions);
 	free(s->domain);
 	free(s);
@@ -63,12 +88,26 @@ fedrpc_reference_open(const fedrpc_adapter_env *env,
 	s->n_versions         = n;
 	s->env.api_versions   = s->versions;
 	s->env.n_api_versions = n;
-	if (open_store(config, &s->store, st) != FEDRPC_OK) {
+	if (copy_delivery(s, &env->delivery) != FEDRPC_OK) {
+		fedrpc_reference_close(s);
+		return REF_NOMEM(st);
+	}
+	if (open_store(config, &s->store, st) != FEDRPC_OK ||
+	    ref_delivery_start(s, &s->delivery, st) != FEDRPC_OK) {
 		fedrpc_reference_close(s);
 		return st->code;
 	}
 	*instance = s;
 	return FEDRPC_OK;
+}
+
+void
+fedrpc_reference_peer_heard(void *instance, const char *domain)
+{
+	ref_svc *s = instance;
+
+	if (s != NULL)
+		ref_delivery_heard(s->delivery, domain);
 }
 
 fedrpc_code

@@ -34,6 +34,8 @@ typedef Fedrpc__Federation__V1__ConversationMember ref_member;
 typedef Fedrpc__Federation__V1__ClientPrekey       ref_client_prekey;
 typedef Fedrpc__Local__V1__Event                   ref_event;
 
+struct ref_delivery;
+
 /* One open reference backend. */
 typedef struct ref_svc {
 	fedrpc_adapter_env env;        /* the daemon's; domain/versions below */
@@ -41,6 +43,9 @@ typedef struct ref_svc {
 	uint32_t          *versions;   /* owned, ascending */
 	size_t             n_versions;
 	fedrpc_store      *store;      /* owned */
+	/* env.delivery with the defaults applied; instance owned. */
+	fedrpc_adapter_delivery dopts;
+	struct ref_delivery    *delivery; /* owned; delivery.h */
 } ref_svc;
 
 /* ---- transactions (store_run.c does the work) ---- */
@@ -199,6 +204,8 @@ fedrpc_code ref_owner_remove(ref_svc *s, fedrpc_ctx *ctx,
 
 /* The channel for a domain, or NULL with st set. */
 fedrpc_channel *ref_remote(ref_svc *s, const char *domain, fedrpc_status *st);
+/* A call to `domain` went through: delivery to it need not pause. */
+void ref_remote_ok(ref_svc *s, const char *domain);
 /* Options for a call to another domain (its timeout). */
 void ref_call_opts(ref_svc *s, fedrpc_call_opts *opts);
 /*

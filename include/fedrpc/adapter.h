@@ -25,13 +25,39 @@ extern "C" {
  * Bumped whenever fedrpc_adapter or fedrpc_adapter_env change shape. A
  * shared object built against another version is refused at load.
  */
-#define FEDRPC_ADAPTER_ABI_VERSION 1
+#define FEDRPC_ADAPTER_ABI_VERSION 2
 
 /* The symbol a shared-object adapter exports (a fedrpc_adapter_entry_fn). */
 #define FEDRPC_ADAPTER_ENTRY_SYMBOL "fedrpc_adapter_entry"
 
 /* The proto enum: SEARCH_POLICY_NO_SEARCH, _EXACT_HANDLE_SEARCH, ... */
 typedef Fedrpc__Federation__V1__SearchPolicy fedrpc_adapter_search_policy;
+
+/*
+ * How an adapter delivers what it owes other domains (its outbox: see
+ * docs/delivery.md). Zero fields take the defaults.
+ */
+typedef struct fedrpc_adapter_delivery {
+	/* Full-jitter exponential back-off per destination: the n-th pause
+	 * in a row is uniform in [0, min(max, initial * 2^(n-1))].
+	 * 0: 10 ms and 300000 ms. */
+	uint32_t backoff_initial_ms;
+	uint32_t backoff_max_ms;
+	/* An item not delivered after this many seconds is moved aside
+	 * (reported, kept for an operator); request ids received are kept at
+	 * least as long. 0: 30 days. */
+	uint32_t expiry_s;
+	/* How long a local call waits for the first attempt at what it owes
+	 * other domains before it answers (what did not arrive by then is
+	 * reported as queued). 0: 3000 ms; UINT32_MAX: answer at once. */
+	uint32_t wait_ms;
+	/* Destinations delivered at the same time. 0: 4. */
+	uint32_t workers;
+	/* This instance's name among the federator instances sharing one
+	 * store: the holder of a destination's delivery lease. NULL: the
+	 * host name. Copied at open. */
+	const char *instance;
+} fedrpc_adapter_delivery;
 
 /*
  * What the daemon gives an adapter. The adapter copies the struct, the
@@ -61,6 +87,7 @@ typedef struct fedrpc_adapter_env {
 	    void *arg, const char *domain, fedrpc_status *st);
 	void    *channel_arg;
 	uint32_t call_timeout_ms; /* each call to another domain; 0: 10 s */
+	fedrpc_adapter_delivery delivery;
 } fedrpc_adapter_env;
 
 /*
@@ -86,6 +113,13 @@ typedef struct fedrpc_adapter {
 	fedrpc_code (*register_handlers)(void *instance,
 	    fedrpc_server *federation_srv, fedrpc_server *local_srv,
 	    fedrpc_status *st);
+	/*
+	 * Optional (NULL: not wanted). The daemon heard from `domain`: a
+	 * call of it passed origin authentication and admission. An adapter
+	 * that delivers to it ends its back-off and tries again at once. Any
+	 * thread, any time between open and close.
+	 */
+	void (*peer_heard)(void *instance, const char *domain);
 } fedrpc_adapter;
 
 /* What a shared object's FEDRPC_ADAPTER_ENTRY_SYMBOL is. */
@@ -119,6 +153,10 @@ const fedrpc_adapter *fedrpc_adapter_instance_adapter(
 fedrpc_code fedrpc_adapter_register(fedrpc_adapter_instance *inst,
     fedrpc_server *federation_srv, fedrpc_server *local_srv,
     fedrpc_status *st);
+
+/* Calls the adapter's peer_heard, if it has one. NULL inst is fine. */
+void fedrpc_adapter_peer_heard(fedrpc_adapter_instance *inst,
+    const char *domain);
 
 /* Closes the instance and unloads its shared object. NULL is fine. */
 void fedrpc_adapter_close(fedrpc_adapter_instance *inst);

@@ -109,6 +109,17 @@ typedef struct fedrpc_config {
 		uint32_t backoff_max_ms;
 	} client;
 
+	/* Delivery of what the backend owes other domains (its outbox;
+	 * docs/delivery.md). */
+	struct {
+		uint32_t backoff_initial_ms; /* first pause after a failure */
+		uint32_t backoff_max_ms;     /* the longest pause */
+		uint32_t expiry;   /* seconds before an item is moved aside */
+		uint32_t wait_ms;  /* a local call waits for its first attempt */
+		uint32_t workers;  /* destinations delivered at once */
+		char    *instance; /* lease holder's name; NULL: the host name */
+	} delivery;
+
 	struct {
 		size_t   max_message_size; /* bytes, both directions */
 		uint32_t max_inflight_per_peer;

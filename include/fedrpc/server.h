@@ -145,6 +145,17 @@ bool fedrpc_ctx_is_cancelled(const fedrpc_ctx *ctx);
 fedrpc_code fedrpc_ctx_add_reply_metadata(
     fedrpc_ctx *ctx, const char *key, const uint8_t *value, size_t len);
 
+/*
+ * A context of no call, for work a backend does on threads of its own
+ * (delivering what it owes other domains): only its memory is usable
+ * (fedrpc_ctx_alloc() and friends); it has no method, origin, deadline or
+ * peer and is never cancelled. Reset frees what was allocated and keeps
+ * the context for the next piece of work. NULL when out of memory.
+ */
+fedrpc_ctx *fedrpc_ctx_new(void);
+void        fedrpc_ctx_reset(fedrpc_ctx *ctx);
+void        fedrpc_ctx_free(fedrpc_ctx *ctx);
+
 /* Memory freed when the call ends (aligned for any type; zeroed). */
 void *fedrpc_ctx_alloc(fedrpc_ctx *ctx, size_t size);
 char *fedrpc_ctx_strdup(fedrpc_ctx *ctx, const char *s);

@@ -18,6 +18,10 @@
 #include "core/dns_name.h"
 #include "server/federator/federator.h"
 
+#ifdef FEDRPC_HAVE_ADAPTERS
+#include <fedrpc/adapter.h>
+#endif
+
 static fedrpc_code
 refuse(federator *f, fedrpc_code code)
 {
@@ -63,7 +67,8 @@ federation_admit(void *arg, fedrpc_ctx *ctx, fedrpc_status *st)
 	return FEDRPC_OK;
 }
 
-/* Every admitted call ends here: it no longer counts as in flight. */
+/* Every admitted call ends here: it no longer counts as in flight, and
+ * the adapter hears that its origin is up (delivery to it resumes). */
 static void
 federation_done(void *arg, fedrpc_ctx *ctx, fedrpc_code code)
 {
@@ -72,6 +77,10 @@ federation_done(void *arg, fedrpc_ctx *ctx, fedrpc_code code)
 
 	(void) code;
 	fedrpc_limits_leave(f->limits, origin != NULL ? origin : "");
+#ifdef FEDRPC_HAVE_ADAPTERS
+	if (origin != NULL && origin[0] != '\0')
+		fedrpc_adapter_peer_heard(f->adapter, origin);
+#endif
 }
 
 /* A new connection: the handshake verified its certificate already (the

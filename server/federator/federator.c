@@ -209,6 +209,17 @@ open_adapter(federator *f, fedrpc_status *st)
 	           .n_api_versions    = cfg->api.n_versions,
 	           .channel_for       = egress_channel_for,
 	           .channel_arg       = f,
+	           .delivery          = {
+	                        .backoff_initial_ms = cfg->delivery.backoff_initial_ms,
+	                        .backoff_max_ms     = cfg->delivery.backoff_max_ms,
+	                        .expiry_s           = cfg->delivery.expiry,
+	                        /* 0 in the file: answer at once. */
+	                        .wait_ms  = cfg->delivery.wait_ms > 0
+	                             ? cfg->delivery.wait_ms
+	                             : UINT32_MAX,
+	                        .workers  = cfg->delivery.workers,
+	                        .instance = cfg->delivery.instance,
+                },
         };
 
 	switch (cfg->storage.adapter) {
