@@ -264,6 +264,10 @@ fx_new_with(int n, const fedrpc_adapter_delivery *delivery)
 	else
 		f->delivery = (fedrpc_adapter_delivery){
 		    .backoff_initial_ms = 10, .backoff_max_ms = 200};
+	/* A local call waits for what it owes reachable domains (they answer
+	 * in milliseconds here), within the local channel's 10 s. */
+	if (f->delivery.wait_ms == 0)
+		f->delivery.wait_ms = 8000;
 	/* Databases in memory-backed /dev/shm when there is one: every
 	 * commit is fsynced (synchronous=FULL), which is slow on disks
 	 * shared with parallel builds and says nothing more here. */
@@ -333,6 +337,17 @@ fx_free(fx *f)
 	free(f->dir);
 	free(f);
 }
+
+/* Waits up to 10 s for cond (an expression polled every 5 ms) to hold:
+ * what travels through another domain's outbox arrives a little later. */
+#define FX_EVENTUALLY(cond, ...)                                          \
+	do {                                                              \
+		int fx_tries_ = 0;                                        \
+		while (!(cond)) {                                         \
+			cr_assert_lt(fx_tries_++, 2000, __VA_ARGS__);     \
+			usleep(5000);                                     \
+		}                                                         \
+	} while (0)
 
 /* ---- local API helpers (assert on failure) ---- */
 

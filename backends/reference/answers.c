@@ -4,7 +4,7 @@
  * follows an item that was moved aside. Most notices change nothing when
  * answered; a connection request does: the other side's reaction moves our
  * user's side, as it would have had the call been made while the user
- * waited.
+ * waited, and a refusal voids the request.
  */
 #include <string.h>
 
@@ -63,14 +63,38 @@ ref_item_answered(ref_svc *s, fedrpc_ctx *ctx, fedrpc_store_tx *tx,
 	    s, ctx, tx, req, (const conn_resp *) resp, st);
 }
 
+/* A connection request refused for good: our user's request is void. */
+static fedrpc_code
+connection_refused(ref_svc *s, fedrpc_ctx *ctx, fedrpc_store_tx *tx,
+    const conn_req *req, fedrpc_status *st)
+{
+	adp_relation mine;
+
+	if (req->from == NULL || req->to == NULL ||
+	    strcmp(req->from->domain, s->domain) != 0)
+		return FEDRPC_OK;
+	if (ref_side_get(tx, req->from->id, req->to, &mine, st) != FEDRPC_OK)
+		return st->code;
+	if (mine != ADP_REL_SENT)
+		return FEDRPC_OK;
+	return ref_side_set(s, ctx, tx, req->from->id, req->to,
+	    ADP_REL_CANCELLED, adp_now_ms(), NULL, st);
+}
+
 fedrpc_code
 ref_item_refused(ref_svc *s, fedrpc_ctx *ctx, fedrpc_store_tx *tx,
     const char *domain, const ref_item *item, fedrpc_status *st)
 {
-	(void) s;
-	(void) ctx;
-	(void) tx;
-	(void) st;
+	const fedrpc_method *m =
+	    fedrpc_federation_v1_users_send_connection_action_method;
+	conn_req *req;
+
 	FEDRPC_LOG_WARN("delivery to %s: %s moved aside", domain, item->method);
-	return FEDRPC_OK;
+	if (strcmp(item->method, m->full_name) != 0)
+		return FEDRPC_OK;
+	if ((req = (conn_req *) protobuf_c_message_unpack(m->input,
+	         fedrpc_ctx_allocator(ctx), item->request.len,
+	         item->request.data)) == NULL)
+		return FEDRPC_OK;
+	return connection_refused(s, ctx, tx, req, st);
 }

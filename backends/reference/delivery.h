@@ -84,13 +84,15 @@ const fedrpc_method *ref_method_find(const char *full_name);
 
 /*
  * After the commit of a transaction that appended outs: wakes their
- * destinations and waits (up to the configured wait) for each item's first
- * attempt; then the domains whose item has not been delivered go into
- * `undelivered` (may be NULL).
+ * destinations and, with `wait`, waits (up to the configured wait) for
+ * each item's first attempt. Then the domains whose item is still pending
+ * go into `queued`, those whose item was refused (moved aside) into
+ * `refused` (either may be NULL; they may be the same set).
  */
 struct ref_domains;
 void ref_outbox_settle(struct ref_svc *s, fedrpc_ctx *ctx,
-    const ref_outs *outs, struct ref_domains *undelivered);
+    const ref_outs *outs, bool wait, struct ref_domains *queued,
+    struct ref_domains *refused);
 
 /* ---- answers.c: what an answer changes here ---- */
 

@@ -357,7 +357,7 @@ h_leave_conversation(void *impl, fedrpc_ctx *ctx,
 		return FEDRPC_OK;
 	}
 	if ((rc = ref_owner_remove(s, ctx, req->conversation, leaver, &leaver,
-	         1, NULL, &unreachable, st)) != FEDRPC_OK)
+	         1, true, NULL, &unreachable, st)) != FEDRPC_OK)
 		return rc;
 	resp->result = FEDRPC__FEDERATION__V1__LEAVE_CONVERSATION_RESPONSE__RESULT__RESULT_LEFT;
 	return FEDRPC_OK;
@@ -494,7 +494,7 @@ h_on_user_deleted_conversations(void *impl, fedrpc_ctx *ctx,
 			return st->code;
 	for (size_t i = 0; i < req->n_conversations; i++) {
 		fedrpc_code rc = ref_owner_remove(s, ctx, req->conversations[i],
-		    user, &user, 1, NULL, &unreachable, st);
+		    user, &user, 1, true, NULL, &unreachable, st);
 
 		if (rc == FEDRPC_NOT_FOUND) {
 			fedrpc_status_reset(st);
@@ -504,6 +504,65 @@ h_on_user_deleted_conversations(void *impl, fedrpc_ctx *ctx,
 			return rc;
 	}
 	return FEDRPC_OK;
+}
+
+/* Our users who share a conversation with the user hear of the removed
+ * client, once each. */
+static fedrpc_code
+tx_client_removed(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	ref_call *c = arg;
+	const Fedrpc__Federation__V1__OnClientRemovedRequest *req = c->req;
+	Fedrpc__Local__V1__ClientRemoved cr = FEDRPC__LOCAL__V1__CLIENT_REMOVED__INIT;
+	ref_event  *ev = ref_event_new(c->ctx, adp_now_ms());
+	ref_domains told = {0}; /* user ids, as a set of strings */
+	adp_qid   **convs;
+	size_t      n;
+
+	if (ev == NULL)
+		return REF_NOMEM(st);
+	cr.user            = req->user;
+	cr.client          = req->client;
+	ev->payload_case   = FEDRPC__LOCAL__V1__EVENT__PAYLOAD_CLIENT_REMOVED;
+	ev->client_removed = &cr;
+	if (tx->ops->conversation_list_of_user(tx, req->user, &convs, &n, st) !=
+	    FEDRPC_OK)
+		return st->code;
+	for (size_t i = 0; i < n; i++) {
+		ref_conversation *conv;
+
+		if (ref_conv_get(tx, convs[i], &conv, st) != FEDRPC_OK)
+			return st->code;
+		for (size_t k = 0; conv != NULL && k < conv->n_members; k++) {
+			const adp_qid *m = conv->members[k]->id;
+
+			if (!is_ours(c->s, m) || ref_domains_has(&told, m->id))
+				continue;
+			ref_domains_add(c->ctx, &told, m->id);
+			if (!ref_domains_has(&told, m->id))
+				return REF_NOMEM(st);
+			if (ref_inbox_user(c->ctx, tx, m->id, ev, st) != FEDRPC_OK)
+				return st->code;
+		}
+	}
+	return FEDRPC_OK;
+}
+
+static fedrpc_code
+h_on_client_removed(void *impl, fedrpc_ctx *ctx,
+    const Fedrpc__Federation__V1__OnClientRemovedRequest *req,
+    Fedrpc__Federation__V1__OnClientRemovedResponse *resp, fedrpc_status *st)
+{
+	ref_svc *s = impl;
+	ref_call c = {s, ctx, req, resp};
+
+	REF_FED_CHECK(s, ctx, st);
+	if (adp_check_origin(req->user, ctx, "user", st) != FEDRPC_OK)
+		return st->code;
+	if (req->client == 0)
+		return fedrpc_status_set(
+		    st, FEDRPC_INVALID_ARGUMENT, "client: required");
+	return ref_write(s, ctx, tx_client_removed, &c, st);
 }
 
 fedrpc_code
@@ -518,6 +577,7 @@ ref_register_fed_conversations(
 	    .send_message                  = h_send_message,
 	    .on_message_sent               = h_on_message_sent,
 	    .on_user_deleted_conversations = h_on_user_deleted_conversations,
+	    .on_client_removed             = h_on_client_removed,
 	};
 
 	return fedrpc_federation_v1_conversations_register(srv, &h, s, st);

@@ -1,14 +1,18 @@
 /*
  * Message sending at the conversation's owner: gather every member's
  * clients (ours from storage, others with one GetUserClients per domain),
- * run the pure check of mismatch.c, then deliver the valid ciphertexts
- * (our clients' inboxes, one OnMessageSent per remote domain) and report
- * what could not be delivered.
+ * run the pure check of mismatch.c, then deliver the valid ciphertexts in
+ * one transaction (our clients' inboxes, and one OnMessageSent per remote
+ * domain queued in the outbox, delivered in order by delivery.c) and
+ * report what was not delivered yet (queued_domains) or will not be
+ * (failed_to_send).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <fedrpc/log.h>
 
+#include "backends/reference/delivery.h"
 #include "backends/reference/mismatch.h"
 #include "backends/reference/service.h"
 #include "fedrpc/federation/v1/conversations.fedrpc.h"
@@ -16,6 +20,12 @@
 
 typedef Fedrpc__Federation__V1__MessageSendingStatus ref_status_msg;
 typedef Fedrpc__Federation__V1__MessageNotSent       ref_not_sent;
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
 
 static ref_not_sent *
 not_sent_new(fedrpc_ctx *ctx, int reason)
@@ -96,6 +106,7 @@ remote_clients(ref_svc *s, fedrpc_ctx *ctx, const char *domain,
 		fedrpc_status_reset(&st);
 		return false;
 	}
+	ref_remote_ok(s, domain);
 	cp = (Fedrpc__Federation__V1__GetUserClientsResponse *) adp_clone(
 	    ctx, &out->base);
 	protobuf_c_message_free_unpacked(&out->base, NULL);
@@ -127,8 +138,9 @@ remote_clients(ref_svc *s, fedrpc_ctx *ctx, const char *domain,
 	return true;
 }
 
-/* What our valid recipients' inboxes get. */
-typedef struct local_delivery {
+/* One message delivered: our valid recipients' inboxes, and what each
+ * other domain with valid recipients is owed, in one transaction. */
+typedef struct deliver_tx {
 	ref_svc            *s;
 	fedrpc_ctx         *ctx;
 	const adp_uc_set   *valid;
@@ -136,13 +148,12 @@ typedef struct local_delivery {
 	uint64_t            sender_client;
 	ProtobufCBinaryData data;
 	int64_t             now;
-} local_delivery;
+	ref_outs            outs;
+} deliver_tx;
 
 static fedrpc_code
-tx_deliver_local(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+deliver_local(deliver_tx *a, fedrpc_store_tx *tx, fedrpc_status *st)
 {
-	local_delivery *a = arg;
-
 	for (size_t i = 0; i < a->valid->n; i++) {
 		const adp_uc                      *x = &a->valid->v[i];
 		ref_event                         *ev;
@@ -168,71 +179,60 @@ tx_deliver_local(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	return FEDRPC_OK;
 }
 
-/* Puts a MessageReceived event in each of our valid recipients' inboxes. */
+/* One OnMessageSent per remote domain with valid recipients. */
 static fedrpc_code
-deliver_local(ref_svc *s, fedrpc_ctx *ctx, const adp_uc_set *valid,
-    const adp_qid *conv, const adp_qid *sender, uint64_t sender_client,
-    ProtobufCBinaryData data, int64_t now, fedrpc_status *st)
+queue_remote(deliver_tx *a, fedrpc_store_tx *tx, fedrpc_status *st)
 {
-	local_delivery a = {
-	    s, ctx, valid, conv, sender, sender_client, data, now};
-	bool any = false;
+	ref_domains doms  = {0};
+	ref_about   about = {.conversation = a->conv, .sender = a->sender};
 
-	for (size_t i = 0; i < valid->n && !any; i++)
-		any = strcmp(valid->v[i].domain, s->domain) == 0;
-	if (!any)
-		return FEDRPC_OK;
-	return ref_write(s, ctx, tx_deliver_local, &a, st);
-}
-
-/* One OnMessageSent per remote domain; pairs of failed domains go into
- * *failed. */
-static fedrpc_code
-deliver_remote(ref_svc *s, fedrpc_ctx *ctx, const adp_uc_set *valid,
-    const adp_qid *conv, const adp_qid *sender, uint64_t sender_client,
-    ProtobufCBinaryData data, int64_t now, adp_uc_set *failed,
-    fedrpc_status *st)
-{
-	ref_domains doms = {0};
-
-	failed->n = 0;
-	if ((failed->v = fedrpc_ctx_alloc(
-	         ctx, (valid->n + 1) * sizeof(adp_uc))) == NULL)
-		return REF_NOMEM(st);
-	for (size_t i = 0; i < valid->n; i++)
-		if (strcmp(valid->v[i].domain, s->domain) != 0)
-			ref_domains_add(ctx, &doms, valid->v[i].domain);
+	for (size_t i = 0; i < a->valid->n; i++)
+		if (strcmp(a->valid->v[i].domain, a->s->domain) != 0)
+			ref_domains_add(a->ctx, &doms, a->valid->v[i].domain);
 	for (size_t d = 0; d < doms.n; d++) {
 		Fedrpc__Federation__V1__OnMessageSentRequest r =
 		    FEDRPC__FEDERATION__V1__ON_MESSAGE_SENT_REQUEST__INIT;
-		Fedrpc__Federation__V1__OnMessageSentResponse *out;
-		fedrpc_channel                                *ch;
-		fedrpc_call_opts                               opts;
-		fedrpc_status                                  rst = {0};
 
-		r.time_unix_ms  = now;
-		r.conversation  = (adp_qid *) conv;
-		r.sender        = (adp_qid *) sender;
-		r.sender_client = sender_client;
-		r.data          = data;
-		r.recipients    = adp_uc_ciphertexts(valid, doms.v[d],
-                    fedrpc_ctx_allocator(ctx), &r.n_recipients);
+		r.time_unix_ms  = a->now;
+		r.conversation  = (adp_qid *) a->conv;
+		r.sender        = (adp_qid *) a->sender;
+		r.sender_client = a->sender_client;
+		r.data          = a->data;
+		r.recipients    = adp_uc_ciphertexts(a->valid, doms.v[d],
+                    fedrpc_ctx_allocator(a->ctx), &r.n_recipients);
 		if (r.n_recipients == SIZE_MAX)
 			return REF_NOMEM(st);
-		ref_call_opts(s, &opts);
-		if ((ch = ref_remote(s, doms.v[d], &rst)) != NULL &&
-		    fedrpc_federation_v1_conversations_on_message_sent(
-		        ch, &r, &out, &opts, &rst) == FEDRPC_OK) {
-			protobuf_c_message_free_unpacked(&out->base, NULL);
-			continue;
-		}
-		FEDRPC_LOG_WARN("message to %s@%s: %s not reached: %s",
-		    conv->id, conv->domain, doms.v[d], rst.message);
-		fedrpc_status_reset(&rst);
-		for (size_t i = 0; i < valid->n; i++)
-			if (strcmp(valid->v[i].domain, doms.v[d]) == 0)
-				failed->v[failed->n++] = valid->v[i];
+		if (ref_outbox_put(a->ctx, tx, doms.v[d],
+		        fedrpc_federation_v1_conversations_on_message_sent_method,
+		        &r.base, &about, &a->outs, st) != FEDRPC_OK)
+			return st->code;
 	}
+	return FEDRPC_OK;
+}
+
+static fedrpc_code
+tx_deliver(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	deliver_tx *a = arg;
+
+	a->outs.n = 0;
+	if (deliver_local(a, tx, st) != FEDRPC_OK)
+		return st->code;
+	return queue_remote(a, tx, st);
+}
+
+/* The valid pairs of domains that refused the message for good. */
+static fedrpc_code
+refused_pairs(fedrpc_ctx *ctx, const adp_uc_set *valid,
+    const ref_domains *refused, adp_uc_set *out, fedrpc_status *st)
+{
+	out->n = 0;
+	if ((out->v = fedrpc_ctx_alloc(ctx, (valid->n + 1) * sizeof(adp_uc))) ==
+	    NULL)
+		return REF_NOMEM(st);
+	for (size_t i = 0; i < valid->n; i++)
+		if (ref_domains_has(refused, valid->v[i].domain))
+			out->v[out->n++] = valid->v[i];
 	return FEDRPC_OK;
 }
 
@@ -366,7 +366,8 @@ refuse(fedrpc_ctx *ctx, const adp_check_result *res, int64_t now,
 	return report(ctx, ms, res, true, st);
 }
 
-/* Steps 7 and 8: delivery, then what could not be delivered. */
+/* Steps 7 and 8: delivery, then what was not delivered yet, and what
+ * will not be. */
 static fedrpc_code
 deliver(ref_svc *s, fedrpc_ctx *ctx, const adp_check_result *res,
     const adp_qid *conv, const adp_qid *sender, uint64_t sender_client,
@@ -376,15 +377,24 @@ deliver(ref_svc *s, fedrpc_ctx *ctx, const adp_check_result *res,
 	ref_status_msg     *ms = fedrpc_ctx_alloc(ctx, sizeof(*ms));
 	adp_uc_set          failed, all_failed;
 	ProtobufCAllocator *al = fedrpc_ctx_allocator(ctx);
+	deliver_tx          a  = {s, ctx, &res->valid, conv, sender,
+	             sender_client, data, now, {0}};
+	ref_domains         queued = {0}, refused = {0};
+	fedrpc_code         rc;
 
 	if (ms == NULL)
 		return REF_NOMEM(st);
 	fedrpc__federation__v1__message_sending_status__init(ms);
 	ms->time_unix_ms = now;
-	if (deliver_local(s, ctx, &res->valid, conv, sender, sender_client,
-	        data, now, st) != FEDRPC_OK ||
-	    deliver_remote(s, ctx, &res->valid, conv, sender, sender_client,
-	        data, now, &failed, st) != FEDRPC_OK ||
+	if ((rc = ref_write(s, ctx, tx_deliver, &a, st)) != FEDRPC_OK)
+		return rc;
+	ref_outbox_settle(s, ctx, &a.outs, true, &queued, &refused);
+	ms->queued_domains   = queued.v;
+	ms->n_queued_domains = queued.n;
+	if (queued.n > 1)
+		qsort(ms->queued_domains, queued.n, sizeof(char *), str_cmp);
+	if (refused_pairs(ctx, &res->valid, &refused, &failed, st) !=
+	        FEDRPC_OK ||
 	    report(ctx, ms, res, false, st) != FEDRPC_OK)
 		return st->code;
 	if (adp_uc_union(&res->unconfirmed_absent, &failed, al, &all_failed) !=

@@ -65,6 +65,7 @@ ref_h_send_message(void *impl, fedrpc_ctx *ctx,
 		if (fedrpc_federation_v1_conversations_send_message(
 		        ch, &r, &out, &opts, st) != FEDRPC_OK)
 			return ref_remote_failed(owner, st);
+		ref_remote_ok(s, owner);
 		cp = (Fedrpc__Federation__V1__SendMessageResponse *) adp_clone(
 		    ctx, &out->base);
 		protobuf_c_message_free_unpacked(&out->base, NULL);

@@ -182,23 +182,28 @@ fedrpc_code ref_change_events(ref_svc *s, fedrpc_ctx *ctx,
     fedrpc_status *st);
 
 /*
- * The owner tells the other member domains about a change (no transaction
- * held): `before` NULL is a creation. Domains that cannot be told go into
- * `unreachable`.
+ * What the owner owes the other member domains for a change, queued in
+ * the caller's transaction (delivery.h): `before` NULL is a creation.
+ * outs receives the items.
  */
-void ref_change_fanout(ref_svc *s, fedrpc_ctx *ctx,
-    const ref_conversation *before, const ref_conversation *after,
-    const ref_change *change, ref_domains *unreachable);
+struct ref_outs;
+fedrpc_code ref_change_queue(ref_svc *s, fedrpc_ctx *ctx,
+    fedrpc_store_tx *tx, const ref_conversation *before,
+    const ref_conversation *after, const ref_change *change,
+    struct ref_outs *outs, fedrpc_status *st);
 
 /*
  * The owner removes users from a conversation it owns: one transaction
- * (members, events for the members before), then the fan-out. NOT_FOUND
- * when there is no such conversation; users not members are skipped.
- * *after (may be NULL) receives the conversation after the change.
+ * (members, events for the members before, notices queued for member
+ * domains), then the notices settle (waiting for their first attempt with
+ * `wait`). NOT_FOUND when there is no such conversation; users not
+ * members are skipped. *after (may be NULL) receives the conversation
+ * after the change; domains not told yet go into `unreachable`.
  */
 fedrpc_code ref_owner_remove(ref_svc *s, fedrpc_ctx *ctx,
     const adp_qid *conv, const adp_qid *actor, adp_qid **users, size_t n,
-    ref_conversation **after, ref_domains *unreachable, fedrpc_status *st);
+    bool wait, ref_conversation **after, ref_domains *unreachable,
+    fedrpc_status *st);
 
 /* ---- remote.c: calls to other domains ---- */
 

@@ -34,6 +34,8 @@ typedef struct Fedrpc__Federation__V1__OnMessageSentRequest Fedrpc__Federation__
 typedef struct Fedrpc__Federation__V1__OnMessageSentResponse Fedrpc__Federation__V1__OnMessageSentResponse;
 typedef struct Fedrpc__Federation__V1__OnUserDeletedConversationsRequest Fedrpc__Federation__V1__OnUserDeletedConversationsRequest;
 typedef struct Fedrpc__Federation__V1__OnUserDeletedConversationsResponse Fedrpc__Federation__V1__OnUserDeletedConversationsResponse;
+typedef struct Fedrpc__Federation__V1__OnClientRemovedRequest Fedrpc__Federation__V1__OnClientRemovedRequest;
+typedef struct Fedrpc__Federation__V1__OnClientRemovedResponse Fedrpc__Federation__V1__OnClientRemovedResponse;
 
 
 /* --- enums --- */
@@ -394,6 +396,33 @@ struct  Fedrpc__Federation__V1__OnUserDeletedConversationsResponse
      }
 
 
+struct  Fedrpc__Federation__V1__OnClientRemovedRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The user whose client was removed, of the origin domain (else
+   * PERMISSION_DENIED).
+   */
+  Fedrpc__Federation__V1__QualifiedId *user;
+  /*
+   * The removed client.
+   */
+  uint64_t client;
+};
+#define FEDRPC__FEDERATION__V1__ON_CLIENT_REMOVED_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedrpc__federation__v1__on_client_removed_request__descriptor) \
+    , NULL, 0 }
+
+
+struct  Fedrpc__Federation__V1__OnClientRemovedResponse
+{
+  ProtobufCMessage base;
+};
+#define FEDRPC__FEDERATION__V1__ON_CLIENT_REMOVED_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedrpc__federation__v1__on_client_removed_response__descriptor) \
+     }
+
+
 /* Fedrpc__Federation__V1__OnConversationCreatedRequest methods */
 void   fedrpc__federation__v1__on_conversation_created_request__init
                      (Fedrpc__Federation__V1__OnConversationCreatedRequest         *message);
@@ -717,6 +746,44 @@ Fedrpc__Federation__V1__OnUserDeletedConversationsResponse *
 void   fedrpc__federation__v1__on_user_deleted_conversations_response__free_unpacked
                      (Fedrpc__Federation__V1__OnUserDeletedConversationsResponse *message,
                       ProtobufCAllocator *allocator);
+/* Fedrpc__Federation__V1__OnClientRemovedRequest methods */
+void   fedrpc__federation__v1__on_client_removed_request__init
+                     (Fedrpc__Federation__V1__OnClientRemovedRequest         *message);
+size_t fedrpc__federation__v1__on_client_removed_request__get_packed_size
+                     (const Fedrpc__Federation__V1__OnClientRemovedRequest   *message);
+size_t fedrpc__federation__v1__on_client_removed_request__pack
+                     (const Fedrpc__Federation__V1__OnClientRemovedRequest   *message,
+                      uint8_t             *out);
+size_t fedrpc__federation__v1__on_client_removed_request__pack_to_buffer
+                     (const Fedrpc__Federation__V1__OnClientRemovedRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Fedrpc__Federation__V1__OnClientRemovedRequest *
+       fedrpc__federation__v1__on_client_removed_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedrpc__federation__v1__on_client_removed_request__free_unpacked
+                     (Fedrpc__Federation__V1__OnClientRemovedRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Fedrpc__Federation__V1__OnClientRemovedResponse methods */
+void   fedrpc__federation__v1__on_client_removed_response__init
+                     (Fedrpc__Federation__V1__OnClientRemovedResponse         *message);
+size_t fedrpc__federation__v1__on_client_removed_response__get_packed_size
+                     (const Fedrpc__Federation__V1__OnClientRemovedResponse   *message);
+size_t fedrpc__federation__v1__on_client_removed_response__pack
+                     (const Fedrpc__Federation__V1__OnClientRemovedResponse   *message,
+                      uint8_t             *out);
+size_t fedrpc__federation__v1__on_client_removed_response__pack_to_buffer
+                     (const Fedrpc__Federation__V1__OnClientRemovedResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Fedrpc__Federation__V1__OnClientRemovedResponse *
+       fedrpc__federation__v1__on_client_removed_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedrpc__federation__v1__on_client_removed_response__free_unpacked
+                     (Fedrpc__Federation__V1__OnClientRemovedResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Fedrpc__Federation__V1__OnConversationCreatedRequest_Closure)
@@ -770,6 +837,12 @@ typedef void (*Fedrpc__Federation__V1__OnUserDeletedConversationsRequest_Closure
 typedef void (*Fedrpc__Federation__V1__OnUserDeletedConversationsResponse_Closure)
                  (const Fedrpc__Federation__V1__OnUserDeletedConversationsResponse *message,
                   void *closure_data);
+typedef void (*Fedrpc__Federation__V1__OnClientRemovedRequest_Closure)
+                 (const Fedrpc__Federation__V1__OnClientRemovedRequest *message,
+                  void *closure_data);
+typedef void (*Fedrpc__Federation__V1__OnClientRemovedResponse_Closure)
+                 (const Fedrpc__Federation__V1__OnClientRemovedResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -805,6 +878,10 @@ struct Fedrpc__Federation__V1__Conversations_Service
                                         const Fedrpc__Federation__V1__OnUserDeletedConversationsRequest *input,
                                         Fedrpc__Federation__V1__OnUserDeletedConversationsResponse_Closure closure,
                                         void *closure_data);
+  void (*on_client_removed)(Fedrpc__Federation__V1__Conversations_Service *service,
+                            const Fedrpc__Federation__V1__OnClientRemovedRequest *input,
+                            Fedrpc__Federation__V1__OnClientRemovedResponse_Closure closure,
+                            void *closure_data);
 };
 typedef void (*Fedrpc__Federation__V1__Conversations_ServiceDestroy)(Fedrpc__Federation__V1__Conversations_Service *);
 void fedrpc__federation__v1__conversations__init (Fedrpc__Federation__V1__Conversations_Service *service,
@@ -819,7 +896,8 @@ void fedrpc__federation__v1__conversations__init (Fedrpc__Federation__V1__Conver
       function_prefix__ ## leave_conversation,\
       function_prefix__ ## send_message,\
       function_prefix__ ## on_message_sent,\
-      function_prefix__ ## on_user_deleted_conversations  }
+      function_prefix__ ## on_user_deleted_conversations,\
+      function_prefix__ ## on_client_removed  }
 void fedrpc__federation__v1__conversations__on_conversation_created(ProtobufCService *service,
                                                                     const Fedrpc__Federation__V1__OnConversationCreatedRequest *input,
                                                                     Fedrpc__Federation__V1__OnConversationCreatedResponse_Closure closure,
@@ -848,6 +926,10 @@ void fedrpc__federation__v1__conversations__on_user_deleted_conversations(Protob
                                                                           const Fedrpc__Federation__V1__OnUserDeletedConversationsRequest *input,
                                                                           Fedrpc__Federation__V1__OnUserDeletedConversationsResponse_Closure closure,
                                                                           void *closure_data);
+void fedrpc__federation__v1__conversations__on_client_removed(ProtobufCService *service,
+                                                              const Fedrpc__Federation__V1__OnClientRemovedRequest *input,
+                                                              Fedrpc__Federation__V1__OnClientRemovedResponse_Closure closure,
+                                                              void *closure_data);
 
 /* --- descriptors --- */
 
@@ -869,6 +951,8 @@ extern const ProtobufCMessageDescriptor fedrpc__federation__v1__on_message_sent_
 extern const ProtobufCMessageDescriptor fedrpc__federation__v1__on_message_sent_response__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__federation__v1__on_user_deleted_conversations_request__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__federation__v1__on_user_deleted_conversations_response__descriptor;
+extern const ProtobufCMessageDescriptor fedrpc__federation__v1__on_client_removed_request__descriptor;
+extern const ProtobufCMessageDescriptor fedrpc__federation__v1__on_client_removed_response__descriptor;
 extern const ProtobufCServiceDescriptor fedrpc__federation__v1__conversations__descriptor;
 
 PROTOBUF_C__END_DECLS
