@@ -10,6 +10,7 @@
 #include <fedrpc/log.h>
 
 #include "backends/reference/delivery.h"
+#include "backends/reference/once.h"
 #include "backends/reference/service.h"
 #include "fedrpc/federation/v1/conversations.fedrpc.h"
 
@@ -253,17 +254,17 @@ typedef struct remove_tx {
 	ref_conversation *before, *after;
 	ref_change        change;
 	ref_outs          outs;
+	const ref_once   *once;   /* the request applied once; may be NULL */
+	const ProtobufCMessage *answer; /* what it is answered */
 } remove_tx;
 
 static fedrpc_code
-tx_owner_remove(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+owner_remove(fedrpc_store_tx *tx, remove_tx *a, fedrpc_status *st)
 {
-	remove_tx *a = arg;
-	adp_qid  **present;
+	adp_qid **present;
 
 	a->after            = NULL;
 	a->change.n_removed = 0;
-	a->outs.n           = 0;
 	if (ref_conv_get(tx, a->conv, &a->before, st) != FEDRPC_OK)
 		return st->code;
 	if (a->before == NULL)
@@ -298,13 +299,34 @@ tx_owner_remove(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	    &a->change, &a->outs, st);
 }
 
+static fedrpc_code
+tx_owner_remove(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	remove_tx  *a = arg;
+	bool        repeat;
+	fedrpc_code rc;
+
+	a->outs.n = 0;
+	if (ref_once_check(a->once, a->ctx, tx, NULL, &repeat, st) != FEDRPC_OK)
+		return st->code;
+	if (repeat) {
+		a->change.n_removed = 0;
+		return ref_conv_get(tx, a->conv, &a->after, st);
+	}
+	if ((rc = owner_remove(tx, a, st)) != FEDRPC_OK)
+		return rc;
+	return ref_once_record(a->once, a->ctx, tx, a->answer, NULL, NULL, st);
+}
+
 fedrpc_code
 ref_owner_remove(ref_svc *s, fedrpc_ctx *ctx, const adp_qid *conv,
     const adp_qid *actor, adp_qid **users, size_t n, bool wait,
+    const ref_once *once, const ProtobufCMessage *answer,
     ref_conversation **after, ref_domains *unreachable, fedrpc_status *st)
 {
 	remove_tx   a = {.s = s, .ctx = ctx, .conv = conv, .users = users,
-	      .n = n, .change = {.actor = actor, .time = adp_now_ms()}};
+	      .n = n, .change = {.actor = actor, .time = adp_now_ms()},
+	      .once = once, .answer = answer};
 	fedrpc_code rc;
 
 	if ((rc = ref_write(s, ctx, tx_owner_remove, &a, st)) != FEDRPC_OK)

@@ -9,6 +9,7 @@
 
 #include <fedrpc/log.h>
 
+#include "backends/reference/once.h"
 #include "backends/reference/service.h"
 #include "fedrpc/federation/v1/conversations.fedrpc.h"
 
@@ -131,7 +132,7 @@ h_on_conversation_created(void *impl, fedrpc_ctx *ctx,
 		if (adp_check_qid(conv->members[i]->id, "members", st) !=
 		    FEDRPC_OK)
 			return st->code;
-	return ref_write(s, ctx, tx_conversation_created, &a, st);
+	return ref_write_once(s, ctx, &resp->base, tx_conversation_created, &a, st);
 }
 
 static fedrpc_code
@@ -312,7 +313,7 @@ h_on_conversation_updated(void *impl, fedrpc_ctx *ctx,
 			return st->code;
 	if (update_change(req, &a.change, st) != FEDRPC_OK)
 		return st->code;
-	return ref_write(s, ctx, tx_conversation_updated, &a, st);
+	return ref_write_once(s, ctx, &resp->base, tx_conversation_updated, &a, st);
 }
 
 /* A conversation read in a transaction of its own. */
@@ -339,6 +340,8 @@ h_leave_conversation(void *impl, fedrpc_ctx *ctx,
 	ref_domains unreachable = {0};
 	adp_qid    *leaver      = req->leaver;
 	conv_tx     a           = {req->conversation, NULL};
+	ref_once    once;
+	bool        repeat;
 	fedrpc_code rc;
 
 	REF_FED_CHECK(s, ctx, st);
@@ -346,6 +349,12 @@ h_leave_conversation(void *impl, fedrpc_ctx *ctx,
 	        FEDRPC_OK ||
 	    adp_check_origin(req->leaver, ctx, "leaver", st) != FEDRPC_OK)
 		return st->code;
+	/* A leave applied before is answered as it was then. */
+	ref_once_fed(&once, ctx);
+	if ((rc = ref_once_lookup(s, ctx, &once, &resp->base, &repeat, st)) !=
+	        FEDRPC_OK ||
+	    repeat)
+		return rc;
 	if ((rc = ref_read(s, ctx, tx_conv, &a, st)) != FEDRPC_OK)
 		return rc;
 	if (a.conv == NULL) {
@@ -356,11 +365,9 @@ h_leave_conversation(void *impl, fedrpc_ctx *ctx,
 		resp->result = FEDRPC__FEDERATION__V1__LEAVE_CONVERSATION_RESPONSE__RESULT__RESULT_NOT_A_MEMBER;
 		return FEDRPC_OK;
 	}
-	if ((rc = ref_owner_remove(s, ctx, req->conversation, leaver, &leaver,
-	         1, true, NULL, &unreachable, st)) != FEDRPC_OK)
-		return rc;
 	resp->result = FEDRPC__FEDERATION__V1__LEAVE_CONVERSATION_RESPONSE__RESULT__RESULT_LEFT;
-	return FEDRPC_OK;
+	return ref_owner_remove(s, ctx, req->conversation, leaver, &leaver, 1,
+	    true, &once, &resp->base, NULL, &unreachable, st);
 }
 
 static fedrpc_code
@@ -370,6 +377,9 @@ h_send_message(void *impl, fedrpc_ctx *ctx,
 {
 	ref_svc    *s = impl;
 	fedrpc_code rc;
+	ref_once    once;
+	ref_message m;
+	bool        repeat;
 	Fedrpc__Federation__V1__MessageSendingStatus *sent;
 	Fedrpc__Federation__V1__MessageNotSent       *not_sent;
 
@@ -378,10 +388,22 @@ h_send_message(void *impl, fedrpc_ctx *ctx,
 	    adp_check_ours(req->conversation, s->domain, "conversation", st) !=
 	        FEDRPC_OK)
 		return st->code;
-	rc = ref_owner_send(s, ctx, req->sender, req->sender_client,
-	    req->conversation, req->recipients, req->n_recipients,
-	    req->strategy, req->data, &sent, &not_sent, st);
-	if (rc != FEDRPC_OK)
+	/* A message is sent once by its id; one without an id once by the
+	 * request's. Only a message sent is remembered: a refused one may
+	 * come again with what was missing. */
+	if (req->message_id.len > 0)
+		ref_once_message(&once, ctx, req->sender, req->message_id);
+	else
+		ref_once_fed(&once, ctx);
+	if ((rc = ref_once_lookup(s, ctx, &once, &resp->base, &repeat, st)) !=
+	        FEDRPC_OK ||
+	    repeat)
+		return rc;
+	m = (ref_message){req->sender, req->sender_client, req->conversation,
+	    req->recipients, req->n_recipients, req->strategy, req->data,
+	    req->message_id, &once};
+	if ((rc = ref_owner_send(s, ctx, &m, &sent, &not_sent, &repeat, st)) !=
+	    FEDRPC_OK)
 		return rc;
 	/* sent and not_sent share the oneof's storage. */
 	if (sent != NULL) {
@@ -419,6 +441,7 @@ deliver_to(ref_call *c, fedrpc_store_tx *tx, const ref_conversation *conv,
 		mr.sender_client     = req->sender_client;
 		mr.ciphertext        = u->clients[j]->ciphertext;
 		mr.data              = req->data;
+		mr.message_id        = req->message_id;
 		ev->payload_case     = FEDRPC__LOCAL__V1__EVENT__PAYLOAD_MESSAGE_RECEIVED;
 		ev->message_received = &mr;
 		if (ref_inbox_client(c->ctx, tx, u->user->id,
@@ -468,7 +491,7 @@ h_on_message_sent(void *impl, fedrpc_ctx *ctx,
 		if (adp_check_ours(req->recipients[i]->user, s->domain,
 		        "recipients", st) != FEDRPC_OK)
 			return st->code;
-	return ref_write(s, ctx, tx_message_sent, &c, st);
+	return ref_write_once(s, ctx, &resp->base, tx_message_sent, &c, st);
 }
 
 static fedrpc_code
@@ -480,8 +503,10 @@ h_on_user_deleted_conversations(void *impl, fedrpc_ctx *ctx,
 	ref_svc    *s           = impl;
 	adp_qid    *user        = req->user;
 	ref_domains unreachable = {0};
+	ref_once    once;
+	bool        repeat;
+	fedrpc_code rc;
 
-	(void) resp;
 	REF_FED_CHECK(s, ctx, st);
 	if (adp_check_origin(req->user, ctx, "user", st) != FEDRPC_OK)
 		return st->code;
@@ -492,10 +517,16 @@ h_on_user_deleted_conversations(void *impl, fedrpc_ctx *ctx,
 		if (adp_check_ours(req->conversations[i], s->domain,
 		        "conversations", st) != FEDRPC_OK)
 			return st->code;
+	ref_once_fed(&once, ctx);
+	if ((rc = ref_once_lookup(s, ctx, &once, &resp->base, &repeat, st)) !=
+	        FEDRPC_OK ||
+	    repeat)
+		return rc;
+	/* Each removal is idempotent (a user no longer a member is
+	 * skipped), so a repeat cut short by a crash only finishes them. */
 	for (size_t i = 0; i < req->n_conversations; i++) {
-		fedrpc_code rc = ref_owner_remove(s, ctx, req->conversations[i],
-		    user, &user, 1, true, NULL, &unreachable, st);
-
+		rc = ref_owner_remove(s, ctx, req->conversations[i], user, &user,
+		    1, true, NULL, NULL, NULL, &unreachable, st);
 		if (rc == FEDRPC_NOT_FOUND) {
 			fedrpc_status_reset(st);
 			continue;
@@ -503,7 +534,7 @@ h_on_user_deleted_conversations(void *impl, fedrpc_ctx *ctx,
 		if (rc != FEDRPC_OK)
 			return rc;
 	}
-	return FEDRPC_OK;
+	return ref_write_once(s, ctx, &resp->base, NULL, NULL, st);
 }
 
 /* Our users who share a conversation with the user hear of the removed
@@ -562,7 +593,7 @@ h_on_client_removed(void *impl, fedrpc_ctx *ctx,
 	if (req->client == 0)
 		return fedrpc_status_set(
 		    st, FEDRPC_INVALID_ARGUMENT, "client: required");
-	return ref_write(s, ctx, tx_client_removed, &c, st);
+	return ref_write_once(s, ctx, &resp->base, tx_client_removed, &c, st);
 }
 
 fedrpc_code

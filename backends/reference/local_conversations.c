@@ -358,7 +358,8 @@ h_remove_members(void *impl, fedrpc_ctx *ctx,
 		return st->code;
 	if ((rc = ref_read(s, ctx, tx_check_admin, &c, st)) != FEDRPC_OK ||
 	    (rc = ref_owner_remove(s, ctx, req->conversation, req->self,
-	         req->members, req->n_members, true, &resp->conversation,
+	         req->members, req->n_members, true, NULL, NULL,
+	         &resp->conversation,
 	         &unreachable, st)) != FEDRPC_OK)
 		return rc;
 	resp->unreachable_domains   = unreachable.v;
@@ -480,7 +481,7 @@ h_leave_conversation(void *impl, fedrpc_ctx *ctx,
 	if (strcmp(req->conversation->domain, s->domain) != 0)
 		return leave_remote(&c, st);
 	rc = ref_owner_remove(s, ctx, req->conversation, req->self, &me, 1,
-	    true, NULL, &unreachable, st);
+	    true, NULL, NULL, NULL, &unreachable, st);
 	resp->unreachable_domains   = unreachable.v;
 	resp->n_unreachable_domains = unreachable.n;
 	return rc;

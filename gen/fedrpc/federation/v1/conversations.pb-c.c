@@ -1378,7 +1378,7 @@ const ProtobufCMessageDescriptor fedrpc__federation__v1__leave_conversation_resp
   (ProtobufCMessageInit) fedrpc__federation__v1__leave_conversation_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedrpc__federation__v1__send_message_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor fedrpc__federation__v1__send_message_request__field_descriptors[7] =
 {
   {
     "sender",
@@ -1452,10 +1452,23 @@ static const ProtobufCFieldDescriptor fedrpc__federation__v1__send_message_reque
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "message_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Federation__V1__SendMessageRequest, message_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedrpc__federation__v1__send_message_request__field_indices_by_name[] = {
   2,   /* field[2] = conversation */
   5,   /* field[5] = data */
+  6,   /* field[6] = message_id */
   3,   /* field[3] = recipients */
   0,   /* field[0] = sender */
   1,   /* field[1] = sender_client */
@@ -1464,7 +1477,7 @@ static const unsigned fedrpc__federation__v1__send_message_request__field_indice
 static const ProtobufCIntRange fedrpc__federation__v1__send_message_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor fedrpc__federation__v1__send_message_request__descriptor =
 {
@@ -1474,7 +1487,7 @@ const ProtobufCMessageDescriptor fedrpc__federation__v1__send_message_request__d
   "Fedrpc__Federation__V1__SendMessageRequest",
   "fedrpc.federation.v1",
   sizeof(Fedrpc__Federation__V1__SendMessageRequest),
-  6,
+  7,
   fedrpc__federation__v1__send_message_request__field_descriptors,
   fedrpc__federation__v1__send_message_request__field_indices_by_name,
   1,  fedrpc__federation__v1__send_message_request__number_ranges,
@@ -1532,7 +1545,7 @@ const ProtobufCMessageDescriptor fedrpc__federation__v1__send_message_response__
   (ProtobufCMessageInit) fedrpc__federation__v1__send_message_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedrpc__federation__v1__on_message_sent_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor fedrpc__federation__v1__on_message_sent_request__field_descriptors[7] =
 {
   {
     "time_unix_ms",
@@ -1606,10 +1619,23 @@ static const ProtobufCFieldDescriptor fedrpc__federation__v1__on_message_sent_re
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "message_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Federation__V1__OnMessageSentRequest, message_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedrpc__federation__v1__on_message_sent_request__field_indices_by_name[] = {
   1,   /* field[1] = conversation */
   5,   /* field[5] = data */
+  6,   /* field[6] = message_id */
   4,   /* field[4] = recipients */
   2,   /* field[2] = sender */
   3,   /* field[3] = sender_client */
@@ -1618,7 +1644,7 @@ static const unsigned fedrpc__federation__v1__on_message_sent_request__field_ind
 static const ProtobufCIntRange fedrpc__federation__v1__on_message_sent_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor fedrpc__federation__v1__on_message_sent_request__descriptor =
 {
@@ -1628,7 +1654,7 @@ const ProtobufCMessageDescriptor fedrpc__federation__v1__on_message_sent_request
   "Fedrpc__Federation__V1__OnMessageSentRequest",
   "fedrpc.federation.v1",
   sizeof(Fedrpc__Federation__V1__OnMessageSentRequest),
-  6,
+  7,
   fedrpc__federation__v1__on_message_sent_request__field_descriptors,
   fedrpc__federation__v1__on_message_sent_request__field_indices_by_name,
   1,  fedrpc__federation__v1__on_message_sent_request__number_ranges,

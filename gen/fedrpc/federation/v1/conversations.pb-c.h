@@ -293,10 +293,15 @@ struct  Fedrpc__Federation__V1__SendMessageRequest
    * Extra data sent unchanged to every recipient (Wire's blob); may be empty.
    */
   ProtobufCBinaryData data;
+  /*
+   * The id the sender's client gave the message (up to 64 bytes; may be
+   * empty), passed on to every recipient.
+   */
+  ProtobufCBinaryData message_id;
 };
 #define FEDRPC__FEDERATION__V1__SEND_MESSAGE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__federation__v1__send_message_request__descriptor) \
-    , NULL, 0, NULL, 0,NULL, NULL, {0,NULL} }
+    , NULL, 0, NULL, 0,NULL, NULL, {0,NULL}, {0,NULL} }
 
 
 typedef enum {
@@ -354,10 +359,14 @@ struct  Fedrpc__Federation__V1__OnMessageSentRequest
    * The message's extra data, the same for every recipient.
    */
   ProtobufCBinaryData data;
+  /*
+   * The id the sender's client gave the message (may be empty).
+   */
+  ProtobufCBinaryData message_id;
 };
 #define FEDRPC__FEDERATION__V1__ON_MESSAGE_SENT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__federation__v1__on_message_sent_request__descriptor) \
-    , 0, NULL, NULL, 0, 0,NULL, {0,NULL} }
+    , 0, NULL, NULL, 0, 0,NULL, {0,NULL}, {0,NULL} }
 
 
 struct  Fedrpc__Federation__V1__OnMessageSentResponse

@@ -1275,7 +1275,7 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__list_conversations_response_
   (ProtobufCMessageInit) fedrpc__local__v1__list_conversations_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedrpc__local__v1__send_message_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor fedrpc__local__v1__send_message_request__field_descriptors[7] =
 {
   {
     "self",
@@ -1349,10 +1349,23 @@ static const ProtobufCFieldDescriptor fedrpc__local__v1__send_message_request__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "message_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__SendMessageRequest, message_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedrpc__local__v1__send_message_request__field_indices_by_name[] = {
   2,   /* field[2] = conversation */
   5,   /* field[5] = data */
+  6,   /* field[6] = message_id */
   3,   /* field[3] = recipients */
   0,   /* field[0] = self */
   1,   /* field[1] = sender_client */
@@ -1361,7 +1374,7 @@ static const unsigned fedrpc__local__v1__send_message_request__field_indices_by_
 static const ProtobufCIntRange fedrpc__local__v1__send_message_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor fedrpc__local__v1__send_message_request__descriptor =
 {
@@ -1371,14 +1384,14 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__send_message_request__descri
   "Fedrpc__Local__V1__SendMessageRequest",
   "fedrpc.local.v1",
   sizeof(Fedrpc__Local__V1__SendMessageRequest),
-  6,
+  7,
   fedrpc__local__v1__send_message_request__field_descriptors,
   fedrpc__local__v1__send_message_request__field_indices_by_name,
   1,  fedrpc__local__v1__send_message_request__number_ranges,
   (ProtobufCMessageInit) fedrpc__local__v1__send_message_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedrpc__local__v1__send_message_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor fedrpc__local__v1__send_message_response__field_descriptors[4] =
 {
   {
     "sent",
@@ -1404,15 +1417,41 @@ static const ProtobufCFieldDescriptor fedrpc__local__v1__send_message_response__
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "message_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__SendMessageResponse, message_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "repeated",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__SendMessageResponse, repeated),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedrpc__local__v1__send_message_response__field_indices_by_name[] = {
+  2,   /* field[2] = message_id */
   1,   /* field[1] = not_sent */
+  3,   /* field[3] = repeated */
   0,   /* field[0] = sent */
 };
 static const ProtobufCIntRange fedrpc__local__v1__send_message_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor fedrpc__local__v1__send_message_response__descriptor =
 {
@@ -1422,7 +1461,7 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__send_message_response__descr
   "Fedrpc__Local__V1__SendMessageResponse",
   "fedrpc.local.v1",
   sizeof(Fedrpc__Local__V1__SendMessageResponse),
-  2,
+  4,
   fedrpc__local__v1__send_message_response__field_descriptors,
   fedrpc__local__v1__send_message_response__field_indices_by_name,
   1,  fedrpc__local__v1__send_message_response__number_ranges,

@@ -289,10 +289,17 @@ struct  Fedrpc__Local__V1__SendMessageRequest
    * Extra data sent unchanged to every recipient; may be empty.
    */
   ProtobufCBinaryData data;
+  /*
+   * 1 to 64 bytes the sending client chose for this message, e.g. 16
+   * random bytes. A send repeated with the same id (after a timeout or a
+   * crash of the backend) is answered as the first one was and the message
+   * goes out once. Empty: the backend picks one (no such protection).
+   */
+  ProtobufCBinaryData message_id;
 };
 #define FEDRPC__LOCAL__V1__SEND_MESSAGE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__send_message_request__descriptor) \
-    , NULL, 0, NULL, 0,NULL, NULL, {0,NULL} }
+    , NULL, 0, NULL, 0,NULL, NULL, {0,NULL}, {0,NULL} }
 
 
 typedef enum {
@@ -305,6 +312,15 @@ typedef enum {
 struct  Fedrpc__Local__V1__SendMessageResponse
 {
   ProtobufCMessage base;
+  /*
+   * The message's id: the request's, or the one the backend picked.
+   */
+  ProtobufCBinaryData message_id;
+  /*
+   * True when this answers a send of that id made before (nothing was sent
+   * again).
+   */
+  protobuf_c_boolean repeated;
   Fedrpc__Local__V1__SendMessageResponse__ResultCase result_case;
   union {
     /*
@@ -319,7 +335,7 @@ struct  Fedrpc__Local__V1__SendMessageResponse
 };
 #define FEDRPC__LOCAL__V1__SEND_MESSAGE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__send_message_response__descriptor) \
-    , FEDRPC__LOCAL__V1__SEND_MESSAGE_RESPONSE__RESULT__NOT_SET, {0} }
+    , {0,NULL}, 0, FEDRPC__LOCAL__V1__SEND_MESSAGE_RESPONSE__RESULT__NOT_SET, {0} }
 
 
 /* Fedrpc__Local__V1__CreateConversationRequest methods */

@@ -592,7 +592,7 @@ void   fedrpc__local__v1__ack_inbox_response__free_unpacked
   assert(message->base.descriptor == &fedrpc__local__v1__ack_inbox_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor fedrpc__local__v1__message_received__field_descriptors[5] =
+static const ProtobufCFieldDescriptor fedrpc__local__v1__message_received__field_descriptors[6] =
 {
   {
     "conversation",
@@ -654,18 +654,31 @@ static const ProtobufCFieldDescriptor fedrpc__local__v1__message_received__field
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "message_id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__MessageReceived, message_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedrpc__local__v1__message_received__field_indices_by_name[] = {
   3,   /* field[3] = ciphertext */
   0,   /* field[0] = conversation */
   4,   /* field[4] = data */
+  5,   /* field[5] = message_id */
   1,   /* field[1] = sender */
   2,   /* field[2] = sender_client */
 };
 static const ProtobufCIntRange fedrpc__local__v1__message_received__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor fedrpc__local__v1__message_received__descriptor =
 {
@@ -675,7 +688,7 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__message_received__descriptor
   "Fedrpc__Local__V1__MessageReceived",
   "fedrpc.local.v1",
   sizeof(Fedrpc__Local__V1__MessageReceived),
-  5,
+  6,
   fedrpc__local__v1__message_received__field_descriptors,
   fedrpc__local__v1__message_received__field_indices_by_name,
   1,  fedrpc__local__v1__message_received__number_ranges,

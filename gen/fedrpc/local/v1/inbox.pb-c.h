@@ -63,10 +63,15 @@ struct  Fedrpc__Local__V1__MessageReceived
    * The message's extra data, the same for every recipient.
    */
   ProtobufCBinaryData data;
+  /*
+   * The id the sender's client gave the message (may be empty): the same
+   * for every recipient, and never delivered twice to one client.
+   */
+  ProtobufCBinaryData message_id;
 };
 #define FEDRPC__LOCAL__V1__MESSAGE_RECEIVED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__message_received__descriptor) \
-    , NULL, NULL, 0, {0,NULL}, {0,NULL} }
+    , NULL, NULL, 0, {0,NULL}, {0,NULL}, {0,NULL} }
 
 
 /*
