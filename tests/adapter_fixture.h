@@ -3,7 +3,9 @@
  * three domains (a.example, b.example, c.example), each with a federation
  * server and a local-API server on inproc://, its own database in a
  * scratch folder, and channel_for mapping domains to inproc channels (a
- * domain marked down, or any unknown one, answers UNAVAILABLE). As the
+ * domain marked down, or any unknown one, answers UNAVAILABLE; one marked
+ * refused answers PERMISSION_DENIED, as a domain taken off the allow list
+ * does). As the
  * daemon does, every call a federation server takes tells its backend that
  * the caller was heard from. Helpers wrap common local calls.
  *
@@ -65,6 +67,7 @@ typedef struct fx_domain {
 	void                    *ref;       /* the reference backend */
 	fedrpc_channel          *lch;       /* to our local API */
 	atomic_bool              down;      /* others cannot reach us */
+	atomic_bool              refused;   /* others may not call us */
 	/* The policy this domain holds for each asking domain (by idx). */
 	fedrpc_adapter_search_policy policy[FX_MAX];
 	uint32_t                     versions[4];
@@ -137,6 +140,12 @@ fx_channel_for(void *arg, const char *domain, fedrpc_status *st)
 	if (to < 0 || atomic_load(&f->d[to].down)) {
 		fedrpc_status_set(st, FEDRPC_UNAVAILABLE,
 		    "%s cannot be reached (test)", domain);
+		return NULL;
+	}
+	/* As an allow list that no longer has the domain. */
+	if (atomic_load(&f->d[to].refused)) {
+		fedrpc_status_set(st, FEDRPC_PERMISSION_DENIED,
+		    "%s is not allowed (test)", domain);
 		return NULL;
 	}
 	return fx_chan(f, self->idx, to, st);

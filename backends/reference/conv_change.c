@@ -163,11 +163,30 @@ queue_created(fedrpc_ctx *ctx, fedrpc_store_tx *tx, const char *domain,
 	    &r.base, &about, outs, st);
 }
 
-/* OnConversationUpdated for a domain that had members: the change. */
+/* The conversation as `domain` may see it: with its members while it has
+ * some, else without (it only needs to learn that its users are out). */
+static ref_conversation *
+seen_by(fedrpc_ctx *ctx, const ref_conversation *conv, const char *domain)
+{
+	ref_conversation *v;
+
+	if (ref_conv_has_domain(conv, domain))
+		return (ref_conversation *) conv;
+	if ((v = fedrpc_ctx_alloc(ctx, sizeof(*v))) == NULL)
+		return NULL;
+	*v           = *conv;
+	v->members   = NULL;
+	v->n_members = 0;
+	return v;
+}
+
+/* OnConversationUpdated for a domain that had members: the change, and
+ * the conversation after it. */
 static fedrpc_code
 queue_updated(fedrpc_ctx *ctx, fedrpc_store_tx *tx, const char *domain,
-    const ref_conversation *before, const ref_change *change,
-    adp_qid **present, size_t n_present, ref_outs *outs, fedrpc_status *st)
+    const ref_conversation *before, const ref_conversation *after,
+    const ref_change *change, adp_qid **present, size_t n_present,
+    ref_outs *outs, fedrpc_status *st)
 {
 	Fedrpc__Federation__V1__OnConversationUpdatedRequest r =
 	    FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__INIT;
@@ -184,6 +203,8 @@ queue_updated(fedrpc_ctx *ctx, fedrpc_store_tx *tx, const char *domain,
 	r.conversation            = before->id;
 	r.already_present_users   = present;
 	r.n_already_present_users = n_present;
+	if ((r.after = seen_by(ctx, after, domain)) == NULL)
+		return REF_NOMEM(st);
 	if (change->n_added > 0) {
 		ma.members       = change->added;
 		ma.n_members     = change->n_added;
@@ -236,8 +257,8 @@ ref_change_queue(ref_svc *s, fedrpc_ctx *ctx, fedrpc_store_tx *tx,
 			continue;
 		rc = n_present == 0
 		    ? queue_created(ctx, tx, dom, after, outs, st)
-		    : queue_updated(ctx, tx, dom, before, change, present,
-		          n_present, outs, st);
+		    : queue_updated(ctx, tx, dom, before, after, change,
+		          present, n_present, outs, st);
 		if (rc != FEDRPC_OK)
 			return rc;
 	}
@@ -286,7 +307,8 @@ owner_remove(fedrpc_store_tx *tx, remove_tx *a, fedrpc_status *st)
 		if (tx->ops->member_remove(tx, a->conv, a->change.removed[i],
 		        st) != FEDRPC_OK)
 			return st->code;
-	if (ref_conv_get(tx, a->conv, &a->after, st) != FEDRPC_OK)
+	if (tx->ops->conversation_bump(tx, a->conv, NULL, st) != FEDRPC_OK ||
+	    ref_conv_get(tx, a->conv, &a->after, st) != FEDRPC_OK)
 		return st->code;
 	if (a->after == NULL)
 		return fedrpc_status_set(st, FEDRPC_INTERNAL,

@@ -448,7 +448,7 @@ run_dest(ref_worker *w, ref_dest *x)
 	size_t        n_out = 0, settled = 0;
 	uint64_t      last_settle = fedrpc_clock_ms(), done_seq = 0, pause = 0;
 	uint32_t      failures;
-	bool          failed = false, ok;
+	bool          failed = false, ok, aside = false;
 	char          err[REASON_MAX] = "", last[REASON_MAX];
 
 	fedrpc_ctx_reset(w->ctx);
@@ -498,6 +498,8 @@ run_dest(ref_worker *w, ref_dest *x)
 		}
 		if (o[n_out].delivered && d->hold_ms > 0)
 			hold(d, x->name, o[n_out].seq);
+		/* What follows a refusal (a resync) is queued behind. */
+		aside |= !o[n_out].delivered;
 		n_out++;
 		if (n_out - settled >= SETTLE_EVERY ||
 		    fedrpc_clock_ms() - last_settle >= SETTLE_MS) {
@@ -533,7 +535,7 @@ run_dest(ref_worker *w, ref_dest *x)
 	ok                = settle(w, &a);
 	if (ok && n_out > settled)
 		done_seq = o[n_out - 1].seq;
-	finish(d, x, done_seq, failed, pause, t.more || !ok, err);
+	finish(d, x, done_seq, failed, pause, t.more || !ok || aside, err);
 	if (!ok) {
 		/* The store failed, not the destination: not counted as a
 		 * failure of it, but not tried again at once either. */

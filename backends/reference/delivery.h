@@ -106,6 +106,21 @@ fedrpc_code ref_item_refused(struct ref_svc *s, fedrpc_ctx *ctx,
     fedrpc_store_tx *tx, const char *domain, const ref_item *item,
     fedrpc_status *st);
 
+/* ---- conv_resync.c ---- */
+
+/*
+ * Queues, in the caller's transaction, a conversation's current state for
+ * `domain`: the conversation when the domain has members in it; else the
+ * removal of the domain's users that `cause` (an item about it, may be
+ * NULL) named. *queued false when there was nothing to send (not our
+ * conversation, gone, or nobody to tell).
+ */
+struct ref_svc;
+fedrpc_code ref_resync_queue(struct ref_svc *s, fedrpc_ctx *ctx,
+    fedrpc_store_tx *tx, const Fedrpc__Federation__V1__QualifiedId *conv,
+    const char *domain, const ref_item *cause, ref_outs *outs, bool *queued,
+    fedrpc_status *st);
+
 /* ---- delivery.c: the workers ---- */
 
 /* Starts the workers (they first look for queues left from before). */

@@ -40,72 +40,152 @@ member_admitted(ref_svc *s, fedrpc_store_tx *tx, const adp_qid *u,
 	return ref_user_live(tx, u->id, ok, st);
 }
 
-/* The owner's conversation as our copy, with what is new to us. */
-typedef struct created_tx {
-	ref_call                c;
-	const ref_conversation *conv; /* the owner's */
-	ref_conversation       *copy; /* ours */
-	ref_change              change;
-} created_tx;
-
-/* The copy keeps every member; our users who do not exist (or no longer)
- * are left out. Only users new to our copy hear of it (idempotent). */
-static fedrpc_code
-build_copy(created_tx *a, fedrpc_store_tx *tx, const ref_conversation *old,
-    fedrpc_status *st)
+/* The ids of a conversation's members, for ref_change_events. */
+static adp_qid **
+member_ids(fedrpc_ctx *ctx, const ref_conversation *conv)
 {
-	const ref_conversation *conv = a->conv;
-	fedrpc_ctx             *ctx  = a->c.ctx;
+	adp_qid **v = adp_ptrs(ctx, conv->n_members);
 
-	if ((a->copy = fedrpc_ctx_alloc(ctx, sizeof(*a->copy))) == NULL ||
-	    (a->change.added = adp_ptrs(ctx, conv->n_members)) == NULL)
+	for (size_t i = 0; v != NULL && i < conv->n_members; i++)
+		v[i] = conv->members[i]->id;
+	return v;
+}
+
+/* The owner's description as our copy: every member but our users who do
+ * not exist (or no longer). */
+static fedrpc_code
+copy_of(ref_svc *s, fedrpc_ctx *ctx, fedrpc_store_tx *tx,
+    const ref_conversation *conv, ref_conversation **out, fedrpc_status *st)
+{
+	ref_conversation *copy = fedrpc_ctx_alloc(ctx, sizeof(*copy));
+
+	if (copy == NULL)
 		return REF_NOMEM(st);
-	*a->copy = *conv;
-	if ((a->copy->members = adp_ptrs(ctx, conv->n_members)) == NULL)
+	*copy = *conv;
+	if ((copy->members = adp_ptrs(ctx, conv->n_members)) == NULL)
 		return REF_NOMEM(st);
-	a->copy->n_members = 0;
-	a->change.n_added  = 0;
+	copy->n_members = 0;
 	for (size_t i = 0; i < conv->n_members; i++) {
 		ref_member *mb = conv->members[i];
 		bool        ok;
 
-		if (member_admitted(a->c.s, tx, mb->id, &ok, st) != FEDRPC_OK)
+		if (member_admitted(s, tx, mb->id, &ok, st) != FEDRPC_OK)
 			return st->code;
 		if (!ok) {
 			FEDRPC_LOG_INFO("conversation %s@%s: no user %s here",
 			    conv->id->id, conv->id->domain, mb->id->id);
 			continue;
 		}
-		a->copy->members[a->copy->n_members++] = mb;
-		if (is_ours(a->c.s, mb->id) &&
-		    (old == NULL || ref_conv_member(old, mb->id) == NULL))
-			a->change.added[a->change.n_added++] = mb;
+		copy->members[copy->n_members++] = mb;
+	}
+	*out = copy;
+	return FEDRPC_OK;
+}
+
+/* Our users in `a` who are not in `b`. */
+static fedrpc_code
+ours_missing_from(ref_svc *s, fedrpc_ctx *ctx, const ref_conversation *a,
+    const ref_conversation *b, ref_change *into, bool added,
+    fedrpc_status *st)
+{
+	if (added) {
+		if ((into->added = adp_ptrs(ctx, a->n_members)) == NULL)
+			return REF_NOMEM(st);
+	} else if ((into->removed = adp_ptrs(ctx, a->n_members)) == NULL) {
+		return REF_NOMEM(st);
+	}
+	for (size_t i = 0; i < a->n_members; i++) {
+		ref_member *mb = a->members[i];
+
+		if (!is_ours(s, mb->id) ||
+		    (b != NULL && ref_conv_member(b, mb->id) != NULL))
+			continue;
+		if (added)
+			into->added[into->n_added++] = mb;
+		else
+			into->removed[into->n_removed++] = mb->id;
 	}
 	return FEDRPC_OK;
+}
+
+/*
+ * Our copy becomes the owner's description `conv` (old: the copy as it
+ * was, or NULL). Whatever differs is told to our users as if it had
+ * happened now: users of ours new to the copy get ConversationCreated,
+ * those no longer in it MembersLeft, and a changed name (unless the
+ * caller told it already) ConversationRenamed. With no user of ours left
+ * the copy goes.
+ */
+static fedrpc_code
+adopt(ref_svc *s, fedrpc_ctx *ctx, fedrpc_store_tx *tx,
+    const ref_conversation *old, const ref_conversation *conv,
+    const adp_qid *actor, bool tell_rename, fedrpc_status *st)
+{
+	ref_conversation *copy  = NULL;
+	ref_change        added = {.actor = actor, .time = adp_now_ms()};
+	ref_change        gone  = added, renamed = added;
+	adp_qid         **present;
+
+	if (copy_of(s, ctx, tx, conv, &copy, st) != FEDRPC_OK ||
+	    ours_missing_from(s, ctx, copy, old, &added, true, st) != FEDRPC_OK)
+		return st->code;
+	if (old != NULL) {
+		if (ours_missing_from(s, ctx, old, copy, &gone, false, st) !=
+		        FEDRPC_OK ||
+		    (present = member_ids(ctx, old)) == NULL)
+			return st->code != FEDRPC_OK ? st->code : REF_NOMEM(st);
+		if (gone.n_removed > 0 &&
+		    ref_change_events(s, ctx, tx, copy, present, old->n_members,
+		        &gone, st) != FEDRPC_OK)
+			return st->code;
+	}
+	if (!ref_conv_has_local(s, copy))
+		return old != NULL ? tx->ops->conversation_delete(tx, copy->id, st)
+				   : FEDRPC_OK;
+	if (tx->ops->conversation_put(tx, copy, st) != FEDRPC_OK)
+		return st->code;
+	if (added.n_added > 0 &&
+	    ref_change_events(s, ctx, tx, copy, NULL, 0, &added, st) != FEDRPC_OK)
+		return st->code;
+	if (old != NULL && tell_rename && strcmp(old->name, copy->name) != 0) {
+		renamed.rename = copy->name;
+		if ((present = member_ids(ctx, copy)) == NULL)
+			return REF_NOMEM(st);
+		return ref_change_events(
+		    s, ctx, tx, copy, present, copy->n_members, &renamed, st);
+	}
+	return FEDRPC_OK;
+}
+
+/* Whether the owner's description is older than (or as old as) our
+ * copy: then it changes nothing. Version 0 is an owner that keeps none. */
+static bool
+stale(const ref_conversation *copy, const ref_conversation *conv)
+{
+	return copy != NULL && conv->version != 0 &&
+	    copy->version >= conv->version;
 }
 
 static fedrpc_code
 tx_conversation_created(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 {
-	created_tx       *a = arg;
+	ref_call                *c    = arg;
+	const ref_conversation *conv =
+	    ((const Fedrpc__Federation__V1__OnConversationCreatedRequest *) c->req)
+	        ->conversation;
 	ref_conversation *old;
 
-	if (ref_conv_get(tx, a->conv->id, &old, st) != FEDRPC_OK ||
-	    build_copy(a, tx, old, st) != FEDRPC_OK)
+	if (ref_conv_get(tx, conv->id, &old, st) != FEDRPC_OK)
 		return st->code;
-	/* Without any user of ours, no copy. */
-	if (!ref_conv_has_local(a->c.s, a->copy))
-		return old != NULL
-		    ? tx->ops->conversation_delete(tx, a->copy->id, st)
-		    : FEDRPC_OK;
-	if (tx->ops->conversation_put(tx, a->copy, st) != FEDRPC_OK)
-		return st->code;
-	a->change.actor = a->copy->creator;
-	a->change.time  = adp_now_ms();
-	if (a->change.n_added == 0)
+	if (stale(old, conv)) {
+		FEDRPC_LOG_INFO("conversation %s@%s: version %llu is not newer "
+		                "than ours (%llu); ignored",
+		    conv->id->id, conv->id->domain,
+		    (unsigned long long) conv->version,
+		    (unsigned long long) old->version);
 		return FEDRPC_OK;
-	return ref_change_events(
-	    a->c.s, a->c.ctx, tx, a->copy, NULL, 0, &a->change, st);
+	}
+	return adopt(c->s, c->ctx, tx, old, conv, conv->creator, true, st);
 }
 
 static fedrpc_code
@@ -116,7 +196,7 @@ h_on_conversation_created(void *impl, fedrpc_ctx *ctx,
 {
 	ref_svc          *s    = impl;
 	ref_conversation *conv = req->conversation;
-	created_tx        a    = {{s, ctx, req, resp}, conv, NULL, {0}};
+	ref_call          a    = {s, ctx, req, resp};
 
 	REF_FED_CHECK(s, ctx, st);
 	if (conv == NULL)
@@ -264,15 +344,28 @@ tx_conversation_updated(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	updated_tx *a = arg;
 	const Fedrpc__Federation__V1__OnConversationUpdatedRequest *req =
 	    a->c.req;
-	ref_conversation *conv, *after;
+	const ref_conversation *snap = req->after;
+	ref_conversation       *conv, *after;
 
 	if (ref_conv_get(tx, req->conversation, &conv, st) != FEDRPC_OK)
 		return st->code;
 	if (conv == NULL) {
-		/* A missed creation: ignored, GetConversations can refresh. */
+		/* A missed creation: the description after the change makes
+		 * the copy; without one, ignored. */
+		if (snap != NULL)
+			return adopt(a->c.s, a->c.ctx, tx, NULL, snap, req->actor,
+			    false, st);
 		FEDRPC_LOG_INFO("conversation %s@%s is not known here; update "
 		                "ignored",
 		    req->conversation->id, req->conversation->domain);
+		return FEDRPC_OK;
+	}
+	if (snap != NULL && stale(conv, snap)) {
+		FEDRPC_LOG_INFO("conversation %s@%s: update to version %llu is "
+		                "not newer than ours (%llu); ignored",
+		    conv->id->id, conv->id->domain,
+		    (unsigned long long) snap->version,
+		    (unsigned long long) conv->version);
 		return FEDRPC_OK;
 	}
 	if (apply_change(a->c.s, tx, conv->id, &a->change, st) != FEDRPC_OK ||
@@ -286,6 +379,11 @@ tx_conversation_updated(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	        req->already_present_users, req->n_already_present_users,
 	        &a->change, st) != FEDRPC_OK)
 		return st->code;
+	/* What else differs from the owner's view was missed (a notice
+	 * moved aside): repaired and told now. */
+	if (snap != NULL)
+		return adopt(a->c.s, a->c.ctx, tx, after, snap, req->actor,
+		    a->change.rename == NULL, st);
 	if (!ref_conv_has_local(a->c.s, after))
 		return tx->ops->conversation_delete(tx, conv->id, st);
 	return FEDRPC_OK;
@@ -313,6 +411,22 @@ h_on_conversation_updated(void *impl, fedrpc_ctx *ctx,
 			return st->code;
 	if (update_change(req, &a.change, st) != FEDRPC_OK)
 		return st->code;
+	if (req->after != NULL) {
+		const ref_conversation *c = req->after;
+
+		if (c->id == NULL || !adp_qid_eq(c->id, req->conversation) ||
+		    adp_check_origin(c->creator, ctx, "after.creator", st) !=
+		        FEDRPC_OK ||
+		    !adp_text_valid(c->name, 0, 256))
+			return st->code != FEDRPC_OK
+			    ? st->code
+			    : fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+			          "after: not the conversation updated");
+		for (size_t i = 0; i < c->n_members; i++)
+			if (adp_check_qid(c->members[i]->id, "after.members",
+			        st) != FEDRPC_OK)
+				return st->code;
+	}
 	return ref_write_once(s, ctx, &resp->base, tx_conversation_updated, &a, st);
 }
 

@@ -225,6 +225,9 @@ tx_add_members(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	    check_new_members(tx, req->self, req->members, req->n_members,
 	        st) != FEDRPC_OK ||
 	    add_new_members(a, tx, st) != FEDRPC_OK ||
+	    (a->change.n_added > 0 &&
+	        tx->ops->conversation_bump(tx, a->before->id, NULL, st) !=
+	            FEDRPC_OK) ||
 	    ref_conv_get(tx, a->before->id, &a->after, st) != FEDRPC_OK)
 		return st->code;
 	if (a->change.n_added == 0)
@@ -289,6 +292,8 @@ tx_rename(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	}
 	if (tx->ops->conversation_rename(tx, a->before->id, a->change.rename,
 	        st) != FEDRPC_OK ||
+	    tx->ops->conversation_bump(tx, a->before->id, NULL, st) !=
+	        FEDRPC_OK ||
 	    ref_conv_get(tx, a->before->id, &a->after, st) != FEDRPC_OK)
 		return st->code;
 	if ((present = adp_ptrs(a->c.ctx, a->before->n_members)) == NULL)

@@ -78,7 +78,8 @@ leave_owned(deletion *del, fedrpc_store_tx *tx, ref_conversation *before,
 	           .removed = &me, .n_removed = 1};
 	adp_qid         **present;
 
-	if (ref_conv_get(tx, before->id, &after, st) != FEDRPC_OK)
+	if (tx->ops->conversation_bump(tx, before->id, NULL, st) != FEDRPC_OK ||
+	    ref_conv_get(tx, before->id, &after, st) != FEDRPC_OK)
 		return st->code;
 	if (after == NULL)
 		return fedrpc_status_set(st, FEDRPC_INTERNAL,

@@ -302,6 +302,8 @@ fedrpc_code ref_register_local_conversations(fedrpc_server *srv,
     ref_svc *s, fedrpc_status *st);
 fedrpc_code ref_register_local_inbox(fedrpc_server *srv, ref_svc *s,
     fedrpc_status *st);
+fedrpc_code ref_register_local_delivery(fedrpc_server *srv, ref_svc *s,
+    fedrpc_status *st);
 
 /* The policy we hold for users of `origin` searching ours. */
 fedrpc_adapter_search_policy ref_policy(ref_svc *s, const char *origin);

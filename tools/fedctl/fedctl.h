@@ -38,6 +38,8 @@ extern const fedctl_cmd fedctl_cmd_conv;
 extern const fedctl_cmd fedctl_cmd_send;
 extern const fedctl_cmd fedctl_cmd_inbox;
 extern const fedctl_cmd fedctl_cmd_ack;
+/* Delivery queues to other domains, for operators (cmd_queue.c). */
+extern const fedctl_cmd fedctl_cmd_queue;
 
 /* Prints "fedctl <cmd>: <message>" on stderr. */
 void fedctl_error(const char *cmd, const char *fmt, ...)

@@ -26,6 +26,8 @@ static const fedctl_cmd *const commands[] = {
     &fedctl_cmd_send,
     &fedctl_cmd_inbox,
     &fedctl_cmd_ack,
+    /* operators' commands */
+    &fedctl_cmd_queue,
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

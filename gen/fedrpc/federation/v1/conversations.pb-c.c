@@ -1121,7 +1121,7 @@ const ProtobufCMessageDescriptor fedrpc__federation__v1__conversation_renamed__d
   (ProtobufCMessageInit) fedrpc__federation__v1__conversation_renamed__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedrpc__federation__v1__on_conversation_updated_request__field_descriptors[7] =
+static const ProtobufCFieldDescriptor fedrpc__federation__v1__on_conversation_updated_request__field_descriptors[8] =
 {
   {
     "time_unix_ms",
@@ -1207,9 +1207,22 @@ static const ProtobufCFieldDescriptor fedrpc__federation__v1__on_conversation_up
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "after",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Federation__V1__OnConversationUpdatedRequest, after),
+    &fedrpc__federation__v1__conversation__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedrpc__federation__v1__on_conversation_updated_request__field_indices_by_name[] = {
   1,   /* field[1] = actor */
+  7,   /* field[7] = after */
   3,   /* field[3] = already_present_users */
   2,   /* field[2] = conversation */
   4,   /* field[4] = members_added */
@@ -1220,7 +1233,7 @@ static const unsigned fedrpc__federation__v1__on_conversation_updated_request__f
 static const ProtobufCIntRange fedrpc__federation__v1__on_conversation_updated_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor fedrpc__federation__v1__on_conversation_updated_request__descriptor =
 {
@@ -1230,7 +1243,7 @@ const ProtobufCMessageDescriptor fedrpc__federation__v1__on_conversation_updated
   "Fedrpc__Federation__V1__OnConversationUpdatedRequest",
   "fedrpc.federation.v1",
   sizeof(Fedrpc__Federation__V1__OnConversationUpdatedRequest),
-  7,
+  8,
   fedrpc__federation__v1__on_conversation_updated_request__field_descriptors,
   fedrpc__federation__v1__on_conversation_updated_request__field_indices_by_name,
   1,  fedrpc__federation__v1__on_conversation_updated_request__number_ranges,

@@ -205,6 +205,14 @@ struct  Fedrpc__Federation__V1__OnConversationUpdatedRequest
    */
   size_t n_already_present_users;
   Fedrpc__Federation__V1__QualifiedId **already_present_users;
+  /*
+   * The conversation after the change, with its version: every member
+   * (when the target domain still has members; else none), roles and name.
+   * A backend that missed earlier changes (a notice refused and moved
+   * aside) repairs its copy from it; one whose copy has this version or a
+   * newer one ignores the notice. Unset: older owners.
+   */
+  Fedrpc__Federation__V1__Conversation *after;
   Fedrpc__Federation__V1__OnConversationUpdatedRequest__ActionCase action_case;
   union {
     /*
@@ -223,7 +231,7 @@ struct  Fedrpc__Federation__V1__OnConversationUpdatedRequest
 };
 #define FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__federation__v1__on_conversation_updated_request__descriptor) \
-    , 0, NULL, NULL, 0,NULL, FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__ACTION__NOT_SET, {0} }
+    , 0, NULL, NULL, 0,NULL, NULL, FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__ACTION__NOT_SET, {0} }
 
 
 struct  Fedrpc__Federation__V1__OnConversationUpdatedResponse
