@@ -3,11 +3,12 @@
  * queues of what this backend owes other domains, the items in them
  * (waiting, or moved aside with the reason), putting items moved aside
  * back, dropping items, and queueing a conversation's current state for
- * its member domains (a resync).
+ * its member domains (a resync). Users' sent messages are local_sent.c's.
  */
 #include <string.h>
 
 #include "backends/reference/delivery.h"
+#include "backends/reference/sent.h"
 #include "backends/reference/service.h"
 #include "fedrpc/local/v1/delivery.fedrpc.h"
 
@@ -334,6 +335,7 @@ ref_register_local_delivery(fedrpc_server *srv, ref_svc *s, fedrpc_status *st)
 	    .retry_items         = h_retry_items,
 	    .drop_items          = h_drop_items,
 	    .resync_conversation = h_resync_conversation,
+	    .list_sent_messages  = ref_h_list_sent_messages,
 	};
 
 	return fedrpc_local_v1_delivery_register(srv, &h, s, st);

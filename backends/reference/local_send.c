@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backends/reference/once.h"
+#include "backends/reference/sent.h"
 #include "backends/reference/service.h"
 #include "fedrpc/federation/v1/conversations.fedrpc.h"
 #include "fedrpc/local/v1/conversations.fedrpc.h"
@@ -207,6 +208,7 @@ ref_h_send_message(void *impl, fedrpc_ctx *ctx, const send_req *req,
 	if (c.repeat) {
 		resp->message_id = mid;
 		resp->repeated   = true;
+		ref_sent_now(s, ctx, req->self->id, mid, resp);
 		return FEDRPC_OK;
 	}
 	if (req->strategy == NULL ||
@@ -218,5 +220,7 @@ ref_h_send_message(void *impl, fedrpc_ctx *ctx, const send_req *req,
 	    ? send_here(s, ctx, req, resp, &once, st)
 	    : send_remote(s, ctx, req, resp, &once, st);
 	resp->message_id = mid;
+	if (rc == FEDRPC_OK)
+		ref_sent_now(s, ctx, req->self->id, mid, resp);
 	return rc;
 }

@@ -1391,7 +1391,7 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__send_message_request__descri
   (ProtobufCMessageInit) fedrpc__local__v1__send_message_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedrpc__local__v1__send_message_response__field_descriptors[4] =
+static const ProtobufCFieldDescriptor fedrpc__local__v1__send_message_response__field_descriptors[5] =
 {
   {
     "sent",
@@ -1441,8 +1441,21 @@ static const ProtobufCFieldDescriptor fedrpc__local__v1__send_message_response__
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "deliveries",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fedrpc__Local__V1__SendMessageResponse, n_deliveries),
+    offsetof(Fedrpc__Local__V1__SendMessageResponse, deliveries),
+    &fedrpc__local__v1__message_delivery__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedrpc__local__v1__send_message_response__field_indices_by_name[] = {
+  4,   /* field[4] = deliveries */
   2,   /* field[2] = message_id */
   1,   /* field[1] = not_sent */
   3,   /* field[3] = repeated */
@@ -1451,7 +1464,7 @@ static const unsigned fedrpc__local__v1__send_message_response__field_indices_by
 static const ProtobufCIntRange fedrpc__local__v1__send_message_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor fedrpc__local__v1__send_message_response__descriptor =
 {
@@ -1461,7 +1474,7 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__send_message_response__descr
   "Fedrpc__Local__V1__SendMessageResponse",
   "fedrpc.local.v1",
   sizeof(Fedrpc__Local__V1__SendMessageResponse),
-  4,
+  5,
   fedrpc__local__v1__send_message_response__field_descriptors,
   fedrpc__local__v1__send_message_response__field_indices_by_name,
   1,  fedrpc__local__v1__send_message_response__number_ranges,

@@ -16,6 +16,7 @@ PROTOBUF_C__BEGIN_DECLS
 
 #include "fedrpc/federation/v1/common.pb-c.h"
 #include "fedrpc/federation/v1/messaging.pb-c.h"
+#include "fedrpc/local/v1/delivery.pb-c.h"
 
 typedef struct Fedrpc__Local__V1__CreateConversationRequest Fedrpc__Local__V1__CreateConversationRequest;
 typedef struct Fedrpc__Local__V1__CreateConversationResponse Fedrpc__Local__V1__CreateConversationResponse;
@@ -321,6 +322,12 @@ struct  Fedrpc__Local__V1__SendMessageResponse
    * again).
    */
   protobuf_c_boolean repeated;
+  /*
+   * For a message sent: its state for each other domain with recipients,
+   * as of this answer (Delivery/ListSentMessages tells it later).
+   */
+  size_t n_deliveries;
+  Fedrpc__Local__V1__MessageDelivery **deliveries;
   Fedrpc__Local__V1__SendMessageResponse__ResultCase result_case;
   union {
     /*
@@ -335,7 +342,7 @@ struct  Fedrpc__Local__V1__SendMessageResponse
 };
 #define FEDRPC__LOCAL__V1__SEND_MESSAGE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__send_message_response__descriptor) \
-    , {0,NULL}, 0, FEDRPC__LOCAL__V1__SEND_MESSAGE_RESPONSE__RESULT__NOT_SET, {0} }
+    , {0,NULL}, 0, 0,NULL, FEDRPC__LOCAL__V1__SEND_MESSAGE_RESPONSE__RESULT__NOT_SET, {0} }
 
 
 /* Fedrpc__Local__V1__CreateConversationRequest methods */

@@ -63,6 +63,12 @@ const fedrpc_method fedrpc_local_v1_delivery_methods[] = {
 		.input     = &fedrpc__local__v1__resync_conversation_request__descriptor,
 		.output    = &fedrpc__local__v1__resync_conversation_response__descriptor,
 	},
+	[FEDRPC_LOCAL_V1_DELIVERY_LIST_SENT_MESSAGES_INDEX] = {
+		.full_name = "fedrpc.local.v1.Delivery/ListSentMessages",
+		.name      = "ListSentMessages",
+		.input     = &fedrpc__local__v1__list_sent_messages_request__descriptor,
+		.output    = &fedrpc__local__v1__list_sent_messages_response__descriptor,
+	},
 };
 
 const fedrpc_service fedrpc_local_v1_delivery_service = {
@@ -450,6 +456,83 @@ fedrpc_local_v1_delivery_resync_conversation_thunk(const fedrpc_handler *h,
 	    (Fedrpc__Local__V1__ResyncConversationResponse *) resp, st);
 }
 
+/* ---- ListSentMessages ---- */
+
+fedrpc_code
+fedrpc_local_v1_delivery_list_sent_messages(fedrpc_channel *ch,
+    const Fedrpc__Local__V1__ListSentMessagesRequest *req,
+    Fedrpc__Local__V1__ListSentMessagesResponse **resp,
+    const fedrpc_call_opts *opts, fedrpc_status *st)
+{
+	ProtobufCMessage *out = NULL;
+	fedrpc_code       rc;
+
+	rc = fedrpc_channel_call(ch,
+	    fedrpc_local_v1_delivery_list_sent_messages_method,
+	    (const ProtobufCMessage *) req, &out, opts, st);
+	*resp = (Fedrpc__Local__V1__ListSentMessagesResponse *) out;
+	return rc;
+}
+
+/*
+ * Restores the typed callback of a call from
+ * fedrpc_local_v1_delivery_list_sent_messages_async().
+ */
+static void
+fedrpc_local_v1_delivery_list_sent_messages_done(void *arg,
+    const fedrpc_status *st, ProtobufCMessage *resp)
+{
+	struct fedrpc_stub_pending *p = arg;
+	void *cb_arg = p->arg;
+	fedrpc_local_v1_delivery_list_sent_messages_cb cb;
+
+	cb = (fedrpc_local_v1_delivery_list_sent_messages_cb) p->cb;
+	free(p);
+	cb(cb_arg, st, (Fedrpc__Local__V1__ListSentMessagesResponse *) resp);
+}
+
+fedrpc_code
+fedrpc_local_v1_delivery_list_sent_messages_async(fedrpc_channel *ch,
+    const Fedrpc__Local__V1__ListSentMessagesRequest *req,
+    const fedrpc_call_opts *opts,
+    fedrpc_local_v1_delivery_list_sent_messages_cb cb, void *arg,
+    fedrpc_call **callp, fedrpc_status *st)
+{
+	struct fedrpc_stub_pending *p;
+	fedrpc_code                 rc;
+
+	if (cb == NULL)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "fedrpc.local.v1.Delivery/ListSentMessages: no callback");
+	if ((p = fedrpc_stub_pending_new((fedrpc_fnptr) cb, arg)) == NULL)
+		return fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
+		    "fedrpc.local.v1.Delivery/ListSentMessages: out of memory");
+	rc = fedrpc_channel_call_async(ch,
+	    fedrpc_local_v1_delivery_list_sent_messages_method,
+	    (const ProtobufCMessage *) req, opts,
+	    fedrpc_local_v1_delivery_list_sent_messages_done, p, callp, st);
+	if (rc != FEDRPC_OK)
+		free(p); /* the callback will never run */
+	return rc;
+}
+
+/*
+ * Calls the typed ListSentMessages handler that
+ * fedrpc_local_v1_delivery_register() stored.
+ */
+static fedrpc_code
+fedrpc_local_v1_delivery_list_sent_messages_thunk(const fedrpc_handler *h,
+    fedrpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp,
+    fedrpc_status *st)
+{
+	fedrpc_local_v1_delivery_list_sent_messages_handler_fn fn;
+
+	fn = (fedrpc_local_v1_delivery_list_sent_messages_handler_fn) h->typed;
+	return fn(h->impl, ctx,
+	    (const Fedrpc__Local__V1__ListSentMessagesRequest *) req,
+	    (Fedrpc__Local__V1__ListSentMessagesResponse *) resp, st);
+}
+
 /* ---- Delivery: registration ---- */
 
 fedrpc_code
@@ -510,6 +593,17 @@ fedrpc_local_v1_delivery_register(fedrpc_server *srv,
 			.method = fedrpc_local_v1_delivery_resync_conversation_method,
 			.fn     = fedrpc_local_v1_delivery_resync_conversation_thunk,
 			.typed  = (fedrpc_fnptr) h->resync_conversation,
+			.impl   = impl,
+		};
+
+		if ((rc = fedrpc_server_add_handler(srv, &reg, st)) != FEDRPC_OK)
+			return rc;
+	}
+	if (h->list_sent_messages != NULL) {
+		const fedrpc_handler reg = {
+			.method = fedrpc_local_v1_delivery_list_sent_messages_method,
+			.fn     = fedrpc_local_v1_delivery_list_sent_messages_thunk,
+			.typed  = (fedrpc_fnptr) h->list_sent_messages,
 			.impl   = impl,
 		};
 

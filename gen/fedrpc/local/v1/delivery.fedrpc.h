@@ -20,7 +20,7 @@ extern "C" {
 /*
  * ==== service fedrpc.local.v1.Delivery ====
  *
- * Delivery queues, for operators.
+ * Delivery queues, for operators, and what became of users' messages.
  */
 
 /* Indexes into fedrpc_local_v1_delivery_methods[], in schema order. */
@@ -30,7 +30,8 @@ enum {
 	FEDRPC_LOCAL_V1_DELIVERY_RETRY_ITEMS_INDEX = 2,
 	FEDRPC_LOCAL_V1_DELIVERY_DROP_ITEMS_INDEX = 3,
 	FEDRPC_LOCAL_V1_DELIVERY_RESYNC_CONVERSATION_INDEX = 4,
-	FEDRPC_LOCAL_V1_DELIVERY_N_METHODS = 5
+	FEDRPC_LOCAL_V1_DELIVERY_LIST_SENT_MESSAGES_INDEX = 5,
+	FEDRPC_LOCAL_V1_DELIVERY_N_METHODS = 6
 };
 
 /* The service's methods: wire names and message types. */
@@ -322,6 +323,66 @@ typedef fedrpc_code (*fedrpc_local_v1_delivery_resync_conversation_handler_fn)(
     Fedrpc__Local__V1__ResyncConversationResponse *resp, fedrpc_status *st);
 
 /*
+ * ---- ListSentMessages ----
+ *
+ * request:  ListSentMessagesRequest
+ * response: ListSentMessagesResponse
+ *
+ * A user's sent messages, newest first, each with its state per domain
+ * (delivered, queued with the next attempt, moved aside with the
+ * reason). Messages are kept as long as undelivered items are
+ * (delivery.expiry) and a day more.
+ */
+
+/* fedrpc.local.v1.Delivery/ListSentMessages */
+#define fedrpc_local_v1_delivery_list_sent_messages_method \
+	(&fedrpc_local_v1_delivery_methods[FEDRPC_LOCAL_V1_DELIVERY_LIST_SENT_MESSAGES_INDEX])
+
+/*
+ * Calls ListSentMessages and waits for the reply. On FEDRPC_OK *resp receives
+ * the response, which the caller frees with
+ * protobuf_c_message_free_unpacked(&(*resp)->base, NULL); otherwise *resp is
+ * NULL and st says why. opts may be NULL.
+ */
+fedrpc_code fedrpc_local_v1_delivery_list_sent_messages(fedrpc_channel *ch,
+    const Fedrpc__Local__V1__ListSentMessagesRequest *req,
+    Fedrpc__Local__V1__ListSentMessagesResponse **resp,
+    const fedrpc_call_opts *opts, fedrpc_status *st);
+
+/*
+ * Completion of fedrpc_local_v1_delivery_list_sent_messages_async(), run
+ * exactly once on an nng thread (it must not block). resp is NULL unless
+ * st->code is OK; the callback then owns it and frees it with
+ * protobuf_c_message_free_unpacked(&resp->base, NULL). st is only valid during
+ * the callback.
+ */
+typedef void (*fedrpc_local_v1_delivery_list_sent_messages_cb)(void *arg,
+    const fedrpc_status *st, Fedrpc__Local__V1__ListSentMessagesResponse *resp);
+
+/*
+ * Starts ListSentMessages and returns at once. On FEDRPC_OK cb runs exactly
+ * once with arg; otherwise it never runs and st says why. If callp is not NULL
+ * it receives a handle for fedrpc_call_cancel(), which the caller releases with
+ * fedrpc_call_release(). opts may be NULL.
+ */
+fedrpc_code fedrpc_local_v1_delivery_list_sent_messages_async(
+    fedrpc_channel *ch, const Fedrpc__Local__V1__ListSentMessagesRequest *req,
+    const fedrpc_call_opts *opts,
+    fedrpc_local_v1_delivery_list_sent_messages_cb cb, void *arg,
+    fedrpc_call **callp, fedrpc_status *st);
+
+/*
+ * Serves ListSentMessages: req is the decoded request, resp an empty response
+ * to fill, its memory from fedrpc_ctx_alloc() and friends (freed after the
+ * reply). Returns FEDRPC_OK, or a code with a message set in st, and then no
+ * response is sent. Runs on a server worker thread and may block.
+ */
+typedef fedrpc_code (*fedrpc_local_v1_delivery_list_sent_messages_handler_fn)(
+    void *impl, fedrpc_ctx *ctx,
+    const Fedrpc__Local__V1__ListSentMessagesRequest *req,
+    Fedrpc__Local__V1__ListSentMessagesResponse *resp, fedrpc_status *st);
+
+/*
  * Server skeleton of fedrpc.local.v1.Delivery: a handler per method. A NULL
  * handler leaves its method unserved (callers get UNIMPLEMENTED).
  */
@@ -339,6 +400,11 @@ typedef struct fedrpc_local_v1_delivery_handlers {
 	 * (ResyncConversationResponse)
 	 */
 	fedrpc_local_v1_delivery_resync_conversation_handler_fn resync_conversation;
+	/*
+	 * ListSentMessages(ListSentMessagesRequest) returns
+	 * (ListSentMessagesResponse)
+	 */
+	fedrpc_local_v1_delivery_list_sent_messages_handler_fn list_sent_messages;
 } fedrpc_local_v1_delivery_handlers;
 
 /*

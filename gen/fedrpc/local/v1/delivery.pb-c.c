@@ -547,6 +547,186 @@ void   fedrpc__local__v1__resync_conversation_response__free_unpacked
   assert(message->base.descriptor == &fedrpc__local__v1__resync_conversation_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fedrpc__local__v1__message_delivery__init
+                     (Fedrpc__Local__V1__MessageDelivery         *message)
+{
+  static const Fedrpc__Local__V1__MessageDelivery init_value = FEDRPC__LOCAL__V1__MESSAGE_DELIVERY__INIT;
+  *message = init_value;
+}
+size_t fedrpc__local__v1__message_delivery__get_packed_size
+                     (const Fedrpc__Local__V1__MessageDelivery *message)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__message_delivery__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedrpc__local__v1__message_delivery__pack
+                     (const Fedrpc__Local__V1__MessageDelivery *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__message_delivery__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedrpc__local__v1__message_delivery__pack_to_buffer
+                     (const Fedrpc__Local__V1__MessageDelivery *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__message_delivery__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedrpc__Local__V1__MessageDelivery *
+       fedrpc__local__v1__message_delivery__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedrpc__Local__V1__MessageDelivery *)
+     protobuf_c_message_unpack (&fedrpc__local__v1__message_delivery__descriptor,
+                                allocator, len, data);
+}
+void   fedrpc__local__v1__message_delivery__free_unpacked
+                     (Fedrpc__Local__V1__MessageDelivery *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedrpc__local__v1__message_delivery__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fedrpc__local__v1__sent_message__init
+                     (Fedrpc__Local__V1__SentMessage         *message)
+{
+  static const Fedrpc__Local__V1__SentMessage init_value = FEDRPC__LOCAL__V1__SENT_MESSAGE__INIT;
+  *message = init_value;
+}
+size_t fedrpc__local__v1__sent_message__get_packed_size
+                     (const Fedrpc__Local__V1__SentMessage *message)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__sent_message__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedrpc__local__v1__sent_message__pack
+                     (const Fedrpc__Local__V1__SentMessage *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__sent_message__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedrpc__local__v1__sent_message__pack_to_buffer
+                     (const Fedrpc__Local__V1__SentMessage *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__sent_message__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedrpc__Local__V1__SentMessage *
+       fedrpc__local__v1__sent_message__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedrpc__Local__V1__SentMessage *)
+     protobuf_c_message_unpack (&fedrpc__local__v1__sent_message__descriptor,
+                                allocator, len, data);
+}
+void   fedrpc__local__v1__sent_message__free_unpacked
+                     (Fedrpc__Local__V1__SentMessage *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedrpc__local__v1__sent_message__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fedrpc__local__v1__list_sent_messages_request__init
+                     (Fedrpc__Local__V1__ListSentMessagesRequest         *message)
+{
+  static const Fedrpc__Local__V1__ListSentMessagesRequest init_value = FEDRPC__LOCAL__V1__LIST_SENT_MESSAGES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t fedrpc__local__v1__list_sent_messages_request__get_packed_size
+                     (const Fedrpc__Local__V1__ListSentMessagesRequest *message)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__list_sent_messages_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedrpc__local__v1__list_sent_messages_request__pack
+                     (const Fedrpc__Local__V1__ListSentMessagesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__list_sent_messages_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedrpc__local__v1__list_sent_messages_request__pack_to_buffer
+                     (const Fedrpc__Local__V1__ListSentMessagesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__list_sent_messages_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedrpc__Local__V1__ListSentMessagesRequest *
+       fedrpc__local__v1__list_sent_messages_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedrpc__Local__V1__ListSentMessagesRequest *)
+     protobuf_c_message_unpack (&fedrpc__local__v1__list_sent_messages_request__descriptor,
+                                allocator, len, data);
+}
+void   fedrpc__local__v1__list_sent_messages_request__free_unpacked
+                     (Fedrpc__Local__V1__ListSentMessagesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedrpc__local__v1__list_sent_messages_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fedrpc__local__v1__list_sent_messages_response__init
+                     (Fedrpc__Local__V1__ListSentMessagesResponse         *message)
+{
+  static const Fedrpc__Local__V1__ListSentMessagesResponse init_value = FEDRPC__LOCAL__V1__LIST_SENT_MESSAGES_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t fedrpc__local__v1__list_sent_messages_response__get_packed_size
+                     (const Fedrpc__Local__V1__ListSentMessagesResponse *message)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__list_sent_messages_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedrpc__local__v1__list_sent_messages_response__pack
+                     (const Fedrpc__Local__V1__ListSentMessagesResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__list_sent_messages_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedrpc__local__v1__list_sent_messages_response__pack_to_buffer
+                     (const Fedrpc__Local__V1__ListSentMessagesResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__list_sent_messages_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedrpc__Local__V1__ListSentMessagesResponse *
+       fedrpc__local__v1__list_sent_messages_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedrpc__Local__V1__ListSentMessagesResponse *)
+     protobuf_c_message_unpack (&fedrpc__local__v1__list_sent_messages_response__descriptor,
+                                allocator, len, data);
+}
+void   fedrpc__local__v1__list_sent_messages_response__free_unpacked
+                     (Fedrpc__Local__V1__ListSentMessagesResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedrpc__local__v1__list_sent_messages_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 #define fedrpc__local__v1__list_queues_request__field_descriptors NULL
 #define fedrpc__local__v1__list_queues_request__field_indices_by_name NULL
 #define fedrpc__local__v1__list_queues_request__number_ranges NULL
@@ -1334,6 +1514,366 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__resync_conversation_response
   (ProtobufCMessageInit) fedrpc__local__v1__resync_conversation_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor fedrpc__local__v1__message_delivery__field_descriptors[8] =
+{
+  {
+    "domain",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__MessageDelivery, domain),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__MessageDelivery, state),
+    &fedrpc__local__v1__delivery_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_attempt_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__MessageDelivery, next_attempt_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "failures",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__MessageDelivery, failures),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_error",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__MessageDelivery, last_error),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__MessageDelivery, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "since_unix_ms",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__MessageDelivery, since_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "via",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__MessageDelivery, via),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedrpc__local__v1__message_delivery__field_indices_by_name[] = {
+  0,   /* field[0] = domain */
+  3,   /* field[3] = failures */
+  4,   /* field[4] = last_error */
+  2,   /* field[2] = next_attempt_unix_ms */
+  5,   /* field[5] = reason */
+  6,   /* field[6] = since_unix_ms */
+  1,   /* field[1] = state */
+  7,   /* field[7] = via */
+};
+static const ProtobufCIntRange fedrpc__local__v1__message_delivery__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor fedrpc__local__v1__message_delivery__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedrpc.local.v1.MessageDelivery",
+  "MessageDelivery",
+  "Fedrpc__Local__V1__MessageDelivery",
+  "fedrpc.local.v1",
+  sizeof(Fedrpc__Local__V1__MessageDelivery),
+  8,
+  fedrpc__local__v1__message_delivery__field_descriptors,
+  fedrpc__local__v1__message_delivery__field_indices_by_name,
+  1,  fedrpc__local__v1__message_delivery__number_ranges,
+  (ProtobufCMessageInit) fedrpc__local__v1__message_delivery__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fedrpc__local__v1__sent_message__field_descriptors[5] =
+{
+  {
+    "message_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__SentMessage, message_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "conversation",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__SentMessage, conversation),
+    &fedrpc__federation__v1__qualified_id__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sent_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__SentMessage, sent_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seq",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__SentMessage, seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "deliveries",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fedrpc__Local__V1__SentMessage, n_deliveries),
+    offsetof(Fedrpc__Local__V1__SentMessage, deliveries),
+    &fedrpc__local__v1__message_delivery__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedrpc__local__v1__sent_message__field_indices_by_name[] = {
+  1,   /* field[1] = conversation */
+  4,   /* field[4] = deliveries */
+  0,   /* field[0] = message_id */
+  2,   /* field[2] = sent_unix_ms */
+  3,   /* field[3] = seq */
+};
+static const ProtobufCIntRange fedrpc__local__v1__sent_message__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor fedrpc__local__v1__sent_message__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedrpc.local.v1.SentMessage",
+  "SentMessage",
+  "Fedrpc__Local__V1__SentMessage",
+  "fedrpc.local.v1",
+  sizeof(Fedrpc__Local__V1__SentMessage),
+  5,
+  fedrpc__local__v1__sent_message__field_descriptors,
+  fedrpc__local__v1__sent_message__field_indices_by_name,
+  1,  fedrpc__local__v1__sent_message__number_ranges,
+  (ProtobufCMessageInit) fedrpc__local__v1__sent_message__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fedrpc__local__v1__list_sent_messages_request__field_descriptors[5] =
+{
+  {
+    "self",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__ListSentMessagesRequest, self),
+    &fedrpc__federation__v1__qualified_id__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "conversation",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__ListSentMessagesRequest, conversation),
+    &fedrpc__federation__v1__qualified_id__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "message_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__ListSentMessagesRequest, message_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "before",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__ListSentMessagesRequest, before),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__ListSentMessagesRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedrpc__local__v1__list_sent_messages_request__field_indices_by_name[] = {
+  3,   /* field[3] = before */
+  1,   /* field[1] = conversation */
+  4,   /* field[4] = limit */
+  2,   /* field[2] = message_id */
+  0,   /* field[0] = self */
+};
+static const ProtobufCIntRange fedrpc__local__v1__list_sent_messages_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor fedrpc__local__v1__list_sent_messages_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedrpc.local.v1.ListSentMessagesRequest",
+  "ListSentMessagesRequest",
+  "Fedrpc__Local__V1__ListSentMessagesRequest",
+  "fedrpc.local.v1",
+  sizeof(Fedrpc__Local__V1__ListSentMessagesRequest),
+  5,
+  fedrpc__local__v1__list_sent_messages_request__field_descriptors,
+  fedrpc__local__v1__list_sent_messages_request__field_indices_by_name,
+  1,  fedrpc__local__v1__list_sent_messages_request__number_ranges,
+  (ProtobufCMessageInit) fedrpc__local__v1__list_sent_messages_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fedrpc__local__v1__list_sent_messages_response__field_descriptors[2] =
+{
+  {
+    "messages",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fedrpc__Local__V1__ListSentMessagesResponse, n_messages),
+    offsetof(Fedrpc__Local__V1__ListSentMessagesResponse, messages),
+    &fedrpc__local__v1__sent_message__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "more",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__ListSentMessagesResponse, more),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedrpc__local__v1__list_sent_messages_response__field_indices_by_name[] = {
+  0,   /* field[0] = messages */
+  1,   /* field[1] = more */
+};
+static const ProtobufCIntRange fedrpc__local__v1__list_sent_messages_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor fedrpc__local__v1__list_sent_messages_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedrpc.local.v1.ListSentMessagesResponse",
+  "ListSentMessagesResponse",
+  "Fedrpc__Local__V1__ListSentMessagesResponse",
+  "fedrpc.local.v1",
+  sizeof(Fedrpc__Local__V1__ListSentMessagesResponse),
+  2,
+  fedrpc__local__v1__list_sent_messages_response__field_descriptors,
+  fedrpc__local__v1__list_sent_messages_response__field_indices_by_name,
+  1,  fedrpc__local__v1__list_sent_messages_response__number_ranges,
+  (ProtobufCMessageInit) fedrpc__local__v1__list_sent_messages_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue fedrpc__local__v1__item_state__enum_values_by_number[4] =
 {
   { "ITEM_STATE_UNSPECIFIED", "FEDRPC__LOCAL__V1__ITEM_STATE__ITEM_STATE_UNSPECIFIED", 0 },
@@ -1366,18 +1906,56 @@ const ProtobufCEnumDescriptor fedrpc__local__v1__item_state__descriptor =
   fedrpc__local__v1__item_state__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor fedrpc__local__v1__delivery__method_descriptors[5] =
+static const ProtobufCEnumValue fedrpc__local__v1__delivery_state__enum_values_by_number[6] =
+{
+  { "DELIVERY_STATE_UNSPECIFIED", "FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_UNSPECIFIED", 0 },
+  { "DELIVERY_STATE_DELIVERED", "FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_DELIVERED", 1 },
+  { "DELIVERY_STATE_QUEUED", "FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_QUEUED", 2 },
+  { "DELIVERY_STATE_MOVED_ASIDE", "FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_MOVED_ASIDE", 3 },
+  { "DELIVERY_STATE_DROPPED", "FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_DROPPED", 4 },
+  { "DELIVERY_STATE_QUEUED_AT_OWNER", "FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_QUEUED_AT_OWNER", 5 },
+};
+static const ProtobufCIntRange fedrpc__local__v1__delivery_state__value_ranges[] = {
+{0, 0},{0, 6}
+};
+static const ProtobufCEnumValueIndex fedrpc__local__v1__delivery_state__enum_values_by_name[6] =
+{
+  { "DELIVERY_STATE_DELIVERED", 1 },
+  { "DELIVERY_STATE_DROPPED", 4 },
+  { "DELIVERY_STATE_MOVED_ASIDE", 3 },
+  { "DELIVERY_STATE_QUEUED", 2 },
+  { "DELIVERY_STATE_QUEUED_AT_OWNER", 5 },
+  { "DELIVERY_STATE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor fedrpc__local__v1__delivery_state__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "fedrpc.local.v1.DeliveryState",
+  "DeliveryState",
+  "Fedrpc__Local__V1__DeliveryState",
+  "fedrpc.local.v1",
+  6,
+  fedrpc__local__v1__delivery_state__enum_values_by_number,
+  6,
+  fedrpc__local__v1__delivery_state__enum_values_by_name,
+  1,
+  fedrpc__local__v1__delivery_state__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor fedrpc__local__v1__delivery__method_descriptors[6] =
 {
   { "ListQueues", &fedrpc__local__v1__list_queues_request__descriptor, &fedrpc__local__v1__list_queues_response__descriptor },
   { "ListItems", &fedrpc__local__v1__list_items_request__descriptor, &fedrpc__local__v1__list_items_response__descriptor },
   { "RetryItems", &fedrpc__local__v1__retry_items_request__descriptor, &fedrpc__local__v1__retry_items_response__descriptor },
   { "DropItems", &fedrpc__local__v1__drop_items_request__descriptor, &fedrpc__local__v1__drop_items_response__descriptor },
   { "ResyncConversation", &fedrpc__local__v1__resync_conversation_request__descriptor, &fedrpc__local__v1__resync_conversation_response__descriptor },
+  { "ListSentMessages", &fedrpc__local__v1__list_sent_messages_request__descriptor, &fedrpc__local__v1__list_sent_messages_response__descriptor },
 };
 const unsigned fedrpc__local__v1__delivery__method_indices_by_name[] = {
   3,        /* DropItems */
   1,        /* ListItems */
   0,        /* ListQueues */
+  5,        /* ListSentMessages */
   4,        /* ResyncConversation */
   2         /* RetryItems */
 };
@@ -1388,7 +1966,7 @@ const ProtobufCServiceDescriptor fedrpc__local__v1__delivery__descriptor =
   "Delivery",
   "Fedrpc__Local__V1__Delivery",
   "fedrpc.local.v1",
-  5,
+  6,
   fedrpc__local__v1__delivery__method_descriptors,
   fedrpc__local__v1__delivery__method_indices_by_name
 };
@@ -1431,6 +2009,14 @@ void fedrpc__local__v1__delivery__resync_conversation(ProtobufCService *service,
 {
   assert(service->descriptor == &fedrpc__local__v1__delivery__descriptor);
   service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void fedrpc__local__v1__delivery__list_sent_messages(ProtobufCService *service,
+                                                     const Fedrpc__Local__V1__ListSentMessagesRequest *input,
+                                                     Fedrpc__Local__V1__ListSentMessagesResponse_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &fedrpc__local__v1__delivery__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void fedrpc__local__v1__delivery__init (Fedrpc__Local__V1__Delivery_Service *service,
                                         Fedrpc__Local__V1__Delivery_ServiceDestroy destroy)

@@ -28,6 +28,10 @@ typedef struct Fedrpc__Local__V1__DropItemsRequest Fedrpc__Local__V1__DropItemsR
 typedef struct Fedrpc__Local__V1__DropItemsResponse Fedrpc__Local__V1__DropItemsResponse;
 typedef struct Fedrpc__Local__V1__ResyncConversationRequest Fedrpc__Local__V1__ResyncConversationRequest;
 typedef struct Fedrpc__Local__V1__ResyncConversationResponse Fedrpc__Local__V1__ResyncConversationResponse;
+typedef struct Fedrpc__Local__V1__MessageDelivery Fedrpc__Local__V1__MessageDelivery;
+typedef struct Fedrpc__Local__V1__SentMessage Fedrpc__Local__V1__SentMessage;
+typedef struct Fedrpc__Local__V1__ListSentMessagesRequest Fedrpc__Local__V1__ListSentMessagesRequest;
+typedef struct Fedrpc__Local__V1__ListSentMessagesResponse Fedrpc__Local__V1__ListSentMessagesResponse;
 
 
 /* --- enums --- */
@@ -54,6 +58,37 @@ typedef enum _Fedrpc__Local__V1__ItemState {
   FEDRPC__LOCAL__V1__ITEM_STATE__ITEM_STATE_DROPPED = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FEDRPC__LOCAL__V1__ITEM_STATE)
 } Fedrpc__Local__V1__ItemState;
+/*
+ * What became of a message for one domain.
+ */
+typedef enum _Fedrpc__Local__V1__DeliveryState {
+  /*
+   * Not said.
+   */
+  FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_UNSPECIFIED = 0,
+  /*
+   * The domain took it (its recipients have it).
+   */
+  FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_DELIVERED = 1,
+  /*
+   * Waiting in this backend's queue for the domain.
+   */
+  FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_QUEUED = 2,
+  /*
+   * The domain refused it for good, or it expired: reason says which.
+   */
+  FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_MOVED_ASIDE = 3,
+  /*
+   * An operator dropped it: it will not be delivered.
+   */
+  FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_DROPPED = 4,
+  /*
+   * The conversation's owner (via) took it and said it queued it for the
+   * domain; later news stays with the owner.
+   */
+  FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_QUEUED_AT_OWNER = 5
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FEDRPC__LOCAL__V1__DELIVERY_STATE)
+} Fedrpc__Local__V1__DeliveryState;
 
 /* --- messages --- */
 
@@ -306,6 +341,114 @@ struct  Fedrpc__Local__V1__ResyncConversationResponse
     , 0,NULL }
 
 
+/*
+ * A message's delivery to one domain, as this backend knows it.
+ */
+struct  Fedrpc__Local__V1__MessageDelivery
+{
+  ProtobufCMessage base;
+  /*
+   * The destination domain.
+   */
+  char *domain;
+  Fedrpc__Local__V1__DeliveryState state;
+  /*
+   * QUEUED: the next attempt (ms since the Unix epoch; 0: as soon as the
+   * items before it are through), failed attempts in a row and the last
+   * failure.
+   */
+  int64_t next_attempt_unix_ms;
+  uint32_t failures;
+  char *last_error;
+  /*
+   * MOVED_ASIDE, DROPPED: why, and since when.
+   */
+  char *reason;
+  int64_t since_unix_ms;
+  /*
+   * QUEUED_AT_OWNER: the owner that queued it.
+   */
+  char *via;
+};
+#define FEDRPC__LOCAL__V1__MESSAGE_DELIVERY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__message_delivery__descriptor) \
+    , (char *)protobuf_c_empty_string, FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_UNSPECIFIED, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+
+
+/*
+ * A message a local user sent.
+ */
+struct  Fedrpc__Local__V1__SentMessage
+{
+  ProtobufCMessage base;
+  /*
+   * The id the sender's client gave it (or the backend picked).
+   */
+  ProtobufCBinaryData message_id;
+  /*
+   * Where and when it was sent.
+   */
+  Fedrpc__Federation__V1__QualifiedId *conversation;
+  int64_t sent_unix_ms;
+  /*
+   * Its place in the sender's list (for paging; newest is highest).
+   */
+  uint64_t seq;
+  /*
+   * One entry per other domain with recipients, by domain.
+   */
+  size_t n_deliveries;
+  Fedrpc__Local__V1__MessageDelivery **deliveries;
+};
+#define FEDRPC__LOCAL__V1__SENT_MESSAGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__sent_message__descriptor) \
+    , {0,NULL}, NULL, 0, 0, 0,NULL }
+
+
+struct  Fedrpc__Local__V1__ListSentMessagesRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The local user whose messages to list.
+   */
+  Fedrpc__Federation__V1__QualifiedId *self;
+  /*
+   * Only those sent in this conversation (unset: all).
+   */
+  Fedrpc__Federation__V1__QualifiedId *conversation;
+  /*
+   * Only this one (empty: all).
+   */
+  ProtobufCBinaryData message_id;
+  /*
+   * Only those with seq below this (paging); 0: from the newest.
+   */
+  uint64_t before;
+  /*
+   * At most this many, newest first; 0: 20, at most 200.
+   */
+  uint32_t limit;
+};
+#define FEDRPC__LOCAL__V1__LIST_SENT_MESSAGES_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__list_sent_messages_request__descriptor) \
+    , NULL, NULL, {0,NULL}, 0, 0 }
+
+
+struct  Fedrpc__Local__V1__ListSentMessagesResponse
+{
+  ProtobufCMessage base;
+  size_t n_messages;
+  Fedrpc__Local__V1__SentMessage **messages;
+  /*
+   * Older ones follow (ask again with before = the last seq).
+   */
+  protobuf_c_boolean more;
+};
+#define FEDRPC__LOCAL__V1__LIST_SENT_MESSAGES_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__list_sent_messages_response__descriptor) \
+    , 0,NULL, 0 }
+
+
 /* Fedrpc__Local__V1__ListQueuesRequest methods */
 void   fedrpc__local__v1__list_queues_request__init
                      (Fedrpc__Local__V1__ListQueuesRequest         *message);
@@ -534,6 +677,82 @@ Fedrpc__Local__V1__ResyncConversationResponse *
 void   fedrpc__local__v1__resync_conversation_response__free_unpacked
                      (Fedrpc__Local__V1__ResyncConversationResponse *message,
                       ProtobufCAllocator *allocator);
+/* Fedrpc__Local__V1__MessageDelivery methods */
+void   fedrpc__local__v1__message_delivery__init
+                     (Fedrpc__Local__V1__MessageDelivery         *message);
+size_t fedrpc__local__v1__message_delivery__get_packed_size
+                     (const Fedrpc__Local__V1__MessageDelivery   *message);
+size_t fedrpc__local__v1__message_delivery__pack
+                     (const Fedrpc__Local__V1__MessageDelivery   *message,
+                      uint8_t             *out);
+size_t fedrpc__local__v1__message_delivery__pack_to_buffer
+                     (const Fedrpc__Local__V1__MessageDelivery   *message,
+                      ProtobufCBuffer     *buffer);
+Fedrpc__Local__V1__MessageDelivery *
+       fedrpc__local__v1__message_delivery__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedrpc__local__v1__message_delivery__free_unpacked
+                     (Fedrpc__Local__V1__MessageDelivery *message,
+                      ProtobufCAllocator *allocator);
+/* Fedrpc__Local__V1__SentMessage methods */
+void   fedrpc__local__v1__sent_message__init
+                     (Fedrpc__Local__V1__SentMessage         *message);
+size_t fedrpc__local__v1__sent_message__get_packed_size
+                     (const Fedrpc__Local__V1__SentMessage   *message);
+size_t fedrpc__local__v1__sent_message__pack
+                     (const Fedrpc__Local__V1__SentMessage   *message,
+                      uint8_t             *out);
+size_t fedrpc__local__v1__sent_message__pack_to_buffer
+                     (const Fedrpc__Local__V1__SentMessage   *message,
+                      ProtobufCBuffer     *buffer);
+Fedrpc__Local__V1__SentMessage *
+       fedrpc__local__v1__sent_message__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedrpc__local__v1__sent_message__free_unpacked
+                     (Fedrpc__Local__V1__SentMessage *message,
+                      ProtobufCAllocator *allocator);
+/* Fedrpc__Local__V1__ListSentMessagesRequest methods */
+void   fedrpc__local__v1__list_sent_messages_request__init
+                     (Fedrpc__Local__V1__ListSentMessagesRequest         *message);
+size_t fedrpc__local__v1__list_sent_messages_request__get_packed_size
+                     (const Fedrpc__Local__V1__ListSentMessagesRequest   *message);
+size_t fedrpc__local__v1__list_sent_messages_request__pack
+                     (const Fedrpc__Local__V1__ListSentMessagesRequest   *message,
+                      uint8_t             *out);
+size_t fedrpc__local__v1__list_sent_messages_request__pack_to_buffer
+                     (const Fedrpc__Local__V1__ListSentMessagesRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Fedrpc__Local__V1__ListSentMessagesRequest *
+       fedrpc__local__v1__list_sent_messages_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedrpc__local__v1__list_sent_messages_request__free_unpacked
+                     (Fedrpc__Local__V1__ListSentMessagesRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Fedrpc__Local__V1__ListSentMessagesResponse methods */
+void   fedrpc__local__v1__list_sent_messages_response__init
+                     (Fedrpc__Local__V1__ListSentMessagesResponse         *message);
+size_t fedrpc__local__v1__list_sent_messages_response__get_packed_size
+                     (const Fedrpc__Local__V1__ListSentMessagesResponse   *message);
+size_t fedrpc__local__v1__list_sent_messages_response__pack
+                     (const Fedrpc__Local__V1__ListSentMessagesResponse   *message,
+                      uint8_t             *out);
+size_t fedrpc__local__v1__list_sent_messages_response__pack_to_buffer
+                     (const Fedrpc__Local__V1__ListSentMessagesResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Fedrpc__Local__V1__ListSentMessagesResponse *
+       fedrpc__local__v1__list_sent_messages_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedrpc__local__v1__list_sent_messages_response__free_unpacked
+                     (Fedrpc__Local__V1__ListSentMessagesResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Fedrpc__Local__V1__ListQueuesRequest_Closure)
@@ -572,6 +791,18 @@ typedef void (*Fedrpc__Local__V1__ResyncConversationRequest_Closure)
 typedef void (*Fedrpc__Local__V1__ResyncConversationResponse_Closure)
                  (const Fedrpc__Local__V1__ResyncConversationResponse *message,
                   void *closure_data);
+typedef void (*Fedrpc__Local__V1__MessageDelivery_Closure)
+                 (const Fedrpc__Local__V1__MessageDelivery *message,
+                  void *closure_data);
+typedef void (*Fedrpc__Local__V1__SentMessage_Closure)
+                 (const Fedrpc__Local__V1__SentMessage *message,
+                  void *closure_data);
+typedef void (*Fedrpc__Local__V1__ListSentMessagesRequest_Closure)
+                 (const Fedrpc__Local__V1__ListSentMessagesRequest *message,
+                  void *closure_data);
+typedef void (*Fedrpc__Local__V1__ListSentMessagesResponse_Closure)
+                 (const Fedrpc__Local__V1__ListSentMessagesResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -599,6 +830,10 @@ struct Fedrpc__Local__V1__Delivery_Service
                               const Fedrpc__Local__V1__ResyncConversationRequest *input,
                               Fedrpc__Local__V1__ResyncConversationResponse_Closure closure,
                               void *closure_data);
+  void (*list_sent_messages)(Fedrpc__Local__V1__Delivery_Service *service,
+                             const Fedrpc__Local__V1__ListSentMessagesRequest *input,
+                             Fedrpc__Local__V1__ListSentMessagesResponse_Closure closure,
+                             void *closure_data);
 };
 typedef void (*Fedrpc__Local__V1__Delivery_ServiceDestroy)(Fedrpc__Local__V1__Delivery_Service *);
 void fedrpc__local__v1__delivery__init (Fedrpc__Local__V1__Delivery_Service *service,
@@ -611,7 +846,8 @@ void fedrpc__local__v1__delivery__init (Fedrpc__Local__V1__Delivery_Service *ser
       function_prefix__ ## list_items,\
       function_prefix__ ## retry_items,\
       function_prefix__ ## drop_items,\
-      function_prefix__ ## resync_conversation  }
+      function_prefix__ ## resync_conversation,\
+      function_prefix__ ## list_sent_messages  }
 void fedrpc__local__v1__delivery__list_queues(ProtobufCService *service,
                                               const Fedrpc__Local__V1__ListQueuesRequest *input,
                                               Fedrpc__Local__V1__ListQueuesResponse_Closure closure,
@@ -632,10 +868,15 @@ void fedrpc__local__v1__delivery__resync_conversation(ProtobufCService *service,
                                                       const Fedrpc__Local__V1__ResyncConversationRequest *input,
                                                       Fedrpc__Local__V1__ResyncConversationResponse_Closure closure,
                                                       void *closure_data);
+void fedrpc__local__v1__delivery__list_sent_messages(ProtobufCService *service,
+                                                     const Fedrpc__Local__V1__ListSentMessagesRequest *input,
+                                                     Fedrpc__Local__V1__ListSentMessagesResponse_Closure closure,
+                                                     void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    fedrpc__local__v1__item_state__descriptor;
+extern const ProtobufCEnumDescriptor    fedrpc__local__v1__delivery_state__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__list_queues_request__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__queue__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__list_queues_response__descriptor;
@@ -648,6 +889,10 @@ extern const ProtobufCMessageDescriptor fedrpc__local__v1__drop_items_request__d
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__drop_items_response__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__resync_conversation_request__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__resync_conversation_response__descriptor;
+extern const ProtobufCMessageDescriptor fedrpc__local__v1__message_delivery__descriptor;
+extern const ProtobufCMessageDescriptor fedrpc__local__v1__sent_message__descriptor;
+extern const ProtobufCMessageDescriptor fedrpc__local__v1__list_sent_messages_request__descriptor;
+extern const ProtobufCMessageDescriptor fedrpc__local__v1__list_sent_messages_response__descriptor;
 extern const ProtobufCServiceDescriptor fedrpc__local__v1__delivery__descriptor;
 
 PROTOBUF_C__END_DECLS
