@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "fedrpc/local/v1/conversations.pb-c.h"
+#include "fedrpc/local/v1/conversations.fedrpc.h"
 #include "fedrpc/local/v1/delivery.fedrpc.h"
 
 #include "fedctl_local.h"
@@ -164,6 +164,24 @@ print_message(fedctl_session *s, const Fedrpc__Local__V1__SentMessage *m,
 		print_delivery(m->deliveries[i]);
 }
 
+/* The acting user's conversations, for their names (NULL: shown
+ * without). */
+static Fedrpc__Local__V1__ListConversationsResponse *
+conversations(fedctl_session *s)
+{
+	Fedrpc__Local__V1__ListConversationsRequest   req =
+	    FEDRPC__LOCAL__V1__LIST_CONVERSATIONS_REQUEST__INIT;
+	Fedrpc__Local__V1__ListConversationsResponse *resp = NULL;
+	fedrpc_status st   = {0};
+	fedctl_pb_qid self = fedctl_self(s);
+
+	req.self = &self;
+	if (fedrpc_local_v1_conversations_list_conversations(
+	        s->ch, &req, &resp, fedctl_call(s), &st) != FEDRPC_OK)
+		return NULL;
+	return resp;
+}
+
 static int
 sent_run(int argc, char **argv)
 {
@@ -195,6 +213,8 @@ sent_run(int argc, char **argv)
 	if (npos == 1 &&
 	    (rc = fedctl_resolve_conv(&s, pos[0], &convs, &conv)) != 0)
 		goto out;
+	if (convs == NULL)
+		convs = conversations(&s);
 	self             = fedctl_self(&s);
 	req.self         = &self;
 	req.conversation = conv != NULL ? conv->id : NULL;
