@@ -22,6 +22,10 @@
 #include <fedrpc/adapter.h>
 #endif
 
+#ifdef FEDRPC_HAVE_ADAPTERS
+#include <fedrpc/adapter.h>
+#endif
+
 static fedrpc_code
 refuse(federator *f, fedrpc_code code)
 {

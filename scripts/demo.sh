@@ -2,20 +2,23 @@
 # The main job: three federating backends on loopback (a.example, b.example,
 # c.example), each a federator daemon with its own certificates and SQLite
 # database, found through DNS SRV records served by a local dnsmasq (static
-# discovery when dnsmasq is missing). A scripted scenario prints a transcript;
-# the backends keep running afterwards for you to try fedctl yourself.
+# discovery when dnsmasq is missing). A scripted scenario prints a transcript
+# (carol's backend goes down, alice writes, it comes back, carol reads); the
+# backends keep running afterwards for you to try fedctl yourself.
 #
 #   bash scripts/demo.sh          install what is missing, build, run
 #   bash scripts/demo.sh stop     stop the backends (and dnsmasq)
 #
-# State lives in $FEDRPC_DEMO_DIR (default /tmp/fedrpc-demo).
+# State lives in $FEDRPC_DEMO_DIR (default /tmp/fedrpc-demo); the federation
+# listeners take ports $FEDRPC_DEMO_PORT (default 7441) and the two after it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 demo=${FEDRPC_DEMO_DIR:-/tmp/fedrpc-demo}
 build=${FEDRPC_DEMO_BUILD:-$top/build-demo}
 domains=(a b c)
-declare -A port=([a]=7441 [b]=7442 [c]=7443)
+base_port=${FEDRPC_DEMO_PORT:-7441}
+declare -A port=([a]=$base_port [b]=$((base_port + 1)) [c]=$((base_port + 2)))
 dns_port=${FEDRPC_DEMO_DNS_PORT:-5354}
 
 stop_all() {
@@ -168,17 +171,47 @@ as carol inbox --ack
 as bob send Wonderland "Can we fix it? Yes we can."
 as alice inbox --ack
 
-step "c.example goes down: its clients are reported as failed_to_send, b.example still gets the message"
+step "c.example goes down; alice writes; c.example comes back and carol reads"
 kill "$(cat c.pid)"; sleep 0.5; rm -f c.pid
-as alice send Wonderland "Is anyone on c.example there?" || true
-as bob inbox --ack
+echo "  (c.example is down)"
+# What a.example owes c.example waits in a.example's outbox, written with
+# the change itself, and is delivered in order when c.example is back.
+as alice conv rename Wonderland "Wonderland, while c.example was away" || true
+if "$fedctl_bin" send --help 2>&1 | grep -qi session; then
+	# Per-device sessions: alice's client encrypts for carol's device
+	# without asking c.example, and the ciphertext is queued for it.
+	as alice send "Wonderland, while c.example was away" "Carol, this one waited for you." || true
+	waited=true
+else
+	# This fedctl seals each message to a prekey claimed from the
+	# recipient's backend at send time, so it cannot encrypt for carol's
+	# device while c.example is down (docs/encryption.md); this message
+	# is sealed for bob only. The next one, below, waits for carol.
+	as alice send "Wonderland, while c.example was away" "Is anyone on c.example there?" || true
+	waited=false
+fi
+as alice sent --limit 1
+echo "  an operator's view of a.example's queues:"
+show "$fedctl_bin" queue list --socket "$demo/a.sock"
 start_backend c
-echo "  (c.example is back; a.example redials it when its back-off ends)"
-sleep 2.5
+echo "  (c.example is back; a.example delivers its queue as soon as it hears from c.example)"
+as carol find alice@a.example >/dev/null 2>&1 || true
+for _ in $(seq 100); do
+	"$fedctl_bin" queue list --socket "$demo/a.sock" --json | grep -q '"c.example"' || break
+	sleep 0.1
+done
+as alice sent --limit 1
+if [ "$waited" = false ]; then
+	# A message sealed for carol while c.example is up, queued behind
+	# the rename in a.example's outbox and delivered after it.
+	as alice send "Wonderland, while c.example was away" "Carol, welcome back."
+fi
+as carol inbox --ack
+as bob inbox --ack
 
 step "bob leaves the conversation and stops receiving"
-as bob conv leave Wonderland
-as alice send Wonderland "Bob has left the building."
+as bob conv leave "Wonderland, while c.example was away"
+as alice send "Wonderland, while c.example was away" "Bob has left the building."
 as bob inbox
 as carol inbox --ack
 
@@ -188,8 +221,10 @@ cat <<TXT
   try, for example:
     export FEDCTL_HOME=$demo/home-alice
     $fedctl_bin conv list
-    $fedctl_bin send Wonderland "hello again"
+    $fedctl_bin send "Wonderland, while c.example was away" "hello again"
+    $fedctl_bin sent                     # what became of your messages, per domain
     FEDCTL_HOME=$demo/home-carol $fedctl_bin inbox
+    $fedctl_bin queue list --socket $demo/a.sock   # a.example's delivery queues
     $fedctl_bin discover b.example${nameserver:+ --nameserver $nameserver} --connect \\
         --ca $demo/pki/ca.crt --cert $demo/pki/a.example.crt --key $demo/pki/a.example.key
     $fedctl_bin --help

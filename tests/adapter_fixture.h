@@ -3,7 +3,9 @@
  * three domains (a.example, b.example, c.example), each with a federation
  * server and a local-API server on inproc://, its own database in a
  * scratch folder, and channel_for mapping domains to inproc channels (a
- * domain marked down, or any unknown one, answers UNAVAILABLE). As the
+ * domain marked down, or any unknown one, answers UNAVAILABLE; one marked
+ * refused answers PERMISSION_DENIED, as a domain taken off the allow list
+ * does). As the
  * daemon does, every call a federation server takes tells its backend that
  * the caller was heard from. Helpers wrap common local calls.
  *
@@ -65,6 +67,7 @@ typedef struct fx_domain {
 	void                    *ref;       /* the reference backend */
 	fedrpc_channel          *lch;       /* to our local API */
 	atomic_bool              down;      /* others cannot reach us */
+	atomic_bool              refused;   /* others may not call us */
 	/* The policy this domain holds for each asking domain (by idx). */
 	fedrpc_adapter_search_policy policy[FX_MAX];
 	uint32_t                     versions[4];
@@ -137,6 +140,12 @@ fx_channel_for(void *arg, const char *domain, fedrpc_status *st)
 	if (to < 0 || atomic_load(&f->d[to].down)) {
 		fedrpc_status_set(st, FEDRPC_UNAVAILABLE,
 		    "%s cannot be reached (test)", domain);
+		return NULL;
+	}
+	/* As an allow list that no longer has the domain. */
+	if (atomic_load(&f->d[to].refused)) {
+		fedrpc_status_set(st, FEDRPC_PERMISSION_DENIED,
+		    "%s is not allowed (test)", domain);
 		return NULL;
 	}
 	return fx_chan(f, self->idx, to, st);
@@ -264,6 +273,10 @@ fx_new_with(int n, const fedrpc_adapter_delivery *delivery)
 	else
 		f->delivery = (fedrpc_adapter_delivery){
 		    .backoff_initial_ms = 10, .backoff_max_ms = 200};
+	/* A local call waits for what it owes reachable domains (they answer
+	 * in milliseconds here), within the local channel's 10 s. */
+	if (f->delivery.wait_ms == 0)
+		f->delivery.wait_ms = 8000;
 	/* Databases in memory-backed /dev/shm when there is one: every
 	 * commit is fsynced (synchronous=FULL), which is slow on disks
 	 * shared with parallel builds and says nothing more here. */
@@ -333,6 +346,17 @@ fx_free(fx *f)
 	free(f->dir);
 	free(f);
 }
+
+/* Waits up to 10 s for cond (an expression polled every 5 ms) to hold:
+ * what travels through another domain's outbox arrives a little later. */
+#define FX_EVENTUALLY(cond, ...)                                          \
+	do {                                                              \
+		int fx_tries_ = 0;                                        \
+		while (!(cond)) {                                         \
+			cr_assert_lt(fx_tries_++, 2000, __VA_ARGS__);     \
+			usleep(5000);                                     \
+		}                                                         \
+	} while (0)
 
 /* ---- local API helpers (assert on failure) ---- */
 

@@ -2,7 +2,8 @@
  * Conversations and messages across three SQLite backends (a.example,
  * b.example, c.example) through the generated stubs: creation and copies,
  * membership changes and their events, leaving, message sending with every
- * mismatch strategy, a domain that cannot be reached (failed_to_send),
+ * mismatch strategy, a domain that cannot be reached (the message queued
+ * for it, or failed_to_send when there is nothing to queue),
  * on-message-sent delivering only to members, user deletion, and bad input
  * at the federation methods.
  */
@@ -437,7 +438,7 @@ Test(adapter_conversations, leave_local_and_remote)
 	    st.message);
 	cr_assert_eq(members_seen(w.f, &w.bob, &w.conv), 0, "copy dropped");
 	cr_assert_eq(members_seen(w.f, &w.ann, &w.conv), 3);
-	cr_assert_eq(members_seen(w.f, &w.cat, &w.conv), 3);
+	FX_EVENTUALLY(members_seen(w.f, &w.cat, &w.conv) == 3, "cat's copy");
 	cr_assert_eq(fx_count_events(w.f, &w.ann, w.ann1, EV(MEMBERS_LEFT)), 1);
 	cr_assert_eq(fx_count_events(w.f, &w.cat, w.cat1, EV(MEMBERS_LEFT)), 1);
 	cr_assert_eq(fx_count_events(w.f, &w.bob, w.bob1, EV(MEMBERS_LEFT)), 1);
@@ -498,19 +499,23 @@ Test(adapter_conversations, send_spanning_three_domains)
 	messages_of(w.f, &w.ann, w.ann1, got, sizeof(got));
 	cr_assert_eq(got[0], '\0', "not the sending client");
 
-	/* c.example goes down: cat's client cannot be confirmed nor
-	 * reached; the others still get the message. */
+	/* c.example goes down: cat's client cannot be confirmed (taken on
+	 * trust) nor reached, so the message is queued for c.example; the
+	 * others get it at once. */
 	atomic_store(&w.f->d[2].down, true);
 	r = send_msg(w.f, &w.ann, w.ann1, &w.conv, &m, FEDRPC_OK);
 	cr_assert_eq(r->result_case,
 	    FEDRPC__LOCAL__V1__SEND_MESSAGE_RESPONSE__RESULT_SENT);
-	cr_assert_eq(r->sent->n_failed_to_send, 1);
-	cr_assert(listed(r->sent->failed_to_send, 1, &w.cat, w.cat1));
+	cr_assert_eq(r->sent->n_failed_to_send, 0, "queued, not failed");
+	cr_assert_eq(r->sent->n_queued_domains, 1);
+	cr_assert_str_eq(r->sent->queued_domains[0], "c.example");
 	cr_assert_eq(r->sent->n_failed_to_confirm, 1);
 	cr_assert(listed(r->sent->failed_to_confirm, 1, &w.cat, w.cat1));
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	cr_assert_eq(fx_count_events(w.f, &w.bob, w.bob1, EV(MESSAGE_RECEIVED)),
 	    2);
+	cr_assert_eq(fx_count_events(w.f, &w.cat, w.cat1, EV(MESSAGE_RECEIVED)),
+	    1, "not yet");
 	/* ... and with no ciphertext for cat: cat listed without clients. */
 	msg_init(&m);
 	msg_add(&m, &w.ann, w.ann2);
@@ -522,10 +527,21 @@ Test(adapter_conversations, send_spanning_three_domains)
 	cr_assert_eq(r->sent->n_failed_to_send, 1);
 	cr_assert_str_eq(r->sent->failed_to_send[0]->user->id, w.cat.id);
 	cr_assert_eq(r->sent->failed_to_send[0]->n_clients, 0);
+	cr_assert_eq(r->sent->n_queued_domains, 0, "nothing to queue for c");
 	protobuf_c_message_free_unpacked(&r->base, NULL);
+	/* c.example is back: the queued message arrives, once. */
 	atomic_store(&w.f->d[2].down, false);
+	{
+		int tries = 0;
+
+		while (fx_count_events(w.f, &w.cat, w.cat1,
+		           EV(MESSAGE_RECEIVED)) < 2) {
+			cr_assert_lt(tries++, 500, "the queued message never came");
+			usleep(10000);
+		}
+	}
 	cr_assert_eq(fx_count_events(w.f, &w.cat, w.cat1, EV(MESSAGE_RECEIVED)),
-	    1);
+	    2);
 	fx_free(w.f);
 }
 
@@ -613,9 +629,12 @@ Test(adapter_conversations, mismatch_strategies_from_remote_sender)
 	cr_assert_eq(r->result_case,
 	    FEDRPC__LOCAL__V1__SEND_MESSAGE_RESPONSE__RESULT_SENT);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
-	/* Three messages were sent; cat's client got each. */
-	cr_assert_eq(fx_count_events(w.f, &w.cat, w.cat1, EV(MESSAGE_RECEIVED)),
-	    3);
+	/* Three messages were sent; cat's client gets each (through the
+	 * owner's outbox). */
+	FX_EVENTUALLY(fx_count_events(w.f, &w.cat, w.cat1,
+	                  EV(MESSAGE_RECEIVED)) == 3,
+	    "cat got %zu messages",
+	    fx_count_events(w.f, &w.cat, w.cat1, EV(MESSAGE_RECEIVED)));
 
 	/* Unknown sending client; a non-member; an unset strategy; the
 	 * owner unreachable. */
@@ -811,7 +830,7 @@ Test(adapter_conversations, delete_user_everywhere)
 	cr_assert_eq(resp->n_unreachable_domains, 0);
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
 	cr_assert_eq(members_seen(w.f, &w.ann, &w.conv), 3);
-	cr_assert_eq(members_seen(w.f, &w.cat, &w.conv), 3);
+	FX_EVENTUALLY(members_seen(w.f, &w.cat, &w.conv) == 3, "cat's copy");
 	cr_assert_eq(fx_count_events(w.f, &w.ann, w.ann1, EV(USER_DELETED)), 1);
 	cr_assert_eq(fx_count_events(w.f, &w.ann, w.ann1, EV(MEMBERS_LEFT)), 1);
 	cr_assert_eq(fx_try_register(w.f, 1, "bob", "Bob 2", NULL, &st),
@@ -848,5 +867,162 @@ Test(adapter_conversations, delete_user_everywhere)
 	atomic_store(&w.f->d[2].down, false);
 	cr_assert_eq(members_seen(w.f, &w.amy, &w.conv), 2);
 	cr_assert_eq(fx_count_events(w.f, &w.amy, w.amy1, EV(USER_DELETED)), 1);
+	/* c.example is back: its copy catches up. */
+	FX_EVENTUALLY(members_seen(w.f, &w.cat, &w.conv) == 2,
+	    "cat sees %zu members", members_seen(w.f, &w.cat, &w.conv));
+	FX_EVENTUALLY(fx_count_events(w.f, &w.cat, w.cat1, EV(USER_DELETED)) == 1,
+	    "cat hears ann was deleted");
+	fx_free(w.f);
+}
+
+static fedrpc_code
+rename_conv(fx *f, fx_user *self, fx_qid *conv, const char *name,
+    size_t *unreachable, fedrpc_status *st)
+{
+	Fedrpc__Local__V1__RenameConversationRequest r =
+	    FEDRPC__LOCAL__V1__RENAME_CONVERSATION_REQUEST__INIT;
+	Fedrpc__Local__V1__RenameConversationResponse *resp;
+	fedrpc_code                                    rc;
+
+	r.self         = &self->q;
+	r.conversation = conv;
+	r.name         = (char *) name;
+	rc = fedrpc_local_v1_conversations_rename_conversation(
+	    f->d[fx_index(f, self->domain)].lch, &r, &resp, NULL, st);
+	if (rc == FEDRPC_OK) {
+		cr_assert_str_eq(resp->conversation->name, name);
+		if (unreachable != NULL)
+			*unreachable = resp->n_unreachable_domains;
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	}
+	return rc;
+}
+
+/* The name u's backend has for conv ("" when it has no copy). */
+static char *
+name_seen(fx *f, fx_user *u, fx_qid *conv, char *buf, size_t len)
+{
+	Fedrpc__Local__V1__ListConversationsResponse *l = list(f, u);
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < l->n_conversations; i++)
+		if (strcmp(l->conversations[i]->id->id, conv->id) == 0)
+			snprintf(buf, len, "%s", l->conversations[i]->name);
+	protobuf_c_message_free_unpacked(&l->base, NULL);
+	return buf;
+}
+
+Test(adapter_conversations, rename_reaches_every_member_domain)
+{
+	world         w;
+	fedrpc_status st = {0};
+	size_t        unreachable = 9;
+	char          buf[64];
+
+	world_new(&w);
+	cr_assert_eq(rename_conv(w.f, &w.amy, &w.conv, "x", NULL, &st),
+	    FEDRPC_PERMISSION_DENIED, "only admins rename");
+	cr_assert_eq(rename_conv(w.f, &w.bob, &w.conv, "x", NULL, &st),
+	    FEDRPC_FAILED_PRECONDITION, "only the owner renames");
+	cr_assert_eq(rename_conv(w.f, &w.ann, &w.conv, "squad", &unreachable,
+	                 &st),
+	    FEDRPC_OK, "%s", st.message);
+	cr_assert_eq(unreachable, 0);
+	cr_assert_str_eq(name_seen(w.f, &w.bob, &w.conv, buf, sizeof(buf)),
+	    "squad");
+	cr_assert_str_eq(name_seen(w.f, &w.cat, &w.conv, buf, sizeof(buf)),
+	    "squad");
+	cr_assert_eq(fx_count_events(w.f, &w.amy, w.amy1,
+	                 EV(CONVERSATION_RENAMED)),
+	    1);
+	cr_assert_eq(fx_count_events(w.f, &w.bob, w.bob1,
+	                 EV(CONVERSATION_RENAMED)),
+	    1);
+	/* The same name again changes nothing. */
+	cr_assert_eq(rename_conv(w.f, &w.ann, &w.conv, "squad", NULL, &st),
+	    FEDRPC_OK);
+	cr_assert_eq(fx_count_events(w.f, &w.bob, w.bob1,
+	                 EV(CONVERSATION_RENAMED)),
+	    1);
+	/* c.example down: queued for it, and applied when it is back. */
+	atomic_store(&w.f->d[2].down, true);
+	cr_assert_eq(rename_conv(w.f, &w.ann, &w.conv, "crew", &unreachable,
+	                 &st),
+	    FEDRPC_OK, "%s", st.message);
+	cr_assert_eq(unreachable, 1);
+	cr_assert_str_eq(name_seen(w.f, &w.cat, &w.conv, buf, sizeof(buf)),
+	    "squad");
+	atomic_store(&w.f->d[2].down, false);
+	FX_EVENTUALLY(strcmp(name_seen(w.f, &w.cat, &w.conv, buf, sizeof(buf)),
+	                  "crew") == 0,
+	    "cat's copy is named %s", buf);
+	cr_assert_eq(rename_conv(w.f, &w.ann, &w.conv, "\x01", NULL, &st),
+	    FEDRPC_INVALID_ARGUMENT);
+	fx_free(w.f);
+}
+
+Test(adapter_conversations, removed_client_announced_to_co_members)
+{
+	world         w;
+	fedrpc_status st = {0};
+	Fedrpc__Local__V1__RemoveClientRequest r =
+	    FEDRPC__LOCAL__V1__REMOVE_CLIENT_REQUEST__INIT;
+	Fedrpc__Local__V1__RemoveClientResponse *resp;
+	uint64_t      bob2;
+
+	world_new(&w);
+	bob2 = fx_add_client(w.f, &w.bob, 10, 1);
+	atomic_store(&w.f->d[2].down, true);
+	r.self   = &w.bob.q;
+	r.client = bob2;
+	cr_assert_eq(fedrpc_local_v1_users_remove_client(
+	                 w.f->d[1].lch, &r, &resp, NULL, &st),
+	    FEDRPC_OK, "%s", st.message);
+	cr_assert_eq(resp->n_unreachable_domains, 1);
+	cr_assert_str_eq(resp->unreachable_domains[0], "c.example");
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	/* a.example's members hear at once, c.example's when it is back; bea
+	 * (bob's domain, not in the conversation) and bob himself do not. */
+	cr_assert_eq(fx_count_events(w.f, &w.ann, w.ann1, EV(CLIENT_REMOVED)),
+	    1);
+	cr_assert_eq(fx_count_events(w.f, &w.amy, w.amy1, EV(CLIENT_REMOVED)),
+	    1);
+	cr_assert_eq(fx_count_events(w.f, &w.bea, w.bea1, EV(CLIENT_REMOVED)),
+	    0);
+	cr_assert_eq(fx_count_events(w.f, &w.bob, w.bob1, EV(CLIENT_REMOVED)),
+	    0);
+	atomic_store(&w.f->d[2].down, false);
+	FX_EVENTUALLY(fx_count_events(w.f, &w.cat, w.cat1, EV(CLIENT_REMOVED)) ==
+	        1,
+	    "cat never heard");
+	{
+		Fedrpc__Local__V1__FetchInboxResponse *in =
+		    fx_inbox(w.f, &w.ann, w.ann1, 0, 1000);
+		bool found = false;
+
+		for (size_t i = 0; i < in->n_events; i++)
+			if (in->events[i]->payload_case == EV(CLIENT_REMOVED)) {
+				cr_assert_str_eq(
+				    in->events[i]->client_removed->user->id,
+				    w.bob.id);
+				cr_assert_eq(in->events[i]->client_removed->client,
+				    bob2);
+				found = true;
+			}
+		protobuf_c_message_free_unpacked(&in->base, NULL);
+		cr_assert(found);
+	}
+	/* Only the user's own backend may say so. */
+	{
+		Fedrpc__Federation__V1__OnClientRemovedRequest cr =
+		    FEDRPC__FEDERATION__V1__ON_CLIENT_REMOVED_REQUEST__INIT;
+		Fedrpc__Federation__V1__OnClientRemovedResponse *cresp;
+
+		cr.user   = &w.bob.q;
+		cr.client = 5;
+		cr_assert_eq(fedrpc_federation_v1_conversations_on_client_removed(
+		                 fx_chan(w.f, 2, 0, &st), &cr, &cresp, NULL, &st),
+		    FEDRPC_PERMISSION_DENIED);
+	}
 	fx_free(w.f);
 }

@@ -72,24 +72,31 @@ Test(delivery_rules, refusals_for_good)
 
 #define WAIT_MS 10000
 
-/* Runs fn on domain i's store, in a context of its own. */
+/* Memory for what the store returns: valid until the next on_store(). */
+static fedrpc_ctx *mem;
+
+static void
+mem_free(void)
+{
+	fedrpc_ctx_free(mem);
+	mem = NULL;
+}
+
+TestSuite(delivery, .fini = mem_free);
+
+/* Runs fn on domain i's store; its results stay in `mem`. */
 static void
 on_store(fx *f, int i, fedrpc_store_mode mode, fedrpc_store_fn fn, void *arg)
 {
-	/* What the transaction returned lives in this call's arena, kept
-	 * until the next transaction, so that the caller can read it. */
-	static fedrpc_ctx *kept;
-	ref_svc           *s   = f->d[i].ref;
-	fedrpc_ctx        *ctx = fedrpc_ctx_new();
-	fedrpc_status      st  = {0};
+	ref_svc      *s  = f->d[i].ref;
+	fedrpc_status st = {0};
 
-	cr_assert_not_null(ctx);
-	cr_assert_eq(fedrpc_store_run(s->store, fedrpc_ctx_allocator(ctx), mode,
+	if (mem == NULL)
+		cr_assert_not_null(mem = fedrpc_ctx_new());
+	fedrpc_ctx_reset(mem);
+	cr_assert_eq(fedrpc_store_run(s->store, fedrpc_ctx_allocator(mem), mode,
 	                 fn, arg, &st),
 	    FEDRPC_OK, "%s", st.message);
-	if (kept != NULL)
-		fedrpc_ctx_free(kept);
-	kept = ctx;
 }
 
 /* A connection request from a (made-up) user of a.example to `to`, as

@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,7 +96,7 @@ protos_of(const char *dir, char **out, int max)
 static void
 descriptor_set(const char *dir, const char *out, bool source_info)
 {
-	char *argv[64], *files[48], inc[600], set[600];
+	char *argv[64], *files[48], inc[PATH_MAX + 8], set[PATH_MAX + 32];
 	int   n = 0, nf = protos_of(dir, files, 48);
 
 	cr_assert_gt(nf, 0, "no schemas in %s", dir);

@@ -1,13 +1,16 @@
 /*
  * Conversation changes as the owner makes them and as members' backends
- * receive them: the inbox events each user gets, and the owner's fan-out to
- * member domains (OnConversationCreated for a domain's first members,
+ * receive them: the inbox events each user gets, and what the owner owes
+ * member domains, queued in the change's own transaction
+ * (OnConversationCreated for a domain's first members,
  * OnConversationUpdated for domains that already had members).
  */
 #include <string.h>
 
 #include <fedrpc/log.h>
 
+#include "backends/reference/delivery.h"
+#include "backends/reference/once.h"
 #include "backends/reference/service.h"
 #include "fedrpc/federation/v1/conversations.fedrpc.h"
 
@@ -145,79 +148,87 @@ members_on(fedrpc_ctx *ctx, const ref_conversation *conv, const char *domain,
 	return v;
 }
 
-static void
-send_created(ref_svc *s, fedrpc_channel *ch, const char *domain,
-    const ref_conversation *conv, ref_domains *unreachable, fedrpc_ctx *ctx)
+/* OnConversationCreated for a domain: the conversation as it is now. */
+static fedrpc_code
+queue_created(fedrpc_ctx *ctx, fedrpc_store_tx *tx, const char *domain,
+    const ref_conversation *conv, ref_outs *outs, fedrpc_status *st)
 {
 	Fedrpc__Federation__V1__OnConversationCreatedRequest r =
 	    FEDRPC__FEDERATION__V1__ON_CONVERSATION_CREATED_REQUEST__INIT;
-	Fedrpc__Federation__V1__OnConversationCreatedResponse *resp;
-	fedrpc_call_opts                                       opts;
-	fedrpc_status                                          st = {0};
+	ref_about about = {.conversation = conv->id};
 
-	ref_call_opts(s, &opts);
 	r.conversation = (ref_conversation *) conv;
-	if (fedrpc_federation_v1_conversations_on_conversation_created(
-	        ch, &r, &resp, &opts, &st) != FEDRPC_OK) {
-		FEDRPC_LOG_WARN("conversation %s@%s: cannot tell %s it was "
-		                "created: %s",
-		    conv->id->id, conv->id->domain, domain, st.message);
-		ref_domains_add(ctx, unreachable, domain);
-		fedrpc_status_reset(&st);
-		return;
-	}
-	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return ref_outbox_put(ctx, tx, domain,
+	    fedrpc_federation_v1_conversations_on_conversation_created_method,
+	    &r.base, &about, outs, st);
 }
 
-static void
-send_updated(ref_svc *s, fedrpc_channel *ch, const char *domain,
-    const ref_conversation *before, const ref_change *change,
-    adp_qid **present, size_t n_present, ref_domains *unreachable,
-    fedrpc_ctx *ctx)
+/* The conversation as `domain` may see it: with its members while it has
+ * some, else without (it only needs to learn that its users are out). */
+static ref_conversation *
+seen_by(fedrpc_ctx *ctx, const ref_conversation *conv, const char *domain)
+{
+	ref_conversation *v;
+
+	if (ref_conv_has_domain(conv, domain))
+		return (ref_conversation *) conv;
+	if ((v = fedrpc_ctx_alloc(ctx, sizeof(*v))) == NULL)
+		return NULL;
+	*v           = *conv;
+	v->members   = NULL;
+	v->n_members = 0;
+	return v;
+}
+
+/* OnConversationUpdated for a domain that had members: the change, and
+ * the conversation after it. */
+static fedrpc_code
+queue_updated(fedrpc_ctx *ctx, fedrpc_store_tx *tx, const char *domain,
+    const ref_conversation *before, const ref_conversation *after,
+    const ref_change *change, adp_qid **present, size_t n_present,
+    ref_outs *outs, fedrpc_status *st)
 {
 	Fedrpc__Federation__V1__OnConversationUpdatedRequest r =
 	    FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__INIT;
-	Fedrpc__Federation__V1__OnConversationUpdatedResponse *resp;
 	Fedrpc__Federation__V1__MembersAdded   ma =
 	    FEDRPC__FEDERATION__V1__MEMBERS_ADDED__INIT;
 	Fedrpc__Federation__V1__MembersRemoved mr =
 	    FEDRPC__FEDERATION__V1__MEMBERS_REMOVED__INIT;
-	fedrpc_call_opts opts;
-	fedrpc_status    st = {0};
+	Fedrpc__Federation__V1__ConversationRenamed cr =
+	    FEDRPC__FEDERATION__V1__CONVERSATION_RENAMED__INIT;
+	ref_about about = {.conversation = before->id};
 
-	ref_call_opts(s, &opts);
 	r.time_unix_ms            = change->time;
 	r.actor                   = (adp_qid *) change->actor;
 	r.conversation            = before->id;
 	r.already_present_users   = present;
 	r.n_already_present_users = n_present;
+	if ((r.after = seen_by(ctx, after, domain)) == NULL)
+		return REF_NOMEM(st);
 	if (change->n_added > 0) {
 		ma.members       = change->added;
 		ma.n_members     = change->n_added;
 		r.action_case    = FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__ACTION_MEMBERS_ADDED;
 		r.members_added  = &ma;
-	} else {
+	} else if (change->n_removed > 0) {
 		mr.users          = change->removed;
 		mr.n_users        = change->n_removed;
 		r.action_case     = FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__ACTION_MEMBERS_REMOVED;
 		r.members_removed = &mr;
+	} else {
+		cr.name       = (char *) (change->rename ? change->rename : "");
+		r.action_case = FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__ACTION_RENAMED;
+		r.renamed     = &cr;
 	}
-	if (fedrpc_federation_v1_conversations_on_conversation_updated(
-	        ch, &r, &resp, &opts, &st) != FEDRPC_OK) {
-		FEDRPC_LOG_WARN("conversation %s@%s: cannot tell %s of a "
-		                "change: %s",
-		    before->id->id, before->id->domain, domain, st.message);
-		ref_domains_add(ctx, unreachable, domain);
-		fedrpc_status_reset(&st);
-		return;
-	}
-	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return ref_outbox_put(ctx, tx, domain,
+	    fedrpc_federation_v1_conversations_on_conversation_updated_method,
+	    &r.base, &about, outs, st);
 }
 
-void
-ref_change_fanout(ref_svc *s, fedrpc_ctx *ctx,
+fedrpc_code
+ref_change_queue(ref_svc *s, fedrpc_ctx *ctx, fedrpc_store_tx *tx,
     const ref_conversation *before, const ref_conversation *after,
-    const ref_change *change, ref_domains *unreachable)
+    const ref_change *change, ref_outs *outs, fedrpc_status *st)
 {
 	ref_domains doms = {0};
 
@@ -228,37 +239,30 @@ ref_change_fanout(ref_svc *s, fedrpc_ctx *ctx,
 	for (size_t i = 0; i < after->n_members; i++)
 		ref_domains_add(ctx, &doms, after->members[i]->id->domain);
 	for (size_t d = 0; d < doms.n; d++) {
-		const char     *dom = doms.v[d];
-		adp_qid       **present = NULL;
-		size_t          n_present = 0;
-		fedrpc_channel *ch;
-		fedrpc_status   st = {0};
+		const char *dom       = doms.v[d];
+		adp_qid   **present   = NULL;
+		size_t      n_present = 0;
+		fedrpc_code rc;
 
 		if (strcmp(dom, s->domain) == 0)
 			continue;
 		if (before != NULL &&
 		    (present = members_on(ctx, before, dom, &n_present)) == NULL)
-			continue;
+			return REF_NOMEM(st);
 		/* Creation, or a domain whose first members were added:
 		 * the full conversation; a domain with members: the change. */
 		if (before != NULL && n_present == 0 &&
 		    (change == NULL || change->n_added == 0 ||
 		        !ref_conv_has_domain(after, dom)))
 			continue;
-		if ((ch = ref_remote(s, dom, &st)) == NULL) {
-			FEDRPC_LOG_WARN("conversation %s@%s: %s is unreachable: "
-			                "%s",
-			    after->id->id, after->id->domain, dom, st.message);
-			ref_domains_add(ctx, unreachable, dom);
-			fedrpc_status_reset(&st);
-			continue;
-		}
-		if (n_present == 0)
-			send_created(s, ch, dom, after, unreachable, ctx);
-		else
-			send_updated(s, ch, dom, before, change, present,
-			    n_present, unreachable, ctx);
+		rc = n_present == 0
+		    ? queue_created(ctx, tx, dom, after, outs, st)
+		    : queue_updated(ctx, tx, dom, before, after, change,
+		          present, n_present, outs, st);
+		if (rc != FEDRPC_OK)
+			return rc;
 	}
+	return FEDRPC_OK;
 }
 
 /* The owner's removal of users, as one transaction. */
@@ -270,13 +274,15 @@ typedef struct remove_tx {
 	size_t            n;
 	ref_conversation *before, *after;
 	ref_change        change;
+	ref_outs          outs;
+	const ref_once   *once;   /* the request applied once; may be NULL */
+	const ProtobufCMessage *answer; /* what it is answered */
 } remove_tx;
 
 static fedrpc_code
-tx_owner_remove(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+owner_remove(fedrpc_store_tx *tx, remove_tx *a, fedrpc_status *st)
 {
-	remove_tx *a = arg;
-	adp_qid  **present;
+	adp_qid **present;
 
 	a->after            = NULL;
 	a->change.n_removed = 0;
@@ -301,30 +307,53 @@ tx_owner_remove(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 		if (tx->ops->member_remove(tx, a->conv, a->change.removed[i],
 		        st) != FEDRPC_OK)
 			return st->code;
-	if (ref_conv_get(tx, a->conv, &a->after, st) != FEDRPC_OK)
+	if (tx->ops->conversation_bump(tx, a->conv, NULL, st) != FEDRPC_OK ||
+	    ref_conv_get(tx, a->conv, &a->after, st) != FEDRPC_OK)
 		return st->code;
 	if (a->after == NULL)
 		return fedrpc_status_set(st, FEDRPC_INTERNAL,
 		    "conversation %s@%s vanished while removing members",
 		    a->conv->id, a->conv->domain);
-	return ref_change_events(a->s, a->ctx, tx, a->after, present,
-	    a->before->n_members, &a->change, st);
+	if (ref_change_events(a->s, a->ctx, tx, a->after, present,
+	        a->before->n_members, &a->change, st) != FEDRPC_OK)
+		return st->code;
+	return ref_change_queue(a->s, a->ctx, tx, a->before, a->after,
+	    &a->change, &a->outs, st);
+}
+
+static fedrpc_code
+tx_owner_remove(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	remove_tx  *a = arg;
+	bool        repeat;
+	fedrpc_code rc;
+
+	a->outs.n = 0;
+	if (ref_once_check(a->once, a->ctx, tx, NULL, &repeat, st) != FEDRPC_OK)
+		return st->code;
+	if (repeat) {
+		a->change.n_removed = 0;
+		return ref_conv_get(tx, a->conv, &a->after, st);
+	}
+	if ((rc = owner_remove(tx, a, st)) != FEDRPC_OK)
+		return rc;
+	return ref_once_record(a->once, a->ctx, tx, a->answer, NULL, NULL, st);
 }
 
 fedrpc_code
 ref_owner_remove(ref_svc *s, fedrpc_ctx *ctx, const adp_qid *conv,
-    const adp_qid *actor, adp_qid **users, size_t n, ref_conversation **after,
-    ref_domains *unreachable, fedrpc_status *st)
+    const adp_qid *actor, adp_qid **users, size_t n, bool wait,
+    const ref_once *once, const ProtobufCMessage *answer,
+    ref_conversation **after, ref_domains *unreachable, fedrpc_status *st)
 {
 	remove_tx   a = {.s = s, .ctx = ctx, .conv = conv, .users = users,
-	      .n = n, .change = {.actor = actor, .time = adp_now_ms()}};
+	      .n = n, .change = {.actor = actor, .time = adp_now_ms()},
+	      .once = once, .answer = answer};
 	fedrpc_code rc;
 
 	if ((rc = ref_write(s, ctx, tx_owner_remove, &a, st)) != FEDRPC_OK)
 		return rc;
-	if (a.change.n_removed > 0)
-		ref_change_fanout(s, ctx, a.before, a.after, &a.change,
-		    unreachable);
+	ref_outbox_settle(s, ctx, &a.outs, wait, unreachable, unreachable);
 	if (after != NULL)
 		*after = a.after;
 	return FEDRPC_OK;

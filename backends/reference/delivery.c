@@ -45,6 +45,9 @@ typedef struct ref_dest {
 	uint64_t done_seq;    /* every item up to it has been answered */
 	uint64_t fails;       /* failed attempts so far, for waiters */
 	char     last_error[REASON_MAX]; /* of the last failed attempt */
+	/* Unix ms: our lease on it lasts at least this long (only the worker
+	 * that has the destination touches it). */
+	int64_t  lease_until;
 } ref_dest;
 
 /* One worker and the call it has in flight. */
@@ -158,6 +161,7 @@ timed_wait(pthread_cond_t *cv, pthread_mutex_t *mtx, uint64_t ms)
 typedef struct take_tx {
 	ref_delivery             *d;
 	const char               *dest;
+	bool                      leased; /* ours for a while yet: no renewal */
 	bool                      held;
 	int64_t                   holder_until;
 	fedrpc_store_outbox_item *items;
@@ -174,7 +178,9 @@ tx_take(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 
 	a->n    = 0;
 	a->more = false;
-	if (tx->ops->outbox_lease(tx, a->dest, a->d->s->dopts.instance, now,
+	a->held = a->leased;
+	if (!a->leased &&
+	    tx->ops->outbox_lease(tx, a->dest, a->d->s->dopts.instance, now,
 	        now + LEASE_MS, &a->held, &a->holder_until, st) != FEDRPC_OK)
 		return st->code;
 	if (!a->held)
@@ -237,17 +243,21 @@ tx_settle(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	    now + LEASE_MS, &held, NULL, st);
 }
 
-/* Settles outcomes; true when it was committed. Answers are freed. */
+/* Settles outcomes (renewing the lease of x, or giving it up); true when
+ * it was committed. Answers are freed. */
 static bool
-settle(ref_worker *w, settle_tx *a)
+settle(ref_worker *w, ref_dest *x, settle_tx *a)
 {
-	fedrpc_status st = {0};
+	fedrpc_status st  = {0};
+	int64_t       now = adp_now_ms();
 	fedrpc_code   rc;
 
 	a->d   = w->d;
 	a->ctx = w->ctx;
 	rc = fedrpc_store_run(w->d->s->store, fedrpc_ctx_allocator(w->ctx),
 	    FEDRPC_STORE_READ_WRITE, tx_settle, a, &st);
+	if (rc == FEDRPC_OK)
+		x->lease_until = a->release ? 0 : now + LEASE_MS;
 	if (rc != FEDRPC_OK)
 		FEDRPC_LOG_WARN("delivery to %s: cannot record %zu answers "
 		                "(they are delivered again, and applied once): %s",
@@ -448,12 +458,16 @@ run_dest(ref_worker *w, ref_dest *x)
 	size_t        n_out = 0, settled = 0;
 	uint64_t      last_settle = fedrpc_clock_ms(), done_seq = 0, pause = 0;
 	uint32_t      failures;
-	bool          failed = false, ok;
+	bool          failed = false, ok, aside = false;
 	char          err[REASON_MAX] = "", last[REASON_MAX];
 
 	fedrpc_ctx_reset(w->ctx);
+	/* A lease with more than half of it left needs no renewal yet: the
+	 * batch is read without writing (each settlement renews it). */
+	t.leased = x->lease_until - adp_now_ms() > LEASE_MS / 2;
 	if (fedrpc_store_run(s->store, fedrpc_ctx_allocator(w->ctx),
-	        FEDRPC_STORE_READ_WRITE, tx_take, &t, &st) != FEDRPC_OK) {
+	        t.leased ? FEDRPC_STORE_READ_ONLY : FEDRPC_STORE_READ_WRITE,
+	        tx_take, &t, &st) != FEDRPC_OK) {
 		FEDRPC_LOG_WARN("delivery to %s: cannot read its queue: %s",
 		    x->name, st.message);
 		pthread_mutex_lock(&d->mtx);
@@ -462,6 +476,8 @@ run_dest(ref_worker *w, ref_dest *x)
 		pthread_mutex_unlock(&d->mtx);
 		return;
 	}
+	if (t.held && !t.leased)
+		x->lease_until = adp_now_ms() + LEASE_MS / 2;
 	if (!t.held) {
 		int64_t left = t.holder_until - adp_now_ms();
 
@@ -476,7 +492,7 @@ run_dest(ref_worker *w, ref_dest *x)
 	}
 	if (t.n == 0) {
 		a.release = true;
-		settle(w, &a);
+		settle(w, x, &a);
 		finish(d, x, 0, false, 0, false, "");
 		return;
 	}
@@ -498,12 +514,14 @@ run_dest(ref_worker *w, ref_dest *x)
 		}
 		if (o[n_out].delivered && d->hold_ms > 0)
 			hold(d, x->name, o[n_out].seq);
+		/* What follows a refusal (a resync) is queued behind. */
+		aside |= !o[n_out].delivered;
 		n_out++;
 		if (n_out - settled >= SETTLE_EVERY ||
 		    fedrpc_clock_ms() - last_settle >= SETTLE_MS) {
 			a.o = o + settled;
 			a.n = n_out - settled;
-			if (settle(w, &a)) {
+			if (settle(w, x, &a)) {
 				done_seq = o[n_out - 1].seq;
 				progress(d, x, done_seq);
 			}
@@ -530,10 +548,10 @@ run_dest(ref_worker *w, ref_dest *x)
 	a.failures        = failed ? failures : 0;
 	a.next_attempt_ms = failed ? adp_now_ms() + (int64_t) pause : 0;
 	a.last_error      = failed ? err : "";
-	ok                = settle(w, &a);
+	ok                = settle(w, x, &a);
 	if (ok && n_out > settled)
 		done_seq = o[n_out - 1].seq;
-	finish(d, x, done_seq, failed, pause, t.more || !ok, err);
+	finish(d, x, done_seq, failed, pause, t.more || !ok || aside, err);
 	if (!ok) {
 		/* The store failed, not the destination: not counted as a
 		 * failure of it, but not tried again at once either. */

@@ -84,13 +84,15 @@ const fedrpc_method *ref_method_find(const char *full_name);
 
 /*
  * After the commit of a transaction that appended outs: wakes their
- * destinations and waits (up to the configured wait) for each item's first
- * attempt; then the domains whose item has not been delivered go into
- * `undelivered` (may be NULL).
+ * destinations and, with `wait`, waits (up to the configured wait) for
+ * each item's first attempt. Then the domains whose item is still pending
+ * go into `queued`, those whose item was refused (moved aside) into
+ * `refused` (either may be NULL; they may be the same set).
  */
 struct ref_domains;
 void ref_outbox_settle(struct ref_svc *s, fedrpc_ctx *ctx,
-    const ref_outs *outs, struct ref_domains *undelivered);
+    const ref_outs *outs, bool wait, struct ref_domains *queued,
+    struct ref_domains *refused);
 
 /* ---- answers.c: what an answer changes here ---- */
 
@@ -102,6 +104,21 @@ fedrpc_code ref_item_answered(struct ref_svc *s, fedrpc_ctx *ctx,
  * that moves it: a conversation item is followed by a resync. */
 fedrpc_code ref_item_refused(struct ref_svc *s, fedrpc_ctx *ctx,
     fedrpc_store_tx *tx, const char *domain, const ref_item *item,
+    fedrpc_status *st);
+
+/* ---- conv_resync.c ---- */
+
+/*
+ * Queues, in the caller's transaction, a conversation's current state for
+ * `domain`: the conversation when the domain has members in it; else the
+ * removal of the domain's users that `cause` (an item about it, may be
+ * NULL) named. *queued false when there was nothing to send (not our
+ * conversation, gone, or nobody to tell).
+ */
+struct ref_svc;
+fedrpc_code ref_resync_queue(struct ref_svc *s, fedrpc_ctx *ctx,
+    fedrpc_store_tx *tx, const Fedrpc__Federation__V1__QualifiedId *conv,
+    const char *domain, const ref_item *cause, ref_outs *outs, bool *queued,
     fedrpc_status *st);
 
 /* ---- delivery.c: the workers ---- */

@@ -9,6 +9,7 @@
 
 #include <fedrpc/log.h>
 
+#include "backends/reference/once.h"
 #include "backends/reference/service.h"
 #include "fedrpc/federation/v1/conversations.fedrpc.h"
 
@@ -39,72 +40,152 @@ member_admitted(ref_svc *s, fedrpc_store_tx *tx, const adp_qid *u,
 	return ref_user_live(tx, u->id, ok, st);
 }
 
-/* The owner's conversation as our copy, with what is new to us. */
-typedef struct created_tx {
-	ref_call                c;
-	const ref_conversation *conv; /* the owner's */
-	ref_conversation       *copy; /* ours */
-	ref_change              change;
-} created_tx;
-
-/* The copy keeps every member; our users who do not exist (or no longer)
- * are left out. Only users new to our copy hear of it (idempotent). */
-static fedrpc_code
-build_copy(created_tx *a, fedrpc_store_tx *tx, const ref_conversation *old,
-    fedrpc_status *st)
+/* The ids of a conversation's members, for ref_change_events. */
+static adp_qid **
+member_ids(fedrpc_ctx *ctx, const ref_conversation *conv)
 {
-	const ref_conversation *conv = a->conv;
-	fedrpc_ctx             *ctx  = a->c.ctx;
+	adp_qid **v = adp_ptrs(ctx, conv->n_members);
 
-	if ((a->copy = fedrpc_ctx_alloc(ctx, sizeof(*a->copy))) == NULL ||
-	    (a->change.added = adp_ptrs(ctx, conv->n_members)) == NULL)
+	for (size_t i = 0; v != NULL && i < conv->n_members; i++)
+		v[i] = conv->members[i]->id;
+	return v;
+}
+
+/* The owner's description as our copy: every member but our users who do
+ * not exist (or no longer). */
+static fedrpc_code
+copy_of(ref_svc *s, fedrpc_ctx *ctx, fedrpc_store_tx *tx,
+    const ref_conversation *conv, ref_conversation **out, fedrpc_status *st)
+{
+	ref_conversation *copy = fedrpc_ctx_alloc(ctx, sizeof(*copy));
+
+	if (copy == NULL)
 		return REF_NOMEM(st);
-	*a->copy = *conv;
-	if ((a->copy->members = adp_ptrs(ctx, conv->n_members)) == NULL)
+	*copy = *conv;
+	if ((copy->members = adp_ptrs(ctx, conv->n_members)) == NULL)
 		return REF_NOMEM(st);
-	a->copy->n_members = 0;
-	a->change.n_added  = 0;
+	copy->n_members = 0;
 	for (size_t i = 0; i < conv->n_members; i++) {
 		ref_member *mb = conv->members[i];
 		bool        ok;
 
-		if (member_admitted(a->c.s, tx, mb->id, &ok, st) != FEDRPC_OK)
+		if (member_admitted(s, tx, mb->id, &ok, st) != FEDRPC_OK)
 			return st->code;
 		if (!ok) {
 			FEDRPC_LOG_INFO("conversation %s@%s: no user %s here",
 			    conv->id->id, conv->id->domain, mb->id->id);
 			continue;
 		}
-		a->copy->members[a->copy->n_members++] = mb;
-		if (is_ours(a->c.s, mb->id) &&
-		    (old == NULL || ref_conv_member(old, mb->id) == NULL))
-			a->change.added[a->change.n_added++] = mb;
+		copy->members[copy->n_members++] = mb;
+	}
+	*out = copy;
+	return FEDRPC_OK;
+}
+
+/* Our users in `a` who are not in `b`. */
+static fedrpc_code
+ours_missing_from(ref_svc *s, fedrpc_ctx *ctx, const ref_conversation *a,
+    const ref_conversation *b, ref_change *into, bool added,
+    fedrpc_status *st)
+{
+	if (added) {
+		if ((into->added = adp_ptrs(ctx, a->n_members)) == NULL)
+			return REF_NOMEM(st);
+	} else if ((into->removed = adp_ptrs(ctx, a->n_members)) == NULL) {
+		return REF_NOMEM(st);
+	}
+	for (size_t i = 0; i < a->n_members; i++) {
+		ref_member *mb = a->members[i];
+
+		if (!is_ours(s, mb->id) ||
+		    (b != NULL && ref_conv_member(b, mb->id) != NULL))
+			continue;
+		if (added)
+			into->added[into->n_added++] = mb;
+		else
+			into->removed[into->n_removed++] = mb->id;
 	}
 	return FEDRPC_OK;
+}
+
+/*
+ * Our copy becomes the owner's description `conv` (old: the copy as it
+ * was, or NULL). Whatever differs is told to our users as if it had
+ * happened now: users of ours new to the copy get ConversationCreated,
+ * those no longer in it MembersLeft, and a changed name (unless the
+ * caller told it already) ConversationRenamed. With no user of ours left
+ * the copy goes.
+ */
+static fedrpc_code
+adopt(ref_svc *s, fedrpc_ctx *ctx, fedrpc_store_tx *tx,
+    const ref_conversation *old, const ref_conversation *conv,
+    const adp_qid *actor, bool tell_rename, fedrpc_status *st)
+{
+	ref_conversation *copy  = NULL;
+	ref_change        added = {.actor = actor, .time = adp_now_ms()};
+	ref_change        gone  = added, renamed = added;
+	adp_qid         **present;
+
+	if (copy_of(s, ctx, tx, conv, &copy, st) != FEDRPC_OK ||
+	    ours_missing_from(s, ctx, copy, old, &added, true, st) != FEDRPC_OK)
+		return st->code;
+	if (old != NULL) {
+		if (ours_missing_from(s, ctx, old, copy, &gone, false, st) !=
+		        FEDRPC_OK ||
+		    (present = member_ids(ctx, old)) == NULL)
+			return st->code != FEDRPC_OK ? st->code : REF_NOMEM(st);
+		if (gone.n_removed > 0 &&
+		    ref_change_events(s, ctx, tx, copy, present, old->n_members,
+		        &gone, st) != FEDRPC_OK)
+			return st->code;
+	}
+	if (!ref_conv_has_local(s, copy))
+		return old != NULL ? tx->ops->conversation_delete(tx, copy->id, st)
+				   : FEDRPC_OK;
+	if (tx->ops->conversation_put(tx, copy, st) != FEDRPC_OK)
+		return st->code;
+	if (added.n_added > 0 &&
+	    ref_change_events(s, ctx, tx, copy, NULL, 0, &added, st) != FEDRPC_OK)
+		return st->code;
+	if (old != NULL && tell_rename && strcmp(old->name, copy->name) != 0) {
+		renamed.rename = copy->name;
+		if ((present = member_ids(ctx, copy)) == NULL)
+			return REF_NOMEM(st);
+		return ref_change_events(
+		    s, ctx, tx, copy, present, copy->n_members, &renamed, st);
+	}
+	return FEDRPC_OK;
+}
+
+/* Whether the owner's description is older than (or as old as) our
+ * copy: then it changes nothing. Version 0 is an owner that keeps none. */
+static bool
+stale(const ref_conversation *copy, const ref_conversation *conv)
+{
+	return copy != NULL && conv->version != 0 &&
+	    copy->version >= conv->version;
 }
 
 static fedrpc_code
 tx_conversation_created(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 {
-	created_tx       *a = arg;
+	ref_call                *c    = arg;
+	const ref_conversation *conv =
+	    ((const Fedrpc__Federation__V1__OnConversationCreatedRequest *) c->req)
+	        ->conversation;
 	ref_conversation *old;
 
-	if (ref_conv_get(tx, a->conv->id, &old, st) != FEDRPC_OK ||
-	    build_copy(a, tx, old, st) != FEDRPC_OK)
+	if (ref_conv_get(tx, conv->id, &old, st) != FEDRPC_OK)
 		return st->code;
-	/* Without any user of ours, no copy. */
-	if (!ref_conv_has_local(a->c.s, a->copy))
-		return old != NULL
-		    ? tx->ops->conversation_delete(tx, a->copy->id, st)
-		    : FEDRPC_OK;
-	if (tx->ops->conversation_put(tx, a->copy, st) != FEDRPC_OK)
-		return st->code;
-	a->change.actor = a->copy->creator;
-	a->change.time  = adp_now_ms();
-	if (a->change.n_added == 0)
+	if (stale(old, conv)) {
+		FEDRPC_LOG_INFO("conversation %s@%s: version %llu is not newer "
+		                "than ours (%llu); ignored",
+		    conv->id->id, conv->id->domain,
+		    (unsigned long long) conv->version,
+		    (unsigned long long) old->version);
 		return FEDRPC_OK;
-	return ref_change_events(
-	    a->c.s, a->c.ctx, tx, a->copy, NULL, 0, &a->change, st);
+	}
+	return adopt(c->s, c->ctx, tx, old, conv, conv->creator, true, st);
 }
 
 static fedrpc_code
@@ -115,7 +196,7 @@ h_on_conversation_created(void *impl, fedrpc_ctx *ctx,
 {
 	ref_svc          *s    = impl;
 	ref_conversation *conv = req->conversation;
-	created_tx        a    = {{s, ctx, req, resp}, conv, NULL, {0}};
+	ref_call          a    = {s, ctx, req, resp};
 
 	REF_FED_CHECK(s, ctx, st);
 	if (conv == NULL)
@@ -131,7 +212,7 @@ h_on_conversation_created(void *impl, fedrpc_ctx *ctx,
 		if (adp_check_qid(conv->members[i]->id, "members", st) !=
 		    FEDRPC_OK)
 			return st->code;
-	return ref_write(s, ctx, tx_conversation_created, &a, st);
+	return ref_write_once(s, ctx, &resp->base, tx_conversation_created, &a, st);
 }
 
 static fedrpc_code
@@ -263,15 +344,28 @@ tx_conversation_updated(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	updated_tx *a = arg;
 	const Fedrpc__Federation__V1__OnConversationUpdatedRequest *req =
 	    a->c.req;
-	ref_conversation *conv, *after;
+	const ref_conversation *snap = req->after;
+	ref_conversation       *conv, *after;
 
 	if (ref_conv_get(tx, req->conversation, &conv, st) != FEDRPC_OK)
 		return st->code;
 	if (conv == NULL) {
-		/* A missed creation: ignored, GetConversations can refresh. */
+		/* A missed creation: the description after the change makes
+		 * the copy; without one, ignored. */
+		if (snap != NULL)
+			return adopt(a->c.s, a->c.ctx, tx, NULL, snap, req->actor,
+			    false, st);
 		FEDRPC_LOG_INFO("conversation %s@%s is not known here; update "
 		                "ignored",
 		    req->conversation->id, req->conversation->domain);
+		return FEDRPC_OK;
+	}
+	if (snap != NULL && stale(conv, snap)) {
+		FEDRPC_LOG_INFO("conversation %s@%s: update to version %llu is "
+		                "not newer than ours (%llu); ignored",
+		    conv->id->id, conv->id->domain,
+		    (unsigned long long) snap->version,
+		    (unsigned long long) conv->version);
 		return FEDRPC_OK;
 	}
 	if (apply_change(a->c.s, tx, conv->id, &a->change, st) != FEDRPC_OK ||
@@ -285,6 +379,11 @@ tx_conversation_updated(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	        req->already_present_users, req->n_already_present_users,
 	        &a->change, st) != FEDRPC_OK)
 		return st->code;
+	/* What else differs from the owner's view was missed (a notice
+	 * moved aside): repaired and told now. */
+	if (snap != NULL)
+		return adopt(a->c.s, a->c.ctx, tx, after, snap, req->actor,
+		    a->change.rename == NULL, st);
 	if (!ref_conv_has_local(a->c.s, after))
 		return tx->ops->conversation_delete(tx, conv->id, st);
 	return FEDRPC_OK;
@@ -312,7 +411,23 @@ h_on_conversation_updated(void *impl, fedrpc_ctx *ctx,
 			return st->code;
 	if (update_change(req, &a.change, st) != FEDRPC_OK)
 		return st->code;
-	return ref_write(s, ctx, tx_conversation_updated, &a, st);
+	if (req->after != NULL) {
+		const ref_conversation *c = req->after;
+
+		if (c->id == NULL || !adp_qid_eq(c->id, req->conversation) ||
+		    adp_check_origin(c->creator, ctx, "after.creator", st) !=
+		        FEDRPC_OK ||
+		    !adp_text_valid(c->name, 0, 256))
+			return st->code != FEDRPC_OK
+			    ? st->code
+			    : fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+			          "after: not the conversation updated");
+		for (size_t i = 0; i < c->n_members; i++)
+			if (adp_check_qid(c->members[i]->id, "after.members",
+			        st) != FEDRPC_OK)
+				return st->code;
+	}
+	return ref_write_once(s, ctx, &resp->base, tx_conversation_updated, &a, st);
 }
 
 /* A conversation read in a transaction of its own. */
@@ -339,6 +454,8 @@ h_leave_conversation(void *impl, fedrpc_ctx *ctx,
 	ref_domains unreachable = {0};
 	adp_qid    *leaver      = req->leaver;
 	conv_tx     a           = {req->conversation, NULL};
+	ref_once    once;
+	bool        repeat;
 	fedrpc_code rc;
 
 	REF_FED_CHECK(s, ctx, st);
@@ -346,6 +463,12 @@ h_leave_conversation(void *impl, fedrpc_ctx *ctx,
 	        FEDRPC_OK ||
 	    adp_check_origin(req->leaver, ctx, "leaver", st) != FEDRPC_OK)
 		return st->code;
+	/* A leave applied before is answered as it was then. */
+	ref_once_fed(&once, ctx);
+	if ((rc = ref_once_lookup(s, ctx, &once, &resp->base, &repeat, st)) !=
+	        FEDRPC_OK ||
+	    repeat)
+		return rc;
 	if ((rc = ref_read(s, ctx, tx_conv, &a, st)) != FEDRPC_OK)
 		return rc;
 	if (a.conv == NULL) {
@@ -356,11 +479,9 @@ h_leave_conversation(void *impl, fedrpc_ctx *ctx,
 		resp->result = FEDRPC__FEDERATION__V1__LEAVE_CONVERSATION_RESPONSE__RESULT__RESULT_NOT_A_MEMBER;
 		return FEDRPC_OK;
 	}
-	if ((rc = ref_owner_remove(s, ctx, req->conversation, leaver, &leaver,
-	         1, NULL, &unreachable, st)) != FEDRPC_OK)
-		return rc;
 	resp->result = FEDRPC__FEDERATION__V1__LEAVE_CONVERSATION_RESPONSE__RESULT__RESULT_LEFT;
-	return FEDRPC_OK;
+	return ref_owner_remove(s, ctx, req->conversation, leaver, &leaver, 1,
+	    true, &once, &resp->base, NULL, &unreachable, st);
 }
 
 static fedrpc_code
@@ -370,6 +491,9 @@ h_send_message(void *impl, fedrpc_ctx *ctx,
 {
 	ref_svc    *s = impl;
 	fedrpc_code rc;
+	ref_once    once;
+	ref_message m;
+	bool        repeat;
 	Fedrpc__Federation__V1__MessageSendingStatus *sent;
 	Fedrpc__Federation__V1__MessageNotSent       *not_sent;
 
@@ -378,10 +502,22 @@ h_send_message(void *impl, fedrpc_ctx *ctx,
 	    adp_check_ours(req->conversation, s->domain, "conversation", st) !=
 	        FEDRPC_OK)
 		return st->code;
-	rc = ref_owner_send(s, ctx, req->sender, req->sender_client,
-	    req->conversation, req->recipients, req->n_recipients,
-	    req->strategy, req->data, &sent, &not_sent, st);
-	if (rc != FEDRPC_OK)
+	/* A message is sent once by its id; one without an id once by the
+	 * request's. Only a message sent is remembered: a refused one may
+	 * come again with what was missing. */
+	if (req->message_id.len > 0)
+		ref_once_message(&once, ctx, req->sender, req->message_id);
+	else
+		ref_once_fed(&once, ctx);
+	if ((rc = ref_once_lookup(s, ctx, &once, &resp->base, &repeat, st)) !=
+	        FEDRPC_OK ||
+	    repeat)
+		return rc;
+	m = (ref_message){req->sender, req->sender_client, req->conversation,
+	    req->recipients, req->n_recipients, req->strategy, req->data,
+	    req->message_id, &once};
+	if ((rc = ref_owner_send(s, ctx, &m, &sent, &not_sent, &repeat, st)) !=
+	    FEDRPC_OK)
 		return rc;
 	/* sent and not_sent share the oneof's storage. */
 	if (sent != NULL) {
@@ -419,6 +555,7 @@ deliver_to(ref_call *c, fedrpc_store_tx *tx, const ref_conversation *conv,
 		mr.sender_client     = req->sender_client;
 		mr.ciphertext        = u->clients[j]->ciphertext;
 		mr.data              = req->data;
+		mr.message_id        = req->message_id;
 		ev->payload_case     = FEDRPC__LOCAL__V1__EVENT__PAYLOAD_MESSAGE_RECEIVED;
 		ev->message_received = &mr;
 		if (ref_inbox_client(c->ctx, tx, u->user->id,
@@ -468,7 +605,7 @@ h_on_message_sent(void *impl, fedrpc_ctx *ctx,
 		if (adp_check_ours(req->recipients[i]->user, s->domain,
 		        "recipients", st) != FEDRPC_OK)
 			return st->code;
-	return ref_write(s, ctx, tx_message_sent, &c, st);
+	return ref_write_once(s, ctx, &resp->base, tx_message_sent, &c, st);
 }
 
 static fedrpc_code
@@ -480,8 +617,10 @@ h_on_user_deleted_conversations(void *impl, fedrpc_ctx *ctx,
 	ref_svc    *s           = impl;
 	adp_qid    *user        = req->user;
 	ref_domains unreachable = {0};
+	ref_once    once;
+	bool        repeat;
+	fedrpc_code rc;
 
-	(void) resp;
 	REF_FED_CHECK(s, ctx, st);
 	if (adp_check_origin(req->user, ctx, "user", st) != FEDRPC_OK)
 		return st->code;
@@ -492,10 +631,16 @@ h_on_user_deleted_conversations(void *impl, fedrpc_ctx *ctx,
 		if (adp_check_ours(req->conversations[i], s->domain,
 		        "conversations", st) != FEDRPC_OK)
 			return st->code;
+	ref_once_fed(&once, ctx);
+	if ((rc = ref_once_lookup(s, ctx, &once, &resp->base, &repeat, st)) !=
+	        FEDRPC_OK ||
+	    repeat)
+		return rc;
+	/* Each removal is idempotent (a user no longer a member is
+	 * skipped), so a repeat cut short by a crash only finishes them. */
 	for (size_t i = 0; i < req->n_conversations; i++) {
-		fedrpc_code rc = ref_owner_remove(s, ctx, req->conversations[i],
-		    user, &user, 1, NULL, &unreachable, st);
-
+		rc = ref_owner_remove(s, ctx, req->conversations[i], user, &user,
+		    1, true, NULL, NULL, NULL, &unreachable, st);
 		if (rc == FEDRPC_NOT_FOUND) {
 			fedrpc_status_reset(st);
 			continue;
@@ -503,7 +648,66 @@ h_on_user_deleted_conversations(void *impl, fedrpc_ctx *ctx,
 		if (rc != FEDRPC_OK)
 			return rc;
 	}
+	return ref_write_once(s, ctx, &resp->base, NULL, NULL, st);
+}
+
+/* Our users who share a conversation with the user hear of the removed
+ * client, once each. */
+static fedrpc_code
+tx_client_removed(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	ref_call *c = arg;
+	const Fedrpc__Federation__V1__OnClientRemovedRequest *req = c->req;
+	Fedrpc__Local__V1__ClientRemoved cr = FEDRPC__LOCAL__V1__CLIENT_REMOVED__INIT;
+	ref_event  *ev = ref_event_new(c->ctx, adp_now_ms());
+	ref_domains told = {0}; /* user ids, as a set of strings */
+	adp_qid   **convs;
+	size_t      n;
+
+	if (ev == NULL)
+		return REF_NOMEM(st);
+	cr.user            = req->user;
+	cr.client          = req->client;
+	ev->payload_case   = FEDRPC__LOCAL__V1__EVENT__PAYLOAD_CLIENT_REMOVED;
+	ev->client_removed = &cr;
+	if (tx->ops->conversation_list_of_user(tx, req->user, &convs, &n, st) !=
+	    FEDRPC_OK)
+		return st->code;
+	for (size_t i = 0; i < n; i++) {
+		ref_conversation *conv;
+
+		if (ref_conv_get(tx, convs[i], &conv, st) != FEDRPC_OK)
+			return st->code;
+		for (size_t k = 0; conv != NULL && k < conv->n_members; k++) {
+			const adp_qid *m = conv->members[k]->id;
+
+			if (!is_ours(c->s, m) || ref_domains_has(&told, m->id))
+				continue;
+			ref_domains_add(c->ctx, &told, m->id);
+			if (!ref_domains_has(&told, m->id))
+				return REF_NOMEM(st);
+			if (ref_inbox_user(c->ctx, tx, m->id, ev, st) != FEDRPC_OK)
+				return st->code;
+		}
+	}
 	return FEDRPC_OK;
+}
+
+static fedrpc_code
+h_on_client_removed(void *impl, fedrpc_ctx *ctx,
+    const Fedrpc__Federation__V1__OnClientRemovedRequest *req,
+    Fedrpc__Federation__V1__OnClientRemovedResponse *resp, fedrpc_status *st)
+{
+	ref_svc *s = impl;
+	ref_call c = {s, ctx, req, resp};
+
+	REF_FED_CHECK(s, ctx, st);
+	if (adp_check_origin(req->user, ctx, "user", st) != FEDRPC_OK)
+		return st->code;
+	if (req->client == 0)
+		return fedrpc_status_set(
+		    st, FEDRPC_INVALID_ARGUMENT, "client: required");
+	return ref_write_once(s, ctx, &resp->base, tx_client_removed, &c, st);
 }
 
 fedrpc_code
@@ -518,6 +722,7 @@ ref_register_fed_conversations(
 	    .send_message                  = h_send_message,
 	    .on_message_sent               = h_on_message_sent,
 	    .on_user_deleted_conversations = h_on_user_deleted_conversations,
+	    .on_client_removed             = h_on_client_removed,
 	};
 
 	return fedrpc_federation_v1_conversations_register(srv, &h, s, st);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fedrpc/federation/v1/users.fedrpc.h"
+#include "backends/reference/once.h"
 #include "backends/reference/service.h"
 
 fedrpc_adapter_search_policy
@@ -400,7 +401,7 @@ h_send_connection_action(void *impl, fedrpc_ctx *ctx,
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 		    "action: CONNECT or RESCIND required");
 	}
-	return ref_write(s, ctx, tx_connection_action, &a, st);
+	return ref_write_once(s, ctx, &resp->base, tx_connection_action, &a, st);
 }
 
 /* Our users connected to a deleted remote user hear of it; the sides go. */
@@ -452,7 +453,7 @@ h_on_user_deleted_connections(void *impl, fedrpc_ctx *ctx,
 	    check_our_users(s, req->connections, req->n_connections,
 	        "connections", 1, st) != FEDRPC_OK)
 		return st->code;
-	return ref_write(s, ctx, tx_user_deleted_connections, &c, st);
+	return ref_write_once(s, ctx, &resp->base, tx_user_deleted_connections, &c, st);
 }
 
 fedrpc_code

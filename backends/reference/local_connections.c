@@ -1,11 +1,15 @@
 /*
  * The local Connections service: connect, accept and block, following the
- * state table of docs/federation-api.md. For a remote user the remote step
- * travels as Users/SendConnectionAction, and our side is stored only once
- * the other backend applied it.
+ * state table of docs/federation-api.md. For a remote user our side moves
+ * at once and the remote step is queued as Users/SendConnectionAction in
+ * the same transaction; the other backend's answer moves our side again
+ * when delivered (answers.c): to ACCEPTED when the other side connected
+ * too, back to CANCELLED when there is no such user or the request is
+ * refused. The call waits a little for that answer (delivery.h).
  */
 #include <string.h>
 
+#include "backends/reference/delivery.h"
 #include "backends/reference/service.h"
 #include "fedrpc/federation/v1/users.fedrpc.h"
 #include "fedrpc/local/v1/connections.fedrpc.h"
@@ -28,8 +32,8 @@ typedef struct connect_tx {
 	fedrpc_ctx                     *ctx;
 	const adp_qid                  *self, *to;
 	bool                            accept; /* only what is pending */
-	bool                            react;  /* the other side connected */
 	Fedrpc__Local__V1__Connection **out;
+	ref_outs                        outs;   /* the remote step */
 } connect_tx;
 
 /* Accepting needs something pending. */
@@ -73,84 +77,82 @@ tx_connect_local(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	    a->s, a->ctx, tx, a->self->id, a->to, mine, now, a->out, st);
 }
 
-/* Before a remote step: self exists and, to accept, something pends. */
+/* A remote step: our side moves, the other backend's step is queued. */
 static fedrpc_code
-tx_connect_check(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+tx_connect_remote(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 {
 	connect_tx  *a = arg;
 	adp_relation mine;
-
-	if (ref_user_require(a->s, tx, a->self, "self", st) != FEDRPC_OK ||
-	    ref_side_get(tx, a->self->id, a->to, &mine, st) != FEDRPC_OK)
-		return st->code;
-	return check_pending(a, mine, st);
-}
-
-/* After the remote step: it is applied to our side as it is now. */
-static fedrpc_code
-tx_connect_apply(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
-{
-	connect_tx  *a = arg;
-	adp_relation mine;
-
-	if (ref_side_get(tx, a->self->id, a->to, &mine, st) != FEDRPC_OK)
-		return st->code;
-	mine = adp_relation_step(mine, ADP_STEP_LC);
-	if (a->react)
-		mine = adp_relation_step(mine, ADP_STEP_RC);
-	return ref_side_set(a->s, a->ctx, tx, a->self->id, a->to, mine,
-	    adp_now_ms(), a->out, st);
-}
-
-/* Users/SendConnectionAction to the other user's domain; *react when the
- * other side connected too. */
-static fedrpc_code
-send_connect(connect_tx *a, fedrpc_status *st)
-{
 	Fedrpc__Federation__V1__SendConnectionActionRequest r =
 	    FEDRPC__FEDERATION__V1__SEND_CONNECTION_ACTION_REQUEST__INIT;
-	Fedrpc__Federation__V1__SendConnectionActionResponse *res = NULL;
-	fedrpc_channel                                       *ch;
-	fedrpc_call_opts                                      opts;
-	const char                                           *dom = a->to->domain;
-	int                                                   result;
 
-	if ((ch = ref_remote(a->s, dom, st)) == NULL)
-		return ref_remote_failed(dom, st);
-	ref_call_opts(a->s, &opts);
+	a->outs.n = 0;
+	if (ref_user_require(a->s, tx, a->self, "self", st) != FEDRPC_OK ||
+	    ref_side_get(tx, a->self->id, a->to, &mine, st) != FEDRPC_OK ||
+	    check_pending(a, mine, st) != FEDRPC_OK ||
+	    ref_side_set(a->s, a->ctx, tx, a->self->id, a->to,
+	        adp_relation_step(mine, ADP_STEP_LC), adp_now_ms(), a->out,
+	        st) != FEDRPC_OK)
+		return st->code;
 	r.from   = (adp_qid *) a->self;
 	r.to     = (adp_qid *) a->to;
 	r.action = FEDRPC__FEDERATION__V1__CONNECTION_ACTION__CONNECTION_ACTION_CONNECT;
-	if (fedrpc_federation_v1_users_send_connection_action(
-	        ch, &r, &res, &opts, st) != FEDRPC_OK)
-		return ref_remote_failed(dom, st);
-	result   = res->result;
-	a->react = res->reaction ==
-	    FEDRPC__FEDERATION__V1__CONNECTION_ACTION__CONNECTION_ACTION_CONNECT;
-	protobuf_c_message_free_unpacked(&res->base, NULL);
-	if (result ==
-	    FEDRPC__FEDERATION__V1__SEND_CONNECTION_ACTION_RESPONSE__RESULT__RESULT_USER_NOT_FOUND)
-		return fedrpc_status_set(st, FEDRPC_NOT_FOUND,
-		    "to: no user %s@%s", a->to->id, dom);
-	if (result !=
-	    FEDRPC__FEDERATION__V1__SEND_CONNECTION_ACTION_RESPONSE__RESULT__RESULT_OK)
-		return fedrpc_status_set(st, FEDRPC_UNAVAILABLE,
-		    "%s answered the connection request with result %d", dom,
-		    result);
+	return ref_outbox_put(a->ctx, tx, a->to->domain,
+	    fedrpc_federation_v1_users_send_connection_action_method, &r.base,
+	    NULL, &a->outs, st);
+}
+
+/* After the remote step settled: our side as the answer left it. */
+typedef struct settled_tx {
+	connect_tx              *a;
+	fedrpc_store_outbox_item item;
+	bool                     queued; /* the step is still in the outbox */
+} settled_tx;
+
+static fedrpc_code
+tx_connect_settled(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	settled_tx  *b = arg;
+	connect_tx  *a = b->a;
+	adp_relation mine;
+
+	if (tx->ops->outbox_get(tx, a->outs.v[0].domain, a->outs.v[0].seq,
+	        &b->item, &b->queued, st) != FEDRPC_OK ||
+	    ref_side_get(tx, a->self->id, a->to, &mine, st) != FEDRPC_OK)
+		return st->code;
+	if (a->out != NULL && *a->out != NULL)
+		(*a->out)->relation = mine;
 	return FEDRPC_OK;
 }
 
-/* Check first, without holding the database during the call. */
 static fedrpc_code
 connect_remote(connect_tx *a, fedrpc_status *st)
 {
+	settled_tx  b = {a};
 	fedrpc_code rc;
 
-	if ((rc = ref_read(a->s, a->ctx, tx_connect_check, a, st)) !=
-	        FEDRPC_OK ||
-	    (rc = send_connect(a, st)) != FEDRPC_OK)
+	if ((rc = ref_write(a->s, a->ctx, tx_connect_remote, a, st)) !=
+	    FEDRPC_OK)
 		return rc;
-	return ref_write(a->s, a->ctx, tx_connect_apply, a, st);
+	ref_outbox_settle(a->s, a->ctx, &a->outs, true, NULL, NULL);
+	if ((rc = ref_read(a->s, a->ctx, tx_connect_settled, &b, st)) !=
+	    FEDRPC_OK)
+		return rc;
+	/* Still queued: the side stands as it is (SENT, ...). */
+	if (b.queued && b.item.state == FEDRPC_STORE_OUTBOX_PENDING)
+		return FEDRPC_OK;
+	if (b.queued)
+		return fedrpc_status_set(st,
+		    strncmp(b.item.reason, "INVALID_ARGUMENT", 16) == 0
+			? FEDRPC_INVALID_ARGUMENT
+			: FEDRPC_PERMISSION_DENIED,
+		    "%s refused the connection request: %s", a->to->domain,
+		    b.item.reason);
+	if (a->out != NULL && *a->out != NULL &&
+	    (*a->out)->relation == ADP_REL_CANCELLED)
+		return fedrpc_status_set(st, FEDRPC_NOT_FOUND,
+		    "to: no user %s@%s", a->to->id, a->to->domain);
+	return FEDRPC_OK;
 }
 
 static fedrpc_code
@@ -158,7 +160,7 @@ do_connect(ref_svc *s, fedrpc_ctx *ctx, const adp_qid *self,
     const adp_qid *to, bool accept, Fedrpc__Local__V1__Connection **out,
     fedrpc_status *st)
 {
-	connect_tx a = {s, ctx, self, to, accept, false, out};
+	connect_tx a = {s, ctx, self, to, accept, out, {0}};
 
 	if (adp_check_ours(self, s->domain, "self", st) != FEDRPC_OK ||
 	    check_pair(self, to, st) != FEDRPC_OK)

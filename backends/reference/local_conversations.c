@@ -1,11 +1,13 @@
 /*
  * The local Conversations service: creating conversations owned here,
- * changing their members, leaving (here or at a remote owner with
- * Conversations/LeaveConversation) and listing. Message sending is in
- * local_messages.c.
+ * changing their members and name, leaving (here or at a remote owner
+ * with Conversations/LeaveConversation) and listing. What member domains
+ * must hear is queued in the change's transaction and settled after it
+ * (delivery.h). Message sending is in local_messages.c.
  */
 #include <string.h>
 
+#include "backends/reference/delivery.h"
 #include "backends/reference/service.h"
 #include "fedrpc/federation/v1/conversations.fedrpc.h"
 #include "fedrpc/local/v1/conversations.fedrpc.h"
@@ -83,6 +85,7 @@ initial_members(fedrpc_ctx *ctx, ref_conversation *conv,
 typedef struct create_tx {
 	ref_call          c;
 	ref_conversation *conv;
+	ref_outs          outs;
 } create_tx;
 
 static fedrpc_code
@@ -91,14 +94,17 @@ tx_create(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	create_tx *a = arg;
 	const Fedrpc__Local__V1__CreateConversationRequest *req = a->c.req;
 
+	a->outs.n = 0;
 	if (ref_user_require(a->c.s, tx, req->self, "self", st) != FEDRPC_OK ||
 	    check_new_members(tx, req->self, req->members, req->n_members,
 	        st) != FEDRPC_OK ||
 	    initial_members(a->c.ctx, a->conv, req, st) != FEDRPC_OK ||
-	    tx->ops->conversation_put(tx, a->conv, st) != FEDRPC_OK)
+	    tx->ops->conversation_put(tx, a->conv, st) != FEDRPC_OK ||
+	    ref_change_events(a->c.s, a->c.ctx, tx, a->conv, NULL, 0, NULL,
+	        st) != FEDRPC_OK)
 		return st->code;
-	return ref_change_events(
-	    a->c.s, a->c.ctx, tx, a->conv, NULL, 0, NULL, st);
+	return ref_change_queue(
+	    a->c.s, a->c.ctx, tx, NULL, a->conv, NULL, &a->outs, st);
 }
 
 static fedrpc_code
@@ -126,10 +132,11 @@ h_create_conversation(void *impl, fedrpc_ctx *ctx,
 	conv->name               = req->name ? req->name : "";
 	conv->creator            = req->self;
 	conv->created_at_unix_ms = adp_now_ms();
-	a = (create_tx){{s, ctx, req, resp}, conv};
+	conv->version            = 1;
+	a = (create_tx){{s, ctx, req, resp}, conv, {0}};
 	if ((rc = ref_write(s, ctx, tx_create, &a, st)) != FEDRPC_OK)
 		return rc;
-	ref_change_fanout(s, ctx, NULL, conv, NULL, &unreachable);
+	ref_outbox_settle(s, ctx, &a.outs, true, &unreachable, &unreachable);
 	resp->conversation          = conv;
 	resp->unreachable_domains   = unreachable.v;
 	resp->n_unreachable_domains = unreachable.n;
@@ -175,6 +182,7 @@ typedef struct add_tx {
 	int               role;
 	ref_conversation *before, *after;
 	ref_change        change;
+	ref_outs          outs;
 } add_tx;
 
 /* The requested members not there yet are added; the others stay as they
@@ -211,11 +219,15 @@ tx_add_members(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 
 	a->change.n_added = 0;
 	a->after          = NULL;
+	a->outs.n         = 0;
 	if (check_admin(a->c.s, tx, req->self, req->conversation, &a->before,
 	        st) != FEDRPC_OK ||
 	    check_new_members(tx, req->self, req->members, req->n_members,
 	        st) != FEDRPC_OK ||
 	    add_new_members(a, tx, st) != FEDRPC_OK ||
+	    (a->change.n_added > 0 &&
+	        tx->ops->conversation_bump(tx, a->before->id, NULL, st) !=
+	            FEDRPC_OK) ||
 	    ref_conv_get(tx, a->before->id, &a->after, st) != FEDRPC_OK)
 		return st->code;
 	if (a->change.n_added == 0)
@@ -224,8 +236,11 @@ tx_add_members(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 		return REF_NOMEM(st);
 	for (size_t i = 0; i < a->before->n_members; i++)
 		present[i] = a->before->members[i]->id;
-	return ref_change_events(a->c.s, a->c.ctx, tx, a->after, present,
-	    a->before->n_members, &a->change, st);
+	if (ref_change_events(a->c.s, a->c.ctx, tx, a->after, present,
+	        a->before->n_members, &a->change, st) != FEDRPC_OK)
+		return st->code;
+	return ref_change_queue(a->c.s, a->c.ctx, tx, a->before, a->after,
+	    &a->change, &a->outs, st);
 }
 
 static fedrpc_code
@@ -236,7 +251,7 @@ h_add_members(void *impl, fedrpc_ctx *ctx,
 	ref_svc    *s = impl;
 	add_tx      a = {{s, ctx, req, resp},
 	          req->role ? (int) req->role : ROLE_MEMBER, NULL, NULL,
-	          {.actor = req->self, .time = adp_now_ms()}};
+	          {.actor = req->self, .time = adp_now_ms()}, {0}};
 	ref_domains unreachable = {0};
 	fedrpc_code rc;
 
@@ -245,9 +260,72 @@ h_add_members(void *impl, fedrpc_ctx *ctx,
 		    "role: unknown value %d", a.role);
 	if ((rc = ref_write(s, ctx, tx_add_members, &a, st)) != FEDRPC_OK)
 		return rc;
-	if (a.change.n_added > 0)
-		ref_change_fanout(
-		    s, ctx, a.before, a.after, &a.change, &unreachable);
+	ref_outbox_settle(s, ctx, &a.outs, true, &unreachable, &unreachable);
+	resp->conversation          = a.after;
+	resp->unreachable_domains   = unreachable.v;
+	resp->n_unreachable_domains = unreachable.n;
+	return FEDRPC_OK;
+}
+
+typedef struct rename_tx {
+	ref_call          c;
+	ref_conversation *before, *after;
+	ref_change        change;
+	ref_outs          outs;
+} rename_tx;
+
+static fedrpc_code
+tx_rename(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	rename_tx *a = arg;
+	const Fedrpc__Local__V1__RenameConversationRequest *req = a->c.req;
+	adp_qid  **present;
+
+	a->after  = NULL;
+	a->outs.n = 0;
+	if (check_admin(a->c.s, tx, req->self, req->conversation, &a->before,
+	        st) != FEDRPC_OK)
+		return st->code;
+	if (strcmp(a->before->name, a->change.rename) == 0) {
+		a->after = a->before;
+		return FEDRPC_OK;
+	}
+	if (tx->ops->conversation_rename(tx, a->before->id, a->change.rename,
+	        st) != FEDRPC_OK ||
+	    tx->ops->conversation_bump(tx, a->before->id, NULL, st) !=
+	        FEDRPC_OK ||
+	    ref_conv_get(tx, a->before->id, &a->after, st) != FEDRPC_OK)
+		return st->code;
+	if ((present = adp_ptrs(a->c.ctx, a->before->n_members)) == NULL)
+		return REF_NOMEM(st);
+	for (size_t i = 0; i < a->before->n_members; i++)
+		present[i] = a->before->members[i]->id;
+	if (ref_change_events(a->c.s, a->c.ctx, tx, a->after, present,
+	        a->before->n_members, &a->change, st) != FEDRPC_OK)
+		return st->code;
+	return ref_change_queue(a->c.s, a->c.ctx, tx, a->before, a->after,
+	    &a->change, &a->outs, st);
+}
+
+static fedrpc_code
+h_rename_conversation(void *impl, fedrpc_ctx *ctx,
+    const Fedrpc__Local__V1__RenameConversationRequest *req,
+    Fedrpc__Local__V1__RenameConversationResponse *resp, fedrpc_status *st)
+{
+	ref_svc    *s           = impl;
+	ref_domains unreachable = {0};
+	rename_tx   a           = {{s, ctx, req, resp}, NULL, NULL,
+	                {.actor = req->self, .time = adp_now_ms(),
+	                    .rename = req->name ? req->name : ""},
+	                {0}};
+	fedrpc_code rc;
+
+	if (!adp_text_valid(a.change.rename, 0, 256))
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "name: up to 256 characters of UTF-8");
+	if ((rc = ref_write(s, ctx, tx_rename, &a, st)) != FEDRPC_OK)
+		return rc;
+	ref_outbox_settle(s, ctx, &a.outs, true, &unreachable, &unreachable);
 	resp->conversation          = a.after;
 	resp->unreachable_domains   = unreachable.v;
 	resp->n_unreachable_domains = unreachable.n;
@@ -285,7 +363,8 @@ h_remove_members(void *impl, fedrpc_ctx *ctx,
 		return st->code;
 	if ((rc = ref_read(s, ctx, tx_check_admin, &c, st)) != FEDRPC_OK ||
 	    (rc = ref_owner_remove(s, ctx, req->conversation, req->self,
-	         req->members, req->n_members, &resp->conversation,
+	         req->members, req->n_members, true, NULL, NULL,
+	         &resp->conversation,
 	         &unreachable, st)) != FEDRPC_OK)
 		return rc;
 	resp->unreachable_domains   = unreachable.v;
@@ -385,6 +464,7 @@ leave_remote(ref_call *c, fedrpc_status *st)
 	if (fedrpc_federation_v1_conversations_leave_conversation(
 	        ch, &r, &out, &opts, st) != FEDRPC_OK)
 		return ref_remote_failed(cid->domain, st);
+	ref_remote_ok(c->s, cid->domain);
 	result = out->result;
 	protobuf_c_message_free_unpacked(&out->base, NULL);
 	return leave_result(c, result, st);
@@ -406,7 +486,7 @@ h_leave_conversation(void *impl, fedrpc_ctx *ctx,
 	if (strcmp(req->conversation->domain, s->domain) != 0)
 		return leave_remote(&c, st);
 	rc = ref_owner_remove(s, ctx, req->conversation, req->self, &me, 1,
-	    NULL, &unreachable, st);
+	    true, NULL, NULL, NULL, &unreachable, st);
 	resp->unreachable_domains   = unreachable.v;
 	resp->n_unreachable_domains = unreachable.n;
 	return rc;
@@ -458,6 +538,7 @@ ref_register_local_conversations(
 	    .create_conversation = h_create_conversation,
 	    .add_members         = h_add_members,
 	    .remove_members      = h_remove_members,
+	    .rename_conversation = h_rename_conversation,
 	    .leave_conversation  = h_leave_conversation,
 	    .list_conversations  = h_list_conversations,
 	    .send_message        = ref_h_send_message,

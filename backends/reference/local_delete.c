@@ -1,13 +1,15 @@
 /*
  * Deleting a local user: one transaction removes the user from everything
  * stored here (conversations owned here, copies of remote ones, connection
- * sides, clients, prekeys, inboxes) and frees the handle; then the other
- * backends are told, best effort, in chunks of up to 1000.
+ * sides, clients, prekeys, inboxes), frees the handle and queues what the
+ * other backends must hear (in chunks of up to 1000 ids), so that they
+ * hear it even if they are down now.
  */
 #include <string.h>
 
 #include <fedrpc/log.h>
 
+#include "backends/reference/delivery.h"
 #include "backends/reference/service.h"
 #include "fedrpc/federation/v1/conversations.fedrpc.h"
 #include "fedrpc/federation/v1/users.fedrpc.h"
@@ -31,6 +33,7 @@ typedef struct deletion {
 	size_t        n_remote_convs;
 	adp_qid     **remote_conns; /* remote users self had a side with */
 	size_t        n_remote_conns;
+	ref_outs      outs;         /* what other domains are owed */
 } deletion;
 
 static fedrpc_code
@@ -75,7 +78,8 @@ leave_owned(deletion *del, fedrpc_store_tx *tx, ref_conversation *before,
 	           .removed = &me, .n_removed = 1};
 	adp_qid         **present;
 
-	if (ref_conv_get(tx, before->id, &after, st) != FEDRPC_OK)
+	if (tx->ops->conversation_bump(tx, before->id, NULL, st) != FEDRPC_OK ||
+	    ref_conv_get(tx, before->id, &after, st) != FEDRPC_OK)
 		return st->code;
 	if (after == NULL)
 		return fedrpc_status_set(st, FEDRPC_INTERNAL,
@@ -157,6 +161,79 @@ delete_sides(deletion *del, fedrpc_store_tx *tx, fedrpc_status *st)
 	return FEDRPC_OK;
 }
 
+/* Queues, for each domain of `ids` (grouped), calls of up to 1000 ids. */
+static fedrpc_code
+queue_chunks(deletion *del, fedrpc_store_tx *tx, adp_qid **ids, size_t n,
+    bool conversations, fedrpc_status *st)
+{
+	ref_domains doms = {0};
+	adp_qid   **chunk;
+
+	if (n == 0)
+		return FEDRPC_OK;
+	if ((chunk = adp_ptrs(del->ctx, n)) == NULL)
+		return REF_NOMEM(st);
+	for (size_t i = 0; i < n; i++)
+		ref_domains_add(del->ctx, &doms, ids[i]->domain);
+	for (size_t d = 0; d < doms.n; d++) {
+		size_t k = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(ids[i]->domain, doms.v[d]) == 0)
+				chunk[k++] = ids[i];
+		for (size_t off = 0; off < k; off += ADP_MAX_LIST) {
+			size_t len = k - off < ADP_MAX_LIST ? k - off : ADP_MAX_LIST;
+			fedrpc_code rc;
+
+			if (conversations) {
+				Fedrpc__Federation__V1__OnUserDeletedConversationsRequest r =
+				    FEDRPC__FEDERATION__V1__ON_USER_DELETED_CONVERSATIONS_REQUEST__INIT;
+
+				r.user            = (adp_qid *) del->self;
+				r.conversations   = chunk + off;
+				r.n_conversations = len;
+				rc = ref_outbox_put(del->ctx, tx, doms.v[d],
+				    fedrpc_federation_v1_conversations_on_user_deleted_conversations_method,
+				    &r.base, NULL, &del->outs, st);
+			} else {
+				Fedrpc__Federation__V1__OnUserDeletedConnectionsRequest r =
+				    FEDRPC__FEDERATION__V1__ON_USER_DELETED_CONNECTIONS_REQUEST__INIT;
+
+				r.user          = (adp_qid *) del->self;
+				r.connections   = chunk + off;
+				r.n_connections = len;
+				rc = ref_outbox_put(del->ctx, tx, doms.v[d],
+				    fedrpc_federation_v1_users_on_user_deleted_connections_method,
+				    &r.base, NULL, &del->outs, st);
+			}
+			if (rc != FEDRPC_OK)
+				return rc;
+		}
+	}
+	return FEDRPC_OK;
+}
+
+/* What the other domains are owed for the deletion, in its transaction. */
+static fedrpc_code
+queue_deletion(deletion *del, fedrpc_store_tx *tx, fedrpc_status *st)
+{
+	for (size_t i = 0; i < del->n_owned; i++) {
+		adp_qid   *me     = (adp_qid *) del->self;
+		ref_change change = {.actor = del->self, .time = del->now,
+		    .removed = &me, .n_removed = 1};
+
+		if (ref_change_queue(del->s, del->ctx, tx, del->owned[i].before,
+		        del->owned[i].after, &change, &del->outs, st) !=
+		    FEDRPC_OK)
+			return st->code;
+	}
+	if (queue_chunks(del, tx, del->remote_convs, del->n_remote_convs, true,
+	        st) != FEDRPC_OK)
+		return st->code;
+	return queue_chunks(
+	    del, tx, del->remote_conns, del->n_remote_conns, false, st);
+}
+
 /* Everything stored here about self, in one transaction. */
 static fedrpc_code
 tx_delete_user(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
@@ -167,74 +244,14 @@ tx_delete_user(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	del->n_owned        = 0;
 	del->n_remote_convs = 0;
 	del->n_remote_conns = 0;
+	del->outs.n         = 0;
 	if (ref_user_require(del->s, tx, del->self, "self", st) != FEDRPC_OK ||
 	    delete_memberships(del, tx, st) != FEDRPC_OK ||
 	    delete_sides(del, tx, st) != FEDRPC_OK ||
-	    tx->ops->client_delete_all(tx, del->self->id, st) != FEDRPC_OK)
+	    tx->ops->client_delete_all(tx, del->self->id, st) != FEDRPC_OK ||
+	    tx->ops->user_mark_deleted(tx, del->self->id, st) != FEDRPC_OK)
 		return st->code;
-	return tx->ops->user_mark_deleted(tx, del->self->id, st);
-}
-
-/* Tells each domain of `ids` (grouped) with calls of up to 1000 ids. */
-static void
-notify_chunks(ref_svc *s, fedrpc_ctx *ctx, const adp_qid *self,
-    adp_qid **ids, size_t n, bool conversations, ref_domains *unreachable)
-{
-	ref_domains doms = {0};
-	adp_qid  **chunk;
-
-	if (n == 0 || (chunk = adp_ptrs(ctx, n)) == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		ref_domains_add(ctx, &doms, ids[i]->domain);
-	for (size_t d = 0; d < doms.n; d++) {
-		size_t          k = 0;
-		fedrpc_channel *ch;
-		fedrpc_call_opts opts;
-		fedrpc_status    st = {0};
-
-		for (size_t i = 0; i < n; i++)
-			if (strcmp(ids[i]->domain, doms.v[d]) == 0)
-				chunk[k++] = ids[i];
-		ref_call_opts(s, &opts);
-		if ((ch = ref_remote(s, doms.v[d], &st)) == NULL)
-			goto failed;
-		for (size_t off = 0; off < k; off += ADP_MAX_LIST) {
-			size_t len = k - off < ADP_MAX_LIST ? k - off : ADP_MAX_LIST;
-
-			if (conversations) {
-				Fedrpc__Federation__V1__OnUserDeletedConversationsRequest r =
-				    FEDRPC__FEDERATION__V1__ON_USER_DELETED_CONVERSATIONS_REQUEST__INIT;
-				Fedrpc__Federation__V1__OnUserDeletedConversationsResponse *out;
-
-				r.user            = (adp_qid *) self;
-				r.conversations   = chunk + off;
-				r.n_conversations = len;
-				if (fedrpc_federation_v1_conversations_on_user_deleted_conversations(
-				        ch, &r, &out, &opts, &st) != FEDRPC_OK)
-					goto failed;
-				protobuf_c_message_free_unpacked(&out->base, NULL);
-			} else {
-				Fedrpc__Federation__V1__OnUserDeletedConnectionsRequest r =
-				    FEDRPC__FEDERATION__V1__ON_USER_DELETED_CONNECTIONS_REQUEST__INIT;
-				Fedrpc__Federation__V1__OnUserDeletedConnectionsResponse *out;
-
-				r.user          = (adp_qid *) self;
-				r.connections   = chunk + off;
-				r.n_connections = len;
-				if (fedrpc_federation_v1_users_on_user_deleted_connections(
-				        ch, &r, &out, &opts, &st) != FEDRPC_OK)
-					goto failed;
-				protobuf_c_message_free_unpacked(&out->base, NULL);
-			}
-		}
-		continue;
-	failed:
-		FEDRPC_LOG_WARN("deleting %s: cannot tell %s: %s", self->id,
-		    doms.v[d], st.message);
-		ref_domains_add(ctx, unreachable, doms.v[d]);
-		fedrpc_status_reset(&st);
-	}
+	return queue_deletion(del, tx, st);
 }
 
 fedrpc_code
@@ -249,20 +266,7 @@ ref_h_delete_user(void *impl, fedrpc_ctx *ctx,
 
 	if ((rc = ref_write(s, ctx, tx_delete_user, &del, st)) != FEDRPC_OK)
 		return rc;
-	for (size_t i = 0; i < del.n_owned; i++) {
-		adp_qid   *me     = req->self;
-		ref_change change = {.actor = req->self,
-		    .time                   = adp_now_ms(),
-		    .removed                = &me,
-		    .n_removed              = 1};
-
-		ref_change_fanout(s, ctx, del.owned[i].before,
-		    del.owned[i].after, &change, &unreachable);
-	}
-	notify_chunks(s, ctx, req->self, del.remote_convs, del.n_remote_convs,
-	    true, &unreachable);
-	notify_chunks(s, ctx, req->self, del.remote_conns, del.n_remote_conns,
-	    false, &unreachable);
+	ref_outbox_settle(s, ctx, &del.outs, true, &unreachable, &unreachable);
 	resp->unreachable_domains   = unreachable.v;
 	resp->n_unreachable_domains = unreachable.n;
 	return FEDRPC_OK;

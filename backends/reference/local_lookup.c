@@ -43,6 +43,7 @@ find_remote(ref_svc *s, fedrpc_ctx *ctx, const char *domain, char *handle,
 	if (fedrpc_federation_v1_users_get_user_by_handle(
 	        ch, &r, &res, &opts, st) != FEDRPC_OK)
 		return ref_remote_failed(domain, st);
+	ref_remote_ok(s, domain);
 	if (res->profile != NULL)
 		*out = (ref_profile *) adp_clone(ctx, &res->profile->base);
 	protobuf_c_message_free_unpacked(&res->base, NULL);
@@ -114,6 +115,7 @@ search_remote(ref_svc *s, fedrpc_ctx *ctx, const char *domain,
 	if (fedrpc_federation_v1_users_search_users(
 	        ch, &r, &res, &opts, st) != FEDRPC_OK)
 		return ref_remote_failed(domain, st);
+	ref_remote_ok(s, domain);
 	cp = (Fedrpc__Federation__V1__SearchUsersResponse *) adp_clone(
 	    ctx, &res->base);
 	protobuf_c_message_free_unpacked(&res->base, NULL);
@@ -206,6 +208,7 @@ remote_profiles(profiles *p, const char *dom, ref_domains *unreachable,
 		fedrpc_status_reset(&rst);
 		return FEDRPC_OK;
 	}
+	ref_remote_ok(p->s, dom);
 	cp = (Fedrpc__Federation__V1__GetUsersByIdsResponse *) adp_clone(
 	    p->ctx, &res->base);
 	protobuf_c_message_free_unpacked(&res->base, NULL);

@@ -1,21 +1,32 @@
 /*
  * Message sending at the conversation's owner: gather every member's
  * clients (ours from storage, others with one GetUserClients per domain),
- * run the pure check of mismatch.c, then deliver the valid ciphertexts
- * (our clients' inboxes, one OnMessageSent per remote domain) and report
- * what could not be delivered.
+ * run the pure check of mismatch.c, then deliver the valid ciphertexts in
+ * one transaction (our clients' inboxes, and one OnMessageSent per remote
+ * domain queued in the outbox, delivered in order by delivery.c) and
+ * report what was not delivered yet (queued_domains) or will not be
+ * (failed_to_send).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <fedrpc/log.h>
 
+#include "backends/reference/delivery.h"
 #include "backends/reference/mismatch.h"
+#include "backends/reference/once.h"
 #include "backends/reference/service.h"
 #include "fedrpc/federation/v1/conversations.fedrpc.h"
 #include "fedrpc/federation/v1/users.fedrpc.h"
 
 typedef Fedrpc__Federation__V1__MessageSendingStatus ref_status_msg;
 typedef Fedrpc__Federation__V1__MessageNotSent       ref_not_sent;
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
 
 static ref_not_sent *
 not_sent_new(fedrpc_ctx *ctx, int reason)
@@ -96,6 +107,7 @@ remote_clients(ref_svc *s, fedrpc_ctx *ctx, const char *domain,
 		fedrpc_status_reset(&st);
 		return false;
 	}
+	ref_remote_ok(s, domain);
 	cp = (Fedrpc__Federation__V1__GetUserClientsResponse *) adp_clone(
 	    ctx, &out->base);
 	protobuf_c_message_free_unpacked(&out->base, NULL);
@@ -127,22 +139,24 @@ remote_clients(ref_svc *s, fedrpc_ctx *ctx, const char *domain,
 	return true;
 }
 
-/* What our valid recipients' inboxes get. */
-typedef struct local_delivery {
-	ref_svc            *s;
-	fedrpc_ctx         *ctx;
-	const adp_uc_set   *valid;
-	const adp_qid      *conv, *sender;
-	uint64_t            sender_client;
-	ProtobufCBinaryData data;
-	int64_t             now;
-} local_delivery;
+/* One message delivered: our valid recipients' inboxes, and what each
+ * other domain with valid recipients is owed, in one transaction. */
+typedef struct deliver_tx {
+	ref_svc           *s;
+	fedrpc_ctx        *ctx;
+	const adp_uc_set  *valid;
+	const adp_qid     *conv;
+	const ref_message *m;
+	int64_t            now;
+	ref_status_msg    *status; /* the answer, kept with the send */
+	ref_outs           outs;
+	bool               repeat; /* the send was applied before: */
+	Fedrpc__Federation__V1__SendMessageResponse stored; /* its answer */
+} deliver_tx;
 
 static fedrpc_code
-tx_deliver_local(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+deliver_local(deliver_tx *a, fedrpc_store_tx *tx, fedrpc_status *st)
 {
-	local_delivery *a = arg;
-
 	for (size_t i = 0; i < a->valid->n; i++) {
 		const adp_uc                      *x = &a->valid->v[i];
 		ref_event                         *ev;
@@ -154,11 +168,12 @@ tx_deliver_local(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 		if ((ev = ref_event_new(a->ctx, a->now)) == NULL)
 			return REF_NOMEM(st);
 		mr.conversation      = (adp_qid *) a->conv;
-		mr.sender            = (adp_qid *) a->sender;
-		mr.sender_client     = a->sender_client;
+		mr.sender            = (adp_qid *) a->m->sender;
+		mr.sender_client     = a->m->sender_client;
 		if (x->ct != NULL)
 			mr.ciphertext = *x->ct;
-		mr.data              = a->data;
+		mr.data              = a->m->data;
+		mr.message_id        = a->m->message_id;
 		ev->payload_case     = FEDRPC__LOCAL__V1__EVENT__PAYLOAD_MESSAGE_RECEIVED;
 		ev->message_received = &mr;
 		if (ref_inbox_client(a->ctx, tx, x->id, x->client, ev, st) !=
@@ -168,71 +183,73 @@ tx_deliver_local(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	return FEDRPC_OK;
 }
 
-/* Puts a MessageReceived event in each of our valid recipients' inboxes. */
+/* One OnMessageSent per remote domain with valid recipients. */
 static fedrpc_code
-deliver_local(ref_svc *s, fedrpc_ctx *ctx, const adp_uc_set *valid,
-    const adp_qid *conv, const adp_qid *sender, uint64_t sender_client,
-    ProtobufCBinaryData data, int64_t now, fedrpc_status *st)
+queue_remote(deliver_tx *a, fedrpc_store_tx *tx, fedrpc_status *st)
 {
-	local_delivery a = {
-	    s, ctx, valid, conv, sender, sender_client, data, now};
-	bool any = false;
+	ref_domains doms  = {0};
+	ref_about   about = {.conversation = a->conv, .sender = a->m->sender,
+	      .message_id = a->m->message_id};
 
-	for (size_t i = 0; i < valid->n && !any; i++)
-		any = strcmp(valid->v[i].domain, s->domain) == 0;
-	if (!any)
-		return FEDRPC_OK;
-	return ref_write(s, ctx, tx_deliver_local, &a, st);
-}
-
-/* One OnMessageSent per remote domain; pairs of failed domains go into
- * *failed. */
-static fedrpc_code
-deliver_remote(ref_svc *s, fedrpc_ctx *ctx, const adp_uc_set *valid,
-    const adp_qid *conv, const adp_qid *sender, uint64_t sender_client,
-    ProtobufCBinaryData data, int64_t now, adp_uc_set *failed,
-    fedrpc_status *st)
-{
-	ref_domains doms = {0};
-
-	failed->n = 0;
-	if ((failed->v = fedrpc_ctx_alloc(
-	         ctx, (valid->n + 1) * sizeof(adp_uc))) == NULL)
-		return REF_NOMEM(st);
-	for (size_t i = 0; i < valid->n; i++)
-		if (strcmp(valid->v[i].domain, s->domain) != 0)
-			ref_domains_add(ctx, &doms, valid->v[i].domain);
+	for (size_t i = 0; i < a->valid->n; i++)
+		if (strcmp(a->valid->v[i].domain, a->s->domain) != 0)
+			ref_domains_add(a->ctx, &doms, a->valid->v[i].domain);
 	for (size_t d = 0; d < doms.n; d++) {
 		Fedrpc__Federation__V1__OnMessageSentRequest r =
 		    FEDRPC__FEDERATION__V1__ON_MESSAGE_SENT_REQUEST__INIT;
-		Fedrpc__Federation__V1__OnMessageSentResponse *out;
-		fedrpc_channel                                *ch;
-		fedrpc_call_opts                               opts;
-		fedrpc_status                                  rst = {0};
 
-		r.time_unix_ms  = now;
-		r.conversation  = (adp_qid *) conv;
-		r.sender        = (adp_qid *) sender;
-		r.sender_client = sender_client;
-		r.data          = data;
-		r.recipients    = adp_uc_ciphertexts(valid, doms.v[d],
-                    fedrpc_ctx_allocator(ctx), &r.n_recipients);
+		r.time_unix_ms  = a->now;
+		r.conversation  = (adp_qid *) a->conv;
+		r.sender        = (adp_qid *) a->m->sender;
+		r.sender_client = a->m->sender_client;
+		r.data          = a->m->data;
+		r.message_id    = a->m->message_id;
+		r.recipients    = adp_uc_ciphertexts(a->valid, doms.v[d],
+                    fedrpc_ctx_allocator(a->ctx), &r.n_recipients);
 		if (r.n_recipients == SIZE_MAX)
 			return REF_NOMEM(st);
-		ref_call_opts(s, &opts);
-		if ((ch = ref_remote(s, doms.v[d], &rst)) != NULL &&
-		    fedrpc_federation_v1_conversations_on_message_sent(
-		        ch, &r, &out, &opts, &rst) == FEDRPC_OK) {
-			protobuf_c_message_free_unpacked(&out->base, NULL);
-			continue;
-		}
-		FEDRPC_LOG_WARN("message to %s@%s: %s not reached: %s",
-		    conv->id, conv->domain, doms.v[d], rst.message);
-		fedrpc_status_reset(&rst);
-		for (size_t i = 0; i < valid->n; i++)
-			if (strcmp(valid->v[i].domain, doms.v[d]) == 0)
-				failed->v[failed->n++] = valid->v[i];
+		if (ref_outbox_put(a->ctx, tx, doms.v[d],
+		        fedrpc_federation_v1_conversations_on_message_sent_method,
+		        &r.base, &about, &a->outs, st) != FEDRPC_OK)
+			return st->code;
 	}
+	return FEDRPC_OK;
+}
+
+static fedrpc_code
+tx_deliver(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	deliver_tx *a = arg;
+	Fedrpc__Federation__V1__SendMessageResponse answer =
+	    FEDRPC__FEDERATION__V1__SEND_MESSAGE_RESPONSE__INIT;
+
+	a->outs.n = 0;
+	fedrpc__federation__v1__send_message_response__init(&a->stored);
+	if (ref_once_check(a->m->once, a->ctx, tx, &a->stored.base, &a->repeat,
+	        st) != FEDRPC_OK ||
+	    a->repeat)
+		return st->code;
+	if (deliver_local(a, tx, st) != FEDRPC_OK ||
+	    queue_remote(a, tx, st) != FEDRPC_OK)
+		return st->code;
+	answer.result_case = FEDRPC__FEDERATION__V1__SEND_MESSAGE_RESPONSE__RESULT_SENT;
+	answer.sent        = a->status;
+	return ref_once_record(
+	    a->m->once, a->ctx, tx, &answer.base, &a->outs, NULL, st);
+}
+
+/* The valid pairs of domains that refused the message for good. */
+static fedrpc_code
+refused_pairs(fedrpc_ctx *ctx, const adp_uc_set *valid,
+    const ref_domains *refused, adp_uc_set *out, fedrpc_status *st)
+{
+	out->n = 0;
+	if ((out->v = fedrpc_ctx_alloc(ctx, (valid->n + 1) * sizeof(adp_uc))) ==
+	    NULL)
+		return REF_NOMEM(st);
+	for (size_t i = 0; i < valid->n; i++)
+		if (ref_domains_has(refused, valid->v[i].domain))
+			out->v[out->n++] = valid->v[i];
 	return FEDRPC_OK;
 }
 
@@ -366,61 +383,111 @@ refuse(fedrpc_ctx *ctx, const adp_check_result *res, int64_t now,
 	return report(ctx, ms, res, true, st);
 }
 
-/* Steps 7 and 8: delivery, then what could not be delivered. */
+/* The status of a message about to be delivered: all but what delivery
+ * will tell (queued_domains, refusals added to failed_to_send). */
 static fedrpc_code
-deliver(ref_svc *s, fedrpc_ctx *ctx, const adp_check_result *res,
-    const adp_qid *conv, const adp_qid *sender, uint64_t sender_client,
-    ProtobufCBinaryData data, int64_t now, ref_status_msg **sent,
-    fedrpc_status *st)
+sending_status(fedrpc_ctx *ctx, const adp_check_result *res, int64_t now,
+    ref_status_msg **out, fedrpc_status *st)
 {
 	ref_status_msg     *ms = fedrpc_ctx_alloc(ctx, sizeof(*ms));
-	adp_uc_set          failed, all_failed;
 	ProtobufCAllocator *al = fedrpc_ctx_allocator(ctx);
 
 	if (ms == NULL)
 		return REF_NOMEM(st);
 	fedrpc__federation__v1__message_sending_status__init(ms);
 	ms->time_unix_ms = now;
-	if (deliver_local(s, ctx, &res->valid, conv, sender, sender_client,
-	        data, now, st) != FEDRPC_OK ||
-	    deliver_remote(s, ctx, &res->valid, conv, sender, sender_client,
-	        data, now, &failed, st) != FEDRPC_OK ||
-	    report(ctx, ms, res, false, st) != FEDRPC_OK)
+	if (report(ctx, ms, res, false, st) != FEDRPC_OK)
 		return st->code;
-	if (adp_uc_union(&res->unconfirmed_absent, &failed, al, &all_failed) !=
-	    FEDRPC_OK)
-		return REF_NOMEM(st);
-	ms->failed_to_send = adp_uc_report(&all_failed, al, &ms->n_failed_to_send);
+	ms->failed_to_send = adp_uc_report(
+	    &res->unconfirmed_absent, al, &ms->n_failed_to_send);
 	ms->failed_to_confirm = adp_uc_report(
 	    &res->failed_to_confirm, al, &ms->n_failed_to_confirm);
 	if (ms->n_failed_to_send == SIZE_MAX ||
 	    ms->n_failed_to_confirm == SIZE_MAX)
 		return REF_NOMEM(st);
-	*sent = ms;
+	*out = ms;
+	return FEDRPC_OK;
+}
+
+/* What delivery told: domains still queued, and the recipients of the
+ * ones that refused the message for good. */
+static fedrpc_code
+add_outcome(fedrpc_ctx *ctx, const adp_check_result *res, ref_status_msg *ms,
+    ref_domains *queued, const ref_domains *refused, fedrpc_status *st)
+{
+	ProtobufCAllocator *al = fedrpc_ctx_allocator(ctx);
+	adp_uc_set          failed, all_failed;
+
+	ms->queued_domains   = queued->v;
+	ms->n_queued_domains = queued->n;
+	if (queued->n > 1)
+		qsort(ms->queued_domains, queued->n, sizeof(char *), str_cmp);
+	if (refused->n == 0)
+		return FEDRPC_OK;
+	if (refused_pairs(ctx, &res->valid, refused, &failed, st) != FEDRPC_OK)
+		return st->code;
+	if (adp_uc_union(&res->unconfirmed_absent, &failed, al, &all_failed) !=
+	    FEDRPC_OK)
+		return REF_NOMEM(st);
+	ms->failed_to_send = adp_uc_report(&all_failed, al, &ms->n_failed_to_send);
+	return ms->n_failed_to_send == SIZE_MAX ? REF_NOMEM(st) : FEDRPC_OK;
+}
+
+/* Steps 7 and 8: delivery, then what was not delivered yet, and what
+ * will not be. A send applied before gets its first answer. */
+static fedrpc_code
+deliver(ref_svc *s, fedrpc_ctx *ctx, const adp_check_result *res,
+    const adp_qid *conv, const ref_message *m, int64_t now,
+    ref_status_msg **sent, ref_not_sent **not_sent, bool *repeated,
+    fedrpc_status *st)
+{
+	deliver_tx  a = {s, ctx, &res->valid, conv, m, now, NULL, {0}, false,
+	     FEDRPC__FEDERATION__V1__SEND_MESSAGE_RESPONSE__INIT};
+	ref_domains queued = {0}, refused = {0};
+	fedrpc_code rc;
+
+	if (sending_status(ctx, res, now, &a.status, st) != FEDRPC_OK)
+		return st->code;
+	if ((rc = ref_write(s, ctx, tx_deliver, &a, st)) != FEDRPC_OK)
+		return rc;
+	if (a.repeat) {
+		*repeated = true;
+		if (a.stored.result_case ==
+		    FEDRPC__FEDERATION__V1__SEND_MESSAGE_RESPONSE__RESULT_NOT_SENT)
+			*not_sent = a.stored.not_sent;
+		else
+			*sent = a.stored.sent != NULL ? a.stored.sent : a.status;
+		return FEDRPC_OK;
+	}
+	ref_outbox_settle(s, ctx, &a.outs, true, &queued, &refused);
+	if (add_outcome(ctx, res, a.status, &queued, &refused, st) != FEDRPC_OK)
+		return st->code;
+	*sent = a.status;
 	return FEDRPC_OK;
 }
 
 fedrpc_code
-ref_owner_send(ref_svc *s, fedrpc_ctx *ctx, const adp_qid *sender,
-    uint64_t sender_client, const adp_qid *conv_id,
-    Fedrpc__Federation__V1__UserCiphertexts *const *rcpts, size_t n_rcpts,
-    const Fedrpc__Federation__V1__ClientMismatchStrategy *strategy,
-    ProtobufCBinaryData data, ref_status_msg **sent, ref_not_sent **not_sent,
+ref_owner_send(ref_svc *s, fedrpc_ctx *ctx, const ref_message *m,
+    ref_status_msg **sent, ref_not_sent **not_sent, bool *repeated,
     fedrpc_status *st)
 {
 	adp_check_input  in = {0};
 	adp_check_result res;
 	adp_uc          *r;
 	size_t           n_r = 0;
-	members_tx       a   = {.s = s, .ctx = ctx, .conv_id = conv_id,
-	            .sender = sender};
+	members_tx       a   = {.s = s, .ctx = ctx, .conv_id = m->conv,
+	            .sender = m->sender};
 	int64_t          now = adp_now_ms();
 	fedrpc_code      rc;
 
 	*sent     = NULL;
 	*not_sent = NULL;
-	if (strategy_of(ctx, strategy, &in, st) != FEDRPC_OK ||
-	    recipients_of(ctx, rcpts, n_rcpts, &r, &n_r, st) != FEDRPC_OK)
+	*repeated = false;
+	if (m->message_id.len > REF_MESSAGE_ID_MAX)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "message_id: at most %d bytes", REF_MESSAGE_ID_MAX);
+	if (strategy_of(ctx, m->strategy, &in, st) != FEDRPC_OK ||
+	    recipients_of(ctx, m->rcpts, m->n_rcpts, &r, &n_r, st) != FEDRPC_OK)
 		return st->code;
 	if ((rc = ref_read(s, ctx, tx_members, &a, st)) != FEDRPC_OK)
 		return rc;
@@ -435,9 +502,9 @@ ref_owner_send(ref_svc *s, fedrpc_ctx *ctx, const adp_qid *sender,
 		remote_clients(s, ctx, a.doms.v[d], a.m, a.conv->n_members);
 
 	/* Steps 3 to 5. */
-	in.sender.domain = sender->domain;
-	in.sender.id     = sender->id;
-	in.sender.client = sender_client;
+	in.sender.domain = m->sender->domain;
+	in.sender.id     = m->sender->id;
+	in.sender.client = m->sender_client;
 	in.members       = a.m;
 	in.n_members     = a.conv->n_members;
 	in.recipients    = r;
@@ -452,6 +519,6 @@ ref_owner_send(ref_svc *s, fedrpc_ctx *ctx, const adp_qid *sender,
 	}
 	if (!res.send)
 		return refuse(ctx, &res, now, not_sent, st);
-	return deliver(s, ctx, &res, a.conv->id, sender, sender_client, data,
-	    now, sent, st);
+	return deliver(s, ctx, &res, a.conv->id, m, now, sent, not_sent,
+	    repeated, st);
 }

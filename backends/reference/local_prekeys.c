@@ -147,6 +147,7 @@ claim_remote(ref_svc *s, fedrpc_ctx *ctx, const char *dom,
 					res[i] = cp->users[k];
 		}
 	}
+	ref_remote_ok(s, dom);
 	return FEDRPC_OK;
 
 unreachable:

@@ -1,11 +1,15 @@
 /*
- * The local Users service: registering users and clients. Finding users
- * and profiles is in local_lookup.c, claiming prekeys in local_prekeys.c,
- * DeleteUser in local_delete.c; the service's table is here.
+ * The local Users service: registering users and clients (a removed client
+ * is announced to whoever shares a conversation with its user). Finding
+ * users and profiles is in local_lookup.c, claiming prekeys in
+ * local_prekeys.c, DeleteUser in local_delete.c; the service's table is
+ * here.
  */
 #include <string.h>
 
+#include "backends/reference/delivery.h"
 #include "backends/reference/service.h"
+#include "fedrpc/federation/v1/conversations.fedrpc.h"
 #include "fedrpc/local/v1/users.fedrpc.h"
 
 #define MAX_PREKEYS 100
@@ -156,14 +160,72 @@ h_add_client(void *impl, fedrpc_ctx *ctx,
 	return ref_write(s, ctx, tx_add_client, &c, st);
 }
 
+typedef struct remove_client_tx {
+	ref_call c;
+	ref_outs outs;
+} remove_client_tx;
+
+/* Who shares a conversation with self hears of the removed client: the
+ * other users of ours at once, other domains through the outbox. */
+static fedrpc_code
+tell_client_removed(remove_client_tx *a, fedrpc_store_tx *tx,
+    fedrpc_status *st)
+{
+	const Fedrpc__Local__V1__RemoveClientRequest *req = a->c.req;
+	fedrpc_ctx *ctx = a->c.ctx;
+	Fedrpc__Federation__V1__OnClientRemovedRequest r =
+	    FEDRPC__FEDERATION__V1__ON_CLIENT_REMOVED_REQUEST__INIT;
+	Fedrpc__Local__V1__ClientRemoved cr = FEDRPC__LOCAL__V1__CLIENT_REMOVED__INIT;
+	ref_event  *ev = ref_event_new(ctx, adp_now_ms());
+	ref_domains doms = {0}, users = {0};
+	adp_qid   **convs;
+	size_t      n;
+
+	if (ev == NULL)
+		return REF_NOMEM(st);
+	cr.user            = req->self;
+	cr.client          = req->client;
+	ev->payload_case   = FEDRPC__LOCAL__V1__EVENT__PAYLOAD_CLIENT_REMOVED;
+	ev->client_removed = &cr;
+	if (tx->ops->conversation_list_of_user(tx, req->self, &convs, &n, st) !=
+	    FEDRPC_OK)
+		return st->code;
+	for (size_t i = 0; i < n; i++) {
+		ref_conversation *conv;
+
+		if (ref_conv_get(tx, convs[i], &conv, st) != FEDRPC_OK)
+			return st->code;
+		for (size_t k = 0; conv != NULL && k < conv->n_members; k++) {
+			const adp_qid *m = conv->members[k]->id;
+
+			if (strcmp(m->domain, a->c.s->domain) != 0)
+				ref_domains_add(ctx, &doms, m->domain);
+			else if (strcmp(m->id, req->self->id) != 0)
+				ref_domains_add(ctx, &users, m->id);
+		}
+	}
+	for (size_t i = 0; i < users.n; i++)
+		if (ref_inbox_user(ctx, tx, users.v[i], ev, st) != FEDRPC_OK)
+			return st->code;
+	r.user   = req->self;
+	r.client = req->client;
+	for (size_t i = 0; i < doms.n; i++)
+		if (ref_outbox_put(ctx, tx, doms.v[i],
+		        fedrpc_federation_v1_conversations_on_client_removed_method,
+		        &r.base, NULL, &a->outs, st) != FEDRPC_OK)
+			return st->code;
+	return FEDRPC_OK;
+}
+
 static fedrpc_code
 tx_remove_client(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 {
-	ref_call *c = arg;
-	const Fedrpc__Local__V1__RemoveClientRequest *req = c->req;
+	remove_client_tx *a = arg;
+	const Fedrpc__Local__V1__RemoveClientRequest *req = a->c.req;
 	bool found;
 
-	if (ref_user_require(c->s, tx, req->self, "self", st) != FEDRPC_OK ||
+	a->outs.n = 0;
+	if (ref_user_require(a->c.s, tx, req->self, "self", st) != FEDRPC_OK ||
 	    tx->ops->client_delete(tx, req->self->id, req->client, &found,
 	        st) != FEDRPC_OK)
 		return st->code;
@@ -171,7 +233,7 @@ tx_remove_client(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 		return fedrpc_status_set(st, FEDRPC_NOT_FOUND,
 		    "user %s has no client %llx", req->self->id,
 		    (unsigned long long) req->client);
-	return FEDRPC_OK;
+	return tell_client_removed(a, tx, st);
 }
 
 static fedrpc_code
@@ -179,10 +241,17 @@ h_remove_client(void *impl, fedrpc_ctx *ctx,
     const Fedrpc__Local__V1__RemoveClientRequest *req,
     Fedrpc__Local__V1__RemoveClientResponse *resp, fedrpc_status *st)
 {
-	ref_svc *s = impl;
-	ref_call c = {s, ctx, req, resp};
+	ref_svc         *s           = impl;
+	remove_client_tx a           = {{s, ctx, req, resp}, {0}};
+	ref_domains      unreachable = {0};
+	fedrpc_code      rc;
 
-	return ref_write(s, ctx, tx_remove_client, &c, st);
+	if ((rc = ref_write(s, ctx, tx_remove_client, &a, st)) != FEDRPC_OK)
+		return rc;
+	ref_outbox_settle(s, ctx, &a.outs, true, &unreachable, &unreachable);
+	resp->unreachable_domains   = unreachable.v;
+	resp->n_unreachable_domains = unreachable.n;
+	return FEDRPC_OK;
 }
 
 fedrpc_code

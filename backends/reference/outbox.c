@@ -113,10 +113,10 @@ ref_method_find(const char *full_name)
 	return NULL;
 }
 
-/* Which of the items are still in the outbox (not delivered). */
+/* What became of each item: still pending, refused, or delivered. */
 typedef struct settle_tx {
 	const ref_outs *outs;
-	bool           *left; /* per item */
+	int            *state; /* per item: -1 delivered, else the store's */
 } settle_tx;
 
 static fedrpc_code
@@ -126,17 +126,19 @@ tx_left(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 
 	for (size_t i = 0; i < a->outs->n; i++) {
 		fedrpc_store_outbox_item item;
+		bool                     found;
 
 		if (tx->ops->outbox_get(tx, a->outs->v[i].domain,
-		        a->outs->v[i].seq, &item, &a->left[i], st) != FEDRPC_OK)
+		        a->outs->v[i].seq, &item, &found, st) != FEDRPC_OK)
 			return st->code;
+		a->state[i] = found ? item.state : -1;
 	}
 	return FEDRPC_OK;
 }
 
 void
 ref_outbox_settle(ref_svc *s, fedrpc_ctx *ctx, const ref_outs *outs,
-    ref_domains *undelivered)
+    bool wait, ref_domains *queued, ref_domains *refused)
 {
 	settle_tx     a  = {outs, NULL};
 	fedrpc_status st = {0};
@@ -145,19 +147,24 @@ ref_outbox_settle(ref_svc *s, fedrpc_ctx *ctx, const ref_outs *outs,
 		return;
 	for (size_t i = 0; i < outs->n; i++)
 		ref_delivery_kick(s->delivery, outs->v[i].domain);
-	if (s->dopts.wait_ms != UINT32_MAX)
+	if (wait && s->dopts.wait_ms != UINT32_MAX)
 		ref_delivery_wait(s->delivery, outs, s->dopts.wait_ms);
-	if (undelivered == NULL)
+	if (queued == NULL && refused == NULL)
 		return;
-	if ((a.left = fedrpc_ctx_alloc(ctx, outs->n * sizeof(bool))) == NULL ||
+	if ((a.state = fedrpc_ctx_alloc(ctx, outs->n * sizeof(int))) == NULL ||
 	    ref_read(s, ctx, tx_left, &a, &st) != FEDRPC_OK) {
 		FEDRPC_LOG_WARN("cannot tell which notices were delivered: %s",
 		    st.message);
-		for (size_t i = 0; i < outs->n; i++)
-			ref_domains_add(ctx, undelivered, outs->v[i].domain);
+		for (size_t i = 0; i < outs->n && queued != NULL; i++)
+			ref_domains_add(ctx, queued, outs->v[i].domain);
 		return;
 	}
-	for (size_t i = 0; i < outs->n; i++)
-		if (a.left[i])
-			ref_domains_add(ctx, undelivered, outs->v[i].domain);
+	for (size_t i = 0; i < outs->n; i++) {
+		ref_domains *into = a.state[i] == FEDRPC_STORE_OUTBOX_PENDING
+		    ? queued
+		    : a.state[i] >= 0 ? refused : NULL;
+
+		if (into != NULL)
+			ref_domains_add(ctx, into, outs->v[i].domain);
+	}
 }

@@ -125,7 +125,8 @@ fedrpc_reference_register(void *instance, fedrpc_server *fed,
 	    (ref_register_local_users(local, s, st) != FEDRPC_OK ||
 	        ref_register_local_connections(local, s, st) != FEDRPC_OK ||
 	        ref_register_local_conversations(local, s, st) != FEDRPC_OK ||
-	        ref_register_local_inbox(local, s, st) != FEDRPC_OK))
+	        ref_register_local_inbox(local, s, st) != FEDRPC_OK ||
+	        ref_register_local_delivery(local, s, st) != FEDRPC_OK))
 		return st->code;
 	return FEDRPC_OK;
 }

@@ -182,22 +182,29 @@ fedrpc_code ref_change_events(ref_svc *s, fedrpc_ctx *ctx,
     fedrpc_status *st);
 
 /*
- * The owner tells the other member domains about a change (no transaction
- * held): `before` NULL is a creation. Domains that cannot be told go into
- * `unreachable`.
+ * What the owner owes the other member domains for a change, queued in
+ * the caller's transaction (delivery.h): `before` NULL is a creation.
+ * outs receives the items.
  */
-void ref_change_fanout(ref_svc *s, fedrpc_ctx *ctx,
-    const ref_conversation *before, const ref_conversation *after,
-    const ref_change *change, ref_domains *unreachable);
+struct ref_outs;
+struct ref_once;
+fedrpc_code ref_change_queue(ref_svc *s, fedrpc_ctx *ctx,
+    fedrpc_store_tx *tx, const ref_conversation *before,
+    const ref_conversation *after, const ref_change *change,
+    struct ref_outs *outs, fedrpc_status *st);
 
 /*
  * The owner removes users from a conversation it owns: one transaction
- * (members, events for the members before), then the fan-out. NOT_FOUND
- * when there is no such conversation; users not members are skipped.
- * *after (may be NULL) receives the conversation after the change.
+ * (members, events for the members before, notices queued for member
+ * domains), then the notices settle (waiting for their first attempt with
+ * `wait`). NOT_FOUND when there is no such conversation; users not
+ * members are skipped. With `once` the request is applied once, `answer`
+ * kept as its answer. *after (may be NULL) receives the conversation
+ * after the change; domains not told yet go into `unreachable`.
  */
 fedrpc_code ref_owner_remove(ref_svc *s, fedrpc_ctx *ctx,
     const adp_qid *conv, const adp_qid *actor, adp_qid **users, size_t n,
+    bool wait, const struct ref_once *once, const ProtobufCMessage *answer,
     ref_conversation **after, ref_domains *unreachable, fedrpc_status *st);
 
 /* ---- remote.c: calls to other domains ---- */
@@ -254,12 +261,30 @@ fedrpc_code ref_h_send_message(void *impl, fedrpc_ctx *ctx,
  * (docs/federation-api.md "Sending a message"); exactly one of *sent and
  * *not_sent is set on OK.
  */
-fedrpc_code ref_owner_send(ref_svc *s, fedrpc_ctx *ctx,
-    const adp_qid *sender, uint64_t sender_client, const adp_qid *conv,
-    Fedrpc__Federation__V1__UserCiphertexts *const *rcpts, size_t n_rcpts,
-    const Fedrpc__Federation__V1__ClientMismatchStrategy *strategy,
-    ProtobufCBinaryData data, Fedrpc__Federation__V1__MessageSendingStatus **sent,
-    Fedrpc__Federation__V1__MessageNotSent **not_sent, fedrpc_status *st);
+/* The longest message id a client may choose. */
+#define REF_MESSAGE_ID_MAX 64
+
+/* One message to send, as the owner gets it. */
+typedef struct ref_message {
+	const adp_qid      *sender;
+	uint64_t            sender_client;
+	const adp_qid      *conv;
+	Fedrpc__Federation__V1__UserCiphertexts *const *rcpts;
+	size_t              n_rcpts;
+	const Fedrpc__Federation__V1__ClientMismatchStrategy *strategy;
+	ProtobufCBinaryData data;
+	ProtobufCBinaryData message_id; /* the sender's client's; may be empty */
+	/* The send applied once: a local send, or the federation request
+	 * carrying it (may be NULL). */
+	const struct ref_once *once;
+} ref_message;
+
+/* On OK, exactly one of sent and not_sent is set; repeated says that the
+ * send was applied before (its first answer is given again). */
+fedrpc_code ref_owner_send(ref_svc *s, fedrpc_ctx *ctx, const ref_message *m,
+    Fedrpc__Federation__V1__MessageSendingStatus **sent,
+    Fedrpc__Federation__V1__MessageNotSent **not_sent, bool *repeated,
+    fedrpc_status *st);
 
 /* ---- registration of each service ---- */
 
@@ -276,6 +301,8 @@ fedrpc_code ref_register_local_connections(fedrpc_server *srv, ref_svc *s,
 fedrpc_code ref_register_local_conversations(fedrpc_server *srv,
     ref_svc *s, fedrpc_status *st);
 fedrpc_code ref_register_local_inbox(fedrpc_server *srv, ref_svc *s,
+    fedrpc_status *st);
+fedrpc_code ref_register_local_delivery(fedrpc_server *srv, ref_svc *s,
     fedrpc_status *st);
 
 /* The policy we hold for users of `origin` searching ours. */

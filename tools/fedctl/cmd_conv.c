@@ -1,9 +1,9 @@
 /*
  * fedctl conv: the acting user's group conversations. `create` makes one
  * owned by our domain with members on any domain; `list` and `show` print
- * them (remote ones marked); `add` and `remove` change membership of ours;
- * `leave` leaves any. Domains that could not be told are reported (exit 3),
- * the change stands.
+ * them (remote ones marked); `add` and `remove` change membership of ours,
+ * `rename` its name; `leave` leaves any. Domains not told yet are reported
+ * (exit 3): the change stands and is queued for them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +27,8 @@ conv_help(FILE *out)
 	    "[common options]\n"
 	    "       fedctl conv remove CONV MEMBER...                     "
 	    "[common options]\n"
+	    "       fedctl conv rename CONV NAME                          "
+	    "[common options]\n"
 	    "       fedctl conv leave CONV                                "
 	    "[common options]\n"
 	    "\n"
@@ -38,6 +40,7 @@ conv_help(FILE *out)
 	    "  add     adds members (as admins with --admin) to a "
 	    "conversation of ours\n"
 	    "  remove  removes members from a conversation of ours\n"
+	    "  rename  renames a conversation of ours (NAME \"\": unnamed)\n"
 	    "  leave   leaves a conversation of any domain\n"
 	    "\n"
 	    "CONV is uuid@domain or the exact name of one of the acting "
@@ -443,12 +446,68 @@ out:
 	return rc;
 }
 
+static int
+conv_rename(fedctl_opts *o, int argc, char **argv)
+{
+	Fedrpc__Local__V1__ListConversationsResponse  *list = NULL;
+	Fedrpc__Local__V1__RenameConversationRequest   req =
+	    FEDRPC__LOCAL__V1__RENAME_CONVERSATION_REQUEST__INIT;
+	Fedrpc__Local__V1__RenameConversationResponse *resp = NULL;
+	fedctl_pb_conv *c;
+	fedctl_session  s;
+	fedrpc_status   st = {0};
+	fedctl_pb_qid   self;
+	char          **pos;
+	int             npos, rc;
+
+	if ((rc = fedctl_parse(argc, argv, o, NULL, &pos, &npos)) != 0)
+		return rc < 0 ? FEDCTL_EXIT_OK : rc;
+	if (npos != 2)
+		return fedctl_usage(o, "give a conversation and its new NAME");
+	if ((rc = fedctl_session_open(&s, o, FEDCTL_NEED_USER)) != 0)
+		return rc;
+	if ((rc = fedctl_resolve_conv(&s, pos[0], &list, &c)) != 0)
+		goto out;
+	if (fedctl_is_remote(&s, c->id->domain)) {
+		rc = fedctl_failf(&s, FEDCTL_EXIT_FAILURE,
+		    "%s@%s is owned by %s: only its owner renames it",
+		    c->id->id, c->id->domain, c->id->domain);
+		goto out;
+	}
+	self             = fedctl_self(&s);
+	req.self         = &self;
+	req.conversation = c->id;
+	req.name         = pos[1];
+	if (fedrpc_local_v1_conversations_rename_conversation(
+	        s.ch, &req, &resp, fedctl_call(&s), &st) != FEDRPC_OK) {
+		rc = fedctl_fail(&s, "renaming the conversation", &st);
+		goto out;
+	}
+	if (resp->conversation == NULL) {
+		rc = fedctl_failf(&s, FEDCTL_EXIT_FAILURE,
+		    "the federator sent no conversation");
+		goto out;
+	}
+	show_one(&s, resp->conversation, "renamed", resp->unreachable_domains,
+	    resp->n_unreachable_domains);
+	rc = fedctl_unreachable(
+	    &s, resp->unreachable_domains, resp->n_unreachable_domains);
+out:
+	if (resp != NULL)
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	if (list != NULL)
+		protobuf_c_message_free_unpacked(&list->base, NULL);
+	fedctl_session_close(&s);
+	return rc;
+}
+
 static const fedctl_sub subs[] = {
 	{"create", conv_create},
 	{"list", conv_list},
 	{"show", conv_show},
 	{"add", conv_add},
 	{"remove", conv_remove},
+	{"rename", conv_rename},
 	{"leave", conv_leave},
 	{NULL, NULL},
 };

@@ -38,6 +38,10 @@ extern const fedctl_cmd fedctl_cmd_conv;
 extern const fedctl_cmd fedctl_cmd_send;
 extern const fedctl_cmd fedctl_cmd_inbox;
 extern const fedctl_cmd fedctl_cmd_ack;
+/* What became of the acting user's messages (cmd_sent.c). */
+extern const fedctl_cmd fedctl_cmd_sent;
+/* Delivery queues to other domains, for operators (cmd_queue.c). */
+extern const fedctl_cmd fedctl_cmd_queue;
 
 /* Prints "fedctl <cmd>: <message>" on stderr. */
 void fedctl_error(const char *cmd, const char *fmt, ...)

@@ -330,9 +330,10 @@ fedctl_unreachable(fedctl_session *s, char *const *domains, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		fprintf(stderr,
-		    "fedctl %s: warning: %s could not be reached [federation "
-		    "failure]\n",
-		    s->o->cmd, domains[i]);
+		    "fedctl %s: warning: %s could not be reached; queued for "
+		    "%s (delivered when it is back; see fedctl queue) "
+		    "[federation failure]\n",
+		    s->o->cmd, domains[i], domains[i]);
 	return n > 0 ? FEDCTL_EXIT_REMOTE : FEDCTL_EXIT_OK;
 }
 

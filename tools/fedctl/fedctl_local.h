@@ -138,8 +138,9 @@ int fedctl_failf(fedctl_session *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
- * Domains a call could not reach (a partial result): a warning on stderr
- * per domain; returns FEDCTL_EXIT_REMOTE if there are any, else 0.
+ * Domains a call could not reach yet (a partial result: what they are owed
+ * is queued by the federator): a warning on stderr per domain; returns
+ * FEDCTL_EXIT_REMOTE if there are any, else 0.
  */
 int fedctl_unreachable(
     fedctl_session *s, char *const *domains, size_t n);

@@ -28,6 +28,9 @@ static const fedctl_cmd *const commands[] = {
     &fedctl_cmd_send,
     &fedctl_cmd_inbox,
     &fedctl_cmd_ack,
+    &fedctl_cmd_sent,
+    /* operators' commands */
+    &fedctl_cmd_queue,
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -75,6 +75,12 @@ const fedrpc_method fedrpc_federation_v1_conversations_methods[] = {
 		.input     = &fedrpc__federation__v1__on_user_deleted_conversations_request__descriptor,
 		.output    = &fedrpc__federation__v1__on_user_deleted_conversations_response__descriptor,
 	},
+	[FEDRPC_FEDERATION_V1_CONVERSATIONS_ON_CLIENT_REMOVED_INDEX] = {
+		.full_name = "fedrpc.federation.v1.Conversations/OnClientRemoved",
+		.name      = "OnClientRemoved",
+		.input     = &fedrpc__federation__v1__on_client_removed_request__descriptor,
+		.output    = &fedrpc__federation__v1__on_client_removed_response__descriptor,
+	},
 };
 
 const fedrpc_service fedrpc_federation_v1_conversations_service = {
@@ -633,6 +639,84 @@ fedrpc_federation_v1_conversations_on_user_deleted_conversations_thunk(
 	    st);
 }
 
+/* ---- OnClientRemoved ---- */
+
+fedrpc_code
+fedrpc_federation_v1_conversations_on_client_removed(fedrpc_channel *ch,
+    const Fedrpc__Federation__V1__OnClientRemovedRequest *req,
+    Fedrpc__Federation__V1__OnClientRemovedResponse **resp,
+    const fedrpc_call_opts *opts, fedrpc_status *st)
+{
+	ProtobufCMessage *out = NULL;
+	fedrpc_code       rc;
+
+	rc = fedrpc_channel_call(ch,
+	    fedrpc_federation_v1_conversations_on_client_removed_method,
+	    (const ProtobufCMessage *) req, &out, opts, st);
+	*resp = (Fedrpc__Federation__V1__OnClientRemovedResponse *) out;
+	return rc;
+}
+
+/*
+ * Restores the typed callback of a call from
+ * fedrpc_federation_v1_conversations_on_client_removed_async().
+ */
+static void
+fedrpc_federation_v1_conversations_on_client_removed_done(void *arg,
+    const fedrpc_status *st, ProtobufCMessage *resp)
+{
+	struct fedrpc_stub_pending *p = arg;
+	void *cb_arg = p->arg;
+	fedrpc_federation_v1_conversations_on_client_removed_cb cb;
+
+	cb = (fedrpc_federation_v1_conversations_on_client_removed_cb) p->cb;
+	free(p);
+	cb(cb_arg, st, (Fedrpc__Federation__V1__OnClientRemovedResponse *) resp);
+}
+
+fedrpc_code
+fedrpc_federation_v1_conversations_on_client_removed_async(fedrpc_channel *ch,
+    const Fedrpc__Federation__V1__OnClientRemovedRequest *req,
+    const fedrpc_call_opts *opts,
+    fedrpc_federation_v1_conversations_on_client_removed_cb cb, void *arg,
+    fedrpc_call **callp, fedrpc_status *st)
+{
+	struct fedrpc_stub_pending *p;
+	fedrpc_code                 rc;
+
+	if (cb == NULL)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "fedrpc.federation.v1.Conversations/OnClientRemoved: no callback");
+	if ((p = fedrpc_stub_pending_new((fedrpc_fnptr) cb, arg)) == NULL)
+		return fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
+		    "fedrpc.federation.v1.Conversations/OnClientRemoved: out of memory");
+	rc = fedrpc_channel_call_async(ch,
+	    fedrpc_federation_v1_conversations_on_client_removed_method,
+	    (const ProtobufCMessage *) req, opts,
+	    fedrpc_federation_v1_conversations_on_client_removed_done, p, callp,
+	    st);
+	if (rc != FEDRPC_OK)
+		free(p); /* the callback will never run */
+	return rc;
+}
+
+/*
+ * Calls the typed OnClientRemoved handler that
+ * fedrpc_federation_v1_conversations_register() stored.
+ */
+static fedrpc_code
+fedrpc_federation_v1_conversations_on_client_removed_thunk(
+    const fedrpc_handler *h, fedrpc_ctx *ctx, const ProtobufCMessage *req,
+    ProtobufCMessage *resp, fedrpc_status *st)
+{
+	fedrpc_federation_v1_conversations_on_client_removed_handler_fn fn;
+
+	fn = (fedrpc_federation_v1_conversations_on_client_removed_handler_fn) h->typed;
+	return fn(h->impl, ctx,
+	    (const Fedrpc__Federation__V1__OnClientRemovedRequest *) req,
+	    (Fedrpc__Federation__V1__OnClientRemovedResponse *) resp, st);
+}
+
 /* ---- Conversations: registration ---- */
 
 fedrpc_code
@@ -716,6 +800,17 @@ fedrpc_federation_v1_conversations_register(fedrpc_server *srv,
 			.method = fedrpc_federation_v1_conversations_on_user_deleted_conversations_method,
 			.fn     = fedrpc_federation_v1_conversations_on_user_deleted_conversations_thunk,
 			.typed  = (fedrpc_fnptr) h->on_user_deleted_conversations,
+			.impl   = impl,
+		};
+
+		if ((rc = fedrpc_server_add_handler(srv, &reg, st)) != FEDRPC_OK)
+			return rc;
+	}
+	if (h->on_client_removed != NULL) {
+		const fedrpc_handler reg = {
+			.method = fedrpc_federation_v1_conversations_on_client_removed_method,
+			.fn     = fedrpc_federation_v1_conversations_on_client_removed_thunk,
+			.typed  = (fedrpc_fnptr) h->on_client_removed,
 			.impl   = impl,
 		};
 

@@ -37,7 +37,8 @@ enum {
 	FEDRPC_FEDERATION_V1_CONVERSATIONS_SEND_MESSAGE_INDEX = 4,
 	FEDRPC_FEDERATION_V1_CONVERSATIONS_ON_MESSAGE_SENT_INDEX = 5,
 	FEDRPC_FEDERATION_V1_CONVERSATIONS_ON_USER_DELETED_CONVERSATIONS_INDEX = 6,
-	FEDRPC_FEDERATION_V1_CONVERSATIONS_N_METHODS = 7
+	FEDRPC_FEDERATION_V1_CONVERSATIONS_ON_CLIENT_REMOVED_INDEX = 7,
+	FEDRPC_FEDERATION_V1_CONVERSATIONS_N_METHODS = 8
 };
 
 /* The service's methods: wire names and message types. */
@@ -475,6 +476,68 @@ typedef fedrpc_code (*fedrpc_federation_v1_conversations_on_user_deleted_convers
     fedrpc_status *st);
 
 /*
+ * ---- OnClientRemoved ----
+ *
+ * request:  OnClientRemovedRequest
+ * response: OnClientRemovedResponse
+ *
+ * Tells a backend whose users share a conversation with the user that one
+ * of the user's clients was removed, so that their clients stop
+ * encrypting for it (Wire: on-client-removed).
+ */
+
+/* fedrpc.federation.v1.Conversations/OnClientRemoved */
+#define fedrpc_federation_v1_conversations_on_client_removed_method \
+	(&fedrpc_federation_v1_conversations_methods[FEDRPC_FEDERATION_V1_CONVERSATIONS_ON_CLIENT_REMOVED_INDEX])
+
+/*
+ * Calls OnClientRemoved and waits for the reply. On FEDRPC_OK *resp receives
+ * the response, which the caller frees with
+ * protobuf_c_message_free_unpacked(&(*resp)->base, NULL); otherwise *resp is
+ * NULL and st says why. opts may be NULL.
+ */
+fedrpc_code fedrpc_federation_v1_conversations_on_client_removed(
+    fedrpc_channel *ch,
+    const Fedrpc__Federation__V1__OnClientRemovedRequest *req,
+    Fedrpc__Federation__V1__OnClientRemovedResponse **resp,
+    const fedrpc_call_opts *opts, fedrpc_status *st);
+
+/*
+ * Completion of fedrpc_federation_v1_conversations_on_client_removed_async(),
+ * run exactly once on an nng thread (it must not block). resp is NULL unless
+ * st->code is OK; the callback then owns it and frees it with
+ * protobuf_c_message_free_unpacked(&resp->base, NULL). st is only valid during
+ * the callback.
+ */
+typedef void (*fedrpc_federation_v1_conversations_on_client_removed_cb)(
+    void *arg, const fedrpc_status *st,
+    Fedrpc__Federation__V1__OnClientRemovedResponse *resp);
+
+/*
+ * Starts OnClientRemoved and returns at once. On FEDRPC_OK cb runs exactly once
+ * with arg; otherwise it never runs and st says why. If callp is not NULL it
+ * receives a handle for fedrpc_call_cancel(), which the caller releases with
+ * fedrpc_call_release(). opts may be NULL.
+ */
+fedrpc_code fedrpc_federation_v1_conversations_on_client_removed_async(
+    fedrpc_channel *ch,
+    const Fedrpc__Federation__V1__OnClientRemovedRequest *req,
+    const fedrpc_call_opts *opts,
+    fedrpc_federation_v1_conversations_on_client_removed_cb cb, void *arg,
+    fedrpc_call **callp, fedrpc_status *st);
+
+/*
+ * Serves OnClientRemoved: req is the decoded request, resp an empty response to
+ * fill, its memory from fedrpc_ctx_alloc() and friends (freed after the reply).
+ * Returns FEDRPC_OK, or a code with a message set in st, and then no response
+ * is sent. Runs on a server worker thread and may block.
+ */
+typedef fedrpc_code (*fedrpc_federation_v1_conversations_on_client_removed_handler_fn)(
+    void *impl, fedrpc_ctx *ctx,
+    const Fedrpc__Federation__V1__OnClientRemovedRequest *req,
+    Fedrpc__Federation__V1__OnClientRemovedResponse *resp, fedrpc_status *st);
+
+/*
  * Server skeleton of fedrpc.federation.v1.Conversations: a handler per method.
  * A NULL handler leaves its method unserved (callers get UNIMPLEMENTED).
  */
@@ -510,6 +573,11 @@ typedef struct fedrpc_federation_v1_conversations_handlers {
 	 * (OnUserDeletedConversationsResponse)
 	 */
 	fedrpc_federation_v1_conversations_on_user_deleted_conversations_handler_fn on_user_deleted_conversations;
+	/*
+	 * OnClientRemoved(OnClientRemovedRequest) returns
+	 * (OnClientRemovedResponse)
+	 */
+	fedrpc_federation_v1_conversations_on_client_removed_handler_fn on_client_removed;
 } fedrpc_federation_v1_conversations_handlers;
 
 /*

@@ -772,6 +772,96 @@ void   fedrpc__federation__v1__on_user_deleted_conversations_response__free_unpa
   assert(message->base.descriptor == &fedrpc__federation__v1__on_user_deleted_conversations_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fedrpc__federation__v1__on_client_removed_request__init
+                     (Fedrpc__Federation__V1__OnClientRemovedRequest         *message)
+{
+  static const Fedrpc__Federation__V1__OnClientRemovedRequest init_value = FEDRPC__FEDERATION__V1__ON_CLIENT_REMOVED_REQUEST__INIT;
+  *message = init_value;
+}
+size_t fedrpc__federation__v1__on_client_removed_request__get_packed_size
+                     (const Fedrpc__Federation__V1__OnClientRemovedRequest *message)
+{
+  assert(message->base.descriptor == &fedrpc__federation__v1__on_client_removed_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedrpc__federation__v1__on_client_removed_request__pack
+                     (const Fedrpc__Federation__V1__OnClientRemovedRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedrpc__federation__v1__on_client_removed_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedrpc__federation__v1__on_client_removed_request__pack_to_buffer
+                     (const Fedrpc__Federation__V1__OnClientRemovedRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedrpc__federation__v1__on_client_removed_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedrpc__Federation__V1__OnClientRemovedRequest *
+       fedrpc__federation__v1__on_client_removed_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedrpc__Federation__V1__OnClientRemovedRequest *)
+     protobuf_c_message_unpack (&fedrpc__federation__v1__on_client_removed_request__descriptor,
+                                allocator, len, data);
+}
+void   fedrpc__federation__v1__on_client_removed_request__free_unpacked
+                     (Fedrpc__Federation__V1__OnClientRemovedRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedrpc__federation__v1__on_client_removed_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fedrpc__federation__v1__on_client_removed_response__init
+                     (Fedrpc__Federation__V1__OnClientRemovedResponse         *message)
+{
+  static const Fedrpc__Federation__V1__OnClientRemovedResponse init_value = FEDRPC__FEDERATION__V1__ON_CLIENT_REMOVED_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t fedrpc__federation__v1__on_client_removed_response__get_packed_size
+                     (const Fedrpc__Federation__V1__OnClientRemovedResponse *message)
+{
+  assert(message->base.descriptor == &fedrpc__federation__v1__on_client_removed_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedrpc__federation__v1__on_client_removed_response__pack
+                     (const Fedrpc__Federation__V1__OnClientRemovedResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedrpc__federation__v1__on_client_removed_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedrpc__federation__v1__on_client_removed_response__pack_to_buffer
+                     (const Fedrpc__Federation__V1__OnClientRemovedResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedrpc__federation__v1__on_client_removed_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedrpc__Federation__V1__OnClientRemovedResponse *
+       fedrpc__federation__v1__on_client_removed_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedrpc__Federation__V1__OnClientRemovedResponse *)
+     protobuf_c_message_unpack (&fedrpc__federation__v1__on_client_removed_response__descriptor,
+                                allocator, len, data);
+}
+void   fedrpc__federation__v1__on_client_removed_response__free_unpacked
+                     (Fedrpc__Federation__V1__OnClientRemovedResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedrpc__federation__v1__on_client_removed_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor fedrpc__federation__v1__on_conversation_created_request__field_descriptors[1] =
 {
   {
@@ -1031,7 +1121,7 @@ const ProtobufCMessageDescriptor fedrpc__federation__v1__conversation_renamed__d
   (ProtobufCMessageInit) fedrpc__federation__v1__conversation_renamed__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedrpc__federation__v1__on_conversation_updated_request__field_descriptors[7] =
+static const ProtobufCFieldDescriptor fedrpc__federation__v1__on_conversation_updated_request__field_descriptors[8] =
 {
   {
     "time_unix_ms",
@@ -1117,9 +1207,22 @@ static const ProtobufCFieldDescriptor fedrpc__federation__v1__on_conversation_up
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "after",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Federation__V1__OnConversationUpdatedRequest, after),
+    &fedrpc__federation__v1__conversation__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedrpc__federation__v1__on_conversation_updated_request__field_indices_by_name[] = {
   1,   /* field[1] = actor */
+  7,   /* field[7] = after */
   3,   /* field[3] = already_present_users */
   2,   /* field[2] = conversation */
   4,   /* field[4] = members_added */
@@ -1130,7 +1233,7 @@ static const unsigned fedrpc__federation__v1__on_conversation_updated_request__f
 static const ProtobufCIntRange fedrpc__federation__v1__on_conversation_updated_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor fedrpc__federation__v1__on_conversation_updated_request__descriptor =
 {
@@ -1140,7 +1243,7 @@ const ProtobufCMessageDescriptor fedrpc__federation__v1__on_conversation_updated
   "Fedrpc__Federation__V1__OnConversationUpdatedRequest",
   "fedrpc.federation.v1",
   sizeof(Fedrpc__Federation__V1__OnConversationUpdatedRequest),
-  7,
+  8,
   fedrpc__federation__v1__on_conversation_updated_request__field_descriptors,
   fedrpc__federation__v1__on_conversation_updated_request__field_indices_by_name,
   1,  fedrpc__federation__v1__on_conversation_updated_request__number_ranges,
@@ -1288,7 +1391,7 @@ const ProtobufCMessageDescriptor fedrpc__federation__v1__leave_conversation_resp
   (ProtobufCMessageInit) fedrpc__federation__v1__leave_conversation_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedrpc__federation__v1__send_message_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor fedrpc__federation__v1__send_message_request__field_descriptors[7] =
 {
   {
     "sender",
@@ -1362,10 +1465,23 @@ static const ProtobufCFieldDescriptor fedrpc__federation__v1__send_message_reque
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "message_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Federation__V1__SendMessageRequest, message_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedrpc__federation__v1__send_message_request__field_indices_by_name[] = {
   2,   /* field[2] = conversation */
   5,   /* field[5] = data */
+  6,   /* field[6] = message_id */
   3,   /* field[3] = recipients */
   0,   /* field[0] = sender */
   1,   /* field[1] = sender_client */
@@ -1374,7 +1490,7 @@ static const unsigned fedrpc__federation__v1__send_message_request__field_indice
 static const ProtobufCIntRange fedrpc__federation__v1__send_message_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor fedrpc__federation__v1__send_message_request__descriptor =
 {
@@ -1384,7 +1500,7 @@ const ProtobufCMessageDescriptor fedrpc__federation__v1__send_message_request__d
   "Fedrpc__Federation__V1__SendMessageRequest",
   "fedrpc.federation.v1",
   sizeof(Fedrpc__Federation__V1__SendMessageRequest),
-  6,
+  7,
   fedrpc__federation__v1__send_message_request__field_descriptors,
   fedrpc__federation__v1__send_message_request__field_indices_by_name,
   1,  fedrpc__federation__v1__send_message_request__number_ranges,
@@ -1442,7 +1558,7 @@ const ProtobufCMessageDescriptor fedrpc__federation__v1__send_message_response__
   (ProtobufCMessageInit) fedrpc__federation__v1__send_message_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedrpc__federation__v1__on_message_sent_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor fedrpc__federation__v1__on_message_sent_request__field_descriptors[7] =
 {
   {
     "time_unix_ms",
@@ -1516,10 +1632,23 @@ static const ProtobufCFieldDescriptor fedrpc__federation__v1__on_message_sent_re
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "message_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Federation__V1__OnMessageSentRequest, message_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedrpc__federation__v1__on_message_sent_request__field_indices_by_name[] = {
   1,   /* field[1] = conversation */
   5,   /* field[5] = data */
+  6,   /* field[6] = message_id */
   4,   /* field[4] = recipients */
   2,   /* field[2] = sender */
   3,   /* field[3] = sender_client */
@@ -1528,7 +1657,7 @@ static const unsigned fedrpc__federation__v1__on_message_sent_request__field_ind
 static const ProtobufCIntRange fedrpc__federation__v1__on_message_sent_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor fedrpc__federation__v1__on_message_sent_request__descriptor =
 {
@@ -1538,7 +1667,7 @@ const ProtobufCMessageDescriptor fedrpc__federation__v1__on_message_sent_request
   "Fedrpc__Federation__V1__OnMessageSentRequest",
   "fedrpc.federation.v1",
   sizeof(Fedrpc__Federation__V1__OnMessageSentRequest),
-  6,
+  7,
   fedrpc__federation__v1__on_message_sent_request__field_descriptors,
   fedrpc__federation__v1__on_message_sent_request__field_indices_by_name,
   1,  fedrpc__federation__v1__on_message_sent_request__number_ranges,
@@ -1632,7 +1761,76 @@ const ProtobufCMessageDescriptor fedrpc__federation__v1__on_user_deleted_convers
   (ProtobufCMessageInit) fedrpc__federation__v1__on_user_deleted_conversations_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor fedrpc__federation__v1__conversations__method_descriptors[7] =
+static const ProtobufCFieldDescriptor fedrpc__federation__v1__on_client_removed_request__field_descriptors[2] =
+{
+  {
+    "user",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Federation__V1__OnClientRemovedRequest, user),
+    &fedrpc__federation__v1__qualified_id__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Federation__V1__OnClientRemovedRequest, client),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedrpc__federation__v1__on_client_removed_request__field_indices_by_name[] = {
+  1,   /* field[1] = client */
+  0,   /* field[0] = user */
+};
+static const ProtobufCIntRange fedrpc__federation__v1__on_client_removed_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor fedrpc__federation__v1__on_client_removed_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedrpc.federation.v1.OnClientRemovedRequest",
+  "OnClientRemovedRequest",
+  "Fedrpc__Federation__V1__OnClientRemovedRequest",
+  "fedrpc.federation.v1",
+  sizeof(Fedrpc__Federation__V1__OnClientRemovedRequest),
+  2,
+  fedrpc__federation__v1__on_client_removed_request__field_descriptors,
+  fedrpc__federation__v1__on_client_removed_request__field_indices_by_name,
+  1,  fedrpc__federation__v1__on_client_removed_request__number_ranges,
+  (ProtobufCMessageInit) fedrpc__federation__v1__on_client_removed_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define fedrpc__federation__v1__on_client_removed_response__field_descriptors NULL
+#define fedrpc__federation__v1__on_client_removed_response__field_indices_by_name NULL
+#define fedrpc__federation__v1__on_client_removed_response__number_ranges NULL
+const ProtobufCMessageDescriptor fedrpc__federation__v1__on_client_removed_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedrpc.federation.v1.OnClientRemovedResponse",
+  "OnClientRemovedResponse",
+  "Fedrpc__Federation__V1__OnClientRemovedResponse",
+  "fedrpc.federation.v1",
+  sizeof(Fedrpc__Federation__V1__OnClientRemovedResponse),
+  0,
+  fedrpc__federation__v1__on_client_removed_response__field_descriptors,
+  fedrpc__federation__v1__on_client_removed_response__field_indices_by_name,
+  0,  fedrpc__federation__v1__on_client_removed_response__number_ranges,
+  (ProtobufCMessageInit) fedrpc__federation__v1__on_client_removed_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCMethodDescriptor fedrpc__federation__v1__conversations__method_descriptors[8] =
 {
   { "OnConversationCreated", &fedrpc__federation__v1__on_conversation_created_request__descriptor, &fedrpc__federation__v1__on_conversation_created_response__descriptor },
   { "GetConversations", &fedrpc__federation__v1__get_conversations_request__descriptor, &fedrpc__federation__v1__get_conversations_response__descriptor },
@@ -1641,10 +1839,12 @@ static const ProtobufCMethodDescriptor fedrpc__federation__v1__conversations__me
   { "SendMessage", &fedrpc__federation__v1__send_message_request__descriptor, &fedrpc__federation__v1__send_message_response__descriptor },
   { "OnMessageSent", &fedrpc__federation__v1__on_message_sent_request__descriptor, &fedrpc__federation__v1__on_message_sent_response__descriptor },
   { "OnUserDeletedConversations", &fedrpc__federation__v1__on_user_deleted_conversations_request__descriptor, &fedrpc__federation__v1__on_user_deleted_conversations_response__descriptor },
+  { "OnClientRemoved", &fedrpc__federation__v1__on_client_removed_request__descriptor, &fedrpc__federation__v1__on_client_removed_response__descriptor },
 };
 const unsigned fedrpc__federation__v1__conversations__method_indices_by_name[] = {
   1,        /* GetConversations */
   3,        /* LeaveConversation */
+  7,        /* OnClientRemoved */
   0,        /* OnConversationCreated */
   2,        /* OnConversationUpdated */
   5,        /* OnMessageSent */
@@ -1658,7 +1858,7 @@ const ProtobufCServiceDescriptor fedrpc__federation__v1__conversations__descript
   "Conversations",
   "Fedrpc__Federation__V1__Conversations",
   "fedrpc.federation.v1",
-  7,
+  8,
   fedrpc__federation__v1__conversations__method_descriptors,
   fedrpc__federation__v1__conversations__method_indices_by_name
 };
@@ -1717,6 +1917,14 @@ void fedrpc__federation__v1__conversations__on_user_deleted_conversations(Protob
 {
   assert(service->descriptor == &fedrpc__federation__v1__conversations__descriptor);
   service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void fedrpc__federation__v1__conversations__on_client_removed(ProtobufCService *service,
+                                                              const Fedrpc__Federation__V1__OnClientRemovedRequest *input,
+                                                              Fedrpc__Federation__V1__OnClientRemovedResponse_Closure closure,
+                                                              void *closure_data)
+{
+  assert(service->descriptor == &fedrpc__federation__v1__conversations__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void fedrpc__federation__v1__conversations__init (Fedrpc__Federation__V1__Conversations_Service *service,
                                                   Fedrpc__Federation__V1__Conversations_ServiceDestroy destroy)

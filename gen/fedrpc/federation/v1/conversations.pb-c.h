@@ -34,6 +34,8 @@ typedef struct Fedrpc__Federation__V1__OnMessageSentRequest Fedrpc__Federation__
 typedef struct Fedrpc__Federation__V1__OnMessageSentResponse Fedrpc__Federation__V1__OnMessageSentResponse;
 typedef struct Fedrpc__Federation__V1__OnUserDeletedConversationsRequest Fedrpc__Federation__V1__OnUserDeletedConversationsRequest;
 typedef struct Fedrpc__Federation__V1__OnUserDeletedConversationsResponse Fedrpc__Federation__V1__OnUserDeletedConversationsResponse;
+typedef struct Fedrpc__Federation__V1__OnClientRemovedRequest Fedrpc__Federation__V1__OnClientRemovedRequest;
+typedef struct Fedrpc__Federation__V1__OnClientRemovedResponse Fedrpc__Federation__V1__OnClientRemovedResponse;
 
 
 /* --- enums --- */
@@ -203,6 +205,14 @@ struct  Fedrpc__Federation__V1__OnConversationUpdatedRequest
    */
   size_t n_already_present_users;
   Fedrpc__Federation__V1__QualifiedId **already_present_users;
+  /*
+   * The conversation after the change, with its version: every member
+   * (when the target domain still has members; else none), roles and name.
+   * A backend that missed earlier changes (a notice refused and moved
+   * aside) repairs its copy from it; one whose copy has this version or a
+   * newer one ignores the notice. Unset: older owners.
+   */
+  Fedrpc__Federation__V1__Conversation *after;
   Fedrpc__Federation__V1__OnConversationUpdatedRequest__ActionCase action_case;
   union {
     /*
@@ -221,7 +231,7 @@ struct  Fedrpc__Federation__V1__OnConversationUpdatedRequest
 };
 #define FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__federation__v1__on_conversation_updated_request__descriptor) \
-    , 0, NULL, NULL, 0,NULL, FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__ACTION__NOT_SET, {0} }
+    , 0, NULL, NULL, 0,NULL, NULL, FEDRPC__FEDERATION__V1__ON_CONVERSATION_UPDATED_REQUEST__ACTION__NOT_SET, {0} }
 
 
 struct  Fedrpc__Federation__V1__OnConversationUpdatedResponse
@@ -291,10 +301,15 @@ struct  Fedrpc__Federation__V1__SendMessageRequest
    * Extra data sent unchanged to every recipient (Wire's blob); may be empty.
    */
   ProtobufCBinaryData data;
+  /*
+   * The id the sender's client gave the message (up to 64 bytes; may be
+   * empty), passed on to every recipient.
+   */
+  ProtobufCBinaryData message_id;
 };
 #define FEDRPC__FEDERATION__V1__SEND_MESSAGE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__federation__v1__send_message_request__descriptor) \
-    , NULL, 0, NULL, 0,NULL, NULL, {0,NULL} }
+    , NULL, 0, NULL, 0,NULL, NULL, {0,NULL}, {0,NULL} }
 
 
 typedef enum {
@@ -352,10 +367,14 @@ struct  Fedrpc__Federation__V1__OnMessageSentRequest
    * The message's extra data, the same for every recipient.
    */
   ProtobufCBinaryData data;
+  /*
+   * The id the sender's client gave the message (may be empty).
+   */
+  ProtobufCBinaryData message_id;
 };
 #define FEDRPC__FEDERATION__V1__ON_MESSAGE_SENT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__federation__v1__on_message_sent_request__descriptor) \
-    , 0, NULL, NULL, 0, 0,NULL, {0,NULL} }
+    , 0, NULL, NULL, 0, 0,NULL, {0,NULL}, {0,NULL} }
 
 
 struct  Fedrpc__Federation__V1__OnMessageSentResponse
@@ -391,6 +410,33 @@ struct  Fedrpc__Federation__V1__OnUserDeletedConversationsResponse
 };
 #define FEDRPC__FEDERATION__V1__ON_USER_DELETED_CONVERSATIONS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__federation__v1__on_user_deleted_conversations_response__descriptor) \
+     }
+
+
+struct  Fedrpc__Federation__V1__OnClientRemovedRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The user whose client was removed, of the origin domain (else
+   * PERMISSION_DENIED).
+   */
+  Fedrpc__Federation__V1__QualifiedId *user;
+  /*
+   * The removed client.
+   */
+  uint64_t client;
+};
+#define FEDRPC__FEDERATION__V1__ON_CLIENT_REMOVED_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedrpc__federation__v1__on_client_removed_request__descriptor) \
+    , NULL, 0 }
+
+
+struct  Fedrpc__Federation__V1__OnClientRemovedResponse
+{
+  ProtobufCMessage base;
+};
+#define FEDRPC__FEDERATION__V1__ON_CLIENT_REMOVED_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedrpc__federation__v1__on_client_removed_response__descriptor) \
      }
 
 
@@ -717,6 +763,44 @@ Fedrpc__Federation__V1__OnUserDeletedConversationsResponse *
 void   fedrpc__federation__v1__on_user_deleted_conversations_response__free_unpacked
                      (Fedrpc__Federation__V1__OnUserDeletedConversationsResponse *message,
                       ProtobufCAllocator *allocator);
+/* Fedrpc__Federation__V1__OnClientRemovedRequest methods */
+void   fedrpc__federation__v1__on_client_removed_request__init
+                     (Fedrpc__Federation__V1__OnClientRemovedRequest         *message);
+size_t fedrpc__federation__v1__on_client_removed_request__get_packed_size
+                     (const Fedrpc__Federation__V1__OnClientRemovedRequest   *message);
+size_t fedrpc__federation__v1__on_client_removed_request__pack
+                     (const Fedrpc__Federation__V1__OnClientRemovedRequest   *message,
+                      uint8_t             *out);
+size_t fedrpc__federation__v1__on_client_removed_request__pack_to_buffer
+                     (const Fedrpc__Federation__V1__OnClientRemovedRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Fedrpc__Federation__V1__OnClientRemovedRequest *
+       fedrpc__federation__v1__on_client_removed_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedrpc__federation__v1__on_client_removed_request__free_unpacked
+                     (Fedrpc__Federation__V1__OnClientRemovedRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Fedrpc__Federation__V1__OnClientRemovedResponse methods */
+void   fedrpc__federation__v1__on_client_removed_response__init
+                     (Fedrpc__Federation__V1__OnClientRemovedResponse         *message);
+size_t fedrpc__federation__v1__on_client_removed_response__get_packed_size
+                     (const Fedrpc__Federation__V1__OnClientRemovedResponse   *message);
+size_t fedrpc__federation__v1__on_client_removed_response__pack
+                     (const Fedrpc__Federation__V1__OnClientRemovedResponse   *message,
+                      uint8_t             *out);
+size_t fedrpc__federation__v1__on_client_removed_response__pack_to_buffer
+                     (const Fedrpc__Federation__V1__OnClientRemovedResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Fedrpc__Federation__V1__OnClientRemovedResponse *
+       fedrpc__federation__v1__on_client_removed_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedrpc__federation__v1__on_client_removed_response__free_unpacked
+                     (Fedrpc__Federation__V1__OnClientRemovedResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Fedrpc__Federation__V1__OnConversationCreatedRequest_Closure)
@@ -770,6 +854,12 @@ typedef void (*Fedrpc__Federation__V1__OnUserDeletedConversationsRequest_Closure
 typedef void (*Fedrpc__Federation__V1__OnUserDeletedConversationsResponse_Closure)
                  (const Fedrpc__Federation__V1__OnUserDeletedConversationsResponse *message,
                   void *closure_data);
+typedef void (*Fedrpc__Federation__V1__OnClientRemovedRequest_Closure)
+                 (const Fedrpc__Federation__V1__OnClientRemovedRequest *message,
+                  void *closure_data);
+typedef void (*Fedrpc__Federation__V1__OnClientRemovedResponse_Closure)
+                 (const Fedrpc__Federation__V1__OnClientRemovedResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -805,6 +895,10 @@ struct Fedrpc__Federation__V1__Conversations_Service
                                         const Fedrpc__Federation__V1__OnUserDeletedConversationsRequest *input,
                                         Fedrpc__Federation__V1__OnUserDeletedConversationsResponse_Closure closure,
                                         void *closure_data);
+  void (*on_client_removed)(Fedrpc__Federation__V1__Conversations_Service *service,
+                            const Fedrpc__Federation__V1__OnClientRemovedRequest *input,
+                            Fedrpc__Federation__V1__OnClientRemovedResponse_Closure closure,
+                            void *closure_data);
 };
 typedef void (*Fedrpc__Federation__V1__Conversations_ServiceDestroy)(Fedrpc__Federation__V1__Conversations_Service *);
 void fedrpc__federation__v1__conversations__init (Fedrpc__Federation__V1__Conversations_Service *service,
@@ -819,7 +913,8 @@ void fedrpc__federation__v1__conversations__init (Fedrpc__Federation__V1__Conver
       function_prefix__ ## leave_conversation,\
       function_prefix__ ## send_message,\
       function_prefix__ ## on_message_sent,\
-      function_prefix__ ## on_user_deleted_conversations  }
+      function_prefix__ ## on_user_deleted_conversations,\
+      function_prefix__ ## on_client_removed  }
 void fedrpc__federation__v1__conversations__on_conversation_created(ProtobufCService *service,
                                                                     const Fedrpc__Federation__V1__OnConversationCreatedRequest *input,
                                                                     Fedrpc__Federation__V1__OnConversationCreatedResponse_Closure closure,
@@ -848,6 +943,10 @@ void fedrpc__federation__v1__conversations__on_user_deleted_conversations(Protob
                                                                           const Fedrpc__Federation__V1__OnUserDeletedConversationsRequest *input,
                                                                           Fedrpc__Federation__V1__OnUserDeletedConversationsResponse_Closure closure,
                                                                           void *closure_data);
+void fedrpc__federation__v1__conversations__on_client_removed(ProtobufCService *service,
+                                                              const Fedrpc__Federation__V1__OnClientRemovedRequest *input,
+                                                              Fedrpc__Federation__V1__OnClientRemovedResponse_Closure closure,
+                                                              void *closure_data);
 
 /* --- descriptors --- */
 
@@ -869,6 +968,8 @@ extern const ProtobufCMessageDescriptor fedrpc__federation__v1__on_message_sent_
 extern const ProtobufCMessageDescriptor fedrpc__federation__v1__on_message_sent_response__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__federation__v1__on_user_deleted_conversations_request__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__federation__v1__on_user_deleted_conversations_response__descriptor;
+extern const ProtobufCMessageDescriptor fedrpc__federation__v1__on_client_removed_request__descriptor;
+extern const ProtobufCMessageDescriptor fedrpc__federation__v1__on_client_removed_response__descriptor;
 extern const ProtobufCServiceDescriptor fedrpc__federation__v1__conversations__descriptor;
 
 PROTOBUF_C__END_DECLS

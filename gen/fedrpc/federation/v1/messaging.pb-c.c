@@ -503,7 +503,7 @@ const ProtobufCMessageDescriptor fedrpc__federation__v1__client_mismatch_strateg
   (ProtobufCMessageInit) fedrpc__federation__v1__client_mismatch_strategy__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedrpc__federation__v1__message_sending_status__field_descriptors[6] =
+static const ProtobufCFieldDescriptor fedrpc__federation__v1__message_sending_status__field_descriptors[7] =
 {
   {
     "time_unix_ms",
@@ -577,19 +577,32 @@ static const ProtobufCFieldDescriptor fedrpc__federation__v1__message_sending_st
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "queued_domains",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Fedrpc__Federation__V1__MessageSendingStatus, n_queued_domains),
+    offsetof(Fedrpc__Federation__V1__MessageSendingStatus, queued_domains),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedrpc__federation__v1__message_sending_status__field_indices_by_name[] = {
   3,   /* field[3] = deleted */
   5,   /* field[5] = failed_to_confirm */
   4,   /* field[4] = failed_to_send */
   1,   /* field[1] = missing */
+  6,   /* field[6] = queued_domains */
   2,   /* field[2] = redundant */
   0,   /* field[0] = time_unix_ms */
 };
 static const ProtobufCIntRange fedrpc__federation__v1__message_sending_status__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor fedrpc__federation__v1__message_sending_status__descriptor =
 {
@@ -599,7 +612,7 @@ const ProtobufCMessageDescriptor fedrpc__federation__v1__message_sending_status_
   "Fedrpc__Federation__V1__MessageSendingStatus",
   "fedrpc.federation.v1",
   sizeof(Fedrpc__Federation__V1__MessageSendingStatus),
-  6,
+  7,
   fedrpc__federation__v1__message_sending_status__field_descriptors,
   fedrpc__federation__v1__message_sending_status__field_indices_by_name,
   1,  fedrpc__federation__v1__message_sending_status__number_ranges,

@@ -215,10 +215,17 @@ struct  Fedrpc__Federation__V1__MessageSendingStatus
    */
   size_t n_failed_to_confirm;
   Fedrpc__Federation__V1__UserClientIds **failed_to_confirm;
+  /*
+   * Domains of valid recipients the owner could not reach yet: the message
+   * is queued for them and delivered, in order, when they are back (until
+   * it expires). Their recipients are in no other list. Sorted.
+   */
+  size_t n_queued_domains;
+  char **queued_domains;
 };
 #define FEDRPC__FEDERATION__V1__MESSAGE_SENDING_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__federation__v1__message_sending_status__descriptor) \
-    , 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
+    , 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
 
 
 /*

@@ -51,6 +51,12 @@ const fedrpc_method fedrpc_local_v1_conversations_methods[] = {
 		.input     = &fedrpc__local__v1__remove_members_request__descriptor,
 		.output    = &fedrpc__local__v1__remove_members_response__descriptor,
 	},
+	[FEDRPC_LOCAL_V1_CONVERSATIONS_RENAME_CONVERSATION_INDEX] = {
+		.full_name = "fedrpc.local.v1.Conversations/RenameConversation",
+		.name      = "RenameConversation",
+		.input     = &fedrpc__local__v1__rename_conversation_request__descriptor,
+		.output    = &fedrpc__local__v1__rename_conversation_response__descriptor,
+	},
 	[FEDRPC_LOCAL_V1_CONVERSATIONS_LEAVE_CONVERSATION_INDEX] = {
 		.full_name = "fedrpc.local.v1.Conversations/LeaveConversation",
 		.name      = "LeaveConversation",
@@ -307,6 +313,84 @@ fedrpc_local_v1_conversations_remove_members_thunk(const fedrpc_handler *h,
 	return fn(h->impl, ctx,
 	    (const Fedrpc__Local__V1__RemoveMembersRequest *) req,
 	    (Fedrpc__Local__V1__RemoveMembersResponse *) resp, st);
+}
+
+/* ---- RenameConversation ---- */
+
+fedrpc_code
+fedrpc_local_v1_conversations_rename_conversation(fedrpc_channel *ch,
+    const Fedrpc__Local__V1__RenameConversationRequest *req,
+    Fedrpc__Local__V1__RenameConversationResponse **resp,
+    const fedrpc_call_opts *opts, fedrpc_status *st)
+{
+	ProtobufCMessage *out = NULL;
+	fedrpc_code       rc;
+
+	rc = fedrpc_channel_call(ch,
+	    fedrpc_local_v1_conversations_rename_conversation_method,
+	    (const ProtobufCMessage *) req, &out, opts, st);
+	*resp = (Fedrpc__Local__V1__RenameConversationResponse *) out;
+	return rc;
+}
+
+/*
+ * Restores the typed callback of a call from
+ * fedrpc_local_v1_conversations_rename_conversation_async().
+ */
+static void
+fedrpc_local_v1_conversations_rename_conversation_done(void *arg,
+    const fedrpc_status *st, ProtobufCMessage *resp)
+{
+	struct fedrpc_stub_pending *p = arg;
+	void *cb_arg = p->arg;
+	fedrpc_local_v1_conversations_rename_conversation_cb cb;
+
+	cb = (fedrpc_local_v1_conversations_rename_conversation_cb) p->cb;
+	free(p);
+	cb(cb_arg, st, (Fedrpc__Local__V1__RenameConversationResponse *) resp);
+}
+
+fedrpc_code
+fedrpc_local_v1_conversations_rename_conversation_async(fedrpc_channel *ch,
+    const Fedrpc__Local__V1__RenameConversationRequest *req,
+    const fedrpc_call_opts *opts,
+    fedrpc_local_v1_conversations_rename_conversation_cb cb, void *arg,
+    fedrpc_call **callp, fedrpc_status *st)
+{
+	struct fedrpc_stub_pending *p;
+	fedrpc_code                 rc;
+
+	if (cb == NULL)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "fedrpc.local.v1.Conversations/RenameConversation: no callback");
+	if ((p = fedrpc_stub_pending_new((fedrpc_fnptr) cb, arg)) == NULL)
+		return fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
+		    "fedrpc.local.v1.Conversations/RenameConversation: out of memory");
+	rc = fedrpc_channel_call_async(ch,
+	    fedrpc_local_v1_conversations_rename_conversation_method,
+	    (const ProtobufCMessage *) req, opts,
+	    fedrpc_local_v1_conversations_rename_conversation_done, p, callp,
+	    st);
+	if (rc != FEDRPC_OK)
+		free(p); /* the callback will never run */
+	return rc;
+}
+
+/*
+ * Calls the typed RenameConversation handler that
+ * fedrpc_local_v1_conversations_register() stored.
+ */
+static fedrpc_code
+fedrpc_local_v1_conversations_rename_conversation_thunk(const fedrpc_handler *h,
+    fedrpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp,
+    fedrpc_status *st)
+{
+	fedrpc_local_v1_conversations_rename_conversation_handler_fn fn;
+
+	fn = (fedrpc_local_v1_conversations_rename_conversation_handler_fn) h->typed;
+	return fn(h->impl, ctx,
+	    (const Fedrpc__Local__V1__RenameConversationRequest *) req,
+	    (Fedrpc__Local__V1__RenameConversationResponse *) resp, st);
 }
 
 /* ---- LeaveConversation ---- */
@@ -581,6 +665,17 @@ fedrpc_local_v1_conversations_register(fedrpc_server *srv,
 			.method = fedrpc_local_v1_conversations_remove_members_method,
 			.fn     = fedrpc_local_v1_conversations_remove_members_thunk,
 			.typed  = (fedrpc_fnptr) h->remove_members,
+			.impl   = impl,
+		};
+
+		if ((rc = fedrpc_server_add_handler(srv, &reg, st)) != FEDRPC_OK)
+			return rc;
+	}
+	if (h->rename_conversation != NULL) {
+		const fedrpc_handler reg = {
+			.method = fedrpc_local_v1_conversations_rename_conversation_method,
+			.fn     = fedrpc_local_v1_conversations_rename_conversation_thunk,
+			.typed  = (fedrpc_fnptr) h->rename_conversation,
 			.impl   = impl,
 		};
 

@@ -29,10 +29,11 @@ enum {
 	FEDRPC_LOCAL_V1_CONVERSATIONS_CREATE_CONVERSATION_INDEX = 0,
 	FEDRPC_LOCAL_V1_CONVERSATIONS_ADD_MEMBERS_INDEX = 1,
 	FEDRPC_LOCAL_V1_CONVERSATIONS_REMOVE_MEMBERS_INDEX = 2,
-	FEDRPC_LOCAL_V1_CONVERSATIONS_LEAVE_CONVERSATION_INDEX = 3,
-	FEDRPC_LOCAL_V1_CONVERSATIONS_LIST_CONVERSATIONS_INDEX = 4,
-	FEDRPC_LOCAL_V1_CONVERSATIONS_SEND_MESSAGE_INDEX = 5,
-	FEDRPC_LOCAL_V1_CONVERSATIONS_N_METHODS = 6
+	FEDRPC_LOCAL_V1_CONVERSATIONS_RENAME_CONVERSATION_INDEX = 3,
+	FEDRPC_LOCAL_V1_CONVERSATIONS_LEAVE_CONVERSATION_INDEX = 4,
+	FEDRPC_LOCAL_V1_CONVERSATIONS_LIST_CONVERSATIONS_INDEX = 5,
+	FEDRPC_LOCAL_V1_CONVERSATIONS_SEND_MESSAGE_INDEX = 6,
+	FEDRPC_LOCAL_V1_CONVERSATIONS_N_METHODS = 7
 };
 
 /* The service's methods: wire names and message types. */
@@ -213,6 +214,64 @@ typedef fedrpc_code (*fedrpc_local_v1_conversations_remove_members_handler_fn)(
     void *impl, fedrpc_ctx *ctx,
     const Fedrpc__Local__V1__RemoveMembersRequest *req,
     Fedrpc__Local__V1__RemoveMembersResponse *resp, fedrpc_status *st);
+
+/*
+ * ---- RenameConversation ----
+ *
+ * request:  RenameConversationRequest
+ * response: RenameConversationResponse
+ *
+ * Renames a conversation this backend owns.
+ */
+
+/* fedrpc.local.v1.Conversations/RenameConversation */
+#define fedrpc_local_v1_conversations_rename_conversation_method \
+	(&fedrpc_local_v1_conversations_methods[FEDRPC_LOCAL_V1_CONVERSATIONS_RENAME_CONVERSATION_INDEX])
+
+/*
+ * Calls RenameConversation and waits for the reply. On FEDRPC_OK *resp receives
+ * the response, which the caller frees with
+ * protobuf_c_message_free_unpacked(&(*resp)->base, NULL); otherwise *resp is
+ * NULL and st says why. opts may be NULL.
+ */
+fedrpc_code fedrpc_local_v1_conversations_rename_conversation(
+    fedrpc_channel *ch, const Fedrpc__Local__V1__RenameConversationRequest *req,
+    Fedrpc__Local__V1__RenameConversationResponse **resp,
+    const fedrpc_call_opts *opts, fedrpc_status *st);
+
+/*
+ * Completion of fedrpc_local_v1_conversations_rename_conversation_async(), run
+ * exactly once on an nng thread (it must not block). resp is NULL unless
+ * st->code is OK; the callback then owns it and frees it with
+ * protobuf_c_message_free_unpacked(&resp->base, NULL). st is only valid during
+ * the callback.
+ */
+typedef void (*fedrpc_local_v1_conversations_rename_conversation_cb)(void *arg,
+    const fedrpc_status *st,
+    Fedrpc__Local__V1__RenameConversationResponse *resp);
+
+/*
+ * Starts RenameConversation and returns at once. On FEDRPC_OK cb runs exactly
+ * once with arg; otherwise it never runs and st says why. If callp is not NULL
+ * it receives a handle for fedrpc_call_cancel(), which the caller releases with
+ * fedrpc_call_release(). opts may be NULL.
+ */
+fedrpc_code fedrpc_local_v1_conversations_rename_conversation_async(
+    fedrpc_channel *ch, const Fedrpc__Local__V1__RenameConversationRequest *req,
+    const fedrpc_call_opts *opts,
+    fedrpc_local_v1_conversations_rename_conversation_cb cb, void *arg,
+    fedrpc_call **callp, fedrpc_status *st);
+
+/*
+ * Serves RenameConversation: req is the decoded request, resp an empty response
+ * to fill, its memory from fedrpc_ctx_alloc() and friends (freed after the
+ * reply). Returns FEDRPC_OK, or a code with a message set in st, and then no
+ * response is sent. Runs on a server worker thread and may block.
+ */
+typedef fedrpc_code (*fedrpc_local_v1_conversations_rename_conversation_handler_fn)(
+    void *impl, fedrpc_ctx *ctx,
+    const Fedrpc__Local__V1__RenameConversationRequest *req,
+    Fedrpc__Local__V1__RenameConversationResponse *resp, fedrpc_status *st);
 
 /*
  * ---- LeaveConversation ----
@@ -404,6 +463,11 @@ typedef struct fedrpc_local_v1_conversations_handlers {
 	 * RemoveMembers(RemoveMembersRequest) returns (RemoveMembersResponse)
 	 */
 	fedrpc_local_v1_conversations_remove_members_handler_fn remove_members;
+	/*
+	 * RenameConversation(RenameConversationRequest) returns
+	 * (RenameConversationResponse)
+	 */
+	fedrpc_local_v1_conversations_rename_conversation_handler_fn rename_conversation;
 	/*
 	 * LeaveConversation(LeaveConversationRequest) returns
 	 * (LeaveConversationResponse)

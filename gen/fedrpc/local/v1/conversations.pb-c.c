@@ -277,6 +277,96 @@ void   fedrpc__local__v1__remove_members_response__free_unpacked
   assert(message->base.descriptor == &fedrpc__local__v1__remove_members_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fedrpc__local__v1__rename_conversation_request__init
+                     (Fedrpc__Local__V1__RenameConversationRequest         *message)
+{
+  static const Fedrpc__Local__V1__RenameConversationRequest init_value = FEDRPC__LOCAL__V1__RENAME_CONVERSATION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t fedrpc__local__v1__rename_conversation_request__get_packed_size
+                     (const Fedrpc__Local__V1__RenameConversationRequest *message)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__rename_conversation_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedrpc__local__v1__rename_conversation_request__pack
+                     (const Fedrpc__Local__V1__RenameConversationRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__rename_conversation_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedrpc__local__v1__rename_conversation_request__pack_to_buffer
+                     (const Fedrpc__Local__V1__RenameConversationRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__rename_conversation_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedrpc__Local__V1__RenameConversationRequest *
+       fedrpc__local__v1__rename_conversation_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedrpc__Local__V1__RenameConversationRequest *)
+     protobuf_c_message_unpack (&fedrpc__local__v1__rename_conversation_request__descriptor,
+                                allocator, len, data);
+}
+void   fedrpc__local__v1__rename_conversation_request__free_unpacked
+                     (Fedrpc__Local__V1__RenameConversationRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedrpc__local__v1__rename_conversation_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fedrpc__local__v1__rename_conversation_response__init
+                     (Fedrpc__Local__V1__RenameConversationResponse         *message)
+{
+  static const Fedrpc__Local__V1__RenameConversationResponse init_value = FEDRPC__LOCAL__V1__RENAME_CONVERSATION_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t fedrpc__local__v1__rename_conversation_response__get_packed_size
+                     (const Fedrpc__Local__V1__RenameConversationResponse *message)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__rename_conversation_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedrpc__local__v1__rename_conversation_response__pack
+                     (const Fedrpc__Local__V1__RenameConversationResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__rename_conversation_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedrpc__local__v1__rename_conversation_response__pack_to_buffer
+                     (const Fedrpc__Local__V1__RenameConversationResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__rename_conversation_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedrpc__Local__V1__RenameConversationResponse *
+       fedrpc__local__v1__rename_conversation_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedrpc__Local__V1__RenameConversationResponse *)
+     protobuf_c_message_unpack (&fedrpc__local__v1__rename_conversation_response__descriptor,
+                                allocator, len, data);
+}
+void   fedrpc__local__v1__rename_conversation_response__free_unpacked
+                     (Fedrpc__Local__V1__RenameConversationResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedrpc__local__v1__rename_conversation_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   fedrpc__local__v1__leave_conversation_request__init
                      (Fedrpc__Local__V1__LeaveConversationRequest         *message)
 {
@@ -905,6 +995,121 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__remove_members_response__des
   (ProtobufCMessageInit) fedrpc__local__v1__remove_members_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor fedrpc__local__v1__rename_conversation_request__field_descriptors[3] =
+{
+  {
+    "self",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__RenameConversationRequest, self),
+    &fedrpc__federation__v1__qualified_id__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "conversation",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__RenameConversationRequest, conversation),
+    &fedrpc__federation__v1__qualified_id__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__RenameConversationRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedrpc__local__v1__rename_conversation_request__field_indices_by_name[] = {
+  1,   /* field[1] = conversation */
+  2,   /* field[2] = name */
+  0,   /* field[0] = self */
+};
+static const ProtobufCIntRange fedrpc__local__v1__rename_conversation_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor fedrpc__local__v1__rename_conversation_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedrpc.local.v1.RenameConversationRequest",
+  "RenameConversationRequest",
+  "Fedrpc__Local__V1__RenameConversationRequest",
+  "fedrpc.local.v1",
+  sizeof(Fedrpc__Local__V1__RenameConversationRequest),
+  3,
+  fedrpc__local__v1__rename_conversation_request__field_descriptors,
+  fedrpc__local__v1__rename_conversation_request__field_indices_by_name,
+  1,  fedrpc__local__v1__rename_conversation_request__number_ranges,
+  (ProtobufCMessageInit) fedrpc__local__v1__rename_conversation_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fedrpc__local__v1__rename_conversation_response__field_descriptors[2] =
+{
+  {
+    "conversation",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__RenameConversationResponse, conversation),
+    &fedrpc__federation__v1__conversation__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unreachable_domains",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Fedrpc__Local__V1__RenameConversationResponse, n_unreachable_domains),
+    offsetof(Fedrpc__Local__V1__RenameConversationResponse, unreachable_domains),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedrpc__local__v1__rename_conversation_response__field_indices_by_name[] = {
+  0,   /* field[0] = conversation */
+  1,   /* field[1] = unreachable_domains */
+};
+static const ProtobufCIntRange fedrpc__local__v1__rename_conversation_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor fedrpc__local__v1__rename_conversation_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedrpc.local.v1.RenameConversationResponse",
+  "RenameConversationResponse",
+  "Fedrpc__Local__V1__RenameConversationResponse",
+  "fedrpc.local.v1",
+  sizeof(Fedrpc__Local__V1__RenameConversationResponse),
+  2,
+  fedrpc__local__v1__rename_conversation_response__field_descriptors,
+  fedrpc__local__v1__rename_conversation_response__field_indices_by_name,
+  1,  fedrpc__local__v1__rename_conversation_response__number_ranges,
+  (ProtobufCMessageInit) fedrpc__local__v1__rename_conversation_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor fedrpc__local__v1__leave_conversation_request__field_descriptors[2] =
 {
   {
@@ -1070,7 +1275,7 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__list_conversations_response_
   (ProtobufCMessageInit) fedrpc__local__v1__list_conversations_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedrpc__local__v1__send_message_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor fedrpc__local__v1__send_message_request__field_descriptors[7] =
 {
   {
     "self",
@@ -1144,10 +1349,23 @@ static const ProtobufCFieldDescriptor fedrpc__local__v1__send_message_request__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "message_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__SendMessageRequest, message_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedrpc__local__v1__send_message_request__field_indices_by_name[] = {
   2,   /* field[2] = conversation */
   5,   /* field[5] = data */
+  6,   /* field[6] = message_id */
   3,   /* field[3] = recipients */
   0,   /* field[0] = self */
   1,   /* field[1] = sender_client */
@@ -1156,7 +1374,7 @@ static const unsigned fedrpc__local__v1__send_message_request__field_indices_by_
 static const ProtobufCIntRange fedrpc__local__v1__send_message_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor fedrpc__local__v1__send_message_request__descriptor =
 {
@@ -1166,14 +1384,14 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__send_message_request__descri
   "Fedrpc__Local__V1__SendMessageRequest",
   "fedrpc.local.v1",
   sizeof(Fedrpc__Local__V1__SendMessageRequest),
-  6,
+  7,
   fedrpc__local__v1__send_message_request__field_descriptors,
   fedrpc__local__v1__send_message_request__field_indices_by_name,
   1,  fedrpc__local__v1__send_message_request__number_ranges,
   (ProtobufCMessageInit) fedrpc__local__v1__send_message_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedrpc__local__v1__send_message_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor fedrpc__local__v1__send_message_response__field_descriptors[5] =
 {
   {
     "sent",
@@ -1199,15 +1417,54 @@ static const ProtobufCFieldDescriptor fedrpc__local__v1__send_message_response__
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "message_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__SendMessageResponse, message_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "repeated",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__SendMessageResponse, repeated),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "deliveries",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fedrpc__Local__V1__SendMessageResponse, n_deliveries),
+    offsetof(Fedrpc__Local__V1__SendMessageResponse, deliveries),
+    &fedrpc__local__v1__message_delivery__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedrpc__local__v1__send_message_response__field_indices_by_name[] = {
+  4,   /* field[4] = deliveries */
+  2,   /* field[2] = message_id */
   1,   /* field[1] = not_sent */
+  3,   /* field[3] = repeated */
   0,   /* field[0] = sent */
 };
 static const ProtobufCIntRange fedrpc__local__v1__send_message_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor fedrpc__local__v1__send_message_response__descriptor =
 {
@@ -1217,18 +1474,19 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__send_message_response__descr
   "Fedrpc__Local__V1__SendMessageResponse",
   "fedrpc.local.v1",
   sizeof(Fedrpc__Local__V1__SendMessageResponse),
-  2,
+  5,
   fedrpc__local__v1__send_message_response__field_descriptors,
   fedrpc__local__v1__send_message_response__field_indices_by_name,
   1,  fedrpc__local__v1__send_message_response__number_ranges,
   (ProtobufCMessageInit) fedrpc__local__v1__send_message_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor fedrpc__local__v1__conversations__method_descriptors[6] =
+static const ProtobufCMethodDescriptor fedrpc__local__v1__conversations__method_descriptors[7] =
 {
   { "CreateConversation", &fedrpc__local__v1__create_conversation_request__descriptor, &fedrpc__local__v1__create_conversation_response__descriptor },
   { "AddMembers", &fedrpc__local__v1__add_members_request__descriptor, &fedrpc__local__v1__add_members_response__descriptor },
   { "RemoveMembers", &fedrpc__local__v1__remove_members_request__descriptor, &fedrpc__local__v1__remove_members_response__descriptor },
+  { "RenameConversation", &fedrpc__local__v1__rename_conversation_request__descriptor, &fedrpc__local__v1__rename_conversation_response__descriptor },
   { "LeaveConversation", &fedrpc__local__v1__leave_conversation_request__descriptor, &fedrpc__local__v1__leave_conversation_response__descriptor },
   { "ListConversations", &fedrpc__local__v1__list_conversations_request__descriptor, &fedrpc__local__v1__list_conversations_response__descriptor },
   { "SendMessage", &fedrpc__local__v1__send_message_request__descriptor, &fedrpc__local__v1__send_message_response__descriptor },
@@ -1236,10 +1494,11 @@ static const ProtobufCMethodDescriptor fedrpc__local__v1__conversations__method_
 const unsigned fedrpc__local__v1__conversations__method_indices_by_name[] = {
   1,        /* AddMembers */
   0,        /* CreateConversation */
-  3,        /* LeaveConversation */
-  4,        /* ListConversations */
+  4,        /* LeaveConversation */
+  5,        /* ListConversations */
   2,        /* RemoveMembers */
-  5         /* SendMessage */
+  3,        /* RenameConversation */
+  6         /* SendMessage */
 };
 const ProtobufCServiceDescriptor fedrpc__local__v1__conversations__descriptor =
 {
@@ -1248,7 +1507,7 @@ const ProtobufCServiceDescriptor fedrpc__local__v1__conversations__descriptor =
   "Conversations",
   "Fedrpc__Local__V1__Conversations",
   "fedrpc.local.v1",
-  6,
+  7,
   fedrpc__local__v1__conversations__method_descriptors,
   fedrpc__local__v1__conversations__method_indices_by_name
 };
@@ -1276,13 +1535,21 @@ void fedrpc__local__v1__conversations__remove_members(ProtobufCService *service,
   assert(service->descriptor == &fedrpc__local__v1__conversations__descriptor);
   service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void fedrpc__local__v1__conversations__rename_conversation(ProtobufCService *service,
+                                                           const Fedrpc__Local__V1__RenameConversationRequest *input,
+                                                           Fedrpc__Local__V1__RenameConversationResponse_Closure closure,
+                                                           void *closure_data)
+{
+  assert(service->descriptor == &fedrpc__local__v1__conversations__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void fedrpc__local__v1__conversations__leave_conversation(ProtobufCService *service,
                                                           const Fedrpc__Local__V1__LeaveConversationRequest *input,
                                                           Fedrpc__Local__V1__LeaveConversationResponse_Closure closure,
                                                           void *closure_data)
 {
   assert(service->descriptor == &fedrpc__local__v1__conversations__descriptor);
-  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void fedrpc__local__v1__conversations__list_conversations(ProtobufCService *service,
                                                           const Fedrpc__Local__V1__ListConversationsRequest *input,
@@ -1290,7 +1557,7 @@ void fedrpc__local__v1__conversations__list_conversations(ProtobufCService *serv
                                                           void *closure_data)
 {
   assert(service->descriptor == &fedrpc__local__v1__conversations__descriptor);
-  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void fedrpc__local__v1__conversations__send_message(ProtobufCService *service,
                                                     const Fedrpc__Local__V1__SendMessageRequest *input,
@@ -1298,7 +1565,7 @@ void fedrpc__local__v1__conversations__send_message(ProtobufCService *service,
                                                     void *closure_data)
 {
   assert(service->descriptor == &fedrpc__local__v1__conversations__descriptor);
-  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void fedrpc__local__v1__conversations__init (Fedrpc__Local__V1__Conversations_Service *service,
                                              Fedrpc__Local__V1__Conversations_ServiceDestroy destroy)

@@ -16,6 +16,7 @@ PROTOBUF_C__BEGIN_DECLS
 
 #include "fedrpc/federation/v1/common.pb-c.h"
 #include "fedrpc/federation/v1/messaging.pb-c.h"
+#include "fedrpc/local/v1/delivery.pb-c.h"
 
 typedef struct Fedrpc__Local__V1__CreateConversationRequest Fedrpc__Local__V1__CreateConversationRequest;
 typedef struct Fedrpc__Local__V1__CreateConversationResponse Fedrpc__Local__V1__CreateConversationResponse;
@@ -23,6 +24,8 @@ typedef struct Fedrpc__Local__V1__AddMembersRequest Fedrpc__Local__V1__AddMember
 typedef struct Fedrpc__Local__V1__AddMembersResponse Fedrpc__Local__V1__AddMembersResponse;
 typedef struct Fedrpc__Local__V1__RemoveMembersRequest Fedrpc__Local__V1__RemoveMembersRequest;
 typedef struct Fedrpc__Local__V1__RemoveMembersResponse Fedrpc__Local__V1__RemoveMembersResponse;
+typedef struct Fedrpc__Local__V1__RenameConversationRequest Fedrpc__Local__V1__RenameConversationRequest;
+typedef struct Fedrpc__Local__V1__RenameConversationResponse Fedrpc__Local__V1__RenameConversationResponse;
 typedef struct Fedrpc__Local__V1__LeaveConversationRequest Fedrpc__Local__V1__LeaveConversationRequest;
 typedef struct Fedrpc__Local__V1__LeaveConversationResponse Fedrpc__Local__V1__LeaveConversationResponse;
 typedef struct Fedrpc__Local__V1__ListConversationsRequest Fedrpc__Local__V1__ListConversationsRequest;
@@ -66,7 +69,8 @@ struct  Fedrpc__Local__V1__CreateConversationResponse
    */
   Fedrpc__Federation__V1__Conversation *conversation;
   /*
-   * Member domains that could not be told about it (members kept).
+   * Member domains not told yet (members kept): the notice is queued and
+   * delivered when they are back (docs/delivery.md).
    */
   size_t n_unreachable_domains;
   char **unreachable_domains;
@@ -110,7 +114,7 @@ struct  Fedrpc__Local__V1__AddMembersResponse
    */
   Fedrpc__Federation__V1__Conversation *conversation;
   /*
-   * Member domains that could not be told about the change.
+   * Member domains not told yet: the change is queued for them.
    */
   size_t n_unreachable_domains;
   char **unreachable_domains;
@@ -150,13 +154,52 @@ struct  Fedrpc__Local__V1__RemoveMembersResponse
    */
   Fedrpc__Federation__V1__Conversation *conversation;
   /*
-   * Member domains that could not be told about the change.
+   * Member domains not told yet: the change is queued for them.
    */
   size_t n_unreachable_domains;
   char **unreachable_domains;
 };
 #define FEDRPC__LOCAL__V1__REMOVE_MEMBERS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__remove_members_response__descriptor) \
+    , NULL, 0,NULL }
+
+
+struct  Fedrpc__Local__V1__RenameConversationRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The local user renaming, an admin of the conversation.
+   */
+  Fedrpc__Federation__V1__QualifiedId *self;
+  /*
+   * The conversation, owned by this backend.
+   */
+  Fedrpc__Federation__V1__QualifiedId *conversation;
+  /*
+   * The new name: 1 to 256 characters of UTF-8, or empty (unnamed).
+   */
+  char *name;
+};
+#define FEDRPC__LOCAL__V1__RENAME_CONVERSATION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__rename_conversation_request__descriptor) \
+    , NULL, NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Fedrpc__Local__V1__RenameConversationResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The conversation after the change.
+   */
+  Fedrpc__Federation__V1__Conversation *conversation;
+  /*
+   * Member domains not told yet: the change is queued for them.
+   */
+  size_t n_unreachable_domains;
+  char **unreachable_domains;
+};
+#define FEDRPC__LOCAL__V1__RENAME_CONVERSATION_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__rename_conversation_response__descriptor) \
     , NULL, 0,NULL }
 
 
@@ -181,7 +224,8 @@ struct  Fedrpc__Local__V1__LeaveConversationResponse
 {
   ProtobufCMessage base;
   /*
-   * Member domains that could not be told (only when this backend owns it).
+   * Member domains not told yet, the change queued for them (only when
+   * this backend owns the conversation).
    */
   size_t n_unreachable_domains;
   char **unreachable_domains;
@@ -246,10 +290,17 @@ struct  Fedrpc__Local__V1__SendMessageRequest
    * Extra data sent unchanged to every recipient; may be empty.
    */
   ProtobufCBinaryData data;
+  /*
+   * 1 to 64 bytes the sending client chose for this message, e.g. 16
+   * random bytes. A send repeated with the same id (after a timeout or a
+   * crash of the backend) is answered as the first one was and the message
+   * goes out once. Empty: the backend picks one (no such protection).
+   */
+  ProtobufCBinaryData message_id;
 };
 #define FEDRPC__LOCAL__V1__SEND_MESSAGE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__send_message_request__descriptor) \
-    , NULL, 0, NULL, 0,NULL, NULL, {0,NULL} }
+    , NULL, 0, NULL, 0,NULL, NULL, {0,NULL}, {0,NULL} }
 
 
 typedef enum {
@@ -262,6 +313,21 @@ typedef enum {
 struct  Fedrpc__Local__V1__SendMessageResponse
 {
   ProtobufCMessage base;
+  /*
+   * The message's id: the request's, or the one the backend picked.
+   */
+  ProtobufCBinaryData message_id;
+  /*
+   * True when this answers a send of that id made before (nothing was sent
+   * again).
+   */
+  protobuf_c_boolean repeated;
+  /*
+   * For a message sent: its state for each other domain with recipients,
+   * as of this answer (Delivery/ListSentMessages tells it later).
+   */
+  size_t n_deliveries;
+  Fedrpc__Local__V1__MessageDelivery **deliveries;
   Fedrpc__Local__V1__SendMessageResponse__ResultCase result_case;
   union {
     /*
@@ -276,7 +342,7 @@ struct  Fedrpc__Local__V1__SendMessageResponse
 };
 #define FEDRPC__LOCAL__V1__SEND_MESSAGE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__send_message_response__descriptor) \
-    , FEDRPC__LOCAL__V1__SEND_MESSAGE_RESPONSE__RESULT__NOT_SET, {0} }
+    , {0,NULL}, 0, 0,NULL, FEDRPC__LOCAL__V1__SEND_MESSAGE_RESPONSE__RESULT__NOT_SET, {0} }
 
 
 /* Fedrpc__Local__V1__CreateConversationRequest methods */
@@ -392,6 +458,44 @@ Fedrpc__Local__V1__RemoveMembersResponse *
                       const uint8_t       *data);
 void   fedrpc__local__v1__remove_members_response__free_unpacked
                      (Fedrpc__Local__V1__RemoveMembersResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Fedrpc__Local__V1__RenameConversationRequest methods */
+void   fedrpc__local__v1__rename_conversation_request__init
+                     (Fedrpc__Local__V1__RenameConversationRequest         *message);
+size_t fedrpc__local__v1__rename_conversation_request__get_packed_size
+                     (const Fedrpc__Local__V1__RenameConversationRequest   *message);
+size_t fedrpc__local__v1__rename_conversation_request__pack
+                     (const Fedrpc__Local__V1__RenameConversationRequest   *message,
+                      uint8_t             *out);
+size_t fedrpc__local__v1__rename_conversation_request__pack_to_buffer
+                     (const Fedrpc__Local__V1__RenameConversationRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Fedrpc__Local__V1__RenameConversationRequest *
+       fedrpc__local__v1__rename_conversation_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedrpc__local__v1__rename_conversation_request__free_unpacked
+                     (Fedrpc__Local__V1__RenameConversationRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Fedrpc__Local__V1__RenameConversationResponse methods */
+void   fedrpc__local__v1__rename_conversation_response__init
+                     (Fedrpc__Local__V1__RenameConversationResponse         *message);
+size_t fedrpc__local__v1__rename_conversation_response__get_packed_size
+                     (const Fedrpc__Local__V1__RenameConversationResponse   *message);
+size_t fedrpc__local__v1__rename_conversation_response__pack
+                     (const Fedrpc__Local__V1__RenameConversationResponse   *message,
+                      uint8_t             *out);
+size_t fedrpc__local__v1__rename_conversation_response__pack_to_buffer
+                     (const Fedrpc__Local__V1__RenameConversationResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Fedrpc__Local__V1__RenameConversationResponse *
+       fedrpc__local__v1__rename_conversation_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedrpc__local__v1__rename_conversation_response__free_unpacked
+                     (Fedrpc__Local__V1__RenameConversationResponse *message,
                       ProtobufCAllocator *allocator);
 /* Fedrpc__Local__V1__LeaveConversationRequest methods */
 void   fedrpc__local__v1__leave_conversation_request__init
@@ -527,6 +631,12 @@ typedef void (*Fedrpc__Local__V1__RemoveMembersRequest_Closure)
 typedef void (*Fedrpc__Local__V1__RemoveMembersResponse_Closure)
                  (const Fedrpc__Local__V1__RemoveMembersResponse *message,
                   void *closure_data);
+typedef void (*Fedrpc__Local__V1__RenameConversationRequest_Closure)
+                 (const Fedrpc__Local__V1__RenameConversationRequest *message,
+                  void *closure_data);
+typedef void (*Fedrpc__Local__V1__RenameConversationResponse_Closure)
+                 (const Fedrpc__Local__V1__RenameConversationResponse *message,
+                  void *closure_data);
 typedef void (*Fedrpc__Local__V1__LeaveConversationRequest_Closure)
                  (const Fedrpc__Local__V1__LeaveConversationRequest *message,
                   void *closure_data);
@@ -564,6 +674,10 @@ struct Fedrpc__Local__V1__Conversations_Service
                          const Fedrpc__Local__V1__RemoveMembersRequest *input,
                          Fedrpc__Local__V1__RemoveMembersResponse_Closure closure,
                          void *closure_data);
+  void (*rename_conversation)(Fedrpc__Local__V1__Conversations_Service *service,
+                              const Fedrpc__Local__V1__RenameConversationRequest *input,
+                              Fedrpc__Local__V1__RenameConversationResponse_Closure closure,
+                              void *closure_data);
   void (*leave_conversation)(Fedrpc__Local__V1__Conversations_Service *service,
                              const Fedrpc__Local__V1__LeaveConversationRequest *input,
                              Fedrpc__Local__V1__LeaveConversationResponse_Closure closure,
@@ -587,6 +701,7 @@ void fedrpc__local__v1__conversations__init (Fedrpc__Local__V1__Conversations_Se
       function_prefix__ ## create_conversation,\
       function_prefix__ ## add_members,\
       function_prefix__ ## remove_members,\
+      function_prefix__ ## rename_conversation,\
       function_prefix__ ## leave_conversation,\
       function_prefix__ ## list_conversations,\
       function_prefix__ ## send_message  }
@@ -602,6 +717,10 @@ void fedrpc__local__v1__conversations__remove_members(ProtobufCService *service,
                                                       const Fedrpc__Local__V1__RemoveMembersRequest *input,
                                                       Fedrpc__Local__V1__RemoveMembersResponse_Closure closure,
                                                       void *closure_data);
+void fedrpc__local__v1__conversations__rename_conversation(ProtobufCService *service,
+                                                           const Fedrpc__Local__V1__RenameConversationRequest *input,
+                                                           Fedrpc__Local__V1__RenameConversationResponse_Closure closure,
+                                                           void *closure_data);
 void fedrpc__local__v1__conversations__leave_conversation(ProtobufCService *service,
                                                           const Fedrpc__Local__V1__LeaveConversationRequest *input,
                                                           Fedrpc__Local__V1__LeaveConversationResponse_Closure closure,
@@ -623,6 +742,8 @@ extern const ProtobufCMessageDescriptor fedrpc__local__v1__add_members_request__
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__add_members_response__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__remove_members_request__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__remove_members_response__descriptor;
+extern const ProtobufCMessageDescriptor fedrpc__local__v1__rename_conversation_request__descriptor;
+extern const ProtobufCMessageDescriptor fedrpc__local__v1__rename_conversation_response__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__leave_conversation_request__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__leave_conversation_response__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__list_conversations_request__descriptor;

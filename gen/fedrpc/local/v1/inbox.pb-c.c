@@ -322,6 +322,51 @@ void   fedrpc__local__v1__user_deleted__free_unpacked
   assert(message->base.descriptor == &fedrpc__local__v1__user_deleted__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fedrpc__local__v1__client_removed__init
+                     (Fedrpc__Local__V1__ClientRemoved         *message)
+{
+  static const Fedrpc__Local__V1__ClientRemoved init_value = FEDRPC__LOCAL__V1__CLIENT_REMOVED__INIT;
+  *message = init_value;
+}
+size_t fedrpc__local__v1__client_removed__get_packed_size
+                     (const Fedrpc__Local__V1__ClientRemoved *message)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__client_removed__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedrpc__local__v1__client_removed__pack
+                     (const Fedrpc__Local__V1__ClientRemoved *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__client_removed__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedrpc__local__v1__client_removed__pack_to_buffer
+                     (const Fedrpc__Local__V1__ClientRemoved *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__client_removed__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedrpc__Local__V1__ClientRemoved *
+       fedrpc__local__v1__client_removed__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedrpc__Local__V1__ClientRemoved *)
+     protobuf_c_message_unpack (&fedrpc__local__v1__client_removed__descriptor,
+                                allocator, len, data);
+}
+void   fedrpc__local__v1__client_removed__free_unpacked
+                     (Fedrpc__Local__V1__ClientRemoved *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedrpc__local__v1__client_removed__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   fedrpc__local__v1__event__init
                      (Fedrpc__Local__V1__Event         *message)
 {
@@ -547,7 +592,7 @@ void   fedrpc__local__v1__ack_inbox_response__free_unpacked
   assert(message->base.descriptor == &fedrpc__local__v1__ack_inbox_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor fedrpc__local__v1__message_received__field_descriptors[5] =
+static const ProtobufCFieldDescriptor fedrpc__local__v1__message_received__field_descriptors[6] =
 {
   {
     "conversation",
@@ -609,18 +654,31 @@ static const ProtobufCFieldDescriptor fedrpc__local__v1__message_received__field
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "message_id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__MessageReceived, message_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedrpc__local__v1__message_received__field_indices_by_name[] = {
   3,   /* field[3] = ciphertext */
   0,   /* field[0] = conversation */
   4,   /* field[4] = data */
+  5,   /* field[5] = message_id */
   1,   /* field[1] = sender */
   2,   /* field[2] = sender_client */
 };
 static const ProtobufCIntRange fedrpc__local__v1__message_received__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor fedrpc__local__v1__message_received__descriptor =
 {
@@ -630,7 +688,7 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__message_received__descriptor
   "Fedrpc__Local__V1__MessageReceived",
   "fedrpc.local.v1",
   sizeof(Fedrpc__Local__V1__MessageReceived),
-  5,
+  6,
   fedrpc__local__v1__message_received__field_descriptors,
   fedrpc__local__v1__message_received__field_indices_by_name,
   1,  fedrpc__local__v1__message_received__number_ranges,
@@ -943,7 +1001,58 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__user_deleted__descriptor =
   (ProtobufCMessageInit) fedrpc__local__v1__user_deleted__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedrpc__local__v1__event__field_descriptors[9] =
+static const ProtobufCFieldDescriptor fedrpc__local__v1__client_removed__field_descriptors[2] =
+{
+  {
+    "user",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__ClientRemoved, user),
+    &fedrpc__federation__v1__qualified_id__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__ClientRemoved, client),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedrpc__local__v1__client_removed__field_indices_by_name[] = {
+  1,   /* field[1] = client */
+  0,   /* field[0] = user */
+};
+static const ProtobufCIntRange fedrpc__local__v1__client_removed__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor fedrpc__local__v1__client_removed__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedrpc.local.v1.ClientRemoved",
+  "ClientRemoved",
+  "Fedrpc__Local__V1__ClientRemoved",
+  "fedrpc.local.v1",
+  sizeof(Fedrpc__Local__V1__ClientRemoved),
+  2,
+  fedrpc__local__v1__client_removed__field_descriptors,
+  fedrpc__local__v1__client_removed__field_indices_by_name,
+  1,  fedrpc__local__v1__client_removed__number_ranges,
+  (ProtobufCMessageInit) fedrpc__local__v1__client_removed__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fedrpc__local__v1__event__field_descriptors[10] =
 {
   {
     "id",
@@ -1053,8 +1162,21 @@ static const ProtobufCFieldDescriptor fedrpc__local__v1__event__field_descriptor
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "client_removed",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fedrpc__Local__V1__Event, payload_case),
+    offsetof(Fedrpc__Local__V1__Event, client_removed),
+    &fedrpc__local__v1__client_removed__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedrpc__local__v1__event__field_indices_by_name[] = {
+  9,   /* field[9] = client_removed */
   7,   /* field[7] = connection_updated */
   3,   /* field[3] = conversation_created */
   6,   /* field[6] = conversation_renamed */
@@ -1068,7 +1190,7 @@ static const unsigned fedrpc__local__v1__event__field_indices_by_name[] = {
 static const ProtobufCIntRange fedrpc__local__v1__event__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor fedrpc__local__v1__event__descriptor =
 {
@@ -1078,7 +1200,7 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__event__descriptor =
   "Fedrpc__Local__V1__Event",
   "fedrpc.local.v1",
   sizeof(Fedrpc__Local__V1__Event),
-  9,
+  10,
   fedrpc__local__v1__event__field_descriptors,
   fedrpc__local__v1__event__field_indices_by_name,
   1,  fedrpc__local__v1__event__number_ranges,

@@ -24,6 +24,7 @@ typedef struct Fedrpc__Local__V1__MembersLeft Fedrpc__Local__V1__MembersLeft;
 typedef struct Fedrpc__Local__V1__ConversationRenamed Fedrpc__Local__V1__ConversationRenamed;
 typedef struct Fedrpc__Local__V1__ConnectionUpdated Fedrpc__Local__V1__ConnectionUpdated;
 typedef struct Fedrpc__Local__V1__UserDeleted Fedrpc__Local__V1__UserDeleted;
+typedef struct Fedrpc__Local__V1__ClientRemoved Fedrpc__Local__V1__ClientRemoved;
 typedef struct Fedrpc__Local__V1__Event Fedrpc__Local__V1__Event;
 typedef struct Fedrpc__Local__V1__FetchInboxRequest Fedrpc__Local__V1__FetchInboxRequest;
 typedef struct Fedrpc__Local__V1__FetchInboxResponse Fedrpc__Local__V1__FetchInboxResponse;
@@ -62,10 +63,15 @@ struct  Fedrpc__Local__V1__MessageReceived
    * The message's extra data, the same for every recipient.
    */
   ProtobufCBinaryData data;
+  /*
+   * The id the sender's client gave the message (may be empty): the same
+   * for every recipient, and never delivered twice to one client.
+   */
+  ProtobufCBinaryData message_id;
 };
 #define FEDRPC__LOCAL__V1__MESSAGE_RECEIVED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__message_received__descriptor) \
-    , NULL, NULL, 0, {0,NULL}, {0,NULL} }
+    , NULL, NULL, 0, {0,NULL}, {0,NULL}, {0,NULL} }
 
 
 /*
@@ -190,6 +196,27 @@ struct  Fedrpc__Local__V1__UserDeleted
     , NULL }
 
 
+/*
+ * A client of a user the user shares a conversation with was removed: stop
+ * encrypting for it.
+ */
+struct  Fedrpc__Local__V1__ClientRemoved
+{
+  ProtobufCMessage base;
+  /*
+   * The user, on any domain.
+   */
+  Fedrpc__Federation__V1__QualifiedId *user;
+  /*
+   * The removed client.
+   */
+  uint64_t client;
+};
+#define FEDRPC__LOCAL__V1__CLIENT_REMOVED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__client_removed__descriptor) \
+    , NULL, 0 }
+
+
 typedef enum {
   FEDRPC__LOCAL__V1__EVENT__PAYLOAD__NOT_SET = 0,
   FEDRPC__LOCAL__V1__EVENT__PAYLOAD_MESSAGE_RECEIVED = 3,
@@ -198,7 +225,8 @@ typedef enum {
   FEDRPC__LOCAL__V1__EVENT__PAYLOAD_MEMBERS_LEFT = 6,
   FEDRPC__LOCAL__V1__EVENT__PAYLOAD_CONVERSATION_RENAMED = 7,
   FEDRPC__LOCAL__V1__EVENT__PAYLOAD_CONNECTION_UPDATED = 8,
-  FEDRPC__LOCAL__V1__EVENT__PAYLOAD_USER_DELETED = 9
+  FEDRPC__LOCAL__V1__EVENT__PAYLOAD_USER_DELETED = 9,
+  FEDRPC__LOCAL__V1__EVENT__PAYLOAD_CLIENT_REMOVED = 10
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FEDRPC__LOCAL__V1__EVENT__PAYLOAD__CASE)
 } Fedrpc__Local__V1__Event__PayloadCase;
 
@@ -246,6 +274,10 @@ struct  Fedrpc__Local__V1__Event
      * A connected user was deleted.
      */
     Fedrpc__Local__V1__UserDeleted *user_deleted;
+    /*
+     * A client of someone the user shares a conversation with was removed.
+     */
+    Fedrpc__Local__V1__ClientRemoved *client_removed;
   };
 };
 #define FEDRPC__LOCAL__V1__EVENT__INIT \
@@ -463,6 +495,25 @@ Fedrpc__Local__V1__UserDeleted *
 void   fedrpc__local__v1__user_deleted__free_unpacked
                      (Fedrpc__Local__V1__UserDeleted *message,
                       ProtobufCAllocator *allocator);
+/* Fedrpc__Local__V1__ClientRemoved methods */
+void   fedrpc__local__v1__client_removed__init
+                     (Fedrpc__Local__V1__ClientRemoved         *message);
+size_t fedrpc__local__v1__client_removed__get_packed_size
+                     (const Fedrpc__Local__V1__ClientRemoved   *message);
+size_t fedrpc__local__v1__client_removed__pack
+                     (const Fedrpc__Local__V1__ClientRemoved   *message,
+                      uint8_t             *out);
+size_t fedrpc__local__v1__client_removed__pack_to_buffer
+                     (const Fedrpc__Local__V1__ClientRemoved   *message,
+                      ProtobufCBuffer     *buffer);
+Fedrpc__Local__V1__ClientRemoved *
+       fedrpc__local__v1__client_removed__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedrpc__local__v1__client_removed__free_unpacked
+                     (Fedrpc__Local__V1__ClientRemoved *message,
+                      ProtobufCAllocator *allocator);
 /* Fedrpc__Local__V1__Event methods */
 void   fedrpc__local__v1__event__init
                      (Fedrpc__Local__V1__Event         *message);
@@ -581,6 +632,9 @@ typedef void (*Fedrpc__Local__V1__ConnectionUpdated_Closure)
 typedef void (*Fedrpc__Local__V1__UserDeleted_Closure)
                  (const Fedrpc__Local__V1__UserDeleted *message,
                   void *closure_data);
+typedef void (*Fedrpc__Local__V1__ClientRemoved_Closure)
+                 (const Fedrpc__Local__V1__ClientRemoved *message,
+                  void *closure_data);
 typedef void (*Fedrpc__Local__V1__Event_Closure)
                  (const Fedrpc__Local__V1__Event *message,
                   void *closure_data);
@@ -639,6 +693,7 @@ extern const ProtobufCMessageDescriptor fedrpc__local__v1__members_left__descrip
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__conversation_renamed__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__connection_updated__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__user_deleted__descriptor;
+extern const ProtobufCMessageDescriptor fedrpc__local__v1__client_removed__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__event__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__fetch_inbox_request__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__fetch_inbox_response__descriptor;

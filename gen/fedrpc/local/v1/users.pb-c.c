@@ -1058,9 +1058,29 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__remove_client_request__descr
   (ProtobufCMessageInit) fedrpc__local__v1__remove_client_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-#define fedrpc__local__v1__remove_client_response__field_descriptors NULL
-#define fedrpc__local__v1__remove_client_response__field_indices_by_name NULL
-#define fedrpc__local__v1__remove_client_response__number_ranges NULL
+static const ProtobufCFieldDescriptor fedrpc__local__v1__remove_client_response__field_descriptors[1] =
+{
+  {
+    "unreachable_domains",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Fedrpc__Local__V1__RemoveClientResponse, n_unreachable_domains),
+    offsetof(Fedrpc__Local__V1__RemoveClientResponse, unreachable_domains),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedrpc__local__v1__remove_client_response__field_indices_by_name[] = {
+  0,   /* field[0] = unreachable_domains */
+};
+static const ProtobufCIntRange fedrpc__local__v1__remove_client_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
 const ProtobufCMessageDescriptor fedrpc__local__v1__remove_client_response__descriptor =
 {
   PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
@@ -1069,10 +1089,10 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__remove_client_response__desc
   "Fedrpc__Local__V1__RemoveClientResponse",
   "fedrpc.local.v1",
   sizeof(Fedrpc__Local__V1__RemoveClientResponse),
-  0,
+  1,
   fedrpc__local__v1__remove_client_response__field_descriptors,
   fedrpc__local__v1__remove_client_response__field_indices_by_name,
-  0,  fedrpc__local__v1__remove_client_response__number_ranges,
+  1,  fedrpc__local__v1__remove_client_response__number_ranges,
   (ProtobufCMessageInit) fedrpc__local__v1__remove_client_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

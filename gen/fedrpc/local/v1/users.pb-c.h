@@ -87,7 +87,8 @@ struct  Fedrpc__Local__V1__DeleteUserResponse
 {
   ProtobufCMessage base;
   /*
-   * Domains that could not be told about the deletion (best effort).
+   * Domains not told yet: the deletion is queued for them and delivered
+   * when they are back (docs/delivery.md).
    */
   size_t n_unreachable_domains;
   char **unreachable_domains;
@@ -156,10 +157,16 @@ struct  Fedrpc__Local__V1__RemoveClientRequest
 struct  Fedrpc__Local__V1__RemoveClientResponse
 {
   ProtobufCMessage base;
+  /*
+   * Domains of people the user shares conversations with that were not
+   * told yet: the removal is queued for them.
+   */
+  size_t n_unreachable_domains;
+  char **unreachable_domains;
 };
 #define FEDRPC__LOCAL__V1__REMOVE_CLIENT_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__remove_client_response__descriptor) \
-     }
+    , 0,NULL }
 
 
 struct  Fedrpc__Local__V1__FindUserRequest

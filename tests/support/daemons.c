@@ -1,0 +1,673 @@
+/*
+ * The daemons of daemons.h: configuration files, processes, and the local
+ * API calls tests make, retried while the daemon they go to is down.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemons.h"
+#include "fedrpc/local/v1/connections.fedrpc.h"
+#include "fedrpc/local/v1/conversations.fedrpc.h"
+#include "fedrpc/local/v1/delivery.fedrpc.h"
+#include "fedrpc/local/v1/inbox.fedrpc.h"
+#include "fedrpc/local/v1/users.fedrpc.h"
+#include "testcerts.h"
+#include "testutil.h"
+
+#define FEDERATOR FEDRPC_BINARY_DIR "/federator"
+#define FEDCTL FEDRPC_BINARY_DIR "/tools/fedctl/fedctl"
+
+typedef Fedrpc__Federation__V1__QualifiedId qid;
+
+uint64_t
+td_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* A scratch folder in memory-backed /dev/shm when there is one: every
+ * commit is synced, and the disks are shared with parallel builds. */
+static char *
+scratch(void)
+{
+	char *dir = NULL;
+
+	if (access("/dev/shm", W_OK) == 0 &&
+	    (dir = strdup("/dev/shm/fedrpc-daemons-XXXXXX")) != NULL &&
+	    mkdtemp(dir) == NULL) {
+		free(dir);
+		dir = NULL;
+	}
+	return dir != NULL ? dir : tu_tmpdir("daemons");
+}
+
+td *
+td_new(int n, const char *extra)
+{
+	td *t = calloc(1, sizeof(*t));
+
+	cr_assert_not_null(t);
+	cr_assert(n > 0 && n <= TD_MAX);
+	cr_assert_not_null(t->dir = scratch());
+	t->n = n;
+	testcerts_ca(t->dir, "ca");
+	for (int i = 0; i < n; i++) {
+		td_fed *f = &t->f[i];
+		char    c = (char) ('a' + i);
+
+		snprintf(f->name, sizeof(f->name), "%c", c);
+		snprintf(f->domain, sizeof(f->domain), "%c.example", c);
+		f->port = tu_free_port();
+		snprintf(f->conf, sizeof(f->conf), "%s/%c.conf", t->dir, c);
+		snprintf(f->log, sizeof(f->log), "%s/%c.log", t->dir, c);
+		snprintf(f->pidf, sizeof(f->pidf), "%s/%c.pid", t->dir, c);
+		snprintf(f->sock, sizeof(f->sock), "%s/%c.sock", t->dir, c);
+		snprintf(f->db, sizeof(f->db), "%s/%c.db", t->dir, c);
+		snprintf(f->extra, sizeof(f->extra), "%s", extra ? extra : "");
+		testcerts_leaf(t->dir, "ca", f->name,
+		    (const char *const[]){f->domain, "localhost", NULL});
+	}
+	return t;
+}
+
+static void
+write_conf(td *t, int i)
+{
+	td_fed *f = &t->f[i];
+	char    allow[512] = "", statics[1024] = "", text[4096];
+	size_t  ka = 0, ks = 0;
+	int     n;
+
+	for (int k = 0; k < t->n; k++) {
+		if (k == i)
+			continue;
+		ka += (size_t) snprintf(allow + ka, sizeof(allow) - ka,
+		    "%s{ domain = \"%s\"; }", ka ? ", " : "", t->f[k].domain);
+		ks += (size_t) snprintf(statics + ks, sizeof(statics) - ks,
+		    "%s{ domain = \"%s\"; host = \"localhost\"; port = %d; }",
+		    ks ? ", " : "", t->f[k].domain, t->f[k].port);
+	}
+	n = snprintf(text, sizeof(text),
+	    "domain = \"%s\";\n"
+	    "federation = { enabled = true; strategy = \"allowList\";\n"
+	    "  default_search_policy = \"exact_handle_search\";\n"
+	    "  allow = ( %s ); };\n"
+	    "listen = \"tls+tcp://127.0.0.1:%d\";\n"
+	    "local_api = \"ipc://%s\";\n"
+	    "tls = { ca = \"%s/ca.crt\"; cert = \"%s/%s.crt\"; key = "
+	    "\"%s/%s.key\"; };\n"
+	    "discovery = { timeout_ms = 2000; static = ( %s ); };\n"
+	    "client = { connect_timeout_ms = 1000; backoff_initial_ms = 50; "
+	    "backoff_max_ms = 500; };\n"
+	    "limits = { workers = 4; };\n"
+	    "storage = { adapter = \"sqlite\"; path = \"%s\"; };\n"
+	    "log = { level = \"info\"; };\n"
+	    "%s\n",
+	    f->domain, allow, f->port, f->sock, t->dir, t->dir, f->name, t->dir,
+	    f->name, statics, f->db, f->extra);
+	cr_assert_lt((size_t) n, sizeof(text));
+	cr_assert(tu_write_file(f->conf, text));
+}
+
+void
+td_start(td *t, int i, const char *env)
+{
+	td_fed  *f   = &t->f[i];
+	uint64_t end = td_now_ms() + TD_WAIT_MS;
+	fedrpc_channel_opts co = {0};
+	fedrpc_status       st = {0};
+	char                url[600];
+	int                 status;
+
+	cr_assert_eq(f->pid, 0, "%s runs already", f->domain);
+	write_conf(t, i);
+	unlink(f->pidf);
+	if ((f->pid = fork()) == 0) {
+		int fd = open(f->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (env != NULL)
+			putenv((char *) env);
+		execl(FEDERATOR, FEDERATOR, "-c", f->conf, "--pid-file",
+		    f->pidf, "--shutdown-grace", "1000", (char *) NULL);
+		_exit(127);
+	}
+	cr_assert_gt(f->pid, 0);
+	while (access(f->pidf, F_OK) != 0) {
+		if (waitpid(f->pid, &status, WNOHANG) == f->pid) {
+			char *log = tu_read_file(f->log);
+
+			f->pid = 0;
+			cr_assert_fail("federator %s exited (status %d):\n%s",
+			    f->domain, status, log != NULL ? log : "");
+		}
+		cr_assert_lt(td_now_ms(), end, "federator %s did not start",
+		    f->domain);
+		usleep(10000);
+	}
+	snprintf(url, sizeof(url), "ipc://%s", f->sock);
+	co.url                = url;
+	co.origin_domain      = f->domain;
+	co.target_domain      = f->domain;
+	co.default_timeout_ms = TD_WAIT_MS;
+	co.reconnect_min_ms   = 20;
+	co.reconnect_max_ms   = 200;
+	cr_assert_eq(fedrpc_channel_open(&f->lch, &co, &st), FEDRPC_OK, "%s",
+	    st.message);
+}
+
+static void
+drop_channel(td_fed *f)
+{
+	if (f->lch != NULL)
+		fedrpc_channel_close(f->lch);
+	f->lch = NULL;
+}
+
+void
+td_stop(td *t, int i)
+{
+	td_fed *f = &t->f[i];
+	int     status;
+
+	drop_channel(f);
+	if (f->pid <= 0)
+		return;
+	status = tu_stop(f->pid, SIGTERM, TD_WAIT_MS);
+	f->pid = 0;
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "federator %s did not stop cleanly (status %d); its log:\n%s",
+	    f->domain, status, tu_read_file(f->log));
+}
+
+void
+td_kill(td *t, int i)
+{
+	td_fed *f = &t->f[i];
+	int     status;
+
+	drop_channel(f);
+	if (f->pid <= 0)
+		return;
+	kill(f->pid, SIGKILL);
+	waitpid(f->pid, &status, 0);
+	f->pid = 0;
+}
+
+void
+td_free(td *t)
+{
+	if (t == NULL)
+		return;
+	for (int i = 0; i < t->n; i++) {
+		drop_channel(&t->f[i]);
+		if (t->f[i].pid > 0)
+			tu_stop(t->f[i].pid, SIGTERM, TD_WAIT_MS);
+		t->f[i].pid = 0;
+	}
+	tu_rmrf(t->dir);
+	free(t->dir);
+	free(t);
+}
+
+void
+td_finish(td *t)
+{
+	for (int i = 0; i < t->n; i++)
+		td_stop(t, i);
+	td_free(t);
+}
+
+/* ---- calls ---- */
+
+/* Whether a failed call is worth making again: the daemon is (re)starting
+ * or was killed under it. */
+static bool
+again(fedrpc_code rc)
+{
+	return rc == FEDRPC_UNAVAILABLE || rc == FEDRPC_CANCELLED ||
+	    rc == FEDRPC_DEADLINE_EXCEEDED;
+}
+
+/* Runs call (using `ch`, daemon i's local channel) until it does not fail
+ * in a way worth another try, within TD_WAIT_MS; rc gets the result. */
+#define TD_CALL(t, i, rc, st, call)                                        \
+	do {                                                               \
+		uint64_t end_ = td_now_ms() + TD_WAIT_MS;                  \
+		for (;;) {                                                 \
+			fedrpc_channel *ch = (t)->f[(i)].lch;              \
+			fedrpc_status_reset(&(st));                        \
+			if (ch == NULL)                                    \
+				(rc) = fedrpc_status_set(&(st),            \
+				    FEDRPC_UNAVAILABLE, "%s is not running", \
+				    (t)->f[(i)].domain);                   \
+			else                                               \
+				(rc) = (call);                             \
+			if (!again(rc) || td_now_ms() > end_)              \
+				break;                                     \
+			usleep(20000);                                     \
+		}                                                          \
+	} while (0)
+
+static void
+set_qid(td_user *u)
+{
+	fedrpc__federation__v1__qualified_id__init(&u->q);
+	u->q.id     = u->id;
+	u->q.domain = u->domain;
+}
+
+td_user
+td_register(td *t, int i, const char *handle)
+{
+	Fedrpc__Local__V1__RegisterUserRequest  r =
+	    FEDRPC__LOCAL__V1__REGISTER_USER_REQUEST__INIT;
+	Fedrpc__Local__V1__RegisterUserResponse *resp;
+	Fedrpc__Local__V1__AddClientRequest      c =
+	    FEDRPC__LOCAL__V1__ADD_CLIENT_REQUEST__INIT;
+	Fedrpc__Local__V1__AddClientResponse    *cresp;
+	Fedrpc__Federation__V1__Prekey pk = FEDRPC__FEDERATION__V1__PREKEY__INIT,
+	                               last = FEDRPC__FEDERATION__V1__PREKEY__INIT,
+	                               *pp  = &pk;
+	td_user       u = {.dom = i};
+	fedrpc_status st = {0};
+	fedrpc_code   rc;
+
+	r.handle = (char *) handle;
+	r.name   = (char *) handle;
+	TD_CALL(t, i, rc, st,
+	    fedrpc_local_v1_users_register_user(ch, &r, &resp, NULL, &st));
+	cr_assert_eq(rc, FEDRPC_OK, "register %s: %s", handle, st.message);
+	snprintf(u.id, sizeof(u.id), "%s", resp->user->id);
+	snprintf(u.domain, sizeof(u.domain), "%s", resp->user->domain);
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	set_qid(&u);
+	pk.id            = 1;
+	pk.key.data      = (uint8_t *) "k1";
+	pk.key.len       = 2;
+	last.id          = 65535;
+	last.key.data    = (uint8_t *) "last";
+	last.key.len     = 4;
+	c.self           = &u.q;
+	c.prekeys        = &pp;
+	c.n_prekeys      = 1;
+	c.last_prekey    = &last;
+	c.client_class   = FEDRPC__FEDERATION__V1__CLIENT_CLASS__CLIENT_CLASS_DESKTOP;
+	TD_CALL(t, i, rc, st,
+	    fedrpc_local_v1_users_add_client(ch, &c, &cresp, NULL, &st));
+	cr_assert_eq(rc, FEDRPC_OK, "add client: %s", st.message);
+	u.client = cresp->client;
+	protobuf_c_message_free_unpacked(&cresp->base, NULL);
+	set_qid(&u);
+	return u;
+}
+
+static int
+relation(td *t, td_user *self, td_user *to)
+{
+	Fedrpc__Local__V1__ListConnectionsRequest   r =
+	    FEDRPC__LOCAL__V1__LIST_CONNECTIONS_REQUEST__INIT;
+	Fedrpc__Local__V1__ListConnectionsResponse *resp;
+	fedrpc_status st  = {0};
+	fedrpc_code   rc;
+	int           rel = 0;
+
+	set_qid(self);
+	r.self = &self->q;
+	TD_CALL(t, self->dom, rc, st,
+	    fedrpc_local_v1_connections_list_connections(
+	        ch, &r, &resp, NULL, &st));
+	cr_assert_eq(rc, FEDRPC_OK, "%s", st.message);
+	for (size_t i = 0; i < resp->n_connections; i++)
+		if (strcmp(resp->connections[i]->to->id, to->id) == 0)
+			rel = resp->connections[i]->relation;
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return rel;
+}
+
+void
+td_connect(td *t, td_user *a, td_user *b)
+{
+	Fedrpc__Local__V1__ConnectRequest   c = FEDRPC__LOCAL__V1__CONNECT_REQUEST__INIT;
+	Fedrpc__Local__V1__ConnectResponse *cr;
+	Fedrpc__Local__V1__AcceptRequest    ar = FEDRPC__LOCAL__V1__ACCEPT_REQUEST__INIT;
+	Fedrpc__Local__V1__AcceptResponse  *arr;
+	fedrpc_status st  = {0};
+	fedrpc_code   rc;
+	uint64_t      end = td_now_ms() + TD_WAIT_MS;
+
+	set_qid(a);
+	set_qid(b);
+	c.self = &a->q;
+	c.to   = &b->q;
+	TD_CALL(t, a->dom, rc, st,
+	    fedrpc_local_v1_connections_connect(ch, &c, &cr, NULL, &st));
+	cr_assert_eq(rc, FEDRPC_OK, "connect: %s", st.message);
+	protobuf_c_message_free_unpacked(&cr->base, NULL);
+	ar.self = &b->q;
+	ar.to   = &a->q;
+	/* The request may still be on its way. */
+	while (relation(t, b, a) !=
+	    FEDRPC__LOCAL__V1__RELATION__RELATION_PENDING) {
+		cr_assert_lt(td_now_ms(), end, "the request never arrived");
+		usleep(20000);
+	}
+	TD_CALL(t, b->dom, rc, st,
+	    fedrpc_local_v1_connections_accept(ch, &ar, &arr, NULL, &st));
+	cr_assert_eq(rc, FEDRPC_OK, "accept: %s", st.message);
+	protobuf_c_message_free_unpacked(&arr->base, NULL);
+	while (relation(t, a, b) != FEDRPC__LOCAL__V1__RELATION__RELATION_ACCEPTED) {
+		cr_assert_lt(td_now_ms(), end, "the acceptance never arrived");
+		usleep(20000);
+	}
+}
+
+void
+td_create(td *t, td_user *owner, td_user **members, size_t n,
+    const char *name, char id[37])
+{
+	Fedrpc__Local__V1__CreateConversationRequest   r =
+	    FEDRPC__LOCAL__V1__CREATE_CONVERSATION_REQUEST__INIT;
+	Fedrpc__Local__V1__CreateConversationResponse *resp;
+	qid          *ms[TD_MAX * 4];
+	fedrpc_status st = {0};
+	fedrpc_code   rc;
+
+	cr_assert_leq(n, sizeof(ms) / sizeof(ms[0]));
+	for (size_t i = 0; i < n; i++) {
+		set_qid(members[i]);
+		ms[i] = &members[i]->q;
+	}
+	set_qid(owner);
+	r.self      = &owner->q;
+	r.name      = (char *) name;
+	r.members   = ms;
+	r.n_members = n;
+	TD_CALL(t, owner->dom, rc, st,
+	    fedrpc_local_v1_conversations_create_conversation(
+	        ch, &r, &resp, NULL, &st));
+	cr_assert_eq(rc, FEDRPC_OK, "create: %s", st.message);
+	snprintf(id, 37, "%s", resp->conversation->id->id);
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+}
+
+void
+td_change(td *t, td_user *owner, const char *conv, td_user *who, bool add)
+{
+	qid           c = FEDRPC__FEDERATION__V1__QUALIFIED_ID__INIT, *w;
+	fedrpc_status st = {0};
+	fedrpc_code   rc;
+
+	set_qid(owner);
+	set_qid(who);
+	c.id     = (char *) conv;
+	c.domain = owner->domain;
+	w        = &who->q;
+	if (add) {
+		Fedrpc__Local__V1__AddMembersRequest   r =
+		    FEDRPC__LOCAL__V1__ADD_MEMBERS_REQUEST__INIT;
+		Fedrpc__Local__V1__AddMembersResponse *resp;
+
+		r.self         = &owner->q;
+		r.conversation = &c;
+		r.members      = &w;
+		r.n_members    = 1;
+		TD_CALL(t, owner->dom, rc, st,
+		    fedrpc_local_v1_conversations_add_members(
+		        ch, &r, &resp, NULL, &st));
+		cr_assert_eq(rc, FEDRPC_OK, "add: %s", st.message);
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	} else {
+		Fedrpc__Local__V1__RemoveMembersRequest   r =
+		    FEDRPC__LOCAL__V1__REMOVE_MEMBERS_REQUEST__INIT;
+		Fedrpc__Local__V1__RemoveMembersResponse *resp;
+
+		r.self         = &owner->q;
+		r.conversation = &c;
+		r.members      = &w;
+		r.n_members    = 1;
+		TD_CALL(t, owner->dom, rc, st,
+		    fedrpc_local_v1_conversations_remove_members(
+		        ch, &r, &resp, NULL, &st));
+		cr_assert_eq(rc, FEDRPC_OK, "remove: %s", st.message);
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	}
+}
+
+bool
+td_send(td *t, td_user *self, const char *owner_domain, const char *conv,
+    td_user **to, size_t n, const char *text, const char *message_id)
+{
+	fedrpc_status st = {0};
+	bool          repeated;
+	fedrpc_code   rc = td_try_send(t, self, owner_domain, conv, to, n, text,
+	      message_id, &repeated, &st);
+
+	cr_assert_eq(rc, FEDRPC_OK, "send %s: %s", message_id, st.message);
+	return repeated;
+}
+
+fedrpc_code
+td_try_send(td *t, td_user *self, const char *owner_domain, const char *conv,
+    td_user **to, size_t n, const char *text, const char *message_id,
+    bool *repeated, fedrpc_status *st_out)
+{
+	Fedrpc__Local__V1__SendMessageRequest   r =
+	    FEDRPC__LOCAL__V1__SEND_MESSAGE_REQUEST__INIT;
+	Fedrpc__Local__V1__SendMessageResponse *resp;
+	Fedrpc__Federation__V1__ClientMismatchStrategy strat =
+	    FEDRPC__FEDERATION__V1__CLIENT_MISMATCH_STRATEGY__INIT;
+	Fedrpc__Federation__V1__ClientMismatchStrategy__IgnoreAll ia =
+	    FEDRPC__FEDERATION__V1__CLIENT_MISMATCH_STRATEGY__IGNORE_ALL__INIT;
+	Fedrpc__Federation__V1__UserCiphertexts  uc[TD_MAX * 4], *ucp[TD_MAX * 4];
+	Fedrpc__Federation__V1__ClientCiphertext cc[TD_MAX * 4], *ccp[TD_MAX * 4];
+	qid           c  = FEDRPC__FEDERATION__V1__QUALIFIED_ID__INIT;
+	fedrpc_status st = {0};
+	fedrpc_code   rc;
+
+	if (n > sizeof(uc) / sizeof(uc[0]))
+		return fedrpc_status_set(st_out, FEDRPC_INVALID_ARGUMENT,
+		    "too many recipients");
+	for (size_t i = 0; i < n; i++) {
+		set_qid(to[i]);
+		fedrpc__federation__v1__user_ciphertexts__init(&uc[i]);
+		fedrpc__federation__v1__client_ciphertext__init(&cc[i]);
+		cc[i].client          = to[i]->client;
+		cc[i].ciphertext.data = (uint8_t *) text;
+		cc[i].ciphertext.len  = strlen(text);
+		ccp[i]                = &cc[i];
+		uc[i].user            = &to[i]->q;
+		uc[i].clients         = &ccp[i];
+		uc[i].n_clients       = 1;
+		ucp[i]                = &uc[i];
+	}
+	set_qid(self);
+	c.id                = (char *) conv;
+	c.domain            = (char *) owner_domain;
+	strat.strategy_case = FEDRPC__FEDERATION__V1__CLIENT_MISMATCH_STRATEGY__STRATEGY_IGNORE_ALL;
+	strat.ignore_all    = &ia;
+	r.self              = &self->q;
+	r.sender_client     = self->client;
+	r.conversation      = &c;
+	r.recipients        = ucp;
+	r.n_recipients      = n;
+	r.strategy          = &strat;
+	r.data.data         = (uint8_t *) text;
+	r.data.len          = strlen(text);
+	r.message_id.data   = (uint8_t *) message_id;
+	r.message_id.len    = strlen(message_id);
+	TD_CALL(t, self->dom, rc, st,
+	    fedrpc_local_v1_conversations_send_message(
+	        ch, &r, &resp, NULL, &st));
+	*st_out = st;
+	if (rc != FEDRPC_OK)
+		return rc;
+	*repeated = resp->repeated;
+	if (resp->result_case !=
+	    FEDRPC__LOCAL__V1__SEND_MESSAGE_RESPONSE__RESULT_SENT)
+		rc = fedrpc_status_set(st_out, FEDRPC_FAILED_PRECONDITION,
+		    "%s not sent", message_id);
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return rc;
+}
+
+char *
+td_messages(td *t, td_user *u, size_t *count)
+{
+	size_t   cap = 4096, len = 0, n = 0;
+	char    *out = malloc(cap);
+	uint64_t since = 0;
+	bool     more  = true;
+
+	cr_assert_not_null(out);
+	out[0] = '\0';
+	set_qid(u);
+	while (more) {
+		Fedrpc__Local__V1__FetchInboxRequest   r =
+		    FEDRPC__LOCAL__V1__FETCH_INBOX_REQUEST__INIT;
+		Fedrpc__Local__V1__FetchInboxResponse *resp;
+		fedrpc_status st = {0};
+		fedrpc_code   rc;
+
+		r.self   = &u->q;
+		r.client = u->client;
+		r.since  = since;
+		r.limit  = 1000;
+		TD_CALL(t, u->dom, rc, st,
+		    fedrpc_local_v1_inbox_fetch_inbox(ch, &r, &resp, NULL, &st));
+		cr_assert_eq(rc, FEDRPC_OK, "inbox: %s", st.message);
+		for (size_t i = 0; i < resp->n_events; i++) {
+			Fedrpc__Local__V1__Event *ev = resp->events[i];
+			size_t                    k;
+
+			since = ev->id;
+			if (ev->payload_case !=
+			    FEDRPC__LOCAL__V1__EVENT__PAYLOAD_MESSAGE_RECEIVED)
+				continue;
+			k = ev->message_received->data.len;
+			while (len + k + 2 > cap)
+				cr_assert_not_null(out = realloc(out, cap *= 2));
+			memcpy(out + len, ev->message_received->data.data, k);
+			len += k;
+			out[len++] = '\n';
+			out[len]   = '\0';
+			n++;
+		}
+		more = resp->has_more;
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	}
+	if (count != NULL)
+		*count = n;
+	return out;
+}
+
+char *
+td_members(td *t, td_user *u, const char *owner_domain, const char *conv)
+{
+	Fedrpc__Local__V1__ListConversationsRequest   r =
+	    FEDRPC__LOCAL__V1__LIST_CONVERSATIONS_REQUEST__INIT;
+	Fedrpc__Local__V1__ListConversationsResponse *resp;
+	fedrpc_status st = {0};
+	fedrpc_code   rc;
+	char          buf[2048] = "-";
+	size_t        k;
+
+	set_qid(u);
+	r.self = &u->q;
+	TD_CALL(t, u->dom, rc, st,
+	    fedrpc_local_v1_conversations_list_conversations(
+	        ch, &r, &resp, NULL, &st));
+	cr_assert_eq(rc, FEDRPC_OK, "%s", st.message);
+	for (size_t i = 0; i < resp->n_conversations; i++) {
+		Fedrpc__Federation__V1__Conversation *c = resp->conversations[i];
+
+		if (strcmp(c->id->id, conv) != 0 ||
+		    strcmp(c->id->domain, owner_domain) != 0)
+			continue;
+		k = 0;
+		for (size_t j = 0; j < c->n_members; j++)
+			k += (size_t) snprintf(buf + k, sizeof(buf) - k, "%s%s@%s",
+			    j ? "," : "", c->members[j]->id->id,
+			    c->members[j]->id->domain);
+	}
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return strdup(buf);
+}
+
+uint64_t
+td_pending(td *t, int i, uint64_t *aside)
+{
+	Fedrpc__Local__V1__ListQueuesRequest   r =
+	    FEDRPC__LOCAL__V1__LIST_QUEUES_REQUEST__INIT;
+	Fedrpc__Local__V1__ListQueuesResponse *resp;
+	fedrpc_status st = {0};
+	fedrpc_code   rc;
+	uint64_t      n  = 0, a = 0;
+
+	TD_CALL(t, i, rc, st,
+	    fedrpc_local_v1_delivery_list_queues(ch, &r, &resp, NULL, &st));
+	cr_assert_eq(rc, FEDRPC_OK, "%s", st.message);
+	for (size_t k = 0; k < resp->n_queues; k++) {
+		n += resp->queues[k]->pending;
+		a += resp->queues[k]->aside;
+	}
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	if (aside != NULL)
+		*aside = a;
+	return n;
+}
+
+char *
+td_fedctl(td *t, int i, const char *home, int want, const char *const *args)
+{
+	const char *argv[40] = {FEDCTL};
+	char        out[600], err[600], *home_env;
+	int         n = 1, status;
+	pid_t       pid;
+	static int  seq;
+
+	for (; args[n - 1] != NULL && n < 36; n++)
+		argv[n] = args[n - 1];
+	argv[n++] = "--socket";
+	argv[n++] = t->f[i].sock;
+	argv[n++] = "--json";
+	argv[n]   = NULL;
+	snprintf(out, sizeof(out), "%s/fedctl-%d.out", t->dir, seq);
+	snprintf(err, sizeof(err), "%s/fedctl-%d.err", t->dir, seq++);
+	cr_assert(asprintf(&home_env, "FEDCTL_HOME=%s", home) > 0);
+	if ((pid = fork()) == 0) {
+		int in = open("/dev/null", O_RDONLY);
+		int o  = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int e  = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(in, 0);
+		dup2(o, 1);
+		dup2(e, 2);
+		putenv(home_env);
+		unsetenv("FEDRPC_SOCKET");
+		execv(FEDCTL, (char *const *) argv);
+		_exit(127);
+	}
+	free(home_env);
+	cr_assert_gt(pid, 0);
+	status = tu_stop(pid, 0, TD_WAIT_MS);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == want,
+	    "fedctl %s: exit %d, want %d\n%s\n%s", args[0],
+	    WIFEXITED(status) ? WEXITSTATUS(status) : -1, want,
+	    tu_read_file(out), tu_read_file(err));
+	return tu_read_file(out);
+}
