@@ -1349,6 +1349,25 @@ find_ok(const char *home, const char *who)
 	return ok;
 }
 
+/* Whether home's inbox holds the decrypted message `text` (what it
+ * fetched is acknowledged). */
+static bool
+inbox_has(const char *home, const char *text)
+{
+	json_t *j = FEDCTL_JSON(0, home, "inbox", "--ack");
+	json_t *ev;
+	size_t  i;
+	bool    found = false;
+
+	json_array_foreach (json_object_get(j, "events"), i, ev)
+		if (strcmp(jstr(ev, "type"), "message") == 0 &&
+		    jbool(ev, "decrypted") &&
+		    strcmp(jstr(ev, "text"), text) == 0)
+			found = true;
+	json_decref(j);
+	return found;
+}
+
 Test(fedctl_user, a_session_encrypts_while_the_recipients_backend_is_down)
 {
 	pair        p;
@@ -1464,6 +1483,22 @@ Test(fedctl_user, a_session_encrypts_while_the_recipients_backend_is_down)
 	cr_assert_eq(json_array_size(ss), 1);
 	cr_assert_str_eq(jstr(json_array_get(ss, 0), "role"), "responder");
 	json_decref(ss);
+
+	/* Now the conversation's owner, a.example, is down: bob's message
+	 * waits for it on b.example, and alice reads it once a.example is
+	 * back. */
+	fed_stop(&A);
+	r = EXPECT(3, p.bob.home, "send", "Outage", "while the owner was away");
+	cr_assert(strstr(r.out, "queued for a.example") != NULL, "%s", r.out);
+	cr_assert_null(strstr(r.out, "sent to"), "%s", r.out);
+	run_free(&r);
+	fed_start(&A);
+	cr_assert(TU_WAIT_FOR(find_ok(p.bob.home, "alice@a.example"), WAIT_MS),
+	    "a.example unreachable after its restart");
+	cr_assert(TU_WAIT_FOR(inbox_has(p.alice.home,
+	                          "while the owner was away"),
+	              WAIT_MS),
+	    "alice never got the message that waited for a.example");
 }
 
 /* A send repeated with the same --id (as after a crash of the backend
