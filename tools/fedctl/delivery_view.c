@@ -63,10 +63,13 @@ fedctl_delivery_print(const md_t *d)
 		if (d->failures > 0) {
 			int64_t in = (d->next_attempt_unix_ms - now_ms()) / 1000;
 
-			printf(" (%u failed attempt%s, next %s%" PRId64 " s): %s",
-			    d->failures, d->failures == 1 ? "" : "s",
-			    in > 0 ? "in " : "now, ", in > 0 ? in : 0,
-			    d->last_error);
+			printf(" (%u failed attempt%s, next ", d->failures,
+			    d->failures == 1 ? "" : "s");
+			if (in > 0)
+				printf("in %" PRId64 " s", in);
+			else
+				printf("now");
+			printf("): %s", d->last_error);
 		}
 		break;
 	case FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_MOVED_ASIDE:
