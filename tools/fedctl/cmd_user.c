@@ -2,7 +2,8 @@
  * fedctl user: a local user's account. `register` creates it on the local
  * federator and starts its key store; `show` says who the key store is
  * for and which clients it holds; `delete` deletes the account (other
- * domains are told) and its keys.
+ * domains are told) and its keys; `password` sets the password the
+ * user logs in to the web client with (web_password.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,6 +15,7 @@
 
 #include "fedctl_local.h"
 #include "fedctl_output.h"
+#include "web_password.h"
 
 static void
 user_help(FILE *out)
@@ -22,6 +24,7 @@ user_help(FILE *out)
 	    "usage: fedctl user register HANDLE NAME  [common options]\n"
 	    "       fedctl user show                  [common options]\n"
 	    "       fedctl user delete --yes          [common options]\n"
+	    "       fedctl user password [--file F]   [common options]\n"
 	    "\n"
 	    "  register  creates a user on the local federator (HANDLE: 2 to "
 	    "256 of\n"
@@ -35,7 +38,12 @@ user_help(FILE *out)
 	    "left\n"
 	    "  delete    deletes the user everywhere (other domains are "
 	    "told) and its\n"
-	    "            key store; needs --yes\n");
+	    "            key store; needs --yes\n"
+	    "  password  sets the acting user's web client password, read "
+	    "as one line\n"
+	    "            from standard input, as an argon2id hash in the "
+	    "password file\n"
+	    "            (--file, else --config's web.passwords)\n");
 	fedctl_common_help(out);
 }
 
@@ -224,11 +232,76 @@ out:
 	return rc;
 }
 
+/* One line of standard input, without its newline, into buf. */
+static bool
+read_password(char *buf, size_t n, size_t *len)
+{
+	if (isatty(STDIN_FILENO))
+		fprintf(stderr, "new web password: ");
+	if (fgets(buf, (int) n, stdin) == NULL)
+		return false;
+	*len = strcspn(buf, "\r\n");
+	buf[*len] = '\0';
+	return true;
+}
+
+static int
+user_password(fedctl_opts *o, int argc, char **argv)
+{
+	const char         *file = NULL;
+	const fedctl_optdef defs[] = {{"file", &file, NULL, NULL}, {NULL}};
+	fedctl_session      s;
+	fedrpc_status       st = {0};
+	char              **pos, pw[1024];
+	size_t              len = 0;
+	int                 npos, rc;
+
+	if ((rc = fedctl_parse(argc, argv, o, defs, &pos, &npos)) != 0)
+		return rc < 0 ? FEDCTL_EXIT_OK : rc;
+	if (npos != 0)
+		return fedctl_usage(o, "no arguments expected (the password is "
+				       "read from standard input)");
+	if ((rc = fedctl_session_open(
+	         &s, o, FEDCTL_NEED_USER | FEDCTL_NO_CHANNEL)) != 0)
+		return rc;
+	if (file == NULL && s.cfg != NULL)
+		file = s.cfg->web.passwords;
+	if (file == NULL) {
+		rc = fedctl_usage(o, "which password file? give --file or the "
+				     "federator's --config (web.passwords)");
+		goto out;
+	}
+	if (!read_password(pw, sizeof(pw), &len) || len < 8) {
+		rc = fedctl_failf(&s, FEDCTL_EXIT_USAGE,
+		    "give a password of at least 8 characters on standard "
+		    "input");
+		goto out;
+	}
+	if (fedctl_web_password_set(file, s.state->handle, s.state->user_id, pw,
+	        len, &st) != FEDRPC_OK) {
+		rc = fedctl_failf(&s, FEDCTL_EXIT_FAILURE,
+		    "cannot set the web password of %s: %s", s.state->handle,
+		    st.message);
+		goto out;
+	}
+	if (o->json)
+		fedctl_json_emit(json_pack("{s:s, s:s, s:b}", "user",
+		    s.state->qualified, "file", file, "set", 1));
+	else
+		printf("web password of @%s set in %s\n", s.state->handle, file);
+	rc = FEDCTL_EXIT_OK;
+out:
+	explicit_bzero(pw, sizeof(pw));
+	fedctl_session_close(&s);
+	return rc;
+}
+
 static const fedctl_sub subs[] = {
 	{"register", user_register},
 	{"show", user_show},
 	{"whoami", user_show},
 	{"delete", user_delete},
+	{"password", user_password},
 	{NULL, NULL},
 };
 
