@@ -52,27 +52,38 @@ need_tools(void)
 		    "%s is missing: run scripts/install-deps.sh", tools[i]);
 }
 
-/* n daemons, each with a web client on its own loopback port. */
+/* n daemons, each with a web client on its own loopback port; those in
+ * tls_mask over HTTPS with their federation certificate (it names
+ * localhost). */
 static void
-web_start(web_env *w, int n)
+web_start(web_env *w, int n, unsigned tls_mask)
 {
 	memset(w, 0, sizeof(*w));
 	w->t = td_new(n, NULL);
 	for (int i = 0; i < n; i++) {
 		td_fed *f = &w->t->f[i];
 
+		bool tls = (tls_mask >> i) & 1;
+		char tls_conf[1400] = "";
+
 		w->port[i] = tu_free_port();
-		snprintf(w->url[i], sizeof(w->url[i]), "http://127.0.0.1:%d",
+		snprintf(w->url[i], sizeof(w->url[i]), "%s://%s:%d",
+		    tls ? "https" : "http", tls ? "localhost" : "127.0.0.1",
 		    w->port[i]);
+		if (tls)
+			snprintf(tls_conf, sizeof(tls_conf),
+			    "tls_cert = \"%s/%s.crt\"; tls_key = \"%s/%s.key\"; ",
+			    w->t->dir, f->name, w->t->dir, f->name);
 		snprintf(w->passwords[i], sizeof(w->passwords[i]),
 		    "%s/%s.passwords", w->t->dir, f->name);
 		snprintf(w->home[i], sizeof(w->home[i]), "%s/home-%s", w->t->dir,
 		    f->name);
 		cr_assert_eq(mkdir(w->home[i], 0700), 0);
 		snprintf(f->extra, sizeof(f->extra),
-		    "web = { listen = \"%s\"; root = \"%s/web\"; passwords = "
-		    "\"%s\"; login_failures = 3; };\n",
-		    w->url[i], FEDRPC_SOURCE_DIR, w->passwords[i]);
+		    "web = { listen = \"%s://127.0.0.1:%d\"; root = \"%s/web\"; "
+		    "passwords = \"%s\"; login_failures = 3; %s};\n",
+		    tls ? "https" : "http", w->port[i], FEDRPC_SOURCE_DIR,
+		    w->passwords[i], tls_conf);
 		td_start(w->t, i, NULL);
 	}
 }
@@ -204,7 +215,7 @@ Test(web, browsers_and_fedctl, .timeout = 600)
 	int     n = 0, rc;
 
 	need_tools();
-	web_start(&w, 3);
+	web_start(&w, 3, 0);
 	web_register(&w, 0, "alice", "Alice");
 	web_register(&w, 1, "bob", "Bob");
 	web_register(&w, 2, "carol", CAROL_NAME);
@@ -243,17 +254,21 @@ Test(web, security, .timeout = 300)
 	int     n = 0, rc;
 
 	need_tools();
-	web_start(&w, 2);
+	web_start(&w, 2, 2);
 	web_register(&w, 0, "alice", "Alice");
 	web_register(&w, 0, "eve", "Eve");
 	web_register(&w, 1, "bob", "Bob");
 	web_password(&w, 0, "alice", "alice's web password");
 	web_password(&w, 0, "eve", "eve's web password");
+	web_password(&w, 1, "bob", "bob's web password");
 
 	snprintf(log, sizeof(log), "%s/security.log", w.t->dir);
 	env[n++] = env_str("WEB_A", w.url[0]);
 	env[n++] = env_str("PW_ALICE", "alice's web password");
 	env[n++] = env_str("PW_EVE", "eve's web password");
+	env[n++] = env_str("WEB_B", w.url[1]);
+	env[n++] = env_str("PW_BOB", "bob's web password");
+	cr_assert(asprintf(&env[n++], "CA=%s/ca.crt", w.t->dir) > 0);
 	env[n++] = env_str("LOGIN_FAILURES", "3");
 	env[n]   = NULL;
 	rc = run_script(&w, FEDRPC_SOURCE_DIR "/tests/web/security_test.py",
