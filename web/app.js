@@ -170,10 +170,13 @@ async function renderConversations() {
     const cq = qualified(c.id);
     const li = el("li", cq === current ? "conv current" : "conv");
     li.dataset.conv = cq;
-    li.dataset.federated = String(isRemote(c.id.domain) || (c.members || []).some((m) => isRemote(m.id.domain)));
+    const remote = [...new Set((c.members || []).map((m) => m.id.domain).filter(isRemote))];
+    li.dataset.federated = String(isRemote(c.id.domain) || remote.length > 0);
     li.append(el("span", "name", c.name || "(no name)"));
     li.append(el("span", "qid", "owned by " + c.id.domain));
     li.append(domainBadge(c.id.domain));
+    if (remote.length > 0 && !isRemote(c.id.domain))
+      li.append(el("span", "badge federated", "\u21c4 with " + remote.join(", ") + " \u00b7 federated"));
     li.addEventListener("click", () => {
       current = cq;
       renderCurrent().catch((e) => status(e.message, true));
@@ -183,10 +186,23 @@ async function renderConversations() {
   }
 }
 
+// Who wrote a message: their name and handle@domain, marked if remote.
+function sender(uq) {
+  const at = uq.indexOf("@");
+  const domain = uq.slice(at + 1);
+  const p = profiles.get(uq);
+  const s = el("span", "from");
+  s.dataset.user = uq;
+  s.append(el("span", "name", p && p.name ? p.name : uq));
+  if (p && p.handle) s.append(el("span", "qid", "@" + p.handle + "@" + domain));
+  if (isRemote(domain)) s.append(domainBadge(domain));
+  return s;
+}
+
 function messageItem(m) {
   const li = el("li", m.mine ? "message mine" : "message");
   li.dataset.key = m.key;
-  li.append(el("span", "from", m.mine ? "you" : m.from));
+  li.append(m.mine ? el("span", "from", "you") : sender(m.from));
   if (m.error) li.append(el("span", "text error", m.error));
   else li.append(el("span", "text", m.text));
   if (m.mine) {
@@ -209,7 +225,12 @@ async function renderCurrent() {
   const c = convs.find((x) => qualified(x.id) === current);
   $("conv-view").hidden = !c;
   if (!c) return;
-  await loadProfiles((c.members || []).map((m) => m.id));
+  const shown = client.messages.filter((m) => m.conv === current);
+  const senders = [...new Set(shown.filter((m) => !m.mine).map((m) => m.from))].map((uq) => {
+    const at = uq.indexOf("@");
+    return { id: uq.slice(0, at), domain: uq.slice(at + 1) };
+  });
+  await loadProfiles([...(c.members || []).map((m) => m.id), ...senders]);
   $("conv-title").textContent = c.name || "(no name)";
   $("conv-title").dataset.conv = current;
   const owner = $("conv-owner");
@@ -217,7 +238,7 @@ async function renderCurrent() {
   const members = $("members");
   members.replaceChildren(...(c.members || []).map((m) => person(m.id)));
   const msgs = $("messages");
-  msgs.replaceChildren(...client.messages.filter((m) => m.conv === current).map(messageItem));
+  msgs.replaceChildren(...shown.map(messageItem));
 }
 
 async function send(ev) {
