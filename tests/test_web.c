@@ -113,6 +113,23 @@ web_password(web_env *w, int i, const char *handle, const char *pw)
 	cr_assert_eq(pclose(p), 0, "fedctl user password %s failed", as);
 }
 
+/* A one-time log-in link for handle on daemon i (fedctl user login-link). */
+static char *
+web_link(web_env *w, int i, const char *handle)
+{
+	char  as[300], *out, *p, *link;
+
+	snprintf(as, sizeof(as), "%s@%s", handle, w->t->f[i].domain);
+	out = td_fedctl(w->t, i, w->home[i], 0,
+	    (const char *const[]){"user", "login-link", "--as", as, "--file",
+	        w->passwords[i], NULL});
+	cr_assert_not_null(p = strstr(out, "\"link\": \""), "%s", out);
+	p += strlen("\"link\": \"");
+	link = strndup(p, strcspn(p, "\""));
+	free(out);
+	return link;
+}
+
 /* One control command of the script: "stop N", "start N", "exit". */
 static bool
 control(web_env *w, const char *line, int reply)
@@ -211,7 +228,7 @@ env_str(const char *name, const char *value)
 Test(web, browsers_and_fedctl, .timeout = 600)
 {
 	web_env w;
-	char    log[700], *env[20], *out;
+	char    log[700], *env[20], *out, *link;
 	int     n = 0, rc;
 
 	need_tools();
@@ -229,6 +246,9 @@ Test(web, browsers_and_fedctl, .timeout = 600)
 	env[n++] = env_str("WEB_B", w.url[1]);
 	env[n++] = env_str("PW_A", "alice's web password");
 	env[n++] = env_str("PW_B", "bob's web password");
+	link     = web_link(&w, 1, "bob");
+	env[n++] = env_str("LINK_B", strstr(link, "#"));
+	free(link);
 	env[n++] = env_str("CAROL_NAME", CAROL_NAME);
 	env[n++] = env_str("FEDCTL", FEDCTL);
 	env[n++] = env_str("C_SOCK", w.t->f[2].sock);
@@ -270,6 +290,9 @@ Test(web, security, .timeout = 300)
 	env[n++] = env_str("PW_BOB", "bob's web password");
 	cr_assert(asprintf(&env[n++], "CA=%s/ca.crt", w.t->dir) > 0);
 	env[n++] = env_str("LOGIN_FAILURES", "3");
+	env[n++] = web_link(&w, 0, "eve");
+	cr_assert(asprintf(&env[n - 1], "LINK_EVE=%s", (out = env[n - 1])) > 0);
+	free(out);
 	env[n]   = NULL;
 	rc = run_script(&w, FEDRPC_SOURCE_DIR "/tests/web/security_test.py",
 	    (const char *const *) env, log);

@@ -36,6 +36,12 @@ export async function login(user, password) {
   return j;
 }
 
+export async function loginToken(user, token) {
+  const j = await post("/api/login", { user, token });
+  csrf = j.csrf;
+  return j;
+}
+
 export async function logout() {
   await post("/api/logout", {});
   csrf = "";

@@ -320,6 +320,17 @@ async function main() {
     await api.logout().catch(() => {});
     location.reload();
   });
+  // A one-time log-in link: #login=HANDLE&token=TOKEN (the fragment never
+  // reaches the server's logs); it is dropped from the address at once.
+  const link = new URLSearchParams(location.hash.slice(1));
+  if (link.get("login") && link.get("token")) {
+    history.replaceState(null, "", location.pathname);
+    try {
+      return await start(await api.loginToken(link.get("login"), link.get("token")));
+    } catch (e) {
+      return showLogin(e.message);
+    }
+  }
   const who = await api.session();
   if (who) await start(who);
   else showLogin();

@@ -72,6 +72,9 @@ void        web_auth_free(web_auth *a);
 int web_auth_check_password(web_auth *a, const char *handle,
     const char *password, char uuid[37], unsigned *retry_s, char *why,
     size_t why_len);
+/* The same for a one-time log-in link's token, which is then spent. */
+int web_auth_check_token(web_auth *a, const char *handle, const char *token,
+    char uuid[37], unsigned *retry_s, char *why, size_t why_len);
 /* A new session for who; its cookie value into cookie (65 bytes) and a
  * fresh CSRF token into who->csrf. False when out of room. */
 bool web_auth_session_new(web_auth *a, web_who *who, char cookie[65]);

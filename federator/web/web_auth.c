@@ -8,17 +8,24 @@
  * handle: beyond web.login_failures in a minute the handle is refused
  * without looking at the password until the minute is over. Unknown
  * handles cost the same hash as known ones, so timing does not tell them
- * apart.
+ * apart. A one-time log-in link (`fedctl user login-link`) is a line of
+ * the same file holding the token's SHA-256 and its expiry; using it
+ * removes the line, under the lock fedctl takes to write the file.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <argon2.h>
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/hash.h>
 
 #include "core/base/clock.h"
 #include "federator/web/web.h"
@@ -217,7 +224,7 @@ password_line(const char *path, const char *handle, char uuid[37],
 			found = -1;
 			break;
 		}
-		if (strcmp(h, handle) == 0) {
+		if (strcmp(h, handle) == 0 && strncmp(x, "token:", 6) != 0) {
 			memcpy(uuid, u, 37);
 			snprintf(hash, hash_len, "%s", x);
 			found = 1;
@@ -340,4 +347,122 @@ web_auth_session_end(web_auth *a, const char *cookie_header)
 			explicit_bzero(s, sizeof(*s));
 	}
 	pthread_mutex_unlock(&a->mtx);
+}
+
+/* ---- one-time log-in links ---- */
+
+static void
+sha256_hex(const char *s, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t           d[WC_SHA256_DIGEST_SIZE] = {0};
+
+	wc_Sha256Hash((const byte *) s, (word32) strlen(s), d);
+	for (int i = 0; i < 32; i++) {
+		out[2 * i]     = hex[d[i] >> 4];
+		out[2 * i + 1] = hex[d[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+/*
+ * Copies the password file to its .tmp without token lines that are
+ * expired or are handle's with digest want; 1 when that one was there
+ * (its uuid into uuid), 0 not, -1 on a file error.
+ */
+static int
+take_token(FILE *in, FILE *out, const char *handle, const char *want,
+    char uuid[37])
+{
+	char line[1024];
+	long now = (long) time(NULL);
+	int  found = 0;
+
+	while (fgets(line, sizeof(line), in) != NULL) {
+		char h[257], u[64], x[512], dig[80];
+		long exp;
+
+		if (sscanf(line, "%256s %63s %511s", h, u, x) == 3 &&
+		    sscanf(x, "token:%70[0-9a-f]:%ld", dig, &exp) == 2) {
+			if (exp <= now)
+				continue;
+			if (!found && strcmp(h, handle) == 0 && strlen(u) == 36 &&
+			    web_auth_token_eq(dig, want)) {
+				memcpy(uuid, u, 37);
+				found = 1;
+				continue;
+			}
+		}
+		if (fputs(line, out) < 0)
+			return -1;
+	}
+	return found;
+}
+
+int
+web_auth_check_token(web_auth *a, const char *handle, const char *token,
+    char uuid[37], unsigned *retry_s, char *why, size_t why_len)
+{
+	const char *path = a->cfg->web.passwords;
+	char        lock[4200], tmp[4200], want[65];
+	FILE       *in, *out;
+	int         lfd, fd, found = -1;
+
+	if (!throttle_allows(a, handle, retry_s)) {
+		snprintf(why, why_len,
+		    "too many wrong log-ins for %s; try again in %u s", handle,
+		    *retry_s);
+		return 429;
+	}
+	sha256_hex(token, want);
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+	    flock(lfd, LOCK_EX) != 0) {
+		snprintf(why, why_len, "cannot lock %s: %s", lock,
+		    strerror(errno));
+		if (lfd >= 0)
+			close(lfd);
+		return 500;
+	}
+	if ((in = fopen(path, "r")) == NULL) {
+		close(lfd);
+		throttle_fail(a, handle);
+		snprintf(why, why_len, "unknown or used log-in link");
+		return 401;
+	}
+	fd  = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	out = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (out != NULL)
+		found = take_token(in, out, handle, want, uuid);
+	fclose(in);
+	if (out == NULL || found < 0 || fflush(out) != 0 ||
+	    fsync(fileno(out)) != 0) {
+		if (out != NULL)
+			fclose(out);
+		else if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		close(lfd);
+		snprintf(why, why_len, "cannot rewrite %s: %s", path,
+		    strerror(errno));
+		return 500;
+	}
+	fclose(out);
+	/* The token is spent only once the file no longer holds it. */
+	if (found == 1 && rename(tmp, path) != 0) {
+		unlink(tmp);
+		close(lfd);
+		snprintf(why, why_len, "cannot rewrite %s: %s", path,
+		    strerror(errno));
+		return 500;
+	}
+	if (found != 1)
+		unlink(tmp);
+	close(lfd);
+	if (found == 1)
+		return 0;
+	throttle_fail(a, handle);
+	snprintf(why, why_len, "unknown, expired or used log-in link");
+	return 401;
 }

@@ -132,21 +132,26 @@ who_json(const web_who *who)
 	    "domain", who->domain, "handle", who->handle, "csrf", who->csrf);
 }
 
-/* POST /api/login {"user": "alice" or "alice@domain", "password"} */
+/* POST /api/login {"user": "alice" or "alice@domain", "password"}, or
+ * {"user", "token"} from a one-time log-in link. */
 static void
 route_login(web_gateway *gw, const char *body, size_t len, web_reply *r)
 {
 	json_t     *j = json_loadb(body != NULL ? body : "", len, 0, NULL);
-	const char *user = NULL, *pw = NULL, *at;
+	const char *user = NULL, *pw = NULL, *token = NULL, *at;
 	web_who     who = {0};
 	char        cookie[65], why[512];
 	unsigned    retry = 0;
 	int         rc;
 
 	if (j == NULL ||
-	    json_unpack(j, "{s:s,s:s}", "user", &user, "password", &pw) != 0) {
+	    json_unpack(j, "{s:s,s?s,s?s}", "user", &user, "password", &pw,
+	        "token", &token) != 0 ||
+	    (pw == NULL) == (token == NULL)) {
 		json_decref(j);
-		web_reply_error(r, 400, "log-in: send {\"user\", \"password\"}");
+		web_reply_error(r, 400,
+		    "log-in: send {\"user\", \"password\"} or {\"user\", "
+		    "\"token\"}");
 		return;
 	}
 	at = strchr(user, '@');
@@ -159,8 +164,10 @@ route_login(web_gateway *gw, const char *body, size_t len, web_reply *r)
 	}
 	snprintf(who.handle, sizeof(who.handle), "%.*s",
 	    at != NULL ? (int) (at - user) : (int) strlen(user), user);
-	rc = web_auth_check_password(gw->auth, who.handle, pw, who.id, &retry,
-	    why, sizeof(why));
+	rc = pw != NULL ? web_auth_check_password(gw->auth, who.handle, pw,
+			      who.id, &retry, why, sizeof(why))
+			: web_auth_check_token(gw->auth, who.handle, token, who.id,
+			      &retry, why, sizeof(why));
 	json_decref(j);
 	if (rc != 0) {
 		if (rc == 500)

@@ -149,7 +149,10 @@ def main():
     try:
         step("log in")
         login(alice, a_url, "alice", ENV["PW_A"])
-        login(bob, b_url, "bob@b.example", ENV["PW_B"])
+        step("bob logs in with a one-time link")
+        bob.get(b_url + "/" + ENV["LINK_B"])
+        wait_for("bob's page", lambda: bob.execute_script("return document.body.dataset.ready") == "true")
+        assert "token" not in bob.current_url, bob.current_url
         # The browsers' clients exist now: fedctl's encryption finds them.
         step("connect")
         find_and_connect(alice, "bob@b.example")

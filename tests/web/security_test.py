@@ -144,14 +144,23 @@ def main():
                        headers={"Origin": "http://evil.example"})
     check(st == 403, "a log-in from another origin is refused")
 
+    # ---- one-time log-in links ----
+    token = ENV["LINK_EVE"].split("token=")[1]
+    st, _, j = request(A, "POST", "/api/login", {"user": "eve", "token": token})
+    check(st == 200, f"eve logs in with her link ({st} {j})")
+    st, _, j = request(A, "POST", "/api/login", {"user": "eve", "token": token})
+    check(st == 401, f"the link works once ({st} {j})")
+    st, _, j = request(A, "POST", "/api/login", {"user": "alice", "token": token})
+    check(st == 401, f"eve's link does not log alice in ({st} {j})")
+
     # ---- log-out ----
     st, _, _ = request(A, "POST", "/api/logout", {}, eve, eve_csrf)
     check(st == 200, "eve logs out")
     st, _, _ = request(A, "GET", "/api/session", cookie=eve)
     check(st == 401, "the session is gone after log-out")
 
-    # ---- wrong passwords ----
-    for i in range(FAILURES):
+    # ---- wrong passwords (eve's link tried for alice was one) ----
+    for i in range(FAILURES - 1):
         st, _, _, _ = login(A, "alice", "wrong password %d" % i)
         check(st == 401, f"wrong password {i + 1} is refused")
     st, _, _, j = login(A, "alice", ENV["PW_ALICE"])

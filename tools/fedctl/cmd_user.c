@@ -25,6 +25,8 @@ user_help(FILE *out)
 	    "       fedctl user show                  [common options]\n"
 	    "       fedctl user delete --yes          [common options]\n"
 	    "       fedctl user password [--file F]   [common options]\n"
+	    "       fedctl user login-link [--file F] [--ttl S]  [common "
+	    "options]\n"
 	    "\n"
 	    "  register  creates a user on the local federator (HANDLE: 2 to "
 	    "256 of\n"
@@ -43,7 +45,12 @@ user_help(FILE *out)
 	    "as one line\n"
 	    "            from standard input, as an argon2id hash in the "
 	    "password file\n"
-	    "            (--file, else --config's web.passwords)\n");
+	    "            (--file, else --config's web.passwords)\n"
+	    "  login-link  a one-time link that logs the acting user in to "
+	    "the web client\n"
+	    "            (good for --ttl seconds, default 3600; the address "
+	    "from --config's\n"
+	    "            web.listen)\n");
 	fedctl_common_help(out);
 }
 
@@ -232,6 +239,15 @@ out:
 	return rc;
 }
 
+/* The password file: --file, else the configuration's. */
+static const char *
+password_file(fedctl_session *s, const char *file)
+{
+	if (file == NULL && s->cfg != NULL)
+		file = s->cfg->web.passwords;
+	return file;
+}
+
 /* One line of standard input, without its newline, into buf. */
 static bool
 read_password(char *buf, size_t n, size_t *len)
@@ -264,9 +280,7 @@ user_password(fedctl_opts *o, int argc, char **argv)
 	if ((rc = fedctl_session_open(
 	         &s, o, FEDCTL_NEED_USER | FEDCTL_NO_CHANNEL)) != 0)
 		return rc;
-	if (file == NULL && s.cfg != NULL)
-		file = s.cfg->web.passwords;
-	if (file == NULL) {
+	if ((file = password_file(&s, file)) == NULL) {
 		rc = fedctl_usage(o, "which password file? give --file or the "
 				     "federator's --config (web.passwords)");
 		goto out;
@@ -296,12 +310,64 @@ out:
 	return rc;
 }
 
+static int
+user_login_link(fedctl_opts *o, int argc, char **argv)
+{
+	const char         *file = NULL, *ttl_s = "3600";
+	const fedctl_optdef defs[] = {{"file", &file, NULL, NULL},
+	    {"ttl", &ttl_s, NULL, NULL}, {NULL}};
+	fedctl_session      s;
+	fedrpc_status       st = {0};
+	char              **pos, token[65], link[1200], *end;
+	unsigned long       ttl;
+	int                 npos, rc;
+
+	if ((rc = fedctl_parse(argc, argv, o, defs, &pos, &npos)) != 0)
+		return rc < 0 ? FEDCTL_EXIT_OK : rc;
+	if (npos != 0)
+		return fedctl_usage(o, "no arguments expected");
+	ttl = strtoul(ttl_s, &end, 10);
+	if (*end != '\0' || ttl < 1 || ttl > 604800)
+		return fedctl_usage(o, "--ttl: 1 to 604800 seconds, not %s", ttl_s);
+	if ((rc = fedctl_session_open(
+	         &s, o, FEDCTL_NEED_USER | FEDCTL_NO_CHANNEL)) != 0)
+		return rc;
+	if ((file = password_file(&s, file)) == NULL) {
+		rc = fedctl_usage(o, "which password file? give --file or the "
+				     "federator's --config (web.passwords)");
+		goto out;
+	}
+	if (fedctl_web_login_token_add(file, s.state->handle, s.state->user_id,
+	        (unsigned) ttl, token, &st) != FEDRPC_OK) {
+		rc = fedctl_failf(&s, FEDCTL_EXIT_FAILURE,
+		    "cannot make a log-in link for %s: %s", s.state->handle,
+		    st.message);
+		goto out;
+	}
+	/* The token goes in the fragment: browsers never send it to the
+	 * server in a request line, a log or a Referer. */
+	snprintf(link, sizeof(link), "%s/#login=%s&token=%s",
+	    s.cfg != NULL && s.cfg->web.listen != NULL ? s.cfg->web.listen : "",
+	    s.state->handle, token);
+	if (o->json)
+		fedctl_json_emit(json_pack("{s:s, s:s, s:I}", "user",
+		    s.state->qualified, "link", link, "ttl", (json_int_t) ttl));
+	else
+		printf("%s\n", link);
+	rc = FEDCTL_EXIT_OK;
+out:
+	explicit_bzero(token, sizeof(token));
+	fedctl_session_close(&s);
+	return rc;
+}
+
 static const fedctl_sub subs[] = {
 	{"register", user_register},
 	{"show", user_show},
 	{"whoami", user_show},
 	{"delete", user_delete},
 	{"password", user_password},
+	{"login-link", user_login_link},
 	{NULL, NULL},
 };
 

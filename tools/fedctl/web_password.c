@@ -14,7 +14,11 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <argon2.h>
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/hash.h>
 
 #include "web_password.h"
 
@@ -36,23 +40,24 @@ hash_password(const char *password, size_t len, char *out, size_t n,
 	return FEDRPC_OK;
 }
 
-/* Copies the lines of old that are not handle's into out. */
+/* Copies the lines of old into out, but handle's when drop is set. */
 static void
-copy_others(FILE *old, FILE *out, const char *handle)
+copy_others(FILE *old, FILE *out, const char *handle, bool drop)
 {
 	char   line[1024];
 	size_t hl = strlen(handle);
 
 	while (old != NULL && fgets(line, sizeof(line), old) != NULL)
-		if (!(strncmp(line, handle, hl) == 0 && line[hl] == ' '))
+		if (!drop || !(strncmp(line, handle, hl) == 0 && line[hl] == ' '))
 			fputs(line, out);
 }
 
-fedrpc_code
-fedctl_web_password_set(const char *path, const char *handle,
-    const char *uuid, const char *password, size_t len, fedrpc_status *st)
+/* Replaces (drop) or adds to handle's lines in the file: `line`. */
+static fedrpc_code
+rewrite(const char *path, const char *handle, const char *line, bool drop,
+    fedrpc_status *st)
 {
-	char        hash[256], tmp[4200], lock[4200];
+	char        tmp[4200], lock[4200];
 	FILE       *old, *out;
 	int         lfd, fd;
 	fedrpc_code code;
@@ -60,9 +65,6 @@ fedctl_web_password_set(const char *path, const char *handle,
 	if (strchr(handle, ' ') != NULL || strchr(handle, '\n') != NULL)
 		return fedrpc_status_set(
 		    st, FEDRPC_INVALID_ARGUMENT, "bad handle '%s'", handle);
-	if ((code = hash_password(password, len, hash, sizeof(hash), st)) !=
-	    FEDRPC_OK)
-		return code;
 	snprintf(lock, sizeof(lock), "%s.lock", path);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if ((lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
@@ -95,10 +97,10 @@ fedctl_web_password_set(const char *path, const char *handle,
 	if (old == NULL)
 		fputs("# fedrpc web client passwords: handle uuid argon2id-hash "
 		      "(fedctl user password)\n", out);
-	copy_others(old, out, handle);
+	copy_others(old, out, handle, drop);
 	if (old != NULL)
 		fclose(old);
-	fprintf(out, "%s %s %s\n", handle, uuid, hash);
+	fputs(line, out);
 	if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0 ||
 	    rename(tmp, path) != 0) {
 		code = fedrpc_status_set(st, FEDRPC_FAILED_PRECONDITION,
@@ -109,4 +111,49 @@ fedctl_web_password_set(const char *path, const char *handle,
 	}
 	close(lfd);
 	return FEDRPC_OK;
+}
+
+fedrpc_code
+fedctl_web_password_set(const char *path, const char *handle,
+    const char *uuid, const char *password, size_t len, fedrpc_status *st)
+{
+	char        hash[256], line[1024];
+	fedrpc_code code;
+
+	if ((code = hash_password(password, len, hash, sizeof(hash), st)) !=
+	    FEDRPC_OK)
+		return code;
+	/* A new password also revokes the log-in links not used yet. */
+	snprintf(line, sizeof(line), "%s %s %s\n", handle, uuid, hash);
+	return rewrite(path, handle, line, true, st);
+}
+
+fedrpc_code
+fedctl_web_login_token_add(const char *path, const char *handle,
+    const char *uuid, unsigned ttl_s, char token[65], fedrpc_status *st)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t           raw[32], digest[WC_SHA256_DIGEST_SIZE];
+	char              dhex[2 * WC_SHA256_DIGEST_SIZE + 1], line[1024];
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t) sizeof(raw))
+		return fedrpc_status_set(st, FEDRPC_INTERNAL,
+		    "no random bytes for the token: %s", strerror(errno));
+	for (int i = 0; i < 32; i++) {
+		token[2 * i]     = hex[raw[i] >> 4];
+		token[2 * i + 1] = hex[raw[i] & 15];
+	}
+	token[64] = '\0';
+	explicit_bzero(raw, sizeof(raw));
+	if (wc_Sha256Hash((const byte *) token, 64, digest) != 0)
+		return fedrpc_status_set(
+		    st, FEDRPC_INTERNAL, "cannot hash the token");
+	for (int i = 0; i < WC_SHA256_DIGEST_SIZE; i++) {
+		dhex[2 * i]     = hex[digest[i] >> 4];
+		dhex[2 * i + 1] = hex[digest[i] & 15];
+	}
+	dhex[2 * WC_SHA256_DIGEST_SIZE] = '\0';
+	snprintf(line, sizeof(line), "%s %s token:%s:%lld\n", handle, uuid,
+	    dhex, (long long) time(NULL) + ttl_s);
+	return rewrite(path, handle, line, false, st);
 }

@@ -7,6 +7,7 @@
 #ifndef FEDCTL_WEB_PASSWORD_H
 #define FEDCTL_WEB_PASSWORD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <fedrpc/status.h>
@@ -24,5 +25,14 @@
  */
 fedrpc_code fedctl_web_password_set(const char *path, const char *handle,
     const char *uuid, const char *password, size_t len, fedrpc_status *st);
+
+/*
+ * Adds a one-time log-in token for handle, good for ttl_s seconds: a line
+ * "handle uuid token:SHA256:EXPIRY" (only the token's SHA-256 is kept;
+ * the federator removes the line when the token is used). The token (64
+ * hex digits) into token.
+ */
+fedrpc_code fedctl_web_login_token_add(const char *path, const char *handle,
+    const char *uuid, unsigned ttl_s, char token[65], fedrpc_status *st);
 
 #endif
