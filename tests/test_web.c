@@ -278,9 +278,26 @@ Test(web, security, .timeout = 300)
 	web_register(&w, 0, "alice", "Alice");
 	web_register(&w, 0, "eve", "Eve");
 	web_register(&w, 1, "bob", "Bob");
-	web_password(&w, 0, "alice", "alice's web password");
-	web_password(&w, 0, "eve", "eve's web password");
 	web_password(&w, 1, "bob", "bob's web password");
+	/* A second password for alice replaces her line, keeps eve's. */
+	web_password(&w, 0, "alice", "alice's first web password");
+	web_password(&w, 0, "eve", "eve's web password");
+	web_password(&w, 0, "alice", "alice's web password");
+	{
+		struct stat sb;
+		char       *file = tu_read_file(w.passwords[0]);
+
+		cr_assert_eq(stat(w.passwords[0], &sb), 0);
+		cr_assert_eq(sb.st_mode & 0777, 0600, "mode %o", sb.st_mode & 0777);
+		cr_assert_not_null(file);
+		cr_assert_null(strstr(file, "web password"), "%s", file);
+		cr_assert_not_null(strstr(file, "\nalice "), "%s", file);
+		cr_assert_null(strstr(strstr(file, "\nalice ") + 1, "\nalice "),
+		    "two lines for alice:\n%s", file);
+		cr_assert_not_null(strstr(file, "\neve "), "%s", file);
+		cr_assert_not_null(strstr(file, "$argon2id$v=19$m=19456,t=2,p=1$"));
+		free(file);
+	}
 
 	snprintf(log, sizeof(log), "%s/security.log", w.t->dir);
 	env[n++] = env_str("WEB_A", w.url[0]);
