@@ -64,7 +64,7 @@ web_start(web_env *w, int n, unsigned tls_mask)
 		td_fed *f = &w->t->f[i];
 
 		bool tls = (tls_mask >> i) & 1;
-		char tls_conf[1400] = "";
+		char tls_conf[1400] = "", conf[4096];
 
 		w->port[i] = tu_free_port();
 		snprintf(w->url[i], sizeof(w->url[i]), "%s://%s:%d",
@@ -79,11 +79,13 @@ web_start(web_env *w, int n, unsigned tls_mask)
 		snprintf(w->home[i], sizeof(w->home[i]), "%s/home-%s", w->t->dir,
 		    f->name);
 		cr_assert_eq(mkdir(w->home[i], 0700), 0);
-		snprintf(f->extra, sizeof(f->extra),
+		snprintf(conf, sizeof(conf),
 		    "web = { listen = \"%s://127.0.0.1:%d\"; root = \"%s/web\"; "
 		    "passwords = \"%s\"; login_failures = 3; %s};\n",
 		    tls ? "https" : "http", w->port[i], FEDRPC_SOURCE_DIR,
 		    w->passwords[i], tls_conf);
+		cr_assert_lt(strlen(conf), sizeof(f->extra));
+		memcpy(f->extra, conf, strlen(conf) + 1);
 		td_start(w->t, i, NULL);
 	}
 }
