@@ -217,6 +217,24 @@ post_ok(web_gateway *gw, nng_http_req *req, web_reply *r)
 	return true;
 }
 
+/*
+ * Plain HTTP is served on loopback only, so a request naming another host
+ * came through a name that was made to point at loopback (DNS
+ * rebinding): refused, whatever it asks for.
+ */
+static bool
+host_ok(web_gateway *gw, nng_http_req *req)
+{
+	const char *host = nng_http_req_get_header(req, "Host");
+
+	if (gw->tls)
+		return true;
+	return host != NULL &&
+	    (strncmp(host, "127.", 4) == 0 || strncmp(host, "[::1]", 5) == 0 ||
+	        strcmp(host, "localhost") == 0 ||
+	        strncmp(host, "localhost:", 10) == 0);
+}
+
 static void
 route(web_gateway *gw, nng_http_req *req, web_reply *r)
 {
@@ -229,6 +247,11 @@ route(web_gateway *gw, nng_http_req *req, web_reply *r)
 	web_who     who;
 	bool        have;
 
+	if (!host_ok(gw, req)) {
+		web_reply_error(r, 421, "this web client answers to loopback "
+					"names only");
+		return;
+	}
 	snprintf(path, sizeof(path), "%s", nng_http_req_get_uri(req));
 	path[strcspn(path, "?#")] = '\0';
 	if (strncmp(path, "/api/", 5) != 0) {

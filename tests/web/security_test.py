@@ -91,6 +91,8 @@ def main():
     inline = [s for s in re.findall(r"<script[^>]*>", page) if "src=" not in s]
     check(not inline and "style=" not in page and "onclick" not in page.lower(),
           "no inline script or style in the page")
+    st, _, _ = request(A, "GET", "/", headers={"Host": "rebound.example:80"})
+    check(st == 421, f"plain HTTP answers to loopback names only ({st})")
     st, _, _ = request(A, "GET", "/../a.conf")
     check(st == 404, "no file outside the page's folder")
 
