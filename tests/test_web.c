@@ -169,6 +169,9 @@ run_script(web_env *w, const char *script, const char *const *env,
 		int  fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		char a[32], b[32];
 
+		/* Its own process group: chromedriver and chromium go with
+		 * it, however it ends. */
+		setpgid(0, 0);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(fd, 1);
 		dup2(fd, 2);
@@ -193,7 +196,7 @@ run_script(web_env *w, const char *script, const char *const *env,
 		char         *nl;
 
 		if (now >= end) {
-			kill(pid, SIGKILL);
+			kill(-pid, SIGKILL);
 			cr_log_error("%s ran longer than %d ms", script, SCRIPT_MS);
 			break;
 		}
@@ -215,6 +218,7 @@ done:
 	close(to_c[0]);
 	close(to_py[1]);
 	status = tu_stop(pid, 0, TD_WAIT_MS);
+	kill(-pid, SIGKILL); /* what the script left behind, if anything */
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 

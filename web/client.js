@@ -259,10 +259,12 @@ export class Client {
   }
 
   // Asks again for the delivery of sent messages not yet final.
+  // At most the 20 newest such messages a round, so that many queued
+  // messages do not make many calls a second.
   async refreshDeliveries() {
     let changed = false;
-    for (const m of this.messages) {
-      if (!m.mine || m.deliveries.every(final)) continue;
+    const open = this.messages.filter((m) => m.mine && !m.deliveries.every(final)).slice(-20);
+    for (const m of open) {
       const r = await api.call("Delivery/ListSentMessages", { message_id: m.messageId, limit: 1 });
       const sm = (r.messages || [])[0];
       if (sm && JSON.stringify(sm.deliveries || []) !== JSON.stringify(m.deliveries)) {
