@@ -220,6 +220,20 @@ def main():
                  lambda: "delivered to c.example" in mine().text, timeout=WAIT_S * 2)
         wait_for("carol reads what waited", lambda: "while c is down" in fedctl("inbox", "--ack"))
         check_markers(alice, "a.example")
+        step("no errors in the pages' consoles (script errors, CSP violations)")
+        for name, d in (("alice", alice), ("bob", bob)):
+            # (Asking whether a session exists before logging in is a 401.)
+            severe = [e["message"] for e in d.get_log("browser") if e.get("level") == "SEVERE"
+                      and not ("/api/session" in e["message"] and "401" in e["message"])]
+            assert not severe, f"{name}'s console: {severe}"
+        step("the browser enforces the CSP: an inline script put in the page does not run")
+        alice.execute_script(
+            "const s = document.createElement('script');"
+            "s.textContent = 'window.inlineRan = 1;';"
+            "document.body.append(s);")
+        assert alice.execute_script("return window.inlineRan === undefined"), "inline script ran"
+        blocked = [e["message"] for e in alice.get_log("browser") if "Content Security Policy" in e["message"]]
+        assert blocked, "no CSP report for the inline script"
         step("passed")
     finally:
         for d in (alice, bob):
