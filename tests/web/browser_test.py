@@ -235,6 +235,15 @@ def main():
         blocked = [e["message"] for e in alice.get_log("browser") if "Content Security Policy" in e["message"]]
         assert blocked, "no CSP report for the inline script"
         step("passed")
+    except BaseException:
+        # What the pages said, for the failure's report.
+        for name, d in (("alice", alice), ("bob", bob)):
+            try:
+                print(f"{name}'s page status: {d.find_element(By.ID, 'status').text!r}; "
+                      f"log-in error: {d.find_element(By.ID, 'login-error').text!r}", file=sys.stderr)
+            except Exception:
+                pass
+        raise
     finally:
         for d in (alice, bob):
             try:
