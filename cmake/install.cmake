@@ -38,6 +38,11 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/proto/fedrpc
 # defined in the executable itself.
 install(TARGETS federator RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR}
   COMPONENT federator)
+# The web client's page (web.root's default; docs/web.md).
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/web/
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/fedrpc/web COMPONENT federator
+  FILES_MATCHING PATTERN "*.html" PATTERN "*.js" PATTERN "*.css"
+  PATTERN "*.svg")
 if(TARGET fedctl)
   install(TARGETS fedctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
     COMPONENT fedctl)

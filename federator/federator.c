@@ -21,6 +21,7 @@
 #include "core/base/clock.h"
 #include "core/base/private_file.h"
 #include "federator/federator.h"
+#include "federator/web/web.h"
 
 #ifdef FEDRPC_HAVE_ADAPTERS
 #include <fedrpc/adapter.h>
@@ -423,7 +424,8 @@ federator_open(federator **out, const char *config_path, fedrpc_config *cfg,
 	if (cfg->federation.enabled &&
 	    egress_pool_new(f, cfg, &f->pool, st) != FEDRPC_OK)
 		goto fail;
-	if (open_servers(f, st) != FEDRPC_OK)
+	if (open_servers(f, st) != FEDRPC_OK ||
+	    web_gateway_open(&f->web, cfg, f->ipc_path, st) != FEDRPC_OK)
 		goto fail;
 
 	FEDRPC_LOG_INFO("%s %s: federation %s%s (strategy %s, %zu domains "
@@ -462,6 +464,9 @@ federator_stop(federator *f, uint32_t grace_ms)
 	bool      both;
 
 	__atomic_store_n(&f->stopping, 1, __ATOMIC_RELEASE);
+	/* The web client first: it calls the local API. */
+	web_gateway_close(f->web);
+	f->web = NULL;
 	local_watch_stop(f);
 	a.srv = f->local_srv;
 	/* Both servers get the same grace period, at the same time. */

@@ -77,6 +77,7 @@ typedef struct federator {
 	void *adapter;              /* fedrpc_adapter_instance; NULL: none */
 
 	fedrpc_server *fed_srv;   /* the federation listener; NULL if off */
+	struct web_gateway *web;  /* the web client (federator/web/); NULL if off */
 	fedrpc_server *local_srv; /* the local API on ipc:// */
 	char          *ipc_path;  /* socket file of local_srv; owned */
 	bool           ipc_bound; /* local_srv made that file */

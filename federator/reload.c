@@ -64,6 +64,15 @@ warn_restart_only(const fedrpc_config *old, const fedrpc_config *new)
 	    old->limits.contexts != new->limits.contexts ||
 	    old->limits.max_message_size != new->limits.max_message_size)
 		what[n++] = "limits (workers, contexts, max_message_size)";
+	/* The web gateway keeps the settings it started with. */
+	if (!str_eq(old->web.listen, new->web.listen) ||
+	    !str_eq(old->web.root, new->web.root) ||
+	    !str_eq(old->web.passwords, new->web.passwords) ||
+	    !str_eq(old->web.tls_cert, new->web.tls_cert) ||
+	    !str_eq(old->web.tls_key, new->web.tls_key) ||
+	    old->web.session_ttl != new->web.session_ttl ||
+	    old->web.login_failures != new->web.login_failures)
+		what[n++] = "web";
 	if (n == 0)
 		return;
 	list[0] = '\0';

@@ -10,7 +10,8 @@
 #   bash scripts/demo.sh stop     stop the backends (and dnsmasq)
 #
 # State lives in $FEDRPC_DEMO_DIR (default /tmp/fedrpc-demo); the federation
-# listeners take ports $FEDRPC_DEMO_PORT (default 7441) and the two after it.
+# listeners take ports $FEDRPC_DEMO_PORT (default 7441) and the two after it,
+# the web clients $FEDRPC_DEMO_WEB_PORT (default 8441) and the two after it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -20,6 +21,8 @@ domains=(a b c)
 base_port=${FEDRPC_DEMO_PORT:-7441}
 declare -A port=([a]=$base_port [b]=$((base_port + 1)) [c]=$((base_port + 2)))
 dns_port=${FEDRPC_DEMO_DNS_PORT:-5354}
+web_port=${FEDRPC_DEMO_WEB_PORT:-8441}
+declare -A web=([a]=$web_port [b]=$((web_port + 1)) [c]=$((web_port + 2)))
 
 stop_all() {
 	for f in "$demo"/*.pid; do
@@ -114,6 +117,7 @@ discovery = { nameserver = "$nameserver"; static = ( ${static%,} ); };
 client = { connect_timeout_ms = 2000; backoff_initial_ms = 200; backoff_max_ms = 2000; };
 storage = { adapter = "sqlite"; path = "$d.db"; };
 log = { level = "info"; file = "$d.log"; };
+web = { listen = "http://127.0.0.1:${web[$d]}"; root = "$top/web"; passwords = "$d.passwords"; };
 CONF
 }
 
@@ -214,6 +218,15 @@ as bob conv leave "Wonderland, while c.example was away"
 as alice send "Wonderland, while c.example was away" "Bob has left the building."
 as bob inbox
 as carol inbox --ack
+
+step "The web clients: one-time log-in links (good for a day)"
+for who in alice:a bob:b carol:c; do
+	name=${who%:*} d=${who#*:}
+	link=$(FEDCTL_HOME="$demo/home-$name" "$fedctl_bin" user login-link --config "$demo/$d.conf" --ttl 86400)
+	echo "  $d.example  http://127.0.0.1:${web[$d]}   $name: $link"
+done
+echo "  (each browser becomes one more client of its person; its keys stay in the browser)"
+echo "  a new link: FEDCTL_HOME=$demo/home-alice $fedctl_bin user login-link --config $demo/a.conf"
 
 step "The backends keep running"
 cat <<TXT

@@ -10,6 +10,7 @@ pkgs="$extra build-essential cmake pkg-config git
       libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotoc-dev
       libudns-dev libconfig-dev libcriterion-dev libjansson-dev uuid-dev
       libsqlite3-dev sqlite3 libpq-dev postgresql dnsmasq-base
+      libargon2-dev chromium chromium-driver python3-selenium
       openssl iproute2 procps
       clang libclang-rt-14-dev llvm-14"
 missing=""

@@ -157,6 +157,13 @@ Test(config, full_file_sets_every_field)
 	cr_assert_eq(c->delivery.wait_ms, 500);
 	cr_assert_eq(c->delivery.workers, 2);
 	cr_assert_str_eq(c->delivery.instance, "a-1");
+	cr_assert_str_eq(c->web.listen, "https://0.0.0.0:8444");
+	expect_path(c->web.root, "webroot");
+	expect_path(c->web.passwords, "pw");
+	expect_path(c->web.tls_cert, "w.crt");
+	expect_path(c->web.tls_key, "w.key");
+	cr_assert_eq(c->web.session_ttl, 600);
+	cr_assert_eq(c->web.login_failures, 7);
 
 	cr_assert_eq(c->limits.max_message_size, 1048576);
 	cr_assert_eq(c->limits.max_inflight_per_peer, 16);
@@ -232,7 +239,50 @@ Test(config, minimal_file_gets_defaults)
 	cr_assert_null(c->log.file);
 	cr_assert_eq(c->api.n_versions, 1);
 	cr_assert_eq(c->api.versions[0], 1);
+	cr_assert_null(c->web.listen);
+	cr_assert_null(c->web.root);
+	cr_assert_str_eq(c->web.passwords, "/var/lib/fedrpc/a.example.passwords");
+	cr_assert_null(c->web.tls_cert);
+	cr_assert_null(c->web.tls_key);
+	cr_assert_eq(c->web.session_ttl, 43200);
+	cr_assert_eq(c->web.login_failures, 5);
 	fedrpc_config_free(c);
+}
+
+/* The web client: plain HTTP on loopback only, HTTPS anywhere. */
+Test(config, web_listen)
+{
+	const char *loopback[] = {"http://127.0.0.1:8080", "http://127.9.9.9:1",
+	    "http://localhost:8080", "http://[::1]:8080",
+	    "https://0.0.0.0:8443", "https://[::]:8443",
+	    "https://web.example:443", NULL};
+
+	for (int i = 0; loopback[i] != NULL; i++) {
+		char           text[512];
+		fedrpc_config *c;
+
+		snprintf(text, sizeof(text),
+		    "domain = \"a.example\";\n" TLS "web = { listen = \"%s\"; "
+		    "tls_cert = \"w.crt\"; tls_key = \"w.key\"; passwords = "
+		    "\"p\"; };\n",
+		    loopback[i]);
+		c = must_load(text);
+		cr_assert_str_eq(c->web.listen, loopback[i]);
+		cr_assert(strstr(c->web.passwords, "/p") != NULL);
+		cr_assert(strstr(c->web.tls_cert, "/w.crt") != NULL);
+		fedrpc_config_free(c);
+	}
+	cr_assert_str_eq(text_error("domain = \"a.example\";\n" TLS
+	                     "web = { listen = \"http://0.0.0.0:8080\"; };\n"),
+	    "t.conf:3: setting 'web.listen' is plain HTTP on 0.0.0.0, which is "
+	    "not a loopback address: use https:// with web.tls_cert and "
+	    "web.tls_key");
+	cr_assert(strstr(text_error("domain = \"a.example\";\n" TLS
+	                     "web = { listen = \"tcp://127.0.0.1:8080\"; };\n"),
+	    "must be an http:// (loopback) or https:// URL") != NULL);
+	cr_assert(strstr(text_error("domain = \"a.example\";\n" TLS
+	                     "web = { listen = \"http://127.0.0.1\"; };\n"),
+	    "with a port number") != NULL);
 }
 
 Test(config, unknown_top_level_setting)

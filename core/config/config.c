@@ -38,6 +38,11 @@ fedrpc_config_free(fedrpc_config *cfg)
 	free(cfg->storage.conninfo);
 	free(cfg->storage.module);
 	free(cfg->delivery.instance);
+	free(cfg->web.listen);
+	free(cfg->web.root);
+	free(cfg->web.passwords);
+	free(cfg->web.tls_cert);
+	free(cfg->web.tls_key);
 	free(cfg->log.file);
 	free(cfg->api.versions);
 	free(cfg);

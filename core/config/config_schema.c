@@ -328,6 +328,47 @@ check_listen(const char *v, char *why, size_t len)
 	return true;
 }
 
+/* Whether a listen host is a loopback address (plain HTTP is only
+ * allowed there: the gateway then carries passwords and cookies). */
+static bool
+web_host_loopback(const char *host)
+{
+	struct in_addr a4;
+
+	if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
+		return true;
+	return inet_pton(AF_INET, host, &a4) == 1 &&
+	    (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+/* web.listen: http://HOST:PORT on loopback, https://HOST:PORT anywhere. */
+static bool
+check_web_listen(const char *v, char *why, size_t len)
+{
+	bool tls = strncmp(v, "https://", 8) == 0;
+	char buf[300], *host, *port;
+
+	if (!tls && strncmp(v, "http://", 7) != 0) {
+		snprintf(why, len,
+		    "must be an http:// (loopback) or https:// URL (got '%s')", v);
+		return false;
+	}
+	if (!split_hostport(v + (tls ? 8 : 7), buf, sizeof(buf), &host, &port,
+	        false) || !parse_port(port, 0) ||
+	    !listen_host_ok(host, v[tls ? 8 : 7] == '[')) {
+		snprintf(why, len,
+		    "must be http(s)://HOST:PORT with a port number (got '%s')", v);
+		return false;
+	}
+	if (!tls && !web_host_loopback(host)) {
+		snprintf(why, len,
+		    "is plain HTTP on %s, which is not a loopback address: use "
+		    "https:// with web.tls_cert and web.tls_key", host);
+		return false;
+	}
+	return true;
+}
+
 static bool
 check_ipc(const char *v, char *why, size_t len)
 {
@@ -508,6 +549,29 @@ static const cfg_field delivery_fields[] = {
 	{NULL},
 };
 
+static const cfg_field web_fields[] = {
+	{.name = "listen", .kind = CFG_STRING, .flags = CFG_NULL_IF_EMPTY,
+	    .offset = AT(web.listen), .def = "", .check = check_web_listen},
+	{.name = "root", .kind = CFG_STRING,
+	    .flags = CFG_NULL_IF_EMPTY | CFG_PATH, .offset = AT(web.root),
+	    .def = ""},
+	{.name = "passwords", .kind = CFG_STRING,
+	    .flags = CFG_NONEMPTY | CFG_PATH, .offset = AT(web.passwords),
+	    .def = "/var/lib/fedrpc/{domain}.passwords"},
+	{.name = "tls_cert", .kind = CFG_STRING,
+	    .flags = CFG_NULL_IF_EMPTY | CFG_PATH, .offset = AT(web.tls_cert),
+	    .def = ""},
+	{.name = "tls_key", .kind = CFG_STRING,
+	    .flags = CFG_NULL_IF_EMPTY | CFG_PATH, .offset = AT(web.tls_key),
+	    .def = ""},
+	{.name = "session_ttl", .kind = CFG_U32, .offset = AT(web.session_ttl),
+	    .def = "43200", .min = 60, .max = 2592000},
+	{.name = "login_failures", .kind = CFG_U32,
+	    .offset = AT(web.login_failures), .def = "5", .min = 1,
+	    .max = 1000},
+	{NULL},
+};
+
 static const cfg_field limits_fields[] = {
 	{.name = "max_message_size", .kind = CFG_SIZE,
 	    .offset = AT(limits.max_message_size), .def = "4194304",
@@ -587,6 +651,7 @@ const cfg_field fedrpc_cfg_schema[] = {
 	{.name = "discovery", .kind = CFG_GROUP, .fields = discovery_fields},
 	{.name = "client", .kind = CFG_GROUP, .fields = client_fields},
 	{.name = "delivery", .kind = CFG_GROUP, .fields = delivery_fields},
+	{.name = "web", .kind = CFG_GROUP, .fields = web_fields},
 	{.name = "limits", .kind = CFG_GROUP, .fields = limits_fields},
 	{.name = "storage", .kind = CFG_GROUP, .fields = storage_fields},
 	{.name = "log", .kind = CFG_GROUP, .fields = log_fields},

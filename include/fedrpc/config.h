@@ -120,6 +120,17 @@ typedef struct fedrpc_config {
 		char    *instance; /* lease holder's name; NULL: the host name */
 	} delivery;
 
+	/* The web client's gateway (federator/web/); off without listen. */
+	struct {
+		char    *listen;   /* "http://127.0.0.1:8080", "https://..."; NULL: off */
+		char    *root;     /* the page's files; NULL: the installed ones */
+		char    *passwords; /* the users' password hashes (fedctl user password) */
+		char    *tls_cert; /* PEM; required unless listen is on loopback */
+		char    *tls_key;
+		uint32_t session_ttl; /* seconds a log-in lasts */
+		uint32_t login_failures; /* wrong passwords per user per minute */
+	} web;
+
 	struct {
 		size_t   max_message_size; /* bytes, both directions */
 		uint32_t max_inflight_per_peer;

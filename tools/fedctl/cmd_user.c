@@ -2,7 +2,8 @@
  * fedctl user: a local user's account. `register` creates it on the local
  * federator and starts its key store; `show` says who the key store is
  * for and which clients it holds; `delete` deletes the account (other
- * domains are told) and its keys.
+ * domains are told) and its keys; `password` sets the password the
+ * user logs in to the web client with (web_password.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,6 +15,7 @@
 
 #include "fedctl_local.h"
 #include "fedctl_output.h"
+#include "web_password.h"
 
 static void
 user_help(FILE *out)
@@ -22,6 +24,9 @@ user_help(FILE *out)
 	    "usage: fedctl user register HANDLE NAME  [common options]\n"
 	    "       fedctl user show                  [common options]\n"
 	    "       fedctl user delete --yes          [common options]\n"
+	    "       fedctl user password [--file F]   [common options]\n"
+	    "       fedctl user login-link [--file F] [--ttl S]  [common "
+	    "options]\n"
 	    "\n"
 	    "  register  creates a user on the local federator (HANDLE: 2 to "
 	    "256 of\n"
@@ -35,7 +40,17 @@ user_help(FILE *out)
 	    "left\n"
 	    "  delete    deletes the user everywhere (other domains are "
 	    "told) and its\n"
-	    "            key store; needs --yes\n");
+	    "            key store; needs --yes\n"
+	    "  password  sets the acting user's web client password, read "
+	    "as one line\n"
+	    "            from standard input, as an argon2id hash in the "
+	    "password file\n"
+	    "            (--file, else --config's web.passwords)\n"
+	    "  login-link  a one-time link that logs the acting user in to "
+	    "the web client\n"
+	    "            (good for --ttl seconds, default 3600; the address "
+	    "from --config's\n"
+	    "            web.listen)\n");
 	fedctl_common_help(out);
 }
 
@@ -224,11 +239,135 @@ out:
 	return rc;
 }
 
+/* The password file: --file, else the configuration's. */
+static const char *
+password_file(fedctl_session *s, const char *file)
+{
+	if (file == NULL && s->cfg != NULL)
+		file = s->cfg->web.passwords;
+	return file;
+}
+
+/* One line of standard input, without its newline, into buf. */
+static bool
+read_password(char *buf, size_t n, size_t *len)
+{
+	if (isatty(STDIN_FILENO))
+		fprintf(stderr, "new web password: ");
+	if (fgets(buf, (int) n, stdin) == NULL)
+		return false;
+	*len = strcspn(buf, "\r\n");
+	buf[*len] = '\0';
+	return true;
+}
+
+static int
+user_password(fedctl_opts *o, int argc, char **argv)
+{
+	const char         *file = NULL;
+	const fedctl_optdef defs[] = {{"file", &file, NULL, NULL}, {NULL}};
+	fedctl_session      s;
+	fedrpc_status       st = {0};
+	char              **pos, pw[1024];
+	size_t              len = 0;
+	int                 npos, rc;
+
+	if ((rc = fedctl_parse(argc, argv, o, defs, &pos, &npos)) != 0)
+		return rc < 0 ? FEDCTL_EXIT_OK : rc;
+	if (npos != 0)
+		return fedctl_usage(o, "no arguments expected (the password is "
+				       "read from standard input)");
+	if ((rc = fedctl_session_open(
+	         &s, o, FEDCTL_NEED_USER | FEDCTL_NO_CHANNEL)) != 0)
+		return rc;
+	if ((file = password_file(&s, file)) == NULL) {
+		rc = fedctl_usage(o, "which password file? give --file or the "
+				     "federator's --config (web.passwords)");
+		goto out;
+	}
+	if (!read_password(pw, sizeof(pw), &len) || len < 8) {
+		rc = fedctl_failf(&s, FEDCTL_EXIT_USAGE,
+		    "give a password of at least 8 characters on standard "
+		    "input");
+		goto out;
+	}
+	if (fedctl_web_password_set(file, s.state->handle, s.state->user_id, pw,
+	        len, &st) != FEDRPC_OK) {
+		rc = fedctl_failf(&s, FEDCTL_EXIT_FAILURE,
+		    "cannot set the web password of %s: %s", s.state->handle,
+		    st.message);
+		goto out;
+	}
+	if (o->json)
+		fedctl_json_emit(json_pack("{s:s, s:s, s:b}", "user",
+		    s.state->qualified, "file", file, "set", 1));
+	else
+		printf("web password of @%s set in %s\n", s.state->handle, file);
+	rc = FEDCTL_EXIT_OK;
+out:
+	explicit_bzero(pw, sizeof(pw));
+	fedctl_session_close(&s);
+	return rc;
+}
+
+static int
+user_login_link(fedctl_opts *o, int argc, char **argv)
+{
+	const char         *file = NULL, *ttl_s = "3600";
+	const fedctl_optdef defs[] = {{"file", &file, NULL, NULL},
+	    {"ttl", &ttl_s, NULL, NULL}, {NULL}};
+	fedctl_session      s;
+	fedrpc_status       st = {0};
+	char              **pos, token[65], link[1200], *end;
+	unsigned long       ttl;
+	int                 npos, rc;
+
+	if ((rc = fedctl_parse(argc, argv, o, defs, &pos, &npos)) != 0)
+		return rc < 0 ? FEDCTL_EXIT_OK : rc;
+	if (npos != 0)
+		return fedctl_usage(o, "no arguments expected");
+	ttl = strtoul(ttl_s, &end, 10);
+	if (*end != '\0' || ttl < 1 || ttl > 604800)
+		return fedctl_usage(o, "--ttl: 1 to 604800 seconds, not %s", ttl_s);
+	if ((rc = fedctl_session_open(
+	         &s, o, FEDCTL_NEED_USER | FEDCTL_NO_CHANNEL)) != 0)
+		return rc;
+	if ((file = password_file(&s, file)) == NULL) {
+		rc = fedctl_usage(o, "which password file? give --file or the "
+				     "federator's --config (web.passwords)");
+		goto out;
+	}
+	if (fedctl_web_login_token_add(file, s.state->handle, s.state->user_id,
+	        (unsigned) ttl, token, &st) != FEDRPC_OK) {
+		rc = fedctl_failf(&s, FEDCTL_EXIT_FAILURE,
+		    "cannot make a log-in link for %s: %s", s.state->handle,
+		    st.message);
+		goto out;
+	}
+	/* The token goes in the fragment: browsers never send it to the
+	 * server in a request line, a log or a Referer. */
+	snprintf(link, sizeof(link), "%s/#login=%s&token=%s",
+	    s.cfg != NULL && s.cfg->web.listen != NULL ? s.cfg->web.listen : "",
+	    s.state->handle, token);
+	if (o->json)
+		fedctl_json_emit(json_pack("{s:s, s:s, s:I}", "user",
+		    s.state->qualified, "link", link, "ttl", (json_int_t) ttl));
+	else
+		printf("%s\n", link);
+	rc = FEDCTL_EXIT_OK;
+out:
+	explicit_bzero(token, sizeof(token));
+	fedctl_session_close(&s);
+	return rc;
+}
+
 static const fedctl_sub subs[] = {
 	{"register", user_register},
 	{"show", user_show},
 	{"whoami", user_show},
 	{"delete", user_delete},
+	{"password", user_password},
+	{"login-link", user_login_link},
 	{NULL, NULL},
 };
 
