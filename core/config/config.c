@@ -39,6 +39,7 @@ fedrpc_config_free(fedrpc_config *cfg)
 	free(cfg->storage.module);
 	free(cfg->delivery.instance);
 	free(cfg->log.file);
+	free(cfg->metrics.listen);
 	free(cfg->api.versions);
 	free(cfg);
 }
