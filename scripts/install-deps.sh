@@ -10,7 +10,7 @@ pkgs="$extra build-essential cmake pkg-config git
       libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotoc-dev
       libudns-dev libconfig-dev libcriterion-dev libjansson-dev uuid-dev
       libsqlite3-dev sqlite3 libpq-dev postgresql dnsmasq-base
-      openssl iproute2 procps
+      openssl iproute2 procps prometheus
       clang libclang-rt-14-dev llvm-14"
 missing=""
 for p in $pkgs; do
