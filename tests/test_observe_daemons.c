@@ -28,6 +28,7 @@
 
 #include "daemons.h"
 #include "fedrpc/health/v1/health.fedrpc.h"
+#include "fedrpc/local/v1/connections.fedrpc.h"
 #include "fedrpc/local/v1/users.fedrpc.h"
 #include "testcerts.h"
 #include "testutil.h"
@@ -575,5 +576,62 @@ Test(observe, admin_reload_and_health, .timeout = 240)
 	json_decref(j);
 	free(bad);
 	free(conf);
+	td_finish(t);
+}
+
+/* ---- the delivery queues' figures ---- */
+
+Test(observe, outbox_figures, .timeout = 240)
+{
+	int                                 mport;
+	td                                 *t = metrics_daemon(&mport, NULL);
+	td_user                             alice, bob;
+	Fedrpc__Local__V1__ConnectRequest   req =
+	    FEDRPC__LOCAL__V1__CONNECT_REQUEST__INIT;
+	Fedrpc__Local__V1__ConnectResponse *resp = NULL;
+	fedrpc_status                       st   = {0};
+	fedrpc_code                         code;
+	http_reply                          r;
+	char                               *lint;
+
+	td_start(t, 0, NULL);
+	td_start(t, 1, NULL);
+	alice = td_register(t, 0, "alice");
+	bob   = td_register(t, 1, "bob");
+	td_stop(t, 1);
+	alice.q.id     = alice.id;
+	alice.q.domain = alice.domain;
+	bob.q.id       = bob.id;
+	bob.q.domain   = bob.domain;
+	req.self       = &alice.q;
+	req.to         = &bob.q;
+	/* b.example is down: the request waits in a's queue for it. */
+	code = fedrpc_local_v1_connections_connect(
+	    t->f[0].lch, &req, &resp, NULL, &st);
+	cr_assert_eq(code, FEDRPC_OK, "%s: %s", fedrpc_code_name(code),
+	    st.message);
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+
+	r = scrape_until(mport, "fedrpc_outbox_retries{destination=\"b.example\"} ");
+	cr_assert_eq(sample(r.body,
+	                 "fedrpc_outbox_pending{destination=\"b.example\"}"),
+	    1, "%s", r.body);
+	cr_assert_eq(sample(r.body,
+	                 "fedrpc_outbox_dead_letters{destination=\"b.example\"}"),
+	    0);
+	cr_assert_geq(sample(r.body, "fedrpc_outbox_oldest_age_seconds"
+	                             "{destination=\"b.example\"}"),
+	    0);
+	cr_assert_lt(sample(r.body, "fedrpc_outbox_oldest_age_seconds"
+	                            "{destination=\"b.example\"}"),
+	    240);
+	/* Its delivery attempts were calls that failed. */
+	cr_assert_not_null(strstr(r.body, "fedrpc_federation_calls_sent_total"
+	                                  "{target=\"b.example\","),
+	    "%s", r.body);
+	cr_assert_eq(promtool_check(t->dir, r.body, &lint), 0,
+	    "promtool: %s\n%s", lint, r.body);
+	free(lint);
+	free(r.body);
 	td_finish(t);
 }
