@@ -533,8 +533,13 @@ Test(observe, admin_domains_and_reset, .timeout = 240)
 	json_decref(j);
 
 	/* An unknown domain is named. */
-	(void) td_fedctl(t, 0, home, 1,
-	    (const char *const[]){"admin", "reset", "q.example", NULL});
+	{
+		char *out = td_fedctl(t, 0, home, 1,
+		    (const char *const[]){"admin", "reset", "q.example", NULL});
+
+		cr_assert_not_null(strstr(out, "q.example"), "%s", out);
+		free(out);
+	}
 	td_finish(t);
 }
 
