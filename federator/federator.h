@@ -4,7 +4,10 @@
  * outgoing channels), and each file of federator/ owns one step of
  * its life: main.c (arguments, signals), federator.c (assembly and stop),
  * admit.c (who may call), egress.c (whom we may call), reload.c (SIGHUP),
- * fd_limit.c (open files), health.c and version.c (the services the daemon itself serves).
+ * fd_limit.c (open files), health.c, version.c and admin.c (the services
+ * the daemon itself serves), metrics.c and access_log.c (what it reports
+ * of the calls it answers and makes), metrics_http.c (/metrics, /healthz,
+ * /readyz).
  */
 #ifndef FEDRPC_FEDERATOR_H
 #define FEDRPC_FEDERATOR_H

@@ -15,6 +15,8 @@
  *   dns-lookups          domains looked up (DNS or static routes)
  *   egress-denied        outgoing calls the allow list refused
  *   egress-attempts      connection attempts to other domains
+ * The same list is the admin service's GetCounters (admin.c, fedctl admin
+ * health), from federator_counters().
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -392,7 +392,7 @@ out_number(outbuf *o, double v)
 	else if (v == floor(v) && fabs(v) < 9e15)
 		out_printf(o, "%.0f", v);
 	else
-		out_printf(o, "%.17g", v);
+		out_printf(o, "%.15g", v);
 }
 
 /* {a="x",b="y"} plus an extra label (le) when not NULL. */
