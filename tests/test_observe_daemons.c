@@ -258,9 +258,16 @@ Test(observe, metrics_after_known_traffic, .timeout = 240)
 	}
 	fedrpc_channel_close(stranger);
 
-	/* The handshake failure is counted once the server has seen it. */
-	r = scrape_until(mport, "fedrpc_tls_handshake_failures_total{side="
-	                        "\"server\"");
+	/* The handshake failure is counted once the server has seen it,
+	 * and a call once its reply has left. */
+	free(scrape_until(mport, "fedrpc_tls_handshake_failures_total{side="
+	                         "\"server\"").body);
+	free(scrape_until(mport, RECEIVED "{origin=\"b.example\",method=\""
+	                         CHECK "\",code=\"INVALID_ARGUMENT\"} 2\n").body);
+	free(scrape_until(mport, RECEIVED "{origin=\"c.example\",method=\""
+	                         CHECK "\",code=\"UNAUTHENTICATED\"} 3\n").body);
+	r = scrape_until(mport, RECEIVED "{origin=\"b.example\",method=\""
+	                        CHECK "\",code=\"OK\"} 5\n");
 
 	/* Exact: the calls made above, by origin, method and status. */
 	cr_assert_eq(sample(r.body, RECEIVED "{origin=\"b.example\",method=\""
@@ -326,17 +333,19 @@ Test(observe, metrics_after_known_traffic, .timeout = 240)
 static int
 json_log_lines(const char *path, const char *origin, int *refused)
 {
-	char   *log = tu_read_file(path), *line, *save = NULL;
+	char   *log = tu_read_file(path), *line, *nl;
 	int     calls = 0, lineno = 0;
 
 	cr_assert_not_null(log);
 	*refused = 0;
-	for (line = strtok_r(log, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save)) {
+	/* Whole lines only: the daemon may be writing the next one. */
+	for (line = log; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
 		json_error_t err;
-		json_t      *j = json_loads(line, 0, &err);
+		json_t      *j;
 		const char  *msg, *st;
 
+		*nl = '\0';
+		j   = json_loads(line, 0, &err);
 		lineno++;
 		cr_assert_not_null(j, "line %d is not JSON (%s): %s", lineno,
 		    err.text, line);
@@ -388,10 +397,14 @@ Test(observe, json_logs, .timeout = 240)
 	checks(liar, 2, FEDRPC_UNAUTHENTICATED);
 	fedrpc_channel_close(good);
 	fedrpc_channel_close(liar);
-	/* Written before each reply left: all there now. */
-	cr_assert_eq(json_log_lines(t->f[0].log, "b.example", &refused), 4);
+	/* A call's line is written as its reply leaves: soon after. */
+	cr_assert(TU_WAIT_FOR(
+	    json_log_lines(t->f[0].log, "b.example", &refused) == 4,
+	    TD_WAIT_MS));
 	cr_assert_eq(refused, 0);
-	cr_assert_eq(json_log_lines(t->f[0].log, "c.example", &refused), 2);
+	cr_assert(TU_WAIT_FOR(
+	    json_log_lines(t->f[0].log, "c.example", &refused) == 2,
+	    TD_WAIT_MS));
 	cr_assert_eq(refused, 2);
 	td_stop(t, 0);
 	/* What the daemon logged while stopping is JSON too. */
@@ -410,7 +423,11 @@ Test(observe, text_access_log, .timeout = 240)
 	good = peer_channel(t, 0, "ca", "b", "b.example", "a.example");
 	checks(good, 1, FEDRPC_OK);
 	fedrpc_channel_close(good);
-	log = tu_read_file(t->f[0].log);
+	cr_assert(TU_WAIT_FOR((log = tu_read_file(t->f[0].log)) != NULL &&
+	        strstr(log, " duration_ms=") != NULL
+	        ? true
+	        : (free(log), false),
+	    TD_WAIT_MS));
 	cr_assert_not_null(strstr(log, " INFO  call received request_id="),
 	    "%s", log);
 	cr_assert_not_null(strstr(log, " origin=b.example target=a.example "
