@@ -5,12 +5,13 @@
  * checked by promtool), /healthz and /readyz, JSON logs read back line
  * by line, and fedctl admin: a domain that is down with its back-off,
  * and a reset after which the next call goes out at once; reload and the
- * counters.
+ * counters; the admin service refusing a user other than the daemon's.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -655,5 +656,55 @@ Test(observe, outbox_figures, .timeout = 240)
 	    "promtool: %s\n%s", lint, r.body);
 	free(lint);
 	free(r.body);
+	td_finish(t);
+}
+
+/* ---- the admin service's own check of who calls ---- */
+
+#define FEDCTL_BIN FEDRPC_BINARY_DIR "/tools/fedctl/fedctl"
+
+Test(observe, admin_refuses_other_users, .timeout = 240)
+{
+	td   *t = td_new(1, NULL);
+	char  out[600], err[600], *text;
+	pid_t pid;
+	int   status;
+
+	if (geteuid() != 0) {
+		cr_log_warn("not root: cannot run fedctl as another user; "
+			    "the check is left to the root runs");
+		td_free(t);
+		return;
+	}
+	td_start(t, 0, NULL);
+	/* A socket opened to everyone by mistake: the daemon still refuses
+	 * the controls to anyone but its own user and root. */
+	cr_assert_eq(chmod(t->dir, 0711), 0);
+	cr_assert_eq(chmod(t->f[0].sock, 0666), 0);
+	snprintf(out, sizeof(out), "%s/nobody.out", t->dir);
+	snprintf(err, sizeof(err), "%s/nobody.err", t->dir);
+	if ((pid = fork()) == 0) {
+		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+
+		dup2(o, 1);
+		dup2(e, 2);
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(126);
+		setenv("FEDCTL_HOME", "/tmp/fedrpc-nobody-home", 1);
+		execl(FEDCTL_BIN, FEDCTL_BIN, "admin", "domains", "--socket",
+		    t->f[0].sock, (char *) NULL);
+		_exit(127);
+	}
+	cr_assert_gt(pid, 0);
+	status = tu_stop(pid, 0, TD_WAIT_MS);
+	text   = tu_read_file(err);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+	    "fedctl as nobody: status %d\n%s", status, text);
+	cr_assert_not_null(strstr(text, "user 65534 may not use the admin "
+	                                "service"),
+	    "%s", text);
+	free(text);
+	cr_assert_eq(chmod(t->f[0].sock, 0600), 0);
 	td_finish(t);
 }
