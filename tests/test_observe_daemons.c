@@ -548,6 +548,16 @@ Test(observe, admin_domains_and_reset, .timeout = 240)
 	    "%s", json_dumps(d, 0));
 	cr_assert_eq(json_integer_value(json_object_get(d, "port")),
 	    t->f[1].port);
+	/* The static route it came from, as the SRV answer in use. */
+	cr_assert(json_is_true(json_object_get(d, "srv_static")), "%s",
+	    json_dumps(d, 0));
+	cr_assert_eq(json_array_size(json_object_get(d, "srv")), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(
+	                     json_array_get(json_object_get(d, "srv"), 0), "host")),
+	    "localhost");
+	cr_assert_eq(json_integer_value(json_object_get(
+	                 json_array_get(json_object_get(d, "srv"), 0), "port")),
+	    t->f[1].port);
 	json_decref(j);
 
 	/* An unknown domain is named. */
