@@ -101,9 +101,13 @@ fill_srv(fedrpc_ctx *ctx, domain_view *v, const fedrpc_srv_answer *a,
 	return FEDRPC_OK;
 }
 
+/* How long a view waits for a lookup of a domain whose channel holds no
+ * answer. */
+#define VIEW_LOOKUP_MS 2000
+
 /* The view of one domain channel; NULL with st set on error. */
 static domain_view *
-view_of(fedrpc_ctx *ctx, const char *domain, fedrpc_channel *ch,
+view_of(federator *f, fedrpc_ctx *ctx, const char *domain, fedrpc_channel *ch,
     fedrpc_status *st)
 {
 	domain_view       *v = fedrpc_ctx_alloc(ctx, sizeof(*v));
@@ -133,6 +137,16 @@ view_of(fedrpc_ctx *ctx, const char *domain, fedrpc_channel *ch,
 	v->last_error           = fedrpc_ctx_strdup(ctx, err);
 	v->last_error_code =
 	    fedrpc_ctx_strdup(ctx, code != FEDRPC_OK ? fedrpc_code_name(code) : "");
+	if (a == NULL) {
+		/* Asked for the view: what the domain publishes now. */
+		fedrpc_status ls = {0};
+
+		v->srv_looked_up = true;
+		if (fedrpc_resolver_lookup(f->resolver, domain, VIEW_LOOKUP_MS,
+		        &a, &ls) != FEDRPC_OK)
+			v->srv_error = fedrpc_ctx_strdup(ctx, ls.message);
+		fedrpc_status_reset(&ls);
+	}
 	if (a != NULL) {
 		fedrpc_code rc = fill_srv(ctx, v, a, st);
 
@@ -170,9 +184,11 @@ list_domains(void *impl, fedrpc_ctx *ctx,
     const Fedrpc__Local__V1__ListDomainsRequest *req,
     Fedrpc__Local__V1__ListDomainsResponse *resp, fedrpc_status *st)
 {
-	federator *f = impl;
-	size_t     n = 0;
-	char       want[DNS_NAME_MAX] = "";
+	federator       *f = impl;
+	size_t           n = 0, k = 0;
+	char             want[DNS_NAME_MAX] = "";
+	fedrpc_channel **chs   = NULL;
+	char           **names = NULL;
 
 	if (check_caller(ctx, st) != FEDRPC_OK)
 		return st->code;
@@ -180,29 +196,39 @@ list_domains(void *impl, fedrpc_ctx *ctx,
 	    !dns_name_normalize(req->domain, want))
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 		    "admin: '%s' is not a domain name", req->domain);
+	/* The channels first, the views after: a view may wait for a
+	 * lookup, and outgoing calls must not wait for egress_mtx. The
+	 * channels live until the daemon stops (egress.c). */
 	pthread_mutex_lock(&f->egress_mtx);
 	if (f->pool != NULL)
 		for (egress_entry *e = f->pool->entries; e != NULL; e = e->next)
 			n++;
 	if (n > 0 &&
-	    (resp->domains = fedrpc_ctx_alloc(ctx, n * sizeof(domain_view *))) ==
-	        NULL) {
+	    ((resp->domains = fedrpc_ctx_alloc(ctx, n * sizeof(domain_view *))) ==
+	            NULL ||
+	        (chs = fedrpc_ctx_alloc(ctx, n * sizeof(*chs))) == NULL ||
+	        (names = fedrpc_ctx_alloc(ctx, n * sizeof(*names))) == NULL)) {
 		pthread_mutex_unlock(&f->egress_mtx);
 		return nomem(st);
 	}
 	for (egress_entry *e = f->pool != NULL ? f->pool->entries : NULL;
-	     e != NULL; e = e->next) {
-		domain_view *v;
-
+	     e != NULL && k < n; e = e->next) {
 		if (want[0] != '\0' && strcmp(want, e->domain) != 0)
 			continue;
-		if ((v = view_of(ctx, e->domain, e->ch, st)) == NULL) {
-			pthread_mutex_unlock(&f->egress_mtx);
-			return st->code;
-		}
-		resp->domains[resp->n_domains++] = v;
+		chs[k]   = e->ch;
+		names[k] = fedrpc_ctx_strdup(ctx, e->domain);
+		k++;
 	}
 	pthread_mutex_unlock(&f->egress_mtx);
+	for (size_t i = 0; i < k; i++) {
+		domain_view *v;
+
+		if (names[i] == NULL)
+			return nomem(st);
+		if ((v = view_of(f, ctx, names[i], chs[i], st)) == NULL)
+			return st->code;
+		resp->domains[resp->n_domains++] = v;
+	}
 	if (resp->n_domains > 1)
 		qsort(resp->domains, resp->n_domains, sizeof(domain_view *),
 		    by_domain);
@@ -232,9 +258,10 @@ reset_backoff(void *impl, fedrpc_ctx *ctx,
 		    "reset)",
 		    name);
 	}
-	(void) fedrpc_domain_backoff_reset(ch);
-	resp->domain = view_of(ctx, name, ch, st);
 	pthread_mutex_unlock(&f->egress_mtx);
+	/* The channel lives until the daemon stops (egress.c). */
+	(void) fedrpc_domain_backoff_reset(ch);
+	resp->domain = view_of(f, ctx, name, ch, st);
 #ifdef FEDRPC_HAVE_ADAPTERS
 	/* Its delivery queue stops waiting too. */
 	if (f->adapter != NULL)

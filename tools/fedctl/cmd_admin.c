@@ -85,14 +85,15 @@ view_json(const domain_view *v)
 		        fedctl_json_strings(t->addresses, t->n_addresses)));
 	}
 	return json_pack("{s:s, s:s, s:s, s:i, s:s, s:I, s:i, s:I, s:I, s:s, "
-			 "s:s, s:o, s:b}",
+			 "s:s, s:o, s:b, s:b, s:s}",
 	    "domain", v->domain, "state", v->state, "target", v->target, "port",
 	    (int) v->port, "address", v->address, "backoff_ms",
 	    (json_int_t) v->backoff_ms, "failures", (int) v->failures,
 	    "next_attempt_unix_ms", (json_int_t) v->next_attempt_unix_ms,
 	    "last_attempt_unix_ms", (json_int_t) v->last_attempt_unix_ms,
 	    "last_error", v->last_error, "last_error_code", v->last_error_code,
-	    "srv", srv, "srv_static", (int) v->srv_static);
+	    "srv", srv, "srv_static", (int) v->srv_static, "srv_looked_up",
+	    (int) v->srv_looked_up, "srv_error", v->srv_error);
 }
 
 static void
@@ -116,13 +117,15 @@ view_print(const domain_view *v)
 	    v->last_error[0] ? " (" : "", v->last_error,
 	    v->last_error[0] ? ")" : "");
 	if (v->n_srv == 0)
-		printf("  srv:          - (not looked up yet)\n");
+		printf("  srv:          - (%s)\n",
+		    v->srv_error[0] ? v->srv_error : "no answer");
 	for (size_t i = 0; i < v->n_srv; i++) {
 		const Fedrpc__Local__V1__SrvTarget *t = v->srv[i];
 
-		printf("  srv:          %s:%u priority %u weight %u%s", t->host,
-		    (unsigned) t->port, (unsigned) t->priority,
-		    (unsigned) t->weight, v->srv_static ? " (static)" : "");
+		printf("  srv:          %s:%u priority %u weight %u%s%s",
+		    t->host, (unsigned) t->port, (unsigned) t->priority,
+		    (unsigned) t->weight, v->srv_static ? " (static)" : "",
+		    v->srv_looked_up ? " (looked up now)" : "");
 		for (size_t k = 0; k < t->n_addresses; k++)
 			printf("%s%s", k ? ", " : " -> ", t->addresses[k]);
 		printf("\n");

@@ -630,7 +630,7 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__srv_target__descriptor =
   (ProtobufCMessageInit) fedrpc__local__v1__srv_target__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedrpc__local__v1__domain_view__field_descriptors[13] =
+static const ProtobufCFieldDescriptor fedrpc__local__v1__domain_view__field_descriptors[15] =
 {
   {
     "domain",
@@ -788,6 +788,30 @@ static const ProtobufCFieldDescriptor fedrpc__local__v1__domain_view__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "srv_looked_up",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__DomainView, srv_looked_up),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "srv_error",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__DomainView, srv_error),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedrpc__local__v1__domain_view__field_indices_by_name[] = {
   4,   /* field[4] = address */
@@ -800,6 +824,8 @@ static const unsigned fedrpc__local__v1__domain_view__field_indices_by_name[] = 
   7,   /* field[7] = next_attempt_unix_ms */
   3,   /* field[3] = port */
   11,   /* field[11] = srv */
+  14,   /* field[14] = srv_error */
+  13,   /* field[13] = srv_looked_up */
   12,   /* field[12] = srv_static */
   1,   /* field[1] = state */
   2,   /* field[2] = target */
@@ -807,7 +833,7 @@ static const unsigned fedrpc__local__v1__domain_view__field_indices_by_name[] = 
 static const ProtobufCIntRange fedrpc__local__v1__domain_view__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor fedrpc__local__v1__domain_view__descriptor =
 {
@@ -817,7 +843,7 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__domain_view__descriptor =
   "Fedrpc__Local__V1__DomainView",
   "fedrpc.local.v1",
   sizeof(Fedrpc__Local__V1__DomainView),
-  13,
+  15,
   fedrpc__local__v1__domain_view__field_descriptors,
   fedrpc__local__v1__domain_view__field_indices_by_name,
   1,  fedrpc__local__v1__domain_view__number_ranges,

@@ -110,10 +110,16 @@ struct  Fedrpc__Local__V1__DomainView
    * Whether it came from a static route instead of DNS.
    */
   protobuf_c_boolean srv_static;
+  /*
+   * The channel holds no answer (it drops one that led nowhere): srv is
+   * what a lookup made for this view gave, or srv_error why it failed.
+   */
+  protobuf_c_boolean srv_looked_up;
+  char *srv_error;
 };
 #define FEDRPC__LOCAL__V1__DOMAIN_VIEW__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__domain_view__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Fedrpc__Local__V1__ListDomainsResponse
