@@ -164,6 +164,7 @@ finish_error(fedrpc_call *call, call_stage stage, int rv)
 	fedrpc_status st;
 
 	error_status(call, stage, rv, &st);
+	call_observe(call, &st);
 	call->cb(call->arg, &st, NULL);
 	chan_call_finished(call->ch, call);
 }
@@ -174,6 +175,7 @@ finish_reply(fedrpc_call *call, nng_msg *msg)
 	fedrpc_status     st;
 	ProtobufCMessage *resp = reply_status(call, msg, &st);
 
+	call_observe(call, &st);
 	call->cb(call->arg, &st, resp);
 	chan_call_finished(call->ch, call);
 	nng_msg_free(msg);
@@ -390,6 +392,7 @@ fedrpc_channel_call(fedrpc_channel *ch, const fedrpc_method *m,
 	pthread_mutex_unlock(&call->lk);
 	if (rv != 0) {
 		error_status(call, stage, rv, &got);
+		call_observe(call, &got);
 		chan_call_finished(ch, call);
 		status_copy(st, &got);
 		return got.code;
@@ -397,6 +400,7 @@ fedrpc_channel_call(fedrpc_channel *ch, const fedrpc_method *m,
 	msg   = nng_aio_get_msg(call->saio);
 	nng_aio_set_msg(call->saio, NULL);
 	*resp = reply_status(call, msg, &got);
+	call_observe(call, &got);
 	chan_call_finished(ch, call);
 	status_copy(st, &got);
 	nng_msg_free(msg);

@@ -183,6 +183,8 @@ fedrpc_call *chan_call_acquire(
     fedrpc_channel *ch, bool handle, fedrpc_status *st);
 /* Unlinks a finished call and drops its in-flight reference. */
 void chan_call_finished(fedrpc_channel *ch, fedrpc_call *call);
+/* call_observe.c: reports a finished call to the observer. */
+void call_observe(const fedrpc_call *call, const fedrpc_status *st);
 /* Drops a reference; the last one pools the call (or frees it). */
 void chan_call_unref(fedrpc_channel *ch, fedrpc_call *call);
 /* The reason calls fail while the endpoint is down (into st). */

@@ -128,6 +128,8 @@ federation_connection(void *arg, nng_pipe pipe)
 			return true;
 		}
 		__atomic_add_fetch(&f->connections, 1, __ATOMIC_RELAXED);
+		federator_metrics_peer_connection(
+		    f, peer.n_names > 0 ? peer.names[0] : NULL);
 		FEDRPC_LOG_INFO("connection %u from %s: %s, %s, certificate "
 				"%s%s",
 		    (unsigned) nng_pipe_id(pipe), addr, peer.version,

@@ -109,6 +109,11 @@ const char federator_default_config[] =
     "  file = \"\";                 # \"\": standard error\n"
     "};\n"
     "\n"
+    "# /metrics, /healthz and /readyz on a loopback HOST:PORT; \"\": off.\n"
+    "metrics = {\n"
+    "  listen = \"\";\n"
+    "};\n"
+    "\n"
     "api = {\n"
     "  versions = [1];\n"
     "};\n";

@@ -118,6 +118,8 @@ federator_log_apply(federator *f, const fedrpc_config *cfg, fedrpc_status *st)
 	fedrpc_private_file pf = {0};
 	FILE               *fp = NULL;
 
+	/* Before anything is logged about this (re)load. */
+	fedrpc_log_set_json(cfg->log.format == FEDRPC_LOG_FORMAT_JSON);
 	fedrpc_log_set_level(f->log_override >= 0
 		? (fedrpc_log_level) f->log_override
 		: cfg->log.level);
@@ -134,9 +136,6 @@ federator_log_apply(federator *f, const fedrpc_config *cfg, fedrpc_status *st)
 		FEDRPC_LOG_WARN("log file %s was mode %04o, readable by "
 				"others: now %04o",
 		    cfg->log.file, (unsigned) pf.was, (unsigned) pf.now);
-	if (cfg->log.format == FEDRPC_LOG_FORMAT_JSON)
-		FEDRPC_LOG_WARN("log.format \"json\" is not supported by this "
-				"build; logging text");
 	return FEDRPC_OK;
 }
 
@@ -284,7 +283,8 @@ federator_local_new(federator *f, fedrpc_server **out, fedrpc_status *st)
 	if (fedrpc_server_new(&srv, &o, st) != FEDRPC_OK)
 		return federator_status_prefix(
 		    st, "local API %s", f->cfg->local_api);
-	if (federator_health_register(f, srv, true, st) != FEDRPC_OK)
+	if (federator_health_register(f, srv, true, st) != FEDRPC_OK ||
+	    federator_admin_register(f, srv, st) != FEDRPC_OK)
 		goto fail;
 #ifdef FEDRPC_HAVE_ADAPTERS
 	if (f->adapter != NULL &&
@@ -402,12 +402,14 @@ federator_open(federator **out, const char *config_path, fedrpc_config *cfg,
 	f->cfg          = cfg;
 	f->log_override = log_override;
 	pthread_mutex_init(&f->egress_mtx, NULL);
+	pthread_mutex_init(&f->reload_mtx, NULL);
 	pthread_mutex_init(&f->watch_mtx, NULL);
 	pthread_cond_init(&f->watch_cv, NULL);
 	pthread_mutex_init(&f->probe_mtx, NULL);
 	fedrpc_clock_cond_init(&f->probe_cv);
 
 	if (federator_log_apply(f, cfg, st) != FEDRPC_OK ||
+	    federator_metrics_start(f, st) != FEDRPC_OK ||
 	    federator_fd_limit_apply(cfg, st) != FEDRPC_OK ||
 	    fedrpc_tls_engine_init(st) != FEDRPC_OK ||
 	    open_resolver(f, st) != FEDRPC_OK)
@@ -425,6 +427,7 @@ federator_open(federator **out, const char *config_path, fedrpc_config *cfg,
 	    egress_pool_new(f, cfg, &f->pool, st) != FEDRPC_OK)
 		goto fail;
 	if (open_servers(f, st) != FEDRPC_OK ||
+	    federator_http_start(f, st) != FEDRPC_OK ||
 	    web_gateway_open(&f->web, cfg, f->ipc_path, st) != FEDRPC_OK)
 		goto fail;
 
@@ -464,9 +467,11 @@ federator_stop(federator *f, uint32_t grace_ms)
 	bool      both;
 
 	__atomic_store_n(&f->stopping, 1, __ATOMIC_RELEASE);
-	/* The web client first: it calls the local API. */
+	/* The web client first: it calls the local API (as the metrics
+	 * endpoint does). */
 	web_gateway_close(f->web);
 	f->web = NULL;
+	federator_http_stop(f);
 	local_watch_stop(f);
 	a.srv = f->local_srv;
 	/* Both servers get the same grace period, at the same time. */
@@ -493,6 +498,8 @@ federator_close(federator *f)
 	fedrpc_adapter_close(f->adapter);
 #endif
 	egress_pool_free(f->pool);
+	/* No server or channel is left to report a call. */
+	federator_metrics_stop(f);
 	fedrpc_limits_free(f->limits);
 	fedrpc_allowlist_free(f->allow);
 	fedrpc_origin_auth_free(f->auth);
@@ -505,6 +512,7 @@ federator_close(federator *f)
 		fclose(f->log_file);
 	fedrpc_config_free(f->cfg);
 	pthread_mutex_destroy(&f->egress_mtx);
+	pthread_mutex_destroy(&f->reload_mtx);
 	pthread_mutex_destroy(&f->watch_mtx);
 	pthread_cond_destroy(&f->watch_cv);
 	pthread_mutex_destroy(&f->probe_mtx);

@@ -4,7 +4,10 @@
  * outgoing channels), and each file of federator/ owns one step of
  * its life: main.c (arguments, signals), federator.c (assembly and stop),
  * admit.c (who may call), egress.c (whom we may call), reload.c (SIGHUP),
- * fd_limit.c (open files), health.c and version.c (the services the daemon itself serves).
+ * fd_limit.c (open files), health.c, version.c and admin.c (the services
+ * the daemon itself serves), metrics.c and access_log.c (what it reports
+ * of the calls it answers and makes), metrics_http.c (/metrics, /healthz,
+ * /readyz).
  */
 #ifndef FEDRPC_FEDERATOR_H
 #define FEDRPC_FEDERATOR_H
@@ -41,6 +44,9 @@ typedef struct egress_pool {
 } egress_pool;
 
 struct federator;
+typedef struct federator_metrics federator_metrics; /* metrics.c */
+typedef struct federator_http    federator_http;    /* metrics_http.c */
+struct fedrpc_call_event;
 
 /* Remote ports of the latest loopback connections the federation server
  * took, so the self-check can find its own. */
@@ -111,11 +117,16 @@ typedef struct federator {
 	uint64_t egress_denied; /* outgoing calls the allow list refused */
 	int      stopping; /* atomic: health answers NOT_SERVING */
 
-	/* Reloads (SIGHUP) applied and refused (atomic). */
+	/* Reloads (SIGHUP, fedctl admin reload) applied and refused
+	 * (atomic); reload_mtx lets one run at a time. */
+	pthread_mutex_t reload_mtx;
 	uint64_t reloads;
 	uint64_t reload_failures;
 
 	federator_health health[2]; /* [0] federation, [1] local */
+
+	federator_metrics *metrics; /* owned; the runtime's observer */
+	federator_http    *http;    /* owned; NULL: metrics.listen off */
 } federator;
 
 /* ---- federator.c ---- */
@@ -191,7 +202,16 @@ fedrpc_channel *egress_channel_for(
  * running; an invalid file leaves everything as it was. */
 fedrpc_code federator_reload(federator *f, fedrpc_status *st);
 
+/* ---- admin.c ---- */
+/* Serves fedrpc.local.v1.Admin on the local API server. */
+fedrpc_code federator_admin_register(
+    federator *f, fedrpc_server *srv, fedrpc_status *st);
+
 /* ---- health.c ---- */
+/* Each of the daemon's counters by name (the health service's reply
+ * metadata, fedctl admin health). */
+typedef void (*federator_emit_fn)(void *arg, const char *key, const char *value);
+void federator_counters(federator *f, federator_emit_fn emit, void *arg);
 fedrpc_code federator_health_register(
     federator *f, fedrpc_server *srv, bool local, fedrpc_status *st);
 
@@ -203,6 +223,27 @@ fedrpc_code federator_version_check(
 /* Serves fedrpc.federation.v1.Version when no adapter does. */
 fedrpc_code federator_version_register(
     federator *f, fedrpc_server *srv, fedrpc_status *st);
+
+/* ---- metrics.c ---- */
+/* Makes the registry and becomes the runtime's observer. */
+fedrpc_code federator_metrics_start(federator *f, fedrpc_status *st);
+/* Stops observing and frees; after every server and channel closed. */
+void federator_metrics_stop(federator *f);
+/* A connection accepted from `peer` (its certificate's first name). */
+void federator_metrics_peer_connection(federator *f, const char *peer);
+/* Reads the daemon's state and writes every series in the Prometheus
+ * text format; malloc'ed, NULL when out of memory. Blocks briefly (it
+ * asks the local API for the delivery queues): not on an nng thread. */
+char *federator_metrics_scrape(federator *f, size_t *len);
+
+/* ---- access_log.c ---- */
+void federator_access_log(const struct fedrpc_call_event *ev);
+
+/* ---- metrics_http.c ---- */
+/* Serves /metrics, /healthz and /readyz on metrics.listen (if set). */
+fedrpc_code federator_http_start(federator *f, fedrpc_status *st);
+/* Stops serving; idempotent. */
+void federator_http_stop(federator *f);
 
 /* ---- default_config.c ---- */
 extern const char federator_default_config[];

@@ -15,6 +15,8 @@
  *   dns-lookups          domains looked up (DNS or static routes)
  *   egress-denied        outgoing calls the allow list refused
  *   egress-attempts      connection attempts to other domains
+ * The same list is the admin service's GetCounters (admin.c, fedctl admin
+ * health), from federator_counters().
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -47,6 +49,9 @@ serves(const health_impl *h, const char *service)
 		"fedrpc.local.v1.Inbox",
 	};
 
+	if (h->local && strcmp(service, "fedrpc.local.v1.Admin") == 0)
+		return true;
+
 	if (strcmp(service, "fedrpc.health.v1.Health") == 0)
 		return true;
 	if (!h->local) {
@@ -65,18 +70,30 @@ serves(const health_impl *h, const char *service)
 }
 
 static void
-add_counter(fedrpc_ctx *ctx, const char *key, uint64_t v)
+add_metadata(void *arg, const char *key, const char *value)
+{
+	(void) fedrpc_ctx_add_reply_metadata(
+	    arg, key, (const uint8_t *) value, strlen(value));
+}
+
+static void
+emit_u64(federator_emit_fn emit, void *arg, const char *key, uint64_t v)
 {
 	char buf[24];
-	int  n = snprintf(buf, sizeof(buf), "%" PRIu64, v);
 
-	(void) fedrpc_ctx_add_reply_metadata(ctx, key, (const uint8_t *) buf,
-	    (size_t) n);
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	emit(arg, key, buf);
+}
+
+static uint64_t
+load(uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
 /* What discovery and the outgoing channels did. */
 static void
-egress_counters(fedrpc_ctx *ctx, federator *f)
+egress_counters(federator *f, federator_emit_fn emit, void *arg)
 {
 	fedrpc_resolver_stats rs;
 	fedrpc_domains_stats  ds;
@@ -89,10 +106,9 @@ egress_counters(fedrpc_ctx *ctx, federator *f)
 		attempts += ds.attempts;
 	}
 	pthread_mutex_unlock(&f->egress_mtx);
-	add_counter(ctx, "dns-lookups", rs.lookups);
-	add_counter(ctx, "egress-denied",
-	    __atomic_load_n(&f->egress_denied, __ATOMIC_RELAXED));
-	add_counter(ctx, "egress-attempts", attempts);
+	emit_u64(emit, arg, "dns-lookups", rs.lookups);
+	emit_u64(emit, arg, "egress-denied", load(&f->egress_denied));
+	emit_u64(emit, arg, "egress-attempts", attempts);
 }
 
 /* Whether a service depends on the federation listener: the daemon as a
@@ -105,25 +121,27 @@ listener_matters(const health_impl *h, const char *service)
 	return strncmp(service, "fedrpc.local.", 13) != 0;
 }
 
-/* The listener's self-check as reply metadata (listen_watch.c). */
-static void
-listener_state(fedrpc_ctx *ctx, federator *f)
+void
+federator_counters(federator *f, federator_emit_fn emit, void *arg)
 {
 	char why[sizeof(f->listen_why)], v[sizeof(why) + 16];
-	int  n;
 
 	if (f->fed_srv == NULL)
-		n = snprintf(v, sizeof(v), "off");
+		snprintf(v, sizeof(v), "off");
 	else if (listen_watch_failing(f, why, sizeof(why)))
-		n = snprintf(v, sizeof(v), "not serving: %s", why);
+		snprintf(v, sizeof(v), "not serving: %s", why);
 	else
-		n = snprintf(v, sizeof(v), "serving");
-	(void) fedrpc_ctx_add_reply_metadata(ctx, "federation-listener",
-	    (const uint8_t *) v, (size_t) n < sizeof(v) ? (size_t) n : sizeof(v) - 1);
-	add_counter(ctx, "listener-checks",
-	    __atomic_load_n(&f->listen_checks, __ATOMIC_RELAXED));
-	add_counter(ctx, "listener-check-failures",
-	    __atomic_load_n(&f->listen_failures, __ATOMIC_RELAXED));
+		snprintf(v, sizeof(v), "serving");
+	emit(arg, "federation-listener", v);
+	emit_u64(emit, arg, "listener-checks", load(&f->listen_checks));
+	emit_u64(emit, arg, "listener-check-failures", load(&f->listen_failures));
+	emit_u64(emit, arg, "federation-admitted", load(&f->admitted));
+	emit_u64(emit, arg, "federation-refused", load(&f->refused));
+	emit_u64(emit, arg, "federation-connections", load(&f->connections));
+	emit_u64(emit, arg, "config-reloads", load(&f->reloads));
+	emit_u64(emit, arg, "config-reload-failures", load(&f->reload_failures));
+	emit_u64(emit, arg, "local-api-restarts", load(&f->local_restarts));
+	egress_counters(f, emit, arg);
 }
 
 static fedrpc_code
@@ -145,22 +163,8 @@ health_check(void *impl, fedrpc_ctx *ctx,
 		resp->status = NOT_SERVING;
 	else
 		resp->status = SERVING;
-	if (h->local) {
-		listener_state(ctx, f);
-		add_counter(ctx, "federation-admitted",
-		    __atomic_load_n(&f->admitted, __ATOMIC_RELAXED));
-		add_counter(ctx, "federation-refused",
-		    __atomic_load_n(&f->refused, __ATOMIC_RELAXED));
-		add_counter(ctx, "federation-connections",
-		    __atomic_load_n(&f->connections, __ATOMIC_RELAXED));
-		add_counter(ctx, "config-reloads",
-		    __atomic_load_n(&f->reloads, __ATOMIC_RELAXED));
-		add_counter(ctx, "config-reload-failures",
-		    __atomic_load_n(&f->reload_failures, __ATOMIC_RELAXED));
-		add_counter(ctx, "local-api-restarts",
-		    __atomic_load_n(&f->local_restarts, __ATOMIC_RELAXED));
-		egress_counters(ctx, f);
-	}
+	if (h->local)
+		federator_counters(f, add_metadata, ctx);
 	return FEDRPC_OK;
 }
 

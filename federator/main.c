@@ -346,6 +346,8 @@ main(int argc, char **argv)
 		unlink(pid_file);
 	nng_fini();
 	fedrpc_tls_engine_fini();
-	fprintf(stderr, "federator: stopped\n");
+	/* Said whatever the level, in the log's own format (JSON too). */
+	fedrpc_log_set_level(FEDRPC_LOG_INFO);
+	FEDRPC_LOG_INFO("%s: stopped", FEDERATOR_NAME);
 	return 0;
 }

@@ -1,5 +1,5 @@
 /*
- * SIGHUP: re-read the configuration file and apply, without a restart and
+ * SIGHUP (or fedctl admin reload): re-read the configuration file and apply, without a restart and
  * without dropping a connection, what may change while running: the allow
  * list and search policies, per-peer limits, certificates (CA, our
  * certificate and key, CRL), log level and log file. All or nothing: a
@@ -120,8 +120,8 @@ reload_tls(federator *f, const fedrpc_config *cfg, egress_pool **new_pool,
 	return FEDRPC_OK;
 }
 
-fedrpc_code
-federator_reload(federator *f, fedrpc_status *st)
+static fedrpc_code
+reload_locked(federator *f, fedrpc_status *st)
 {
 	fedrpc_config     *cfg;
 	fedrpc_allowlist  *check;
@@ -177,4 +177,15 @@ refused:
 	FEDRPC_LOG_ERROR("reload refused, keeping the old settings: %s",
 	    st->message);
 	return st->code;
+}
+
+fedrpc_code
+federator_reload(federator *f, fedrpc_status *st)
+{
+	fedrpc_code code;
+
+	pthread_mutex_lock(&f->reload_mtx);
+	code = reload_locked(f, st);
+	pthread_mutex_unlock(&f->reload_mtx);
+	return code;
 }

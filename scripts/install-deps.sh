@@ -11,7 +11,7 @@ pkgs="$extra build-essential cmake pkg-config git
       libudns-dev libconfig-dev libcriterion-dev libjansson-dev uuid-dev
       libsqlite3-dev sqlite3 libpq-dev postgresql dnsmasq-base
       libargon2-dev chromium chromium-driver python3-selenium
-      openssl iproute2 procps
+      openssl iproute2 procps prometheus
       clang libclang-rt-14-dev llvm-14"
 missing=""
 for p in $pkgs; do

@@ -11,6 +11,7 @@
 
 #include "core/base/clock.h"
 #include "core/base/dns_name.h"
+#include "core/base/observe.h"
 #include "core/wire/pb_unpack.h"
 #include "server/server_int.h"
 
@@ -29,6 +30,9 @@ log_call(const fedrpc_ctx *cx, const fedrpc_status *st, uint64_t start_ms)
 	    st->code == FEDRPC_OK ? FEDRPC_LOG_DEBUG : FEDRPC_LOG_INFO;
 
 	if (fedrpc_log_get_level() > lvl)
+		return;
+	/* An observer of federation calls writes the access log. */
+	if (cx->srv->tls != NULL && fedrpc_observe_active())
 		return;
 	fedrpc_log(lvl, "call %s origin=%s peer=%s status=%s%s%s%s %" PRIu64
 			"ms",
@@ -294,6 +298,7 @@ done:
 	if (admitted && srv->done != NULL)
 		srv->done(srv->done_arg, cx, st.code);
 	log_call(cx, &st, start);
+	srv_observe(srv, cx, &st, start);
 	fedrpc_status_reset(&st);
 	if (req != NULL)
 		nng_msg_free(req);

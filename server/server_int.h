@@ -180,6 +180,9 @@ void srv_queue_push(fedrpc_server *srv, srv_rctx *rc);
 /* ---- dispatch.c ---- */
 /* Serves one request on a worker: decode, admit, route, reply. */
 void srv_dispatch(fedrpc_server *srv, fedrpc_ctx *cx, srv_rctx *rc);
+/* observe.c: reports a finished call to the observer. */
+void srv_observe(const fedrpc_server *srv, const fedrpc_ctx *cx,
+    const fedrpc_status *st, uint64_t start_ms);
 /* Answers a request without running anything (shutdown, overload). */
 void srv_answer(fedrpc_server *srv, srv_rctx *rc, fedrpc_code code,
     const char *message);

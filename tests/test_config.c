@@ -869,3 +869,36 @@ Test(config, domain_syntax)
 	long_name[251] = 'b';
 	cr_expect(fedrpc_domain_valid(long_name));
 }
+
+/* The metrics endpoint: off unless set, and then loopback only. */
+Test(config, metrics_listen_loopback_only)
+{
+	fedrpc_config *c = must_load("domain = \"a.example\";\n"
+				     "federation = { enabled = false; };\n");
+	const char *msg;
+
+	cr_assert_null(c->metrics.listen);
+	fedrpc_config_free(c);
+	c = must_load("domain = \"a.example\";\n"
+		      "federation = { enabled = false; };\n"
+		      "metrics = { listen = \"127.0.0.1:9464\"; };\n");
+	cr_assert_str_eq(c->metrics.listen, "127.0.0.1:9464");
+	fedrpc_config_free(c);
+	c = must_load("domain = \"a.example\";\n"
+		      "federation = { enabled = false; };\n"
+		      "metrics = { listen = \"[::1]:9464\"; };\n");
+	cr_assert_str_eq(c->metrics.listen, "[::1]:9464");
+	fedrpc_config_free(c);
+	msg = text_error("domain = \"a.example\";\n"
+			 "federation = { enabled = false; };\n"
+			 "metrics = { listen = \"0.0.0.0:9464\"; };\n");
+	cr_assert_not_null(strstr(msg, "t.conf:3: setting 'metrics.listen' "
+	                               "must be a loopback address"),
+	    "%s", msg);
+	msg = text_error("domain = \"a.example\";\n"
+			 "federation = { enabled = false; };\n"
+			 "metrics = { listen = \"localhost\"; };\n");
+	cr_assert_not_null(strstr(msg, "must be HOST:PORT on a loopback "
+	                               "address"),
+	    "%s", msg);
+}

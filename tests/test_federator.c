@@ -1217,7 +1217,8 @@ Test(federator, call_refusals)
 		cr_assert_eq(health(ch, "", &st), FEDRPC_OK, "%s", st.message);
 		fedrpc_channel_close(ch);
 	}
-	assert_logged(&f, "status=RESOURCE_EXHAUSTED (request of ");
+	assert_logged(&f, "status=RESOURCE_EXHAUSTED duration_ms=");
+	assert_logged(&f, "error=\"request of ");
 	before = after;
 	after  = fed_counters(&f);
 	cr_assert_eq(after.admitted, before.admitted + 1);
@@ -1244,26 +1245,30 @@ Test(federator, call_refusals)
 		cr_assert_eq(peer_call(&f, &(peer_opts){.leaf = "b"}, &st),
 		    FEDRPC_OK, "%s", st.message);
 	}
-	assert_logged(&f, "origin=c.example peer=c.example status="
-			  "RESOURCE_EXHAUSTED (rate limit for c.example "
-			  "exceeded: 5 calls per second (burst 5))");
+	assert_logged(&f, "origin=c.example target=a.example method="
+			  "fedrpc.health.v1.Health/Check status="
+			  "RESOURCE_EXHAUSTED duration_ms=");
+	assert_logged(&f, "peer=c.example error=\"rate limit for c.example "
+			  "exceeded: 5 calls per second (burst 5)\"");
 
-	/* Every refusal above has its one log line with method, origin,
-	 * peer and status. */
+	/* Every refusal above has its one access-log line with method,
+	 * origin, peer and status. */
 	log = fed_log(&f);
-	cr_assert(strstr(log, "call fedrpc.health.v1.Health/Check "
-			      "origin=b.example peer=c.example "
-			      "status=UNAUTHENTICATED (peer certificate names "
-			      "[c.example] are not targets of "
-			      "_fedrpc._tcp.b.example)") != NULL,
+	cr_assert(strstr(log, "origin=b.example target=a.example "
+			      "method=fedrpc.health.v1.Health/Check "
+			      "status=UNAUTHENTICATED duration_ms=") != NULL,
 	    "%s", log);
-	cr_assert(strstr(log, "call fedrpc.health.v1.Health/Check "
-			      "origin=d.example peer=d.example "
+	cr_assert(strstr(log, "peer=c.example error=\"peer certificate names "
+			      "[c.example] are not targets of "
+			      "_fedrpc._tcp.b.example\"") != NULL,
+	    "%s", log);
+	cr_assert(strstr(log, "origin=d.example target=a.example "
+			      "method=fedrpc.health.v1.Health/Check "
 			      "status=PERMISSION_DENIED") != NULL,
 	    "%s", log);
-	cr_assert(strstr(log, "call fedrpc.federation.v1.Users/"
-			      "GetUserByHandle origin=b.example peer=b.example "
-			      "status=FAILED_PRECONDITION") != NULL,
+	cr_assert(strstr(log, "origin=b.example target=a.example "
+			      "method=fedrpc.federation.v1.Users/"
+			      "GetUserByHandle status=FAILED_PRECONDITION") != NULL,
 	    "%s", log);
 	free(log);
 	cr_assert_eq(fed_stop(&f), 0);
@@ -1322,7 +1327,8 @@ Test(federator, origin_spellings_share_one_limit)
 	cr_assert_eq(after.admitted, before.admitted + 3);
 	cr_assert_eq(after.refused, before.refused + 2 * N - 3);
 	/* The log, like every check and the handler, sees one spelling. */
-	assert_logged(&f, "origin=b.example peer=b.example status="
+	assert_logged(&f, "origin=b.example target=a.example method="
+			  "fedrpc.health.v1.Health/Check status="
 			  "RESOURCE_EXHAUSTED");
 	log = fed_log(&f);
 	cr_assert_null(strstr(log, "origin=B.example"), "%s", log);

@@ -44,6 +44,7 @@ fedrpc_config_free(fedrpc_config *cfg)
 	free(cfg->web.tls_cert);
 	free(cfg->web.tls_key);
 	free(cfg->log.file);
+	free(cfg->metrics.listen);
 	free(cfg->api.versions);
 	free(cfg);
 }

@@ -380,6 +380,40 @@ check_ipc(const char *v, char *why, size_t len)
 	return true;
 }
 
+/*
+ * metrics.listen: "HOST:PORT" on a loopback address only. The endpoint
+ * names the domains we talk to and how often: it is for a collector on
+ * the same machine (or behind a proxy the operator secures).
+ */
+static bool
+check_metrics_listen(const char *v, char *why, size_t len)
+{
+	char          buf[128], *host, *port;
+	unsigned char a[16];
+	bool          loop = false;
+
+	if (v[0] == '\0')
+		return true; /* off */
+	if (!split_hostport(v, buf, sizeof(buf), &host, &port, false) ||
+	    !parse_port(port, 1)) {
+		snprintf(why, len,
+		    "must be HOST:PORT on a loopback address, like "
+		    "\"127.0.0.1:9464\" or \"[::1]:9464\" (got '%s')", v);
+		return false;
+	}
+	if (inet_pton(AF_INET, host, a) == 1)
+		loop = a[0] == 127;
+	else if (inet_pton(AF_INET6, host, a) == 1)
+		loop = memcmp(a, in6addr_loopback.s6_addr, 16) == 0;
+	if (!loop) {
+		snprintf(why, len,
+		    "must be a loopback address (127.0.0.0/8 or ::1): the "
+		    "metrics endpoint has no authentication (got '%s')", v);
+		return false;
+	}
+	return true;
+}
+
 static bool
 check_nameserver(const char *v, char *why, size_t len)
 {
@@ -625,6 +659,13 @@ static const cfg_field log_fields[] = {
 	{NULL},
 };
 
+static const cfg_field metrics_fields[] = {
+	{.name = "listen", .kind = CFG_STRING, .flags = CFG_NULL_IF_EMPTY,
+	    .offset = AT(metrics.listen), .def = "",
+	    .check = check_metrics_listen},
+	{NULL},
+};
+
 static const cfg_field api_fields[] = {
 	{.name = "versions", .kind = CFG_U32_ARRAY, .offset = AT(api.versions),
 	    .count_offset = AT(api.n_versions), .def = "1", .min = 1,
@@ -655,6 +696,7 @@ const cfg_field fedrpc_cfg_schema[] = {
 	{.name = "limits", .kind = CFG_GROUP, .fields = limits_fields},
 	{.name = "storage", .kind = CFG_GROUP, .fields = storage_fields},
 	{.name = "log", .kind = CFG_GROUP, .fields = log_fields},
+	{.name = "metrics", .kind = CFG_GROUP, .fields = metrics_fields},
 	{.name = "api", .kind = CFG_GROUP, .fields = api_fields},
 	{NULL},
 };

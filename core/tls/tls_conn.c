@@ -33,6 +33,7 @@
 #include <fedrpc/log.h>
 
 #include "core/base/clock.h"
+#include "core/base/observe.h"
 #include "tls_internal.h"
 
 /* Engine state of one connection; nng allocates it zeroed. */
@@ -267,6 +268,8 @@ conn_report(nng_tls_engine_conn *conn, int err)
 	} else
 		code = tls_reason_classify(conn->ssl, err, conn->server,
 		    conn->server_name, reason, sizeof(reason));
+	fedrpc_observe_tls_failure(&(fedrpc_tls_event){.server = conn->server,
+	    .code = code, .reason = reason, .remote = conn->remote});
 	fedrpc_log(tls_ctx_record_failure(conn->cfg, code, reason)
 	        ? FEDRPC_LOG_WARN
 	        : FEDRPC_LOG_DEBUG,

@@ -154,6 +154,11 @@ typedef struct fedrpc_config {
 		char             *file; /* NULL: stderr */
 	} log;
 
+	/* The Prometheus endpoint (docs/operations.md, "Metrics"). */
+	struct {
+		char *listen; /* "127.0.0.1:9464"; NULL: off */
+	} metrics;
+
 	struct {
 		uint32_t *versions; /* API versions served; owned; ascending */
 		size_t    n_versions;

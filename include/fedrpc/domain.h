@@ -149,6 +149,19 @@ typedef struct fedrpc_domain_info {
  * a channel opened by URL. */
 fedrpc_code fedrpc_domain_info_get(fedrpc_channel *ch, fedrpc_domain_info *out);
 
+/* For operators (client/domain/domain_admin.c): the error calls to the
+ * domain get now (*code OK and "" when none), and a copy of the latest
+ * SRV answer (*answer NULL before the first lookup; free it with
+ * fedrpc_srv_answer_free()). NOT_FOUND for a channel opened by URL. */
+fedrpc_code fedrpc_domain_detail_get(fedrpc_channel *ch, fedrpc_code *code,
+    char *error, size_t error_len, fedrpc_srv_answer **answer);
+
+/* Ends the domain's back-off now: the next call starts a connection
+ * attempt at once (with a fresh lookup), and the delays start again from
+ * the first. Nothing changes for a domain not backing off beyond that
+ * reset of the delays. NOT_FOUND for a channel opened by URL. */
+fedrpc_code fedrpc_domain_backoff_reset(fedrpc_channel *ch);
+
 /*
  * One connection attempt to one address of one target, for diagnostics
  * (fedctl discover --connect): a TCP connection to `url`'s host and port,

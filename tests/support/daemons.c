@@ -109,14 +109,18 @@ write_conf(td *t, int i)
 	    "tls = { ca = \"%s/ca.crt\"; cert = \"%s/%s.crt\"; key = "
 	    "\"%s/%s.key\"; };\n"
 	    "discovery = { timeout_ms = 2000; static = ( %s ); };\n"
-	    "client = { connect_timeout_ms = 1000; backoff_initial_ms = 50; "
-	    "backoff_max_ms = 500; };\n"
+	    "client = { %s };\n"
 	    "limits = { workers = 4; };\n"
 	    "storage = { adapter = \"sqlite\"; path = \"%s\"; };\n"
-	    "log = { level = \"info\"; };\n"
+	    "log = { %s };\n"
 	    "%s\n",
 	    f->domain, allow, f->port, f->sock, t->dir, t->dir, f->name, t->dir,
-	    f->name, statics, f->db, f->extra);
+	    f->name, statics,
+	    f->client[0] != '\0' ? f->client
+				 : "connect_timeout_ms = 1000; "
+				   "backoff_initial_ms = 50; backoff_max_ms = 500;",
+	    f->db, f->logcfg[0] != '\0' ? f->logcfg : "level = \"info\";",
+	    f->extra);
 	cr_assert_lt((size_t) n, sizeof(text));
 	cr_assert(tu_write_file(f->conf, text));
 }

@@ -30,6 +30,10 @@ typedef struct td_fed {
 	pid_t           pid;        /* 0 when not running */
 	char            conf[512], log[512], pidf[512], sock[512], db[512];
 	char            extra[1024]; /* configuration appended to the file */
+	char            client[256]; /* the client group's body instead of
+				      * the fast test back-off ("": that) */
+	char            logcfg[128]; /* the log group's body ("": level
+				      * info, text) */
 	fedrpc_channel *lch;        /* its local API, while it runs */
 } td_fed;
 

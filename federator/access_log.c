@@ -1,0 +1,47 @@
+/*
+ * The access log: one line per federation call, received or sent, at
+ * level info, with the same fields in text and in JSON (log.format):
+ *   msg "call received" / "call sent", request_id (hex), origin, target,
+ *   method, status (gRPC's code name), duration_ms, and when set peer
+ *   (the certificate name a call came with) and error (the status
+ *   message).
+ * Operators read it to follow one request across domains: both sides log
+ * the same request id.
+ */
+#include <fedrpc/log.h>
+
+#include "core/base/observe.h"
+#include "federator/federator.h"
+
+void
+federator_access_log(const fedrpc_call_event *ev)
+{
+	static const char hex[] = "0123456789abcdef";
+	char              id[33] = "";
+	fedrpc_log_field  fl[9];
+	size_t            n = 0;
+
+	if (fedrpc_log_get_level() > FEDRPC_LOG_INFO)
+		return;
+	if (ev->request_id != NULL) {
+		for (int i = 0; i < 16; i++) {
+			id[2 * i]     = hex[ev->request_id[i] >> 4];
+			id[2 * i + 1] = hex[ev->request_id[i] & 15];
+		}
+		id[32] = '\0';
+	}
+	fl[n++] = (fedrpc_log_field){.key = "request_id", .str = id};
+	fl[n++] = (fedrpc_log_field){.key = "origin", .str = ev->origin};
+	fl[n++] = (fedrpc_log_field){.key = "target", .str = ev->target};
+	fl[n++] = (fedrpc_log_field){.key = "method", .str = ev->method};
+	fl[n++] = (fedrpc_log_field){
+	    .key = "status", .str = fedrpc_code_name(ev->code)};
+	fl[n++] = (fedrpc_log_field){
+	    .key = "duration_ms", .num = (int64_t) ev->duration_ms};
+	if (ev->peer[0] != '\0')
+		fl[n++] = (fedrpc_log_field){.key = "peer", .str = ev->peer};
+	if (ev->code != FEDRPC_OK && ev->message[0] != '\0')
+		fl[n++] = (fedrpc_log_field){.key = "error", .str = ev->message};
+	fedrpc_log_fields(FEDRPC_LOG_INFO, fl, n, "%s",
+	    ev->side == FEDRPC_OBSERVE_SERVER ? "call received" : "call sent");
+}
