@@ -48,7 +48,7 @@ set_target_properties(fedrpc_shared PROPERTIES
   OUTPUT_NAME fedrpc EXPORT_NAME fedrpc
   VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR})
 target_link_libraries(fedrpc_shared PRIVATE ${NNG_LIB} ${UDNS_LIB}
-  PkgConfig::WOLFSSL PkgConfig::LIBCONFIG Threads::Threads ${CMAKE_DL_LIBS})
+  PkgConfig::WOLFSSL PkgConfig::LIBCONFIG Threads::Threads ${CMAKE_DL_LIBS} m)
 # Every symbol the objects need must come from a library named here.
 target_link_options(fedrpc_shared PRIVATE -Wl,--no-undefined)
 
@@ -59,7 +59,7 @@ set_target_properties(fedrpc_static PROPERTIES
 # By name, so that the installed package asks the linker for them rather
 # than for this machine's paths.
 target_link_libraries(fedrpc_static PRIVATE nng udns
-  PkgConfig::WOLFSSL PkgConfig::LIBCONFIG Threads::Threads ${CMAKE_DL_LIBS})
+  PkgConfig::WOLFSSL PkgConfig::LIBCONFIG Threads::Threads ${CMAKE_DL_LIBS} m)
 
 # The names an installed package gives them, also for add_subdirectory().
 add_library(fedrpc::fedrpc ALIAS fedrpc_shared)
