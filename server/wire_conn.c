@@ -243,7 +243,26 @@ on_cancel_locked(srv_conn *c, uint32_t call_id)
 		}
 }
 
-/* Every frame read so far; false when the connection closed. */
+/*
+ * Whether the connection takes more frames now: not while its replies
+ * queued pass the bound (the peer is not reading), nor while it has more
+ * calls unanswered than the workers can use. Frames not taken stay in the
+ * read buffer, and no more is read, until a reply or a write makes room:
+ * backpressure reaches the peer through TCP.
+ */
+static bool
+can_take_locked(const srv_conn *c)
+{
+	uint32_t window = 2 * c->srv->n_workers;
+
+	if (window < 16)
+		window = 16;
+	return c->n_calls < window &&
+	    fedrpc_frame_tx_queued(&c->tx) <= c->srv->w->o.max_queued;
+}
+
+/* Every frame read so far (or until the connection pauses); false when
+ * the connection closed. */
 static bool
 read_frames_locked(srv_conn *c, uint64_t now, srv_rctx **todo)
 {
@@ -252,6 +271,10 @@ read_frames_locked(srv_conn *c, uint64_t now, srv_rctx **todo)
 	fedrpc_status  st = {0};
 
 	for (;;) {
+		if (!can_take_locked(c)) {
+			c->paused = true;
+			return true;
+		}
 		switch (fedrpc_frame_rx_next(&c->rx, &pre, &f, &st)) {
 		case FEDRPC_RX_MORE: return true;
 		case FEDRPC_RX_ERROR:
@@ -297,13 +320,30 @@ read_frames_locked(srv_conn *c, uint64_t now, srv_rctx **todo)
 	}
 }
 
+/* Hands calls to the workers in arrival order (todo is newest first). */
+static void
+push_calls(fedrpc_server *srv, srv_rctx *todo)
+{
+	srv_rctx *rev = NULL, *rc;
+
+	while ((rc = todo) != NULL) {
+		todo     = rc->next;
+		rc->next = rev;
+		rev      = rc;
+	}
+	while ((rc = rev) != NULL) {
+		rev = rc->next;
+		srv_queue_push(srv, rc);
+	}
+}
+
 static void
 conn_read_cb(void *arg)
 {
 	srv_conn *c    = arg;
 	int       rv   = nng_aio_result(c->rd);
 	uint64_t  now  = fedrpc_clock_ms();
-	srv_rctx *todo = NULL, *rc;
+	srv_rctx *todo = NULL;
 
 	pthread_mutex_lock(&c->mtx);
 	c->reading = false;
@@ -317,33 +357,31 @@ conn_read_cb(void *arg)
 	c->heard_ms  = now;
 	c->pinged_ms = 0;
 	if (read_frames_locked(c, now, &todo)) {
-		if (fedrpc_frame_tx_queued(&c->tx) > c->srv->w->o.max_queued)
-			c->paused = true;
 		conn_read_locked(c);
 		conn_write_locked(c);
 	}
 	pthread_mutex_unlock(&c->mtx);
-	/* In arrival order (the list was built newest first). */
-	{
-		srv_rctx *rev = NULL;
+	push_calls(c->srv, todo);
+}
 
-		while ((rc = todo) != NULL) {
-			todo     = rc->next;
-			rc->next = rev;
-			rev      = rc;
-		}
-		while ((rc = rev) != NULL) {
-			rev = rc->next;
-			srv_queue_push(c->srv, rc);
-		}
-	}
+/* A paused connection with room again takes the frames it holds and
+ * reads on; c->mtx held, new calls onto *todo. */
+static void
+resume_locked(srv_conn *c, srv_rctx **todo)
+{
+	if (!c->paused || c->closed || !can_take_locked(c))
+		return;
+	c->paused = false;
+	if (read_frames_locked(c, fedrpc_clock_ms(), todo))
+		conn_read_locked(c);
 }
 
 static void
 conn_write_cb(void *arg)
 {
-	srv_conn *c  = arg;
-	int       rv = nng_aio_result(c->wr);
+	srv_conn *c    = arg;
+	int       rv   = nng_aio_result(c->wr);
+	srv_rctx *todo = NULL;
 
 	pthread_mutex_lock(&c->mtx);
 	c->writing = false;
@@ -354,20 +392,18 @@ conn_write_cb(void *arg)
 	    fedrpc_frame_tx_queued(&c->tx) == 0) {
 		srv_conn_close_locked(c, "drained");
 	}
-	if (c->paused &&
-	    fedrpc_frame_tx_queued(&c->tx) <= c->srv->w->o.max_queued / 2) {
-		c->paused = false;
-		conn_read_locked(c);
-	}
+	resume_locked(c, &todo);
 	conn_write_locked(c);
 	srv_conn_check_dead_locked(c);
 	pthread_mutex_unlock(&c->mtx);
+	push_calls(c->srv, todo);
 }
 
 void
 srv_wire_reply(srv_rctx *rc, nng_msg *reply)
 {
-	srv_conn *c = rc->conn;
+	srv_conn *c    = rc->conn;
+	srv_rctx *todo = NULL;
 	uint8_t  *p;
 
 	pthread_mutex_lock(&c->mtx);
@@ -384,13 +420,15 @@ srv_wire_reply(srv_rctx *rc, nng_msg *reply)
 		    rc->call_id, (uint32_t) nng_msg_len(reply));
 		if (p != NULL)
 			memcpy(p, nng_msg_body(reply), nng_msg_len(reply));
-		conn_write_locked(c);
 	}
+	resume_locked(c, &todo);
+	conn_write_locked(c);
 	if (c->draining && c->n_calls == 0 && !c->writing &&
 	    fedrpc_frame_tx_queued(&c->tx) == 0)
 		srv_conn_close_locked(c, "drained");
 	srv_conn_check_dead_locked(c);
 	pthread_mutex_unlock(&c->mtx);
+	push_calls(c->srv, todo);
 	nng_msg_free(reply);
 	nng_msg_free(rc->req);
 	free(rc);
