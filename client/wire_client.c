@@ -376,7 +376,7 @@ dial_cb(void *arg)
 	w->state = W_HANDSHAKE;
 	fedrpc_frame_rx_fini(&w->rx);
 	fedrpc_frame_tx_fini(&w->tx);
-	fedrpc_frame_rx_init(&w->rx, false, (uint32_t) w->ch->max_msg, 8192);
+	fedrpc_frame_rx_init(&w->rx, false, (uint32_t) w->ch->max_msg, 0);
 	fedrpc_frame_tx_init(&w->tx, w->o.max_queued);
 	w->next_id   = 0;
 	w->heard_ms  = fedrpc_clock_ms();
@@ -615,12 +615,14 @@ chan_wire_open(fedrpc_channel *ch, uint32_t rmin, uint32_t rmax,
 	w->rmax    = rmax;
 	w->backoff = rmin;
 	pthread_mutex_init(&w->mtx, NULL);
-	fedrpc_frame_rx_init(&w->rx, false, (uint32_t) ch->max_msg, 8192);
+	fedrpc_frame_rx_init(&w->rx, false, (uint32_t) ch->max_msg, 0);
 	fedrpc_frame_tx_init(&w->tx, w->o.max_queued);
 	if ((rv = nng_stream_dialer_alloc(&w->d, ch->url)) != 0 ||
 	    (ch->tls != NULL &&
 	        (rv = nng_stream_dialer_set_ptr(w->d, NNG_OPT_TLS_CONFIG,
 	             fedrpc_tls_nng_config(ch->tls))) != 0) ||
+	    ((rv = nng_stream_dialer_set_bool(w->d, NNG_OPT_TCP_NODELAY, true)) != 0 &&
+	        rv != NNG_ENOTSUP) ||
 	    (rv = nng_aio_alloc(&w->dial, dial_cb, w)) != 0 ||
 	    (rv = nng_aio_alloc(&w->rd, read_cb, w)) != 0 ||
 	    (rv = nng_aio_alloc(&w->wr, write_cb, w)) != 0 ||

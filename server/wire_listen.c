@@ -256,6 +256,8 @@ srv_wire_start(fedrpc_server *srv, fedrpc_status *st)
 	    (srv->tls != NULL &&
 	        (rv = nng_stream_listener_set_ptr(w->l, NNG_OPT_TLS_CONFIG,
 	             fedrpc_tls_nng_config(srv->tls))) != 0) ||
+	    ((rv = nng_stream_listener_set_bool(w->l, NNG_OPT_TCP_NODELAY, true)) != 0 &&
+	        rv != NNG_ENOTSUP) ||
 	    (rv = nng_stream_listener_listen(w->l)) != 0 ||
 	    (rv = nng_aio_alloc(&w->accept, accept_cb, srv)) != 0 ||
 	    (rv = nng_aio_alloc(&w->tick, tick_cb, srv)) != 0)
