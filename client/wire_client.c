@@ -169,8 +169,13 @@ send_waiting_locked(chan_wire *w)
 	    (c = w->wait_head) != NULL) {
 		size_t len = nng_msg_len(c->wreq);
 
-		if (w->next_id == UINT32_MAX)
-			break; /* ids exhausted: the next connection */
+		if (w->next_id == UINT32_MAX) {
+			/* Call ids are never reused on a connection: this one
+			 * ends once its calls are answered, and the next one
+			 * takes the waiting calls. */
+			w->draining = true;
+			break;
+		}
 		p = fedrpc_frame_tx_begin(&w->tx, FEDRPC_FRAME_REQUEST, 0,
 		    w->next_id + 1, (uint32_t) len);
 		if (p == NULL)
@@ -518,6 +523,14 @@ read_cb(void *arg)
 		return;
 	}
 	send_waiting_locked(w);
+	if (w->draining && w->n_sent == 0 && w->state == W_UP) {
+		/* Drained (DRAIN, or call ids used up): a new connection
+		 * for the calls waiting, at once. */
+		conn_failed_unlock(w, NNG_ECONNSHUT, "drained");
+		finish_lost(lost);
+		finish_done(done);
+		return;
+	}
 	read_locked(w);
 	pthread_mutex_unlock(&w->mtx);
 	if (up)
