@@ -4,7 +4,7 @@
  * frames by hand where a test needs a peer that misbehaves: many frames in
  * one write and frames in one-byte pieces, an oversized length, garbage
  * and a wrong preface, cancel, keepalive of a silent peer on both sides,
- * drain on stop, 1,000 concurrent calls with out-of-order replies, a peer
+ * drain on stop (and a DRAIN as a channel sees it), 1,000 concurrent calls with out-of-order replies, a peer
  * that stops reading, a TLS handshake that never finishes and a flood of
  * pending connections while a valid peer still gets its answer.
  */
@@ -732,4 +732,87 @@ Test(wire, handler_sees_the_verified_peer)
 	fedrpc_peer_clear(&peer);
 	fedrpc_channel_close(ch);
 	fedrpc_server_free(srv);
+}
+
+/* A server that takes two calls, sends DRAIN naming the first as the
+ * last it answers, answers it, and closes. */
+static void *
+draining_run(void *arg)
+{
+	silent_server    *s = arg;
+	uint8_t           b[FEDRPC_PREFACE_LEN], *p, d[8 + 4];
+	fedrpc_preface    pre = {.version = 1, .max_frame = 65536, .max_calls = 100};
+	fedrpc_reply_head h   = {.code = FEDRPC_OK};
+	fedrpc_frame      f;
+	uint32_t          first = 0;
+	nng_msg          *m;
+
+	if ((s->fd = accept(s->lfd, NULL, NULL)) < 0)
+		return NULL;
+	if (raw_read(s->fd, b, FEDRPC_PREFACE_LEN, TU_CALL_MS) != 1)
+		return NULL;
+	fedrpc_preface_encode(b, &pre);
+	raw_write(s->fd, b, FEDRPC_PREFACE_LEN);
+	for (int i = 0; i < 2; i++) {
+		if (raw_frame(s->fd, &f, &p, TU_CALL_MS) != 1)
+			return NULL;
+		free(p);
+		if (i == 0)
+			first = f.call_id;
+	}
+	fedrpc_frame_header_encode(b, FEDRPC_FRAME_DRAIN, 0, 0, sizeof(d));
+	raw_write(s->fd, b, FEDRPC_FRAME_HEADER_LEN);
+	memset(d, 0, sizeof(d));
+	d[0] = (uint8_t) (first >> 24);
+	d[1] = (uint8_t) (first >> 16);
+	d[2] = (uint8_t) (first >> 8);
+	d[3] = (uint8_t) first;
+	d[7] = FEDRPC_UNAVAILABLE;
+	memcpy(d + 8, "stop", 4);
+	raw_write(s->fd, d, sizeof(d));
+	cr_assert_eq(fedrpc_envelope_reply_encode(&m, &h, NULL, 0, NULL), FEDRPC_OK);
+	fedrpc_frame_header_encode(b, FEDRPC_FRAME_REPLY, 0, first,
+	    (uint32_t) nng_msg_len(m));
+	raw_write(s->fd, b, FEDRPC_FRAME_HEADER_LEN);
+	raw_write(s->fd, nng_msg_body(m), nng_msg_len(m));
+	nng_msg_free(m);
+	/* Wait for the client to close its drained connection. */
+	while (read(s->fd, b, sizeof(b)) > 0)
+		;
+	return NULL;
+}
+
+/* DRAIN seen by a channel: the call the server will still answer gets
+ * its reply, the one after it fails UNAVAILABLE at once (retryable
+ * elsewhere), and the channel closes the drained connection itself. */
+Test(wire, channel_on_drain_fails_the_calls_not_answered)
+{
+	silent_server      s    = {.fd = -1};
+	int                port = tu_free_port(), one = 1;
+	struct sockaddr_in sa   = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
+	pthread_t          th;
+	fedrpc_channel    *ch;
+	static done_box    box;
+	call_arg           a = {&box, 0}, b = {&box, 1};
+
+	pthread_mutex_init(&box.mtx, NULL);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	s.lfd              = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(s.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	cr_assert_eq(bind(s.lfd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(s.lfd, 4), 0);
+	cr_assert_eq(pthread_create(&th, NULL, draining_run, &s), 0);
+	ch = wire_channel(false, port);
+	cr_assert_eq(start_echo(ch, &a, 0, NULL), FEDRPC_OK);
+	cr_assert(TU_WAIT_FOR(fedrpc_channel_is_connected(ch), TU_WAIT_MS));
+	cr_assert_eq(start_echo(ch, &b, 0, NULL), FEDRPC_OK);
+	cr_assert(TU_WAIT_FOR(box_count(&box) == 2, TU_FAST_MS),
+	    "%d of 2 calls ended", box_count(&box));
+	cr_assert_eq(box.code[0], FEDRPC_OK, "%s", fedrpc_code_name(box.code[0]));
+	cr_assert_eq(box.code[1], FEDRPC_UNAVAILABLE, "%s",
+	    fedrpc_code_name(box.code[1]));
+	pthread_join(th, NULL); /* ends when the client closed */
+	fedrpc_channel_close(ch);
+	close(s.lfd);
+	close(s.fd);
 }
