@@ -649,9 +649,20 @@ Test(adapter_conversations, mismatch_strategies_from_remote_sender)
 	r = send_msg(w.f, &stranger, 42, &w.conv, &m, FEDRPC_OK);
 	cr_assert_eq(r->not_sent->reason, NOT_SENT(CONVERSATION_NOT_FOUND));
 	protobuf_c_message_free_unpacked(&r->base, NULL);
+	/* The owner unreachable: the message waits for it on b.example and
+	 * is reported queued; once the owner is back, it reaches cat. */
 	atomic_store(&w.f->d[0].down, true);
-	send_msg(w.f, &w.bob, w.bob1, &w.conv, &m, FEDRPC_UNAVAILABLE);
+	r = send_msg(w.f, &w.bob, w.bob1, &w.conv, &m, FEDRPC_OK);
+	cr_assert_eq(r->result_case,
+	    FEDRPC__LOCAL__V1__SEND_MESSAGE_RESPONSE__RESULT_SENT);
+	cr_assert_geq(r->sent->n_queued_domains, 1);
+	cr_assert_str_eq(r->sent->queued_domains[0], "a.example");
+	protobuf_c_message_free_unpacked(&r->base, NULL);
 	atomic_store(&w.f->d[0].down, false);
+	FX_EVENTUALLY(fx_count_events(w.f, &w.cat, w.cat1,
+	                  EV(MESSAGE_RECEIVED)) == 4,
+	    "cat got %zu messages",
+	    fx_count_events(w.f, &w.cat, w.cat1, EV(MESSAGE_RECEIVED)));
 	fx_free(w.f);
 }
 

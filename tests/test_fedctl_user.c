@@ -1349,14 +1349,34 @@ find_ok(const char *home, const char *who)
 	return ok;
 }
 
+/* Whether home's inbox holds the decrypted message `text` (what it
+ * fetched is acknowledged). */
+static bool
+inbox_has(const char *home, const char *text)
+{
+	json_t *j = FEDCTL_JSON(0, home, "inbox", "--ack");
+	json_t *ev;
+	size_t  i;
+	bool    found = false;
+
+	json_array_foreach (json_object_get(j, "events"), i, ev)
+		if (strcmp(jstr(ev, "type"), "message") == 0 &&
+		    jbool(ev, "decrypted") &&
+		    strcmp(jstr(ev, "text"), text) == 0)
+			found = true;
+	json_decref(j);
+	return found;
+}
+
 Test(fedctl_user, a_session_encrypts_while_the_recipients_backend_is_down)
 {
 	pair        p;
 	json_t     *j, *enc, *ss, *ev;
 	run         r;
 	char        bob_client[20];
-	size_t      i;
-	bool        saw = false;
+	size_t      i, seen = 0;
+	const char *order[] = {
+	    "during the outage", "still down", "after the outage"};
 
 	pair_make(&p, "Outage");
 	/* The first message sets a session up from a claimed prekey. */
@@ -1382,15 +1402,23 @@ Test(fedctl_user, a_session_encrypts_while_the_recipients_backend_is_down)
 
 	/* b.example goes down: its relay still takes connections, and
 	 * closes them. Alice still encrypts for bob's client on the session,
-	 * asking b.example nothing, and is told the truth: nobody got it,
-	 * and a.example could not confirm bob's client. */
+	 * asking b.example nothing; a.example, the owner, queues the message
+	 * for b.example, and alice is told the truth: nobody got it yet, it
+	 * is queued for b.example, and bob's client was taken on trust. */
 	fed_stop(&B);
 	j = FEDCTL_JSON(3, p.alice.home, "send", "Outage", "during the outage");
 	cr_assert_not(jbool(j, "sent"), "%s", json_dumps(j, JSON_INDENT(2)));
 	cr_assert_eq(json_array_size(json_object_get(j, "delivered")), 0);
 	expect_only(j, "recipients", p.bob.qid, bob_client);
-	expect_only(j, "failed_to_send", p.bob.qid, bob_client);
+	cr_assert_eq(json_array_size(json_object_get(j, "failed_to_send")), 0);
+	cr_assert_eq(json_array_size(json_object_get(j, "queued_for")), 1);
+	cr_assert_str_eq(json_string_value(json_array_get(
+	                     json_object_get(j, "queued_for"), 0)),
+	    "b.example");
 	expect_only(j, "failed_to_confirm_clients", p.bob.qid, bob_client);
+	cr_assert_str_eq(jstr(json_array_get(json_object_get(j, "deliveries"), 0),
+	                     "state"),
+	    "queued");
 	enc = json_object_get(j, "encryption");
 	cr_assert_eq(jint(enc, "sessions_used"), 1);
 	cr_assert_eq(jint(enc, "sessions_started"), 0);
@@ -1399,7 +1427,9 @@ Test(fedctl_user, a_session_encrypts_while_the_recipients_backend_is_down)
 	    0, "a prekey was claimed: %s", json_dumps(enc, 0));
 	json_decref(j);
 	r = EXPECT(3, p.alice.home, "send", "Outage", "still down");
-	cr_assert(strstr(r.out, "not delivered to anyone") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "queued for b.example") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "not delivered to anyone yet") != NULL, "%s",
+	    r.out);
 	cr_assert(strstr(r.out, "not confirmed") != NULL, "%s", r.out);
 	cr_assert_null(strstr(r.out, "sent to"), "%s", r.out);
 	cr_assert_null(strstr(r.err, "claim"), "%s", r.err);
@@ -1424,14 +1454,19 @@ Test(fedctl_user, a_session_encrypts_while_the_recipients_backend_is_down)
 	cr_assert_eq(jint(enc, "sessions_used"), 1);
 	cr_assert_eq(jint(enc, "sessions_started"), 0);
 	json_decref(j);
+	/* What waited for b.example arrived first, in order, and opens on
+	 * the session like the rest. */
 	j = FEDCTL_JSON(0, p.bob.home, "inbox");
 	cr_assert_eq(jint(j, "undecryptable"), 0);
 	json_array_foreach (json_object_get(j, "events"), i, ev)
 		if (strcmp(jstr(ev, "type"), "message") == 0) {
 			cr_assert(jbool(ev, "decrypted"));
-			saw |= strcmp(jstr(ev, "text"), "after the outage") == 0;
+			cr_assert_lt(seen, 3, "%s", json_dumps(j, JSON_INDENT(2)));
+			cr_assert_str_eq(jstr(ev, "text"), order[seen], "%s",
+			    json_dumps(j, JSON_INDENT(2)));
+			seen++;
 		}
-	cr_assert(saw, "%s", json_dumps(j, JSON_INDENT(2)));
+	cr_assert_eq(seen, 3, "%s", json_dumps(j, JSON_INDENT(2)));
 	json_decref(j);
 
 	/* bob answers on the session alice set up: no prekey of hers. */
@@ -1448,4 +1483,61 @@ Test(fedctl_user, a_session_encrypts_while_the_recipients_backend_is_down)
 	cr_assert_eq(json_array_size(ss), 1);
 	cr_assert_str_eq(jstr(json_array_get(ss, 0), "role"), "responder");
 	json_decref(ss);
+
+	/* Now the conversation's owner, a.example, is down: bob's message
+	 * waits for it on b.example, and alice reads it once a.example is
+	 * back. */
+	fed_stop(&A);
+	r = EXPECT(3, p.bob.home, "send", "Outage", "while the owner was away");
+	cr_assert(strstr(r.out, "queued for a.example") != NULL, "%s", r.out);
+	cr_assert_null(strstr(r.out, "sent to"), "%s", r.out);
+	run_free(&r);
+	fed_start(&A);
+	cr_assert(TU_WAIT_FOR(find_ok(p.bob.home, "alice@a.example"), WAIT_MS),
+	    "a.example unreachable after its restart");
+	cr_assert(TU_WAIT_FOR(inbox_has(p.alice.home,
+	                          "while the owner was away"),
+	              WAIT_MS),
+	    "alice never got the message that waited for a.example");
+}
+
+/* A send repeated with the same --id (as after a crash of the backend
+ * before its answer) is answered as the first one and goes out once. */
+Test(fedctl_user, a_send_repeated_with_its_id_goes_out_once)
+{
+	pair    p;
+	json_t *j, *ev;
+	size_t  i, n = 0;
+	run     r;
+
+	pair_make(&p, "Once");
+	j = FEDCTL_JSON(0, p.alice.home, "send", "Once", "only once", "--id",
+	    "msg-0001");
+	cr_assert(jbool(j, "sent"));
+	cr_assert_not(jbool(j, "repeated"));
+	cr_assert_str_eq(jstr(j, "message_id"), "msg-0001");
+	json_decref(j);
+	j = FEDCTL_JSON(0, p.alice.home, "send", "Once", "only once", "--id",
+	    "msg-0001");
+	cr_assert(jbool(j, "repeated"), "%s", json_dumps(j, JSON_INDENT(2)));
+	cr_assert_str_eq(jstr(j, "message_id"), "msg-0001");
+	cr_assert_str_eq(jstr(json_array_get(json_object_get(j, "deliveries"), 0),
+	                     "state"),
+	    "delivered");
+	json_decref(j);
+	r = EXPECT(0, p.alice.home, "send", "Once", "only once", "--id",
+	    "msg-0001");
+	cr_assert(strstr(r.out, "already sent as msg-0001") != NULL, "%s",
+	    r.out);
+	run_free(&r);
+	j = FEDCTL_JSON(0, p.bob.home, "inbox");
+	json_array_foreach (json_object_get(j, "events"), i, ev)
+		n += strcmp(jstr(ev, "type"), "message") == 0;
+	cr_assert_eq(n, 1, "%s", json_dumps(j, JSON_INDENT(2)));
+	json_decref(j);
+	/* The id is checked before anything is sent. */
+	r = EXPECT(2, p.alice.home, "send", "Once", "x", "--id", "has space");
+	run_free(&r);
+	r = EXPECT(2, p.alice.home, "send", "Once", "x", "--id", "");
+	run_free(&r);
 }

@@ -9,6 +9,7 @@
 #include "fedrpc/local/v1/delivery.fedrpc.h"
 
 #define STATE(x) FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_##x
+#define MSG FEDRPC__LOCAL__V1__EVENT__PAYLOAD_MESSAGE_RECEIVED
 
 typedef Fedrpc__Local__V1__MessageDelivery md_t;
 
@@ -280,6 +281,86 @@ Test(sent_state, owner_elsewhere_queued_at_owner, .timeout = 60)
 	cr_assert_eq(state_of(&w, &w.bob, "b1", "c.example"),
 	    STATE(QUEUED_AT_OWNER));
 	atomic_store(&w.f->d[2].down, false);
+	fx_free(w.f);
+}
+
+/* The owner (a.example) is down when bob sends: the message waits for it
+ * on b.example, is reported queued for every domain it has not reached,
+ * reaches the owner when it is back and from there everyone, once. */
+Test(sent_state, owner_down_queued_for_the_owner, .timeout = 60)
+{
+	world       w;
+	const md_t *d;
+	Fedrpc__Local__V1__SendMessageResponse *r;
+
+	world_new(&w);
+	atomic_store(&w.f->d[0].down, true);
+	r = send_as(&w, &w.bob, w.bob1, "b1");
+	cr_assert_not(r->repeated);
+	cr_assert_eq(r->sent->n_queued_domains, 2, "the owner's and cat's");
+	cr_assert_str_eq(r->sent->queued_domains[0], "a.example");
+	cr_assert_str_eq(r->sent->queued_domains[1], "c.example");
+	cr_assert_eq(r->n_deliveries, 1);
+	d = r->deliveries[0];
+	cr_assert_str_eq(d->domain, "a.example");
+	cr_assert_eq(d->state, STATE(QUEUED));
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	/* Sent again with its id: the same answer, nothing more queued. */
+	r = send_as(&w, &w.bob, w.bob1, "b1");
+	cr_assert(r->repeated);
+	cr_assert_eq(r->sent->n_queued_domains, 2);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	cr_assert_eq(fx_count_events(w.f, &w.ann, w.ann1, MSG), 0);
+	atomic_store(&w.f->d[0].down, false);
+	FX_EVENTUALLY(state_of(&w, &w.bob, "b1", "a.example") ==
+	        STATE(DELIVERED),
+	    "still %d", state_of(&w, &w.bob, "b1", "a.example"));
+	FX_EVENTUALLY(fx_count_events(w.f, &w.cat, w.cat1, MSG) == 1,
+	    "cat has %zu events", fx_count_events(w.f, &w.cat, w.cat1, MSG));
+	cr_assert_eq(fx_count_events(w.f, &w.ann, w.ann1, MSG), 1);
+	fx_free(w.f);
+}
+
+/* The owner refuses a message that waited for it (bob is not a member of
+ * ann's other conversation): its state says so, with the reason. */
+Test(sent_state, owner_refuses_what_waited_for_it, .timeout = 60)
+{
+	Fedrpc__Local__V1__CreateConversationRequest cr =
+	    FEDRPC__LOCAL__V1__CREATE_CONVERSATION_REQUEST__INIT;
+	Fedrpc__Local__V1__CreateConversationResponse *cresp;
+	Fedrpc__Local__V1__SendMessageResponse        *r;
+	Fedrpc__Local__V1__ListSentMessagesResponse   *l;
+	world         w;
+	fx_qid       *members[1];
+	fedrpc_status st = {0};
+	const md_t   *d;
+
+	world_new(&w);
+	members[0]   = &w.cat.q;
+	cr.self      = &w.ann.q;
+	cr.name      = "without bob";
+	cr.members   = members;
+	cr.n_members = 1;
+	cr_assert_eq(fedrpc_local_v1_conversations_create_conversation(
+	                 w.f->d[0].lch, &cr, &cresp, NULL, &st),
+	    FEDRPC_OK, "%s", st.message);
+	snprintf(w.conv_id, sizeof(w.conv_id), "%s", cresp->conversation->id->id);
+	w.conv = fx_qid_of("a.example", w.conv_id);
+	protobuf_c_message_free_unpacked(&cresp->base, NULL);
+	atomic_store(&w.f->d[0].down, true);
+	r = send_as(&w, &w.bob, w.bob1, "b2");
+	cr_assert_eq(r->deliveries[0]->state, STATE(QUEUED));
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	atomic_store(&w.f->d[0].down, false);
+	FX_EVENTUALLY(state_of(&w, &w.bob, "b2", "a.example") ==
+	        STATE(MOVED_ASIDE),
+	    "still %d", state_of(&w, &w.bob, "b2", "a.example"));
+	l = sent_list(&w, &w.bob, "b2", NULL, 0, 0);
+	d = for_domain(l->messages[0]->deliveries, l->messages[0]->n_deliveries,
+	    "a.example");
+	cr_assert(strstr(d->reason, "not a member") != NULL, "%s", d->reason);
+	protobuf_c_message_free_unpacked(&l->base, NULL);
+	cr_assert_eq(fx_count_events(w.f, &w.cat, w.cat1, MSG), 0);
 	fx_free(w.f);
 }
 

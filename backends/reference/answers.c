@@ -15,6 +15,7 @@
 #include "backends/reference/service.h"
 #include "fedrpc/federation/v1/conversations.fedrpc.h"
 #include "fedrpc/federation/v1/users.fedrpc.h"
+#include "fedrpc/reference/v1/outbox.pb-c.h"
 
 typedef Fedrpc__Federation__V1__SendConnectionActionRequest  conn_req;
 typedef Fedrpc__Federation__V1__SendConnectionActionResponse conn_resp;
@@ -47,6 +48,88 @@ connection_answered(ref_svc *s, fedrpc_ctx *ctx, fedrpc_store_tx *tx,
 	    adp_now_ms(), NULL, st);
 }
 
+/* Why an owner refused a message, in words. */
+static const char *
+refusal(const Fedrpc__Federation__V1__MessageNotSent *ns)
+{
+	switch (ns != NULL ? ns->reason : 0) {
+	case FEDRPC__FEDERATION__V1__MESSAGE_NOT_SENT__REASON__REASON_CONVERSATION_NOT_FOUND:
+		return "the owner refused it: no such conversation, or the "
+		       "sender is not a member";
+	case FEDRPC__FEDERATION__V1__MESSAGE_NOT_SENT__REASON__REASON_UNKNOWN_CLIENT:
+		return "the owner refused it: the sending client is unknown";
+	case FEDRPC__FEDERATION__V1__MESSAGE_NOT_SENT__REASON__REASON_CLIENT_MISSING:
+		return "the owner refused it: clients were missing (send it "
+		       "again)";
+	default:
+		return "the owner refused it";
+	}
+}
+
+/*
+ * A message that waited here for its conversation's owner reached it: its
+ * record now says what the owner did, the domains the owner queued it for
+ * (queued at owner) or why it refused it, as if the owner had answered
+ * the send.
+ */
+static fedrpc_code
+owner_answered(ref_svc *s, fedrpc_ctx *ctx, fedrpc_store_tx *tx,
+    const ref_item *item, const Fedrpc__Federation__V1__SendMessageResponse *r,
+    fedrpc_status *st)
+{
+	Fedrpc__Reference__V1__SentRecord      *rec;
+	Fedrpc__Reference__V1__SentDestination **v, *d;
+	const char        *owner = item->conversation->domain;
+	fedrpc_store_sent  sent;
+	ProtobufCBinaryData data;
+	size_t             n_q = 0, n;
+	bool               found;
+
+	if (item->sender == NULL || item->message_id.len == 0 ||
+	    strcmp(item->sender->domain, s->domain) != 0)
+		return FEDRPC_OK;
+	if (tx->ops->sent_get(tx, item->sender->id, &item->message_id, &sent,
+	        &found, st) != FEDRPC_OK ||
+	    !found)
+		return st->code;
+	if ((rec = fedrpc__reference__v1__sent_record__unpack(
+	         fedrpc_ctx_allocator(ctx), sent.record.len,
+	         sent.record.data)) == NULL)
+		return fedrpc_status_set(st, FEDRPC_DATA_LOSS,
+		    "the record of a message sent by %s does not decode",
+		    item->sender->id);
+	if (r->result_case ==
+	        FEDRPC__FEDERATION__V1__SEND_MESSAGE_RESPONSE__RESULT_SENT &&
+	    r->sent != NULL)
+		n_q = r->sent->n_queued_domains;
+	n = rec->n_destinations + n_q;
+	if ((v = adp_ptrs(ctx, n)) == NULL ||
+	    (d = fedrpc_ctx_alloc(ctx, (n_q + 1) * sizeof(*d))) == NULL)
+		return REF_NOMEM(st);
+	for (size_t i = 0; i < rec->n_destinations; i++) {
+		v[i] = rec->destinations[i];
+		if (strcmp(v[i]->domain, owner) == 0 &&
+		    r->result_case ==
+		        FEDRPC__FEDERATION__V1__SEND_MESSAGE_RESPONSE__RESULT_NOT_SENT)
+			v[i]->refused = (char *) refusal(r->not_sent);
+	}
+	for (size_t i = 0; i < n_q; i++) {
+		fedrpc__reference__v1__sent_destination__init(&d[i]);
+		d[i].domain          = r->sent->queued_domains[i];
+		d[i].queued_at_owner = true;
+		d[i].via             = (char *) owner;
+		v[rec->n_destinations + i] = &d[i];
+	}
+	rec->destinations   = v;
+	rec->n_destinations = n;
+	data.len            = protobuf_c_message_get_packed_size(&rec->base);
+	if ((data.data = fedrpc_ctx_alloc(ctx, data.len + 1)) == NULL)
+		return REF_NOMEM(st);
+	protobuf_c_message_pack(&rec->base, data.data);
+	return tx->ops->sent_update(tx, item->sender->id, &item->message_id,
+	    &data, &found, st);
+}
+
 fedrpc_code
 ref_item_answered(ref_svc *s, fedrpc_ctx *ctx, fedrpc_store_tx *tx,
     const ref_item *item, const ProtobufCMessage *resp, fedrpc_status *st)
@@ -55,6 +138,13 @@ ref_item_answered(ref_svc *s, fedrpc_ctx *ctx, fedrpc_store_tx *tx,
 	    fedrpc_federation_v1_users_send_connection_action_method;
 	conn_req *req;
 
+	if (resp != NULL && item->conversation != NULL &&
+	    strcmp(item->method,
+	        fedrpc_federation_v1_conversations_send_message_method
+	            ->full_name) == 0)
+		return owner_answered(s, ctx, tx, item,
+		    (const Fedrpc__Federation__V1__SendMessageResponse *) resp,
+		    st);
 	if (resp == NULL || strcmp(item->method, m->full_name) != 0)
 		return FEDRPC_OK;
 	if ((req = (conn_req *) protobuf_c_message_unpack(m->input,

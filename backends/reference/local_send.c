@@ -8,8 +8,12 @@
  * when the owner answered. A repeat gets the first answer; a refused send
  * is not remembered, so that it may come again with what was missing.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include <fedrpc/log.h>
+
+#include "backends/reference/delivery.h"
 #include "backends/reference/once.h"
 #include "backends/reference/sent.h"
 #include "backends/reference/service.h"
@@ -84,6 +88,107 @@ tx_record_remote(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	    a->once, a->c.ctx, tx, &a->answer->base, NULL, &a->owner, st);
 }
 
+/* The owner could not be reached: the message waits for it here, in the
+ * outbox, recorded with an answer that says so, in one transaction. */
+typedef struct owner_q_tx {
+	ref_call   c;
+	ref_once  *once;
+	const Fedrpc__Federation__V1__SendMessageRequest *r;
+	const char *owner;
+	ref_outs    outs;
+	bool        repeat;
+} owner_q_tx;
+
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* The domains a message queued for its owner has not reached: the
+ * owner's and every recipient's, sorted. */
+static fedrpc_code
+waiting_domains(fedrpc_ctx *ctx, const send_req *req, const char *owner,
+    Fedrpc__Federation__V1__MessageSendingStatus *ms, fedrpc_status *st)
+{
+	ref_domains d = {0};
+
+	ref_domains_add(ctx, &d, owner);
+	for (size_t i = 0; i < req->n_recipients; i++)
+		if (req->recipients[i]->user != NULL &&
+		    req->recipients[i]->user->domain != NULL)
+			ref_domains_add(
+			    ctx, &d, req->recipients[i]->user->domain);
+	if (d.n == 0 || d.v == NULL)
+		return REF_NOMEM(st);
+	qsort(d.v, d.n, sizeof(*d.v), by_name);
+	ms->queued_domains   = d.v;
+	ms->n_queued_domains = d.n;
+	return FEDRPC_OK;
+}
+
+static fedrpc_code
+tx_queue_for_owner(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	owner_q_tx *a    = arg;
+	send_resp  *resp = a->c.resp;
+	Fedrpc__Federation__V1__MessageSendingStatus *ms;
+	ref_about   about = {a->r->conversation, a->r->sender,
+              a->r->message_id, false};
+
+	a->outs.n = 0;
+	if (ref_once_check(a->once, a->c.ctx, tx, &resp->base, &a->repeat,
+	        st) != FEDRPC_OK ||
+	    a->repeat)
+		return st->code;
+	if ((ms = fedrpc_ctx_alloc(a->c.ctx, sizeof(*ms))) == NULL)
+		return REF_NOMEM(st);
+	fedrpc__federation__v1__message_sending_status__init(ms);
+	ms->time_unix_ms = adp_now_ms();
+	if (waiting_domains(a->c.ctx, a->c.req, a->owner, ms, st) !=
+	        FEDRPC_OK ||
+	    ref_outbox_put(a->c.ctx, tx, a->owner,
+	        fedrpc_federation_v1_conversations_send_message_method,
+	        &a->r->base, &about, &a->outs, st) != FEDRPC_OK)
+		return st->code;
+	resp->result_case = FEDRPC__LOCAL__V1__SEND_MESSAGE_RESPONSE__RESULT_SENT;
+	resp->sent        = ms;
+	return ref_once_record(
+	    a->once, a->c.ctx, tx, &resp->base, &a->outs, NULL, st);
+}
+
+static fedrpc_code
+queue_for_owner(ref_svc *s, fedrpc_ctx *ctx, const send_req *req,
+    send_resp *resp, ref_once *once,
+    const Fedrpc__Federation__V1__SendMessageRequest *r, const char *owner,
+    fedrpc_status *st)
+{
+	owner_q_tx  a = {{s, ctx, req, resp}, once, r, owner, {0}, false};
+	fedrpc_code rc;
+
+	FEDRPC_LOG_INFO("conversation %s@%s: its owner is unreachable (%s); "
+	                "the message is queued for it",
+	    req->conversation->id, owner, st->message);
+	*st = (fedrpc_status){0};
+	if ((rc = ref_write(s, ctx, tx_queue_for_owner, &a, st)) != FEDRPC_OK)
+		return rc;
+	if (a.repeat)
+		resp->repeated = true;
+	else
+		ref_outbox_settle(s, ctx, &a.outs, false, NULL, NULL);
+	return FEDRPC_OK;
+}
+
+/* Whether a failed call to the owner may be queued for it: it could not
+ * be reached, or gave no answer in time (it may have applied the
+ * message; it applies it once by its id). */
+static bool
+owner_unreachable(const fedrpc_status *st)
+{
+	return st->code == FEDRPC_UNAVAILABLE ||
+	    st->code == FEDRPC_DEADLINE_EXCEEDED;
+}
+
 /* The owner decides; its answer is passed on unchanged. */
 static fedrpc_code
 send_remote(ref_svc *s, fedrpc_ctx *ctx, const send_req *req,
@@ -100,8 +205,6 @@ send_remote(ref_svc *s, fedrpc_ctx *ctx, const send_req *req,
 	          false};
 	fedrpc_code rc;
 
-	if ((ch = ref_remote(s, owner, st)) == NULL)
-		return ref_remote_failed(owner, st);
 	ref_call_opts(s, &opts);
 	r.sender        = req->self;
 	r.sender_client = req->sender_client;
@@ -122,9 +225,12 @@ send_remote(ref_svc *s, fedrpc_ctx *ctx, const send_req *req,
 		ref_once_request_id(req->self->id, once->id, packed, rid);
 	}
 	opts.request_id = rid;
-	if (fedrpc_federation_v1_conversations_send_message(
+	if ((ch = ref_remote(s, owner, st)) == NULL ||
+	    fedrpc_federation_v1_conversations_send_message(
 	        ch, &r, &out, &opts, st) != FEDRPC_OK)
-		return ref_remote_failed(owner, st);
+		return owner_unreachable(st)
+		    ? queue_for_owner(s, ctx, req, resp, once, &r, owner, st)
+		    : ref_remote_failed(owner, st);
 	ref_remote_ok(s, owner);
 	cp = (Fedrpc__Federation__V1__SendMessageResponse *) adp_clone(
 	    ctx, &out->base);

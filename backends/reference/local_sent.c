@@ -39,6 +39,11 @@ delivery_of(fedrpc_ctx *ctx, fedrpc_store_tx *tx,
 		m->via   = d->via;
 		return FEDRPC_OK;
 	}
+	if (d->refused != NULL && d->refused[0] != '\0') {
+		m->state  = STATE(MOVED_ASIDE);
+		m->reason = d->refused;
+		return FEDRPC_OK;
+	}
 	m->state = STATE(DELIVERED);
 	if (d->seq == 0)
 		return FEDRPC_OK;

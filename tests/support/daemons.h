@@ -106,6 +106,10 @@ uint64_t td_pending(td *t, int i, uint64_t *aside);
  * its output (the caller frees), requiring exit code `want`. */
 char *td_fedctl(td *t, int i, const char *home, int want,
     const char *const *args);
+/* The same, giving the exit code in *code (its standard error goes to
+ * the test's when it is not 0) instead of requiring one. */
+char *td_fedctl_run(td *t, int i, const char *home, const char *const *args,
+    int *code);
 
 /* Milliseconds of a monotonic clock. */
 uint64_t td_now_ms(void);

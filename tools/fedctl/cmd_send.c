@@ -9,27 +9,35 @@
  * which clients got the message, by the owner's answer: never more.
  */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "fedrpc/local/v1/conversations.fedrpc.h"
 #include "fedrpc/local/v1/users.fedrpc.h"
 
+#include "delivery_view.h"
 #include "fedctl_local.h"
 #include "fedctl_output.h"
 #include "send_ciphers.h"
 
 /* Rounds of "missing clients, claim, send again" before giving up. */
 #define MAX_ROUNDS 4
+/* Sends of the same request (and message id) when the backend gave no
+ * answer, e.g. it restarted mid-call: the id makes a repeat harmless. */
+#define MAX_TRIES 3
+#define RETRY_PAUSE_US 500000
 
 typedef Fedrpc__Federation__V1__UserClientIds     uc_ids;
 static void
 send_help(FILE *out)
 {
 	fprintf(out,
-	    "usage: fedctl send CONV TEXT...  [common options]\n"
-	    "       fedctl send CONV -        (the text from standard input)\n"
+	    "usage: fedctl send CONV TEXT... [--id ID] [common options]\n"
+	    "       fedctl send CONV - [--id ID]  (the text from standard "
+	    "input)\n"
 	    "\n"
 	    "Sends TEXT, end-to-end encrypted, to conversation CONV "
 	    "(uuid@domain or its\n"
@@ -44,19 +52,36 @@ send_help(FILE *out)
 	    "client with a session is encrypted for even while its backend "
 	    "is down.\n"
 	    "\n"
+	    "The message carries an id (--id ID, 1 to 64 printable "
+	    "characters, else a\n"
+	    "random one): a send repeated with the same id, e.g. after the "
+	    "backend\n"
+	    "restarted, is answered as the first one was and goes out once. "
+	    "fedctl\n"
+	    "itself sends again with the same id when the backend gave no "
+	    "answer.\n"
+	    "\n"
 	    "The report lists the clients that got the message as the owner "
-	    "answered.\n"
+	    "answered,\n"
+	    "and the domains it is queued for (delivered, in order, when "
+	    "they are back;\n"
+	    "see fedctl sent).\n"
 	    "With --json: \"sent\" is true only if at least one client got "
 	    "it;\n"
 	    "\"delivered\", \"recipients\" (encrypted for), "
 	    "\"failed_to_send\",\n"
 	    "\"failed_to_confirm_clients\" (taken on trust: their domain "
 	    "could not list\n"
-	    "its clients), \"redundant\", \"deleted\" and \"encryption\" "
-	    "(sessions used and\n"
-	    "started). Exit code 3 when the conversation's owner or a "
-	    "recipient's domain\n"
-	    "could not be reached.\n");
+	    "its clients), \"queued_for\" (domains), \"deliveries\" (the "
+	    "state per other\n"
+	    "domain, as fedctl sent shows it), \"message_id\", \"repeated\" "
+	    "(an earlier\n"
+	    "send of that id was answered), \"redundant\", \"deleted\" and "
+	    "\"encryption\"\n"
+	    "(sessions used and started). Exit code 3 when the conversation's "
+	    "owner or a\n"
+	    "recipient's domain could not be reached (the message may be "
+	    "queued for it).\n");
 	fedctl_common_help(out);
 }
 
@@ -275,10 +300,22 @@ uc_names(uc_ids *const *v, size_t n, const fedctl_pb_qid *u, uint64_t client)
  * ciphertext and is neither failed, redundant nor deleted. Clients taken
  * on trust (failed_to_confirm) count: their backend took the message. */
 static bool
+queued_for(const Fedrpc__Federation__V1__MessageSendingStatus *ms,
+    const char *domain)
+{
+	for (size_t i = 0; i < ms->n_queued_domains; i++)
+		if (strcmp(ms->queued_domains[i], domain) == 0)
+			return true;
+	return false;
+}
+
+/* Recipients on a domain the message is queued for have not got it. */
+static bool
 reached(const Fedrpc__Federation__V1__MessageSendingStatus *ms,
     const fedctl_pb_qid *u, uint64_t client)
 {
-	return !uc_names(ms->failed_to_send, ms->n_failed_to_send, u, client) &&
+	return !queued_for(ms, u->domain) &&
+	    !uc_names(ms->failed_to_send, ms->n_failed_to_send, u, client) &&
 	    !uc_names(ms->redundant, ms->n_redundant, u, client) &&
 	    !uc_names(ms->deleted, ms->n_deleted, u, client);
 }
@@ -340,11 +377,17 @@ print_outcome(fedctl_session *s, const fedctl_pb_conv *conv,
 	if (clients > 0)
 		printf("sent to %zu client%s of %zu user%s in ", clients,
 		    clients == 1 ? "" : "s", users, users == 1 ? "" : "s");
+	else if (ms->n_queued_domains > 0)
+		printf("queued, not delivered to anyone yet, in ");
 	else if (r->n_clients == 0 && ms->n_failed_to_send == 0)
 		printf("nobody to send to (no other client) in ");
 	else
 		printf("not delivered to anyone in ");
 	fedctl_print_conv(s, stdout, conv, false, NULL);
+	for (size_t i = 0; i < ms->n_queued_domains; i++)
+		printf("  queued for %s (delivered, in order, when it is back; "
+		       "see fedctl sent)\n",
+		    ms->queued_domains[i]);
 	print_ucs(s, "not delivered (domain unreachable)", ms->failed_to_send,
 	    ms->n_failed_to_send);
 	print_ucs(s, "not confirmed (its domain could not list its clients)",
@@ -353,30 +396,59 @@ print_outcome(fedctl_session *s, const fedctl_pb_conv *conv,
 	print_ucs(s, "deleted client", ms->deleted, ms->n_deleted);
 }
 
+static json_t *
+json_strings(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *
+json_deliveries(const Fedrpc__Local__V1__SendMessageResponse *resp)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < resp->n_deliveries; i++)
+		json_array_append_new(
+		    a, fedctl_delivery_json(resp->deliveries[i]));
+	return a;
+}
+
 static int
 report_sent(fedctl_session *s, const fedctl_pb_conv *conv,
-    const Fedrpc__Federation__V1__MessageSendingStatus *ms, const rcpts *r,
+    const Fedrpc__Local__V1__SendMessageResponse *resp, const rcpts *r,
     const fedctl_ciphers *cs)
 {
+	const Fedrpc__Federation__V1__MessageSendingStatus *ms = resp->sent;
 	size_t  clients, users, n, m;
 	json_t *got = json_clients(s, r, ms, false, &clients, &users);
 	int     rc  = FEDCTL_EXIT_OK;
+	char    id[140];
 
-	if (ms->n_failed_to_send > 0 || cs->n_unreachable > 0)
+	fedctl_message_id_text(resp->message_id, id, sizeof(id));
+	if (ms->n_failed_to_send > 0 || ms->n_queued_domains > 0 ||
+	    cs->n_unreachable > 0)
 		rc = FEDCTL_EXIT_REMOTE;
 	if (s->o->json)
-		fedctl_json_emit(json_pack(
-		    "{s:o, s:b, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-		    "conversation", fedctl_json_qid(s, conv->id), "sent",
-		    clients > 0, "time_unix_ms", (json_int_t) ms->time_unix_ms,
-		    "delivered", got, "recipients",
-		    json_clients(s, r, ms, true, &n, &m), "failed_to_send",
+		fedctl_json_emit(json_pack("{s:o, s:s, s:b, s:b, s:I, s:o, s:o, "
+		                           "s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+		    "conversation", fedctl_json_qid(s, conv->id), "message_id",
+		    id, "repeated", false, "sent", clients > 0, "time_unix_ms",
+		    (json_int_t) ms->time_unix_ms, "delivered", got,
+		    "recipients", json_clients(s, r, ms, true, &n, &m),
+		    "queued_for",
+		    json_strings(ms->queued_domains, ms->n_queued_domains),
+		    "failed_to_send",
 		    json_ucs(s, ms->failed_to_send, ms->n_failed_to_send),
 		    "failed_to_confirm_clients",
 		    json_ucs(s, ms->failed_to_confirm, ms->n_failed_to_confirm),
 		    "redundant", json_ucs(s, ms->redundant, ms->n_redundant),
 		    "deleted", json_ucs(s, ms->deleted, ms->n_deleted),
-		    "encryption", json_encryption(cs)));
+		    "deliveries", json_deliveries(resp), "encryption",
+		    json_encryption(cs)));
 	else {
 		json_decref(got);
 		print_outcome(s, conv, ms, r, clients, users);
@@ -384,8 +456,88 @@ report_sent(fedctl_session *s, const fedctl_pb_conv *conv,
 	if (rc == FEDCTL_EXIT_REMOTE)
 		fprintf(stderr,
 		    "fedctl %s: warning: some recipients did not get the "
-		    "message [federation failure]\n",
+		    "message yet [federation failure]\n",
 		    s->o->cmd);
+	return rc;
+}
+
+/* An earlier send of this id was answered: nothing went out again; its
+ * state per domain is what the backend knows now. */
+static int
+report_repeated(fedctl_session *s, const fedctl_pb_conv *conv,
+    const Fedrpc__Local__V1__SendMessageResponse *resp)
+{
+	char id[140];
+
+	fedctl_message_id_text(resp->message_id, id, sizeof(id));
+	if (s->o->json) {
+		fedctl_json_emit(json_pack("{s:o, s:s, s:b, s:o}",
+		    "conversation", fedctl_json_qid(s, conv->id), "message_id",
+		    id, "repeated", true, "deliveries", json_deliveries(resp)));
+		return FEDCTL_EXIT_OK;
+	}
+	printf("already sent as %s in ", id);
+	fedctl_print_conv(s, stdout, conv, false, NULL);
+	for (size_t i = 0; i < resp->n_deliveries; i++)
+		fedctl_delivery_print(resp->deliveries[i]);
+	return FEDCTL_EXIT_OK;
+}
+
+/* The message id: --id, or 16 random bytes in hex. */
+static bool
+message_id(const char *given, char *out, size_t n)
+{
+	uint8_t b[16];
+
+	if (given != NULL) {
+		snprintf(out, n, "%s", given);
+		return true;
+	}
+	if (getrandom(b, sizeof(b), 0) != (ssize_t) sizeof(b))
+		return false;
+	for (size_t i = 0; i < sizeof(b); i++)
+		snprintf(out + 2 * i, n - 2 * i, "%02x", b[i]);
+	return true;
+}
+
+/* Whether the id is 1 to 64 printable characters without spaces. */
+static bool
+id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (id[i] <= ' ' || id[i] > '~')
+			return false;
+	return true;
+}
+
+/* Sends req; when the backend gave no answer at all (it may have taken
+ * the message and crashed), sends the same request again. */
+static fedrpc_code
+send_once(fedctl_session *s, const Fedrpc__Local__V1__SendMessageRequest *req,
+    Fedrpc__Local__V1__SendMessageResponse **resp, fedrpc_status *st)
+{
+	fedrpc_code rc = FEDRPC_OK;
+
+	for (int t = 0; t < MAX_TRIES; t++) {
+		if (t > 0) {
+			fprintf(stderr,
+			    "fedctl %s: no answer from the backend (%s); "
+			    "sending again with the same message id\n",
+			    s->o->cmd, st->message);
+			usleep(RETRY_PAUSE_US);
+		}
+		*st = (fedrpc_status){0};
+		rc  = fedrpc_local_v1_conversations_send_message(
+                    s->ch, req, resp, fedctl_call(s), st);
+		if (rc == FEDRPC_OK || atomic_load(&s->answered) ||
+		    (st->code != FEDRPC_UNAVAILABLE &&
+		        st->code != FEDRPC_DEADLINE_EXCEEDED))
+			break;
+	}
 	return rc;
 }
 
@@ -416,18 +568,28 @@ send_run(int argc, char **argv)
 	fedctl_pb_conv *conv;
 	fedctl_pb_qid   self;
 	fedctl_ciphers  ob = {0};
-	char          **pos, *text = NULL;
+	char          **pos, *text = NULL, mid[80];
+	const char     *given = NULL;
+	const fedctl_optdef defs[] = {{"id", &given, NULL, NULL}, {NULL}};
 	size_t          len;
 	int             npos, rc;
 
-	if ((rc = fedctl_parse(argc, argv, &o, NULL, &pos, &npos)) != 0)
+	if ((rc = fedctl_parse(argc, argv, &o, defs, &pos, &npos)) != 0)
 		return rc < 0 ? FEDCTL_EXIT_OK : rc;
 	if (npos < 2)
 		return fedctl_usage(&o, "give a conversation and the text");
+	if (given != NULL && !id_ok(given))
+		return fedctl_usage(&o,
+		    "--id: 1 to 64 printable characters without spaces");
 	/* Locked: the sessions move on with every message. */
 	if ((rc = fedctl_session_open(
 	         &s, &o, FEDCTL_NEED_CLIENT | FEDCTL_LOCK)) != 0)
 		return rc;
+	if (!message_id(given, mid, sizeof(mid))) {
+		rc = fedctl_failf(&s, FEDCTL_EXIT_FAILURE,
+		    "cannot pick a message id: no random numbers");
+		goto out;
+	}
 	text = npos == 2 && strcmp(pos[1], "-") == 0 ? read_stdin(&len)
 						      : fedctl_join(pos + 1,
 							  npos - 1);
@@ -469,11 +631,18 @@ send_run(int argc, char **argv)
 		req.recipients    = r.pusers;
 		req.n_recipients  = r.n;
 		req.strategy      = &sg.top;
-		if (fedrpc_local_v1_conversations_send_message(
-		        s.ch, &req, &resp, fedctl_call(&s), &st) != FEDRPC_OK) {
+		req.message_id    = (ProtobufCBinaryData){
+                    strlen(mid), (uint8_t *) mid};
+		if (send_once(&s, &req, &resp, &st) != FEDRPC_OK) {
 			strategy_free(&sg);
 			rcpts_free(&r);
 			rc = fedctl_fail(&s, "sending", &st);
+			goto out;
+		}
+		if (resp->repeated) {
+			rc = report_repeated(&s, conv, resp);
+			strategy_free(&sg);
+			rcpts_free(&r);
 			goto out;
 		}
 		if (resp->result_case ==
@@ -487,7 +656,7 @@ send_run(int argc, char **argv)
 				    "deleted clients stay in the key store: "
 				    "%s\n",
 				    o.cmd, st.message);
-			rc = report_sent(&s, conv, resp->sent, &r, &ob);
+			rc = report_sent(&s, conv, resp, &r, &ob);
 			strategy_free(&sg);
 			rcpts_free(&r);
 			goto out;

@@ -5,7 +5,6 @@
  * (with the reason), or queued at the conversation's owner. It asks the
  * local API's Delivery/ListSentMessages; `--json` gives the same.
  */
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +14,9 @@
 #include "fedrpc/local/v1/delivery.fedrpc.h"
 
 #include "fedctl_local.h"
+#include "delivery_view.h"
 #include "fedctl_output.h"
 
-typedef Fedrpc__Local__V1__MessageDelivery md_t;
 
 static void
 sent_help(FILE *out)
@@ -45,99 +44,6 @@ sent_help(FILE *out)
 	fedctl_common_help(out);
 }
 
-static const char *
-state_name(int state)
-{
-	switch (state) {
-	case FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_DELIVERED:
-		return "delivered";
-	case FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_QUEUED:
-		return "queued";
-	case FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_MOVED_ASIDE:
-		return "moved aside";
-	case FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_DROPPED:
-		return "dropped";
-	case FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_QUEUED_AT_OWNER:
-		return "queued at owner";
-	default:
-		return "unknown";
-	}
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* A message id as text when it is printable, else in hex. */
-static void
-id_text(ProtobufCBinaryData id, char *out, size_t n)
-{
-	bool   text = id.len > 0;
-	size_t k    = 0;
-
-	for (size_t i = 0; i < id.len && text; i++)
-		text = isprint(id.data[i]) && id.data[i] != ' ';
-	out[0] = '\0';
-	for (size_t i = 0; i < id.len && k + 3 < n; i++)
-		k += (size_t) snprintf(out + k, n - k, text ? "%c" : "%02x",
-		    id.data[i]);
-}
-
-static void
-print_delivery(const md_t *d)
-{
-	printf("    %-28s %s", d->domain, state_name(d->state));
-	switch (d->state) {
-	case FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_QUEUED:
-		if (d->failures > 0) {
-			int64_t in = (d->next_attempt_unix_ms - now_ms()) / 1000;
-
-			printf(" (%u failed attempt%s, next %s%" PRId64 " s): %s",
-			    d->failures, d->failures == 1 ? "" : "s",
-			    in > 0 ? "in " : "now, ", in > 0 ? in : 0,
-			    d->last_error);
-		}
-		break;
-	case FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_MOVED_ASIDE:
-	case FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_DROPPED:
-		printf(": %s", d->reason);
-		break;
-	case FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_QUEUED_AT_OWNER:
-		printf(" %s", d->via);
-		break;
-	default:
-		break;
-	}
-	printf("\n");
-}
-
-static json_t *
-delivery_json(const md_t *d)
-{
-	json_t *j = json_pack("{s:s, s:s}", "domain", d->domain, "state",
-	    state_name(d->state));
-
-	if (d->state == FEDRPC__LOCAL__V1__DELIVERY_STATE__DELIVERY_STATE_QUEUED) {
-		json_object_set_new(j, "failures", json_integer(d->failures));
-		json_object_set_new(j, "next_attempt_unix_ms",
-		    json_integer(d->next_attempt_unix_ms));
-		json_object_set_new(j, "last_error", json_string(d->last_error));
-	}
-	if (d->reason != NULL && d->reason[0] != '\0') {
-		json_object_set_new(j, "reason", json_string(d->reason));
-		json_object_set_new(
-		    j, "since_unix_ms", json_integer(d->since_unix_ms));
-	}
-	if (d->via != NULL && d->via[0] != '\0')
-		json_object_set_new(j, "via", json_string(d->via));
-	return j;
-}
-
 static void
 print_message(fedctl_session *s, const Fedrpc__Local__V1__SentMessage *m,
     const Fedrpc__Local__V1__ListConversationsResponse *convs)
@@ -147,7 +53,7 @@ print_message(fedctl_session *s, const Fedrpc__Local__V1__SentMessage *m,
 	struct tm   tm;
 	const char *name = NULL;
 
-	id_text(m->message_id, id, sizeof(id));
+	fedctl_message_id_text(m->message_id, id, sizeof(id));
 	strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
 	for (size_t i = 0; convs != NULL && i < convs->n_conversations; i++)
 		if (fedctl_pb_qid_eq(convs->conversations[i]->id, m->conversation))
@@ -161,7 +67,7 @@ print_message(fedctl_session *s, const Fedrpc__Local__V1__SentMessage *m,
 	if (m->n_deliveries == 0)
 		printf("    (no other domain)\n");
 	for (size_t i = 0; i < m->n_deliveries; i++)
-		print_delivery(m->deliveries[i]);
+		fedctl_delivery_print(m->deliveries[i]);
 }
 
 /* The acting user's conversations, for their names (NULL: shown
@@ -236,10 +142,10 @@ sent_run(int argc, char **argv)
 			json_t *ds = json_array();
 			char    id[140];
 
-			id_text(m->message_id, id, sizeof(id));
+			fedctl_message_id_text(m->message_id, id, sizeof(id));
 			for (size_t k = 0; k < m->n_deliveries; k++)
 				json_array_append_new(ds,
-				    delivery_json(m->deliveries[k]));
+				    fedctl_delivery_json(m->deliveries[k]));
 			json_array_append_new(arr,
 			    json_pack("{s:s, s:o, s:I, s:I, s:o}", "message_id",
 			        id, "conversation",

@@ -258,7 +258,7 @@ const ProtobufCMessageDescriptor fedrpc__reference__v1__outbox_item__descriptor 
   (ProtobufCMessageInit) fedrpc__reference__v1__outbox_item__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedrpc__reference__v1__sent_destination__field_descriptors[4] =
+static const ProtobufCFieldDescriptor fedrpc__reference__v1__sent_destination__field_descriptors[5] =
 {
   {
     "domain",
@@ -308,17 +308,30 @@ static const ProtobufCFieldDescriptor fedrpc__reference__v1__sent_destination__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "refused",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Reference__V1__SentDestination, refused),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedrpc__reference__v1__sent_destination__field_indices_by_name[] = {
   0,   /* field[0] = domain */
   2,   /* field[2] = queued_at_owner */
+  4,   /* field[4] = refused */
   1,   /* field[1] = seq */
   3,   /* field[3] = via */
 };
 static const ProtobufCIntRange fedrpc__reference__v1__sent_destination__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor fedrpc__reference__v1__sent_destination__descriptor =
 {
@@ -328,7 +341,7 @@ const ProtobufCMessageDescriptor fedrpc__reference__v1__sent_destination__descri
   "Fedrpc__Reference__V1__SentDestination",
   "fedrpc.reference.v1",
   sizeof(Fedrpc__Reference__V1__SentDestination),
-  4,
+  5,
   fedrpc__reference__v1__sent_destination__field_descriptors,
   fedrpc__reference__v1__sent_destination__field_indices_by_name,
   1,  fedrpc__reference__v1__sent_destination__number_ranges,

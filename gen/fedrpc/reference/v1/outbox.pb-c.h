@@ -90,10 +90,15 @@ struct  Fedrpc__Reference__V1__SentDestination
    * With queued_at_owner: the owner.
    */
   char *via;
+  /*
+   * The conversation's owner refused the message when it was delivered
+   * to it (it was queued here while the owner was unreachable): why.
+   */
+  char *refused;
 };
 #define FEDRPC__REFERENCE__V1__SENT_DESTINATION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__reference__v1__sent_destination__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /*
