@@ -227,9 +227,9 @@ call_cb(void *arg)
 
 	/* Through the lock: whoever posted this operation is done. */
 	pthread_mutex_lock(&call->lk);
-	stage = call->stage;
+	stage = __atomic_load_n(&call->stage, __ATOMIC_ACQUIRE);
 	pthread_mutex_unlock(&call->lk);
-	if (stage == CALL_SEND) {
+	if (stage == CALL_SEND && call->ch->wire == NULL) {
 		if (!after_send(call, call->aio, &stage, &rv))
 			finish_error(call, stage, rv);
 		return;
@@ -299,8 +299,15 @@ call_send(fedrpc_call *call, nng_aio *aio, nng_msg *msg)
 	pthread_mutex_lock(&call->lk);
 	call->cur   = aio;
 	call->stage = CALL_SEND;
-	nng_aio_set_msg(aio, msg);
 	nng_aio_set_timeout(aio, (nng_duration) call->timeout_ms);
+	if (call->ch->wire != NULL) {
+		/* One operation from the request to the reply. */
+		chan_wire_call(call->ch, call, aio, msg);
+		post_checked(call);
+		pthread_mutex_unlock(&call->lk);
+		return;
+	}
+	nng_aio_set_msg(aio, msg);
 	nng_ctx_send(call->ctx, aio);
 	post_checked(call);
 	pthread_mutex_unlock(&call->lk);
@@ -382,7 +389,9 @@ fedrpc_channel_call(fedrpc_channel *ch, const fedrpc_method *m,
 	call_send(call, call->saio, msg);
 	nng_aio_wait(call->saio);
 	rv = nng_aio_result(call->saio);
-	if (after_send(call, call->saio, &stage, &rv)) {
+	if (ch->wire != NULL)
+		stage = __atomic_load_n(&call->stage, __ATOMIC_ACQUIRE);
+	else if (after_send(call, call->saio, &stage, &rv)) {
 		nng_aio_wait(call->saio);
 		stage = CALL_RECV;
 		rv    = nng_aio_result(call->saio);

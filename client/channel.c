@@ -104,7 +104,8 @@ chan_fail_status(fedrpc_channel *ch, fedrpc_status *st)
 static void
 watch_start(fedrpc_channel *ch)
 {
-	if (ch->watching || ch->closing || ch->n_pipes > 0 || ch->n_live == 0)
+	if (ch->wire != NULL || ch->watching || ch->closing ||
+	    ch->n_pipes > 0 || ch->n_live == 0)
 		return;
 	ch->watching = true;
 	nng_sleep_aio(0, ch->watch_aio);
@@ -407,6 +408,13 @@ chan_open(fedrpc_channel **out, const fedrpc_channel_opts *opts, bool dial,
 		goto fail;
 	}
 
+	if (dial && chan_wire_wanted(ch->url)) {
+		/* fedrpc's own framing on a stream (wire_client.c) */
+		if (chan_wire_open(ch, rmin, rmax, st) != FEDRPC_OK)
+			goto fail;
+		*out = ch;
+		return FEDRPC_OK;
+	}
 	if ((rv = nng_req0_open(&ch->sock)) != 0) {
 		open_fail(st, "cannot open a socket for", ch->url, rv);
 		goto fail;
@@ -502,7 +510,7 @@ call_new(fedrpc_channel *ch)
 	if (c == NULL)
 		return NULL;
 	c->ch = ch;
-	if (nng_ctx_open(&c->ctx, ch->sock) != 0 ||
+	if ((ch->wire == NULL && nng_ctx_open(&c->ctx, ch->sock) != 0) ||
 	    nng_aio_alloc(&c->aio, call_cb, c) != 0 ||
 	    nng_aio_alloc(&c->saio, NULL, NULL) != 0) {
 		if (c->aio != NULL)
@@ -687,7 +695,10 @@ chan_close(fedrpc_channel *ch)
 	pthread_mutex_unlock(&ch->mtx);
 
 	nng_aio_stop(ch->watch_aio);
-	nng_close(ch->sock);
+	if (ch->wire != NULL)
+		chan_wire_close(ch);
+	else
+		nng_close(ch->sock);
 
 	pthread_mutex_lock(&ch->mtx);
 	ch->sock_closed = true;
@@ -740,6 +751,8 @@ fedrpc_channel_peer(fedrpc_channel *ch, fedrpc_peer *out)
 	nng_pipe pipe = NNG_PIPE_INITIALIZER;
 
 	memset(out, 0, sizeof(*out));
+	if (ch->wire != NULL)
+		return chan_wire_peer(ch, out);
 	pthread_mutex_lock(&ch->mtx);
 	if (ch->n_pipes > 0)
 		pipe.id = ch->pipes[0];
@@ -747,6 +760,28 @@ fedrpc_channel_peer(fedrpc_channel *ch, fedrpc_peer *out)
 	if (nng_pipe_id(pipe) <= 0)
 		return FEDRPC_NOT_FOUND;
 	return fedrpc_tls_peer_get(pipe, out);
+}
+
+void
+chan_wire_up(fedrpc_channel *ch, bool up)
+{
+	pthread_mutex_lock(&ch->mtx);
+	ch->n_pipes = up ? 1 : 0;
+	if (up) {
+		clear_fail(ch);
+		FEDRPC_LOG_DEBUG("channel %s: connected", ch->url);
+	}
+	pthread_mutex_unlock(&ch->mtx);
+}
+
+void
+chan_wire_down(fedrpc_channel *ch, fedrpc_code code, const char *why)
+{
+	pthread_mutex_lock(&ch->mtx);
+	ch->n_pipes = 0;
+	set_fail(ch, code, why, FAIL_DIAL);
+	abort_live(ch, ABORT_DOWN);
+	pthread_mutex_unlock(&ch->mtx);
 }
 
 /* ---- a channel opened by URL ---- */

@@ -82,6 +82,13 @@ struct fedrpc_call {
 	int                  abort;    /* call_abort; atomic */
 	int                  refs;     /* in flight + caller handle; under ch->mtx */
 	uint8_t              request_id[FEDRPC_REQUEST_ID_LEN];
+	/* The wire protocol (wire_client.c), under its connection's lock: a
+	 * call is one operation on cur, from the request to the reply. */
+	uint32_t             wire_id;  /* call id on the connection; 0: none */
+	fedrpc_call         *wnext;    /* waiting list or call id chain */
+	nng_msg             *wreq;     /* the request while it waits */
+	nng_aio             *waio;     /* the operation's aio */
+	int                  wwhere;   /* 0: none, 1: waiting, 2: sent */
 };
 
 /* A dialer's attempts by outcome, from nng's statistics. */
@@ -148,6 +155,10 @@ struct fedrpc_channel {
 	const struct chan_hooks *hooks;
 	void                    *hooks_arg; /* the domain channel's state */
 	uint64_t fail_until; /* domain channel: fail fast until then */
+
+	/* fedrpc's own framing on an nng stream in place of req0
+	 * (wire_client.c); NULL on req0. */
+	struct chan_wire *wire;
 };
 
 /*
@@ -209,6 +220,34 @@ bool chan_dial_counts(nng_dialer d, dial_counts *c);
 
 /* Makes ch a channel of another kind (before any call). */
 void chan_set_hooks(fedrpc_channel *ch, const chan_hooks *h, void *arg);
+
+/* ---- channel.c, for wire_client.c ---- */
+/* The connection came up (clears the failure) or went away. */
+void chan_wire_up(fedrpc_channel *ch, bool up);
+/* The endpoint cannot be reached: calls waiting fail with (code, why). */
+void chan_wire_down(fedrpc_channel *ch, fedrpc_code code, const char *why);
+
+/* ---- wire_client.c: the wire protocol (docs/wire-protocol.md) ---- */
+/* Settings of wire channels, process-wide (tests change them). */
+typedef struct chan_wire_opts {
+	uint32_t keepalive_ms;         /* ping after this much silence; 30000 */
+	uint32_t keepalive_timeout_ms; /* then close after this much more; 10000 */
+	size_t   max_queued;           /* request bytes queued before calls
+					* wait for room; 4 MiB */
+} chan_wire_opts;
+void fedrpc_channel_wire_tune(const chan_wire_opts *o);
+/* Whether a channel to `url` uses the wire protocol: FEDRPC_WIRE=frames
+ * in the environment, for every scheme but inproc://. */
+bool chan_wire_wanted(const char *url);
+fedrpc_code chan_wire_open(fedrpc_channel *ch, uint32_t rmin, uint32_t rmax,
+    fedrpc_status *st);
+/* Starts a call on aio with its packed request (taken); call->lk held. */
+void chan_wire_call(fedrpc_channel *ch, fedrpc_call *call, nng_aio *aio,
+    nng_msg *req);
+/* After the last call: closes the connection and frees. */
+void chan_wire_close(fedrpc_channel *ch);
+/* The peer of the current connection (NOT_FOUND without one). */
+fedrpc_code chan_wire_peer(fedrpc_channel *ch, fedrpc_peer *out);
 
 /* ---- call.c ---- */
 void call_cb(void *arg);

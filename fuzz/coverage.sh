@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 files_of() {
 	case $1 in
 	fuzz_envelope) echo core/wire/envelope.c core/base/metadata.c ;;
+	fuzz_frame) echo core/wire/frame.c core/wire/frame_rx.c core/wire/frame_tx.c ;;
 	fuzz_messages) echo core/wire/pb_unpack.c ;;
 	fuzz_dispatch) ls server/*.c server/admission/*.c backends/reference/*.c backends/sqlite/*.c ;;
 	fuzz_config) ls core/config/*.c ;;

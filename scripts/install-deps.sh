@@ -1,10 +1,13 @@
 #!/bin/sh
 # Installs the Debian bookworm packages fedrpc builds, tests and runs with.
 # Safe to run again: apt only installs what is missing.
-# --packaging adds what scripts/package.sh needs besides (lintian).
+# --packaging adds what scripts/package.sh needs besides (lintian);
+# --bench-grpc the gRPC C++ peer of bench/vs_grpc.sh (never needed for the
+# product or the tests).
 set -eu
 extra=""
 if [ "${1:-}" = "--packaging" ]; then extra="lintian"; fi
+if [ "${1:-}" = "--bench-grpc" ]; then extra="libgrpc++-dev protobuf-compiler-grpc"; fi
 pkgs="$extra build-essential cmake pkg-config git
       libnng-dev libwolfssl-dev
       libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotoc-dev

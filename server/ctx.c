@@ -274,6 +274,9 @@ fedrpc_ctx_is_cancelled(const fedrpc_ctx *ctx)
 	if (ctx->srv != NULL &&
 	    __atomic_load_n(&ctx->srv->stopping, __ATOMIC_RELAXED))
 		return true;
+	if (ctx->rc != NULL &&
+	    __atomic_load_n(&ctx->rc->cancelled, __ATOMIC_RELAXED))
+		return true;
 	return ctx->deadline_ms != 0 && fedrpc_clock_ms() >= ctx->deadline_ms;
 }
 

@@ -188,6 +188,12 @@ srv_dispatch(fedrpc_server *srv, fedrpc_ctx *cx, srv_rctx *rc)
 		reply = raw_reply(srv, buf, len, st.code, st.message);
 		goto send;
 	}
+	if (__atomic_load_n(&rc->cancelled, __ATOMIC_ACQUIRE)) {
+		/* The caller sent CANCEL before the call started: nothing
+		 * runs and nothing is sent back. */
+		fedrpc_status_set(&st, FEDRPC_CANCELLED, "cancelled by the caller");
+		goto send;
+	}
 	if (len > srv->max_msg) {
 		fedrpc_status_set(&st, FEDRPC_RESOURCE_EXHAUSTED,
 		    "request of %zu bytes exceeds the limit of %zu bytes", len,

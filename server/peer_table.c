@@ -5,6 +5,7 @@
  * the TLS engine. Also the connection admission hook of the server.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include <fedrpc/log.h>
 
@@ -38,7 +39,8 @@ srv_peer_release(srv_peer *p)
 srv_peer *
 srv_peer_get(fedrpc_server *srv, nng_pipe pipe)
 {
-	uint32_t  id = (uint32_t) nng_pipe_id(pipe);
+	uint32_t  id = pipe.id; /* not nng_pipe_id(): wire connections'
+				 * ids have the high bit set */
 	srv_peer *p;
 
 	pthread_mutex_lock(&srv->peer_mtx);
@@ -103,3 +105,28 @@ srv_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 	}
 }
 
+
+void
+srv_peer_put(fedrpc_server *srv, uint32_t id, fedrpc_peer *peer)
+{
+	srv_peer *p = calloc(1, sizeof(*p));
+
+	if (p == NULL) {
+		fedrpc_peer_clear(peer);
+		return;
+	}
+	p->pipe_id = id;
+	p->refs    = 1;
+	p->peer    = *peer;
+	memset(peer, 0, sizeof(*peer));
+	pthread_mutex_lock(&srv->peer_mtx);
+	p->next = srv->peers[id & srv->peer_mask];
+	srv->peers[id & srv->peer_mask] = p;
+	pthread_mutex_unlock(&srv->peer_mtx);
+}
+
+void
+srv_peer_forget(fedrpc_server *srv, uint32_t id)
+{
+	peer_remove(srv, id);
+}

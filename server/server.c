@@ -75,6 +75,7 @@ fedrpc_server_new(fedrpc_server **out, const fedrpc_server_opts *opts,
 		pthread_condattr_destroy(&ca);
 	}
 	srv->state = SRV_NEW;
+	srv->wire  = srv_wire_wanted(opts->url);
 	if (is_tls_url(opts->url) &&
 	    fedrpc_tls_new(&srv->tls, true, opts->tls, st) != FEDRPC_OK) {
 		fedrpc_server_free(srv);
@@ -137,6 +138,10 @@ srv_rctx_send(srv_rctx *rc, nng_msg *reply)
 {
 	fedrpc_server *srv = rc->srv;
 
+	if (rc->conn != NULL) {
+		srv_wire_reply(rc, reply);
+		return;
+	}
 	if (server_closing(srv)) {
 		/* The socket is about to close: no more nng operations. */
 		nng_msg_free(reply);
@@ -212,6 +217,10 @@ nng_fail(fedrpc_status *st, const char *what, const char *url, int rv)
 static void
 release_nng(fedrpc_server *srv)
 {
+	if (srv->wire) {
+		srv_wire_release(srv);
+		return;
+	}
 	if (srv->rctx != NULL)
 		for (uint32_t i = 0; i < srv->n_rctx; i++)
 			if (srv->rctx[i].aio != NULL)
@@ -236,6 +245,25 @@ release_nng(fedrpc_server *srv)
 	}
 }
 
+static fedrpc_code start_failed(fedrpc_server *srv, fedrpc_status *st);
+
+/* The wire protocol's start: workers, then the stream listener. */
+static fedrpc_code
+wire_start(fedrpc_server *srv, fedrpc_status *st)
+{
+	set_state(srv, SRV_RUNNING);
+	if (srv_workers_start(srv) != 0) {
+		fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
+		    "cannot start worker threads");
+		return start_failed(srv, st);
+	}
+	if (srv_wire_start(srv, st) != FEDRPC_OK)
+		return start_failed(srv, st);
+	FEDRPC_LOG_DEBUG("server listening on %s (port %d, wire protocol)",
+	    srv->url, fedrpc_server_port(srv));
+	return FEDRPC_OK;
+}
+
 fedrpc_code
 fedrpc_server_start(fedrpc_server *srv, fedrpc_status *st)
 {
@@ -248,6 +276,8 @@ fedrpc_server_start(fedrpc_server *srv, fedrpc_status *st)
 	if (srv_router_build(srv) != 0)
 		return fedrpc_status_set(
 		    st, FEDRPC_RESOURCE_EXHAUSTED, "out of memory");
+	if (srv->wire)
+		return wire_start(srv, st);
 	if ((rv = nng_rep0_open(&srv->sock)) != 0)
 		return nng_fail(st, "cannot open a socket for", srv->url, rv);
 	srv->sock_open = true;
@@ -305,6 +335,13 @@ fedrpc_server_start(fedrpc_server *srv, fedrpc_status *st)
 	return FEDRPC_OK;
 
 fail:
+	return start_failed(srv, st);
+}
+
+/* Undoes a start that failed half-way. */
+static fedrpc_code
+start_failed(fedrpc_server *srv, fedrpc_status *st)
+{
 	pthread_mutex_lock(&srv->mtx);
 	set_state(srv, SRV_CLOSING);
 	__atomic_store_n(&srv->stopping, 1, __ATOMIC_RELEASE);
@@ -324,6 +361,8 @@ fedrpc_server_port(fedrpc_server *srv)
 {
 	int port = 0;
 
+	if (srv->wire)
+		return srv->state == SRV_RUNNING ? srv_wire_port(srv) : 0;
 	if (srv->state != SRV_RUNNING ||
 	    nng_listener_get_int(srv->listener, NNG_OPT_TCP_BOUND_PORT, &port) !=
 	        0)
@@ -381,6 +420,11 @@ fedrpc_server_stop(fedrpc_server *srv, uint32_t grace_ms)
 	 * new connections away in ADD_PRE while the socket closes makes
 	 * nng 1.5.2 leak the pipe and listener.) */
 	FEDRPC_LOG_DEBUG("server %s stopping (grace %u ms)", srv->url, grace_ms);
+	/* The wire protocol tells every client to take new calls elsewhere
+	 * (DRAIN) and refuses new connections; calls already read are
+	 * answered below like those on rep0. */
+	if (srv->wire)
+		srv_wire_drain(srv);
 
 	/* Handlers already running may finish; workers answer whatever
 	 * they pick up now with UNAVAILABLE. */
@@ -400,6 +444,11 @@ fedrpc_server_stop(fedrpc_server *srv, uint32_t grace_ms)
 	flush_at = fedrpc_clock_ms() + SEND_FLUSH_MS;
 	pthread_mutex_lock(&srv->mtx);
 	wait_zero(srv, &srv->sending, flush_at);
+	if (srv->wire) {
+		pthread_mutex_unlock(&srv->mtx);
+		srv_wire_flush(srv, flush_at);
+		pthread_mutex_lock(&srv->mtx);
+	}
 	set_state(srv, SRV_CLOSING);
 	pthread_cond_broadcast(&srv->work_cv);
 	pthread_mutex_unlock(&srv->mtx);
@@ -432,6 +481,8 @@ fedrpc_server_free(fedrpc_server *srv)
 		}
 	}
 	free(srv->peers);
+	if (srv->w != NULL)
+		srv_wire_release(srv); /* configured, never started */
 	srv_dedup_free(srv->dedup);
 	if (srv->tls != NULL)
 		fedrpc_tls_free(srv->tls);

@@ -25,6 +25,8 @@ typedef struct srv_dedup  srv_dedup;
 typedef struct srv_dentry srv_dentry;
 typedef struct srv_peer   srv_peer;
 typedef struct srv_worker srv_worker;
+typedef struct srv_conn   srv_conn;
+typedef struct srv_wire   srv_wire;
 
 /* A chunk of arena memory; data follows the header. */
 typedef struct srv_chunk {
@@ -64,6 +66,13 @@ struct srv_rctx {
 	uint64_t       recv_ms; /* fedrpc_clock_ms() when it arrived */
 	srv_rctx      *next;    /* worker queue or dedup waiter list */
 	srv_rctx_state state;   /* protected by the server lock where it matters */
+	/* The wire protocol (wire_server.c): one rctx per call, made when
+	 * its REQUEST frame is read and freed with its reply. */
+	srv_conn      *conn;    /* NULL for a rep0 context */
+	uint32_t       call_id;
+	int            cancelled; /* a CANCEL frame came; atomic */
+	srv_rctx      *cprev;   /* the connection's calls in flight */
+	srv_rctx      *cnext;
 };
 
 /* A TLS peer's identity, shared by every call on one pipe. */
@@ -148,6 +157,10 @@ struct fedrpc_server {
 
 	srv_dedup      *dedup;         /* owned */
 
+	/* fedrpc's own framing on nng streams in place of rep0 (wire_server.c) */
+	bool            wire;
+	srv_wire       *w;             /* owned; its listener and connections */
+
 	/* TLS peers by pipe id, under peer_mtx */
 	pthread_mutex_t peer_mtx;
 	srv_peer      **peers;         /* hash buckets */
@@ -157,6 +170,50 @@ struct fedrpc_server {
 /* ---- server.c ---- */
 /* Hands a reply (or NULL: none) to nng on rc and re-arms it. */
 void srv_rctx_send(srv_rctx *rc, nng_msg *reply);
+
+/* ---- wire_server.c: the wire protocol (docs/wire-protocol.md) ---- */
+/* Settings of the wire listener; 0 keeps a default. */
+typedef struct srv_wire_opts {
+	uint32_t handshake_timeout_ms; /* accept to both prefaces; 5000 */
+	uint32_t max_pending;          /* connections not yet through it; 256 */
+	uint32_t max_calls;            /* calls in flight per connection; 1024 */
+	uint32_t keepalive_ms;         /* ping after this much silence; 30000 */
+	uint32_t keepalive_timeout_ms; /* then close after this much more; 10000 */
+	size_t   max_queued;           /* reply bytes queued before reading
+					* pauses; 4 MiB */
+} srv_wire_opts;
+
+/* Counters, for tests. */
+typedef struct srv_wire_stats {
+	uint64_t accepted;
+	uint64_t handshake_timeouts;
+	uint64_t pending_dropped;
+	uint64_t protocol_errors;
+	uint64_t keepalive_closes;
+	uint32_t connections;  /* open now */
+	uint32_t pending;      /* open now, not through the handshake */
+	size_t   queued_bytes; /* replies queued on all connections */
+	uint32_t paused;       /* connections whose reading waits for room */
+} srv_wire_stats;
+
+/* Whether a server for `url` uses the wire protocol: FEDRPC_WIRE=frames
+ * in the environment, for every scheme but inproc://. */
+bool srv_wire_wanted(const char *url);
+/* Makes srv use the wire protocol with these settings (before start). */
+void fedrpc_server_wire_use(fedrpc_server *srv, const srv_wire_opts *o);
+void fedrpc_server_wire_stats(fedrpc_server *srv, srv_wire_stats *out);
+fedrpc_code srv_wire_start(fedrpc_server *srv, fedrpc_status *st);
+int  srv_wire_port(fedrpc_server *srv);
+/* Stopping: DRAIN on every connection, the listener closed. */
+void srv_wire_drain(fedrpc_server *srv);
+/* Waits until every queued reply was written, or at_ms. */
+void srv_wire_flush(fedrpc_server *srv, uint64_t at_ms);
+/* Closes every connection and frees the listener (workers joined). */
+void srv_wire_release(fedrpc_server *srv);
+/* srv_rctx_send() of a wire call: frames the reply (or none), frees rc. */
+void srv_wire_reply(srv_rctx *rc, nng_msg *reply);
+/* A new TLS configuration for connections accepted from now on. */
+int  srv_wire_set_tls(fedrpc_server *srv, nng_tls_config *cfg);
 
 /* ---- router.c ---- */
 /* Builds the index of handlers by method at start; -1 without memory. */
@@ -170,6 +227,11 @@ srv_peer *srv_peer_get(fedrpc_server *srv, nng_pipe pipe);
 void      srv_peer_release(srv_peer *p);
 /* nng's connection events on the server's socket (ADD_PRE, REM_POST). */
 void srv_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg);
+
+/* A connection's verified peer, known from its handshake (the wire
+ * protocol's connections have no nng pipe event): stored under id. */
+void srv_peer_put(fedrpc_server *srv, uint32_t id, fedrpc_peer *peer);
+void srv_peer_forget(fedrpc_server *srv, uint32_t id);
 
 /* ---- workers.c ---- */
 int  srv_workers_start(fedrpc_server *srv);

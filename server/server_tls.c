@@ -113,8 +113,9 @@ fedrpc_server_set_tls(
 	pthread_mutex_lock(&srv->mtx);
 	running = srv->state == SRV_RUNNING;
 	if (running &&
-	    (rv = nng_listener_set_ptr(srv->listener, NNG_OPT_TLS_CONFIG,
-	         fedrpc_tls_nng_config(tls))) != 0) {
+	    (rv = srv->wire ? srv_wire_set_tls(srv, fedrpc_tls_nng_config(tls))
+			    : nng_listener_set_ptr(srv->listener,
+				  NNG_OPT_TLS_CONFIG, fedrpc_tls_nng_config(tls))) != 0) {
 		pthread_mutex_unlock(&srv->mtx);
 		fedrpc_tls_free(tls);
 		return fedrpc_status_set(st, fedrpc_code_from_nng(rv),
@@ -132,7 +133,7 @@ fedrpc_server_set_tls(
 	__atomic_store_n(&srv->tls, tls, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&srv->mtx);
 
-	if (running)
+	if (running && !srv->wire)
 		flush_pending_accept(srv);
 	fedrpc_tls_free(old);
 	FEDRPC_LOG_INFO("server %s: new TLS configuration (%s) for new "

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "tls_internal.h"
+#include "tls_stream.h"
 
 #include <wolfssl/wolfcrypt/asn.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
@@ -166,4 +167,32 @@ fedrpc_peer_clear(fedrpc_peer *peer)
 		free(peer->names[i]);
 	free(peer->names);
 	memset(peer, 0, sizeof(*peer));
+}
+
+fedrpc_code
+fedrpc_tls_stream_peer_get(nng_stream *s, fedrpc_peer *out)
+{
+	fedrpc_code code;
+	bool        verified = false;
+	int         rv;
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		return FEDRPC_NOT_FOUND;
+	memset(&slot, 0, sizeof(slot));
+	slot.armed = true;
+	rv         = nng_stream_get_bool(s, NNG_OPT_TLS_VERIFIED, &verified);
+	slot.armed = false;
+	if (slot.nomem)
+		code = FEDRPC_RESOURCE_EXHAUSTED;
+	else if (rv != 0 || !slot.filled)
+		code = FEDRPC_NOT_FOUND;
+	else {
+		*out = slot.peer;
+		memset(&slot.peer, 0, sizeof(slot.peer));
+		return FEDRPC_OK;
+	}
+	fedrpc_peer_clear(&slot.peer);
+	slot.filled = false;
+	return code;
 }
