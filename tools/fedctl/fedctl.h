@@ -42,6 +42,8 @@ extern const fedctl_cmd fedctl_cmd_ack;
 extern const fedctl_cmd fedctl_cmd_sent;
 /* Delivery queues to other domains, for operators (cmd_queue.c). */
 extern const fedctl_cmd fedctl_cmd_queue;
+/* Any method with JSON, as grpcurl (cmd_rpc.c). */
+extern const fedctl_cmd fedctl_cmd_rpc;
 
 /* Prints "fedctl <cmd>: <message>" on stderr. */
 void fedctl_error(const char *cmd, const char *fmt, ...)

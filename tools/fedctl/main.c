@@ -31,6 +31,7 @@ static const fedctl_cmd *const commands[] = {
     &fedctl_cmd_sent,
     /* operators' commands */
     &fedctl_cmd_queue,
+    &fedctl_cmd_rpc,
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
