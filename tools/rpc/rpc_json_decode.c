@@ -318,7 +318,8 @@ read_len_field(dec *d, const rpc_field *f, slot *s, const uint8_t *p, size_t n)
 
 			if (!read_bits(&r, expected_wire(f->type), &bits))
 				return fail(d, "packed values cut short");
-			if (append(d, s, scalar_json(f, bits, &zero)) != FEDRPC_OK)
+			v = scalar_json(f, bits, &zero);
+			if (append(d, s, v) != FEDRPC_OK)
 				return d->st->code;
 		}
 	}
@@ -334,6 +335,7 @@ read_field(dec *d, const rpc_message *m, const rpc_field *f, slot *slots,
 	size_t         n;
 	uint64_t       bits;
 	bool           zero;
+	json_t        *v;
 
 	if (f->type == T(GROUP))
 		return fail(d, "groups are not supported");
@@ -354,10 +356,11 @@ read_field(dec *d, const rpc_message *m, const rpc_field *f, slot *slots,
 		    wire, rpc_field_type_name(f), expected_wire(f->type));
 	if (!read_bits(r, wire, &bits))
 		return fail(d, "a value cut short");
+	v = scalar_json(f, bits, &zero);
 	if (f->repeated)
-		return append(d, s, scalar_json(f, bits, &zero));
-	slot_set(s, scalar_json(f, bits, &zero), zero);
-	return s->v != NULL ? FEDRPC_OK : fail(d, "out of memory");
+		return append(d, s, v);
+	slot_set(s, v, zero);
+	return v != NULL ? FEDRPC_OK : fail(d, "out of memory");
 }
 
 static fedrpc_code
