@@ -539,3 +539,28 @@ Test(rpc_codec, embedded_schemas_encode_as_the_generated_code)
 	free(got);
 	rpc_pool_free(p);
 }
+
+/* Map entries may leave out their key or value: each is its default. */
+Test(rpc_codec, a_map_entry_without_key_or_value_is_its_default)
+{
+	static const uint8_t in[] = {
+	    0xf2, 0x01, 0x02, 0x10, 0x05, /* m_counts: {value 5}, no key */
+	    0xfa, 0x01, 0x02, 0x08, 0x07, /* m_inner: {key 7}, no value */
+	    0xfa, 0x01, 0x00,             /* m_inner: an empty entry */
+	    0x52, 0x00,                   /* f_inner: an empty message */
+	};
+	json_t  *j = decode("fedrpc.test.rpc.AllTypes", in, sizeof(in));
+	char    *text;
+	uint8_t *again;
+	size_t   len;
+
+	expect_json(j, "{\"fInner\": {}, \"mCounts\": {\"\": 5}, "
+	               "\"mInner\": {\"7\": {}, \"0\": {}}}");
+	/* and that JSON encodes again */
+	text  = json_dumps(j, JSON_PRESERVE_ORDER);
+	again = encode("fedrpc.test.rpc.AllTypes", text, &len);
+	cr_expect_gt(len, 0);
+	free(again);
+	free(text);
+	json_decref(j);
+}

@@ -221,8 +221,6 @@ map_key(const json_t *k)
 {
 	char *s = NULL;
 
-	if (k == NULL)
-		return strdup("");
 	if (json_is_string(k))
 		return strdup(json_string_value(k));
 	if (json_is_integer(k) &&
@@ -260,7 +258,14 @@ map_entry(dec *d, const rpc_field *f, slot *s, const uint8_t *p, size_t n)
 		    f->message->full_name);
 	if (decode_message(d, f->message, p, n, &entry) != FEDRPC_OK)
 		return d->st->code;
-	key = map_key(json_object_get(entry, kf->json_name));
+	{
+		/* a key left out is its type's default ("0", "false", "") */
+		json_t *k  = json_object_get(entry, kf->json_name);
+		json_t *dk = k ? json_incref(k) : default_json(kf);
+
+		key = dk ? map_key(dk) : NULL;
+		json_decref(dk);
+	}
 	val = json_object_get(entry, vf->json_name);
 	val = val ? json_incref(val) : default_json(vf);
 	if (s->v == NULL)
@@ -367,8 +372,11 @@ static fedrpc_code
 read_all(dec *d, const rpc_message *m, slot *slots, const uint8_t *data,
     size_t len)
 {
-	rpc_reader r = {data, data + len};
+	rpc_reader r = {data, data};
 
+	if (len == 0)
+		return FEDRPC_OK; /* an empty message (data may be NULL) */
+	r.end = data + len;
 	while (r.p < r.end) {
 		uint64_t         tag;
 		uint32_t         num;

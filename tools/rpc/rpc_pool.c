@@ -185,7 +185,8 @@ add_fields(rpc_message *m)
 		    (!p3 || f->type == T(MESSAGE) || f->type == T(GROUP) ||
 		        fp->has_oneof_index);
 	}
-	qsort(m->fields, m->n_fields, sizeof(*m->fields), field_cmp);
+	if (m->n_fields > 1)
+		qsort(m->fields, m->n_fields, sizeof(*m->fields), field_cmp);
 	return 0;
 }
 
@@ -500,6 +501,18 @@ rpc_pool_method(const rpc_pool *pool, const char *name)
 				return &s->methods[j];
 	}
 	return NULL;
+}
+
+size_t
+rpc_pool_n_messages(const rpc_pool *pool)
+{
+	return pool->messages.n;
+}
+
+const rpc_message *
+rpc_pool_message_at(const rpc_pool *pool, size_t i)
+{
+	return i < pool->messages.n ? pool->messages.v[i] : NULL;
 }
 
 size_t

@@ -121,6 +121,8 @@ const rpc_service *rpc_pool_service(const rpc_pool *pool, const char *name);
 /* "pkg.Svc/Method" or "pkg.Svc.Method". */
 const rpc_method *rpc_pool_method(const rpc_pool *pool, const char *name);
 
+size_t             rpc_pool_n_messages(const rpc_pool *pool);
+const rpc_message *rpc_pool_message_at(const rpc_pool *pool, size_t i);
 size_t             rpc_pool_n_services(const rpc_pool *pool);
 const rpc_service *rpc_pool_service_at(const rpc_pool *pool, size_t i);
 
