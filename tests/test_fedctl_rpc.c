@@ -310,14 +310,35 @@ Test(fedctl_rpc, list_and_describe_through_reflection)
 	    r.err);
 	run_free(&r);
 
-	/* the local API's health, with --local */
-	r = run(t, (const char *const[]){"rpc", "call", "--local",
-	               "fedrpc.health.v1.Health/Check", "--socket", t->f[0].sock,
-	               "--json", NULL});
+	/* the local API's health, with --local, the request from a file;
+	 * its counters come back as reply metadata */
+	{
+		char data[600];
+
+		snprintf(data, sizeof(data), "%s/health.json", t->dir);
+		cr_assert(tu_write_file(data, "{\"service\": \"\"}\n"));
+		snprintf(data, sizeof(data), "@%s/health.json", t->dir);
+		r = run(t, (const char *const[]){"rpc", "call", "--local",
+		               "fedrpc.health.v1.Health/Check", "--data", data,
+		               "--metadata", "x-test=1", "--socket", t->f[0].sock,
+		               "--json", NULL});
+	}
 	cr_assert_eq(r.code, 0, "%s\n%s", r.out, r.err);
 	cr_assert_not_null(j = json_loads(r.out, 0, NULL), "%s", r.out);
 	EXPECT_STR(j, "SERVING", "reply", "status");
+	EXPECT_STR(j, "serving", "metadata", "federation-listener");
+	cr_expect(json_is_string(json_object_get(json_object_get(j, "metadata"),
+	              "federation-admitted")),
+	    "%s", r.out);
 	json_decref(j);
+	run_free(&r);
+	/* text mode: the metadata on stderr */
+	r = run(t, (const char *const[]){"rpc", "call", "--local",
+	               "fedrpc.health.v1.Health/Check", "--socket", t->f[0].sock,
+	               NULL});
+	cr_assert_eq(r.code, 0, "%s\n%s", r.out, r.err);
+	cr_expect(strstr(r.err, "metadata  federation-listener: serving\n") != NULL,
+	    "%s", r.err);
 	run_free(&r);
 
 	/* a static address with the certificates on the command line */
