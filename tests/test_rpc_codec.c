@@ -351,6 +351,11 @@ Test(rpc_codec, a_wrong_type_is_named_with_its_path)
 	expect_error("{\"fUint64\": \"-1\"}", "$.fUint64:", "cannot be negative");
 	expect_error("{\"fInt64\": \"12x\"}", "$.fInt64:", "is not a int64");
 	expect_error("{\"fInt32\": 1.5}", "$.fInt32:", "takes integers");
+	expect_error("{\"fInt64\": 1e19}", "$.fInt64:", "takes integers");
+	expect_error("{\"fInt64\": \" 5\"}", "$.fInt64:", "is not a int64");
+	expect_error("{\"fInt64\": \"+5\"}", "$.fInt64:", "is not a int64");
+	expect_error("{\"fInt64\": \"9223372036854775808\"}", "$.fInt64:",
+	    "is not a int64");
 	expect_error("{\"fFloat\": 1e39}", "$.fFloat:", "out of range for a float");
 	expect_error("{\"fColor\": \"COLOR_GREEN\"}", "$.fColor:",
 	    "\"COLOR_GREEN\" is not a value of fedrpc.test.rpc.Color");

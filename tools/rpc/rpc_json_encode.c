@@ -5,6 +5,7 @@
  * the value being read is kept as it goes, for errors.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <float.h>
 #include <inttypes.h>
@@ -120,8 +121,11 @@ get_integer(enc *e, const rpc_field *f, const json_t *v, int64_t *s, uint64_t *u
 	if (json_is_real(v)) {
 		double d = json_real_value(v);
 
+		/* within the type's range before any cast (out of range is
+		 * undefined behaviour) */
 		if (d != floor(d) || d < -9.2233720368547758e18 ||
-		    d >= 1.8446744073709552e19 || (!sgn && d < 0))
+		    d >= (sgn ? 9.2233720368547758e18 : 1.8446744073709552e19) ||
+		    (!sgn && d < 0))
 			return fail(e, "%s for a %s field, which takes integers",
 			    "a fraction or out-of-range number",
 			    rpc_field_type_name(f));
@@ -144,7 +148,9 @@ get_integer(enc *e, const rpc_field *f, const json_t *v, int64_t *s, uint64_t *u
 			*u = strtoull(t, &end, 10);
 			*s = (int64_t) *u;
 		}
-		if (t[0] == '\0' || *end != '\0' || t[0] == ' ' || t[0] == '+' ||
+		/* digits only, after an optional '-': strtoll would also
+		 * take spaces and '+' */
+		if (!isdigit((unsigned char) t[t[0] == '-']) || *end != '\0' ||
 		    errno == ERANGE)
 			return fail(e, "\"%s\" is not a %s", t,
 			    rpc_field_type_name(f));
