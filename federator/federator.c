@@ -294,6 +294,8 @@ federator_local_new(federator *f, fedrpc_server **out, fedrpc_status *st)
 		goto fail;
 	}
 #endif
+	if (federator_reflection_register(srv, st) != FEDRPC_OK)
+		goto fail;
 	*out = srv;
 	return FEDRPC_OK;
 fail:
@@ -373,6 +375,9 @@ open_servers(federator *f, fedrpc_status *st)
 		return st->code;
 #endif
 
+	if (f->fed_srv != NULL &&
+	    federator_reflection_register(f->fed_srv, st) != FEDRPC_OK)
+		return st->code;
 	if (prepare_ipc(f, st) != FEDRPC_OK ||
 	    federator_local_new(f, &f->local_srv, st) != FEDRPC_OK ||
 	    federator_local_start(f, f->local_srv, st) != FEDRPC_OK)

@@ -215,6 +215,11 @@ void federator_counters(federator *f, federator_emit_fn emit, void *arg);
 fedrpc_code federator_health_register(
     federator *f, fedrpc_server *srv, bool local, fedrpc_status *st);
 
+/* ---- reflection.c ---- */
+/* Serves fedrpc.reflection.v1.Reflection on srv: the services srv
+ * answers and their schemas. */
+fedrpc_code federator_reflection_register(fedrpc_server *srv, fedrpc_status *st);
+
 /* ---- version.c ---- */
 /* FAILED_PRECONDITION for a federation call of an API version we do not
  * serve (docs/federation-api.md, "Versioning"). */

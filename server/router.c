@@ -76,3 +76,16 @@ srv_handler_find(fedrpc_server *srv, const char *name)
 	return NULL;
 }
 
+
+/* For reflection: whether a handler was registered under the name. Once
+ * the server started the handler list no longer changes. */
+bool
+fedrpc_server_serves(fedrpc_server *srv, const char *method)
+{
+	if (srv == NULL || method == NULL)
+		return false;
+	for (size_t i = 0; i < srv->n_handlers; i++)
+		if (strcmp(srv->handlers[i].method->full_name, method) == 0)
+			return true;
+	return false;
+}

@@ -402,16 +402,46 @@ Test(generator, unknown_parameter_is_refused)
 	free(log);
 }
 
-Test(generator, file_without_services_makes_nothing)
+Test(generator, file_without_services_makes_only_its_schema)
 {
 	const char *protos[] = {"messages_only.proto", NULL};
 	struct stat sb;
+	char       *c;
 
 	cr_assert_eq(protoc(true, NULL, protos), 0, "protoc: %s", protoc_log());
 	/* protoc did run (protoc-c wrote its part) ... */
 	cr_expect_eq(stat(tu_path(tmp, "messages_only.pb-c.h"), &sb), 0);
-	/* ... and we wrote nothing */
+	/* ... and we wrote no stubs, only the schema as data */
 	cr_expect_not(any_fedrpc_output());
+	c = read_output("messages_only.schema.c");
+	expect_has(c, "const fedrpc_schema_file fedrpc_schema_messages_only = {");
+	expect_has(c, ".name           = \"messages_only.proto\",");
+	expect_has(c, ".methods        = NULL,");
+	free(c);
+	c = which("cc");
+	compile(c, tu_path(tmp, "messages_only.schema.c"));
+	free(c);
+}
+
+/* Each file's schema: its descriptor, the names it defines, its
+ * imports' schemas; it compiles warning-free, also without a package. */
+Test(generator, schemas_name_their_symbols_and_imports)
+{
+	const char *protos[] = {"golden.proto", "golden_types.proto",
+	    "nopackage.proto", NULL};
+	char       *c;
+
+	cr_assert_eq(protoc(true, NULL, protos), 0, "protoc: %s", protoc_log());
+	c = read_output("golden.schema.c");
+	expect_has(c, "extern const fedrpc_schema_file fedrpc_schema_golden_types;");
+	expect_has(c, "\t&fedrpc_schema_golden_types,\n");
+	expect_has(c, "static const uint8_t descriptor[] = {");
+	free(c);
+	c = which("cc");
+	compile(c, tu_path(tmp, "golden.schema.c"));
+	compile(c, tu_path(tmp, "golden_types.schema.c"));
+	compile(c, tu_path(tmp, "nopackage.schema.c"));
+	free(c);
 }
 
 Test(generator, generated_code_compiles_warning_free)

@@ -1,7 +1,8 @@
 #!/bin/sh
-# Regenerates gen/ from proto/: message code with protoc-c, stubs and
-# skeletons with our protoc-gen-fedrpc. With --check, generates into a
-# scratch folder and fails when gen/ differs from it.
+# Regenerates gen/ from proto/: message code with protoc-c; stubs,
+# skeletons and each file's schema as data with our protoc-gen-fedrpc.
+# With --check, generates into a scratch folder and fails when gen/
+# differs from it.
 # usage: gen.sh [--check] PROTO_DIR GEN_DIR PROTOC_GEN_FEDRPC
 set -eu
 check=0
@@ -16,7 +17,7 @@ if [ $check = 1 ]; then
 	trap 'rm -rf "$out"' EXIT
 else
 	# Generated files only: anything in gen/ comes from proto/.
-	find "$gen_dir" -type f \( -name '*.pb-c.[ch]' -o -name '*.fedrpc.[ch]' \) -delete
+	find "$gen_dir" -type f \( -name '*.pb-c.[ch]' -o -name '*.fedrpc.[ch]' -o -name '*.schema.c' \) -delete
 fi
 mkdir -p "$out"
 

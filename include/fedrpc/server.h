@@ -66,6 +66,10 @@ struct fedrpc_handler {
 fedrpc_code fedrpc_server_add_handler(
     fedrpc_server *srv, const fedrpc_handler *h, fedrpc_status *st);
 
+/* True when srv has a handler for the method ("pkg.Svc/Method"), e.g.
+ * for a reflection service listing what the server answers. */
+bool fedrpc_server_serves(fedrpc_server *srv, const char *method);
+
 /*
  * Admission: run for every well-formed request before its handler (and for
  * requests to unknown methods). Returning anything but OK answers the call

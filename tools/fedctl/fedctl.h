@@ -44,6 +44,8 @@ extern const fedctl_cmd fedctl_cmd_sent;
 extern const fedctl_cmd fedctl_cmd_queue;
 /* The running daemon, for its operator (cmd_admin.c). */
 extern const fedctl_cmd fedctl_cmd_admin;
+/* Any method with JSON, as grpcurl (cmd_rpc.c). */
+extern const fedctl_cmd fedctl_cmd_rpc;
 
 /* Prints "fedctl <cmd>: <message>" on stderr. */
 void fedctl_error(const char *cmd, const char *fmt, ...)

@@ -32,6 +32,7 @@ static const fedctl_cmd *const commands[] = {
     /* operators' commands */
     &fedctl_cmd_queue,
     &fedctl_cmd_admin,
+    &fedctl_cmd_rpc,
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -16,4 +16,12 @@ char *emit_header(const gen_file *f);
 /* The text of <base>.fedrpc.c (malloc'd), or NULL when out of memory. */
 char *emit_source(const gen_file *f);
 
+/* The text of <base>.schema.c (malloc'd) for any file, with or without
+ * services, or NULL when out of memory. */
+char *emit_schema(const gen_file_proto *fd);
+
+/* The C name of a file's schema: "fedrpc_schema_fedrpc_health_v1_health"
+ * for "fedrpc/health/v1/health.proto" (malloc'd; NULL when out of memory). */
+char *emit_schema_symbol(const char *proto);
+
 #endif

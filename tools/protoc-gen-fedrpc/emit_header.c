@@ -4,6 +4,7 @@
  * the handler type, then the skeleton (handlers struct and register).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
@@ -178,7 +179,8 @@ service(buf *b, const gen_service *s)
 char *
 emit_header(const gen_file *f)
 {
-	buf b;
+	buf   b;
+	char *sym;
 
 	buf_init(&b);
 	buf_printf(&b, EMIT_BANNER, f->proto);
@@ -189,9 +191,18 @@ emit_header(const gen_file *f)
 	    "message types are protoc-c's, from \"%s.pb-c.h\".",
 	    f->proto, f->base);
 	buf_printf(&b, "#ifndef %s\n#define %s\n\n", f->guard, f->guard);
-	buf_puts(&b, "#include <fedrpc/channel.h>\n#include <fedrpc/server.h>\n\n");
+	buf_puts(&b, "#include <fedrpc/channel.h>\n#include <fedrpc/schema.h>\n#include <fedrpc/server.h>\n\n");
 	buf_printf(&b, "#include \"%s.pb-c.h\"\n\n", f->base);
-	buf_puts(&b, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n");
+	buf_puts(&b, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+	sym = emit_schema_symbol(f->proto);
+	comment_printf(&b, "", NULL,
+	    "The schema of %s as data (\"%s.schema.c\"), for reflection.",
+	    f->proto, f->base);
+	buf_printf(&b, "extern const fedrpc_schema_file %s;\n",
+	    sym ? sym : "");
+	if (sym == NULL)
+		b.failed = true;
+	free(sym);
 	for (size_t i = 0; i < f->n_services; i++) {
 		buf_putc(&b, '\n');
 		service(&b, &f->services[i]);

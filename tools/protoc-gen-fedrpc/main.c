@@ -18,6 +18,7 @@
 
 #include "emit.h"
 #include "model.h"
+#include "names.h"
 
 typedef Google__Protobuf__Compiler__CodeGeneratorResponse       gen_response;
 typedef Google__Protobuf__Compiler__CodeGeneratorResponse__File gen_out_file;
@@ -135,6 +136,20 @@ find_file(const gen_request *req, const char *name)
 	return NULL;
 }
 
+/* <base>.schema.c, the file's descriptor as data, for every file. */
+static int
+add_schema(outputs *o, const gen_file_proto *fd)
+{
+	char *base = names_strip_proto(fd->name);
+	int   rc;
+
+	if (base == NULL)
+		return -1;
+	rc = outputs_add(o, base, ".schema.c", emit_schema(fd));
+	free(base);
+	return rc;
+}
+
 /*
  * Generates every file asked for into o. Returns NULL on success, else the
  * error for protoc's user (malloc'd).
@@ -162,8 +177,11 @@ generate(const gen_request *req, outputs *o)
 				err = NULL;
 			break;
 		}
+		if (add_schema(o, fd) != 0)
+			return strdup("fedrpc: out of memory");
 		if (fd->n_service == 0)
-			continue; /* messages only: protoc-c's output is all */
+			continue; /* messages only: protoc-c's output and the
+			           * schema are all */
 		if (gen_file_build(&f, req, fd, &err) != 0) {
 			if (err == NULL)
 				err = strdup("fedrpc: out of memory");

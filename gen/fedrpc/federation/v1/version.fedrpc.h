@@ -9,6 +9,7 @@
 #define FEDRPC_GEN_FEDRPC_FEDERATION_V1_VERSION_FEDRPC_H
 
 #include <fedrpc/channel.h>
+#include <fedrpc/schema.h>
 #include <fedrpc/server.h>
 
 #include "fedrpc/federation/v1/version.pb-c.h"
@@ -16,6 +17,12 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * The schema of fedrpc/federation/v1/version.proto as data
+ * ("fedrpc/federation/v1/version.schema.c"), for reflection.
+ */
+extern const fedrpc_schema_file fedrpc_schema_fedrpc_federation_v1_version;
 
 /*
  * ==== service fedrpc.federation.v1.Version ====

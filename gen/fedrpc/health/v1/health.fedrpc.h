@@ -9,6 +9,7 @@
 #define FEDRPC_GEN_FEDRPC_HEALTH_V1_HEALTH_FEDRPC_H
 
 #include <fedrpc/channel.h>
+#include <fedrpc/schema.h>
 #include <fedrpc/server.h>
 
 #include "fedrpc/health/v1/health.pb-c.h"
@@ -16,6 +17,12 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * The schema of fedrpc/health/v1/health.proto as data
+ * ("fedrpc/health/v1/health.schema.c"), for reflection.
+ */
+extern const fedrpc_schema_file fedrpc_schema_fedrpc_health_v1_health;
 
 /* ==== service fedrpc.health.v1.Health ==== */
 

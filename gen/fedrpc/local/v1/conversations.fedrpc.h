@@ -10,6 +10,7 @@
 #define FEDRPC_GEN_FEDRPC_LOCAL_V1_CONVERSATIONS_FEDRPC_H
 
 #include <fedrpc/channel.h>
+#include <fedrpc/schema.h>
 #include <fedrpc/server.h>
 
 #include "fedrpc/local/v1/conversations.pb-c.h"
@@ -17,6 +18,12 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * The schema of fedrpc/local/v1/conversations.proto as data
+ * ("fedrpc/local/v1/conversations.schema.c"), for reflection.
+ */
+extern const fedrpc_schema_file fedrpc_schema_fedrpc_local_v1_conversations;
 
 /*
  * ==== service fedrpc.local.v1.Conversations ====

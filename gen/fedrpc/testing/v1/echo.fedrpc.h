@@ -9,6 +9,7 @@
 #define FEDRPC_GEN_FEDRPC_TESTING_V1_ECHO_FEDRPC_H
 
 #include <fedrpc/channel.h>
+#include <fedrpc/schema.h>
 #include <fedrpc/server.h>
 
 #include "fedrpc/testing/v1/echo.pb-c.h"
@@ -16,6 +17,12 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * The schema of fedrpc/testing/v1/echo.proto as data
+ * ("fedrpc/testing/v1/echo.schema.c"), for reflection.
+ */
+extern const fedrpc_schema_file fedrpc_schema_fedrpc_testing_v1_echo;
 
 /* ==== service fedrpc.testing.v1.Echo ==== */
 

@@ -9,6 +9,7 @@
 #define FEDRPC_GEN_GOLDEN_FEDRPC_H
 
 #include <fedrpc/channel.h>
+#include <fedrpc/schema.h>
 #include <fedrpc/server.h>
 
 #include "golden.pb-c.h"
@@ -16,6 +17,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The schema of golden.proto as data ("golden.schema.c"), for reflection. */
+extern const fedrpc_schema_file fedrpc_schema_golden;
 
 /*
  * ==== service fedrpc.golden.v1.UserDirectory ====
