@@ -62,6 +62,15 @@ inbox_help(FILE *out)
 	    "         fetched) and forgets the one-time prekeys and message "
 	    "keys they used\n"
 	    "\n"
+	    "Text is shown as written, but control characters and "
+	    "bidirectional\n"
+	    "overrides and isolates (U+202A-U+202E, U+2066-U+2069) are "
+	    "escaped (\\x1b,\n"
+	    "\\u202E). With --json a message's \"text\" is a JSON string "
+	    "when it is\n"
+	    "UTF-8 (a NUL byte as \\u0000), else its bytes in base64 with "
+	    "\"text_base64\": true.\n"
+	    "\n"
 	    "Exit code 1 if a message could not be decrypted (it is shown as "
 	    "such).\n");
 	fedctl_common_help(out);
@@ -279,6 +288,25 @@ conv_name(const Fedrpc__Local__V1__ListConversationsResponse *l,
 	return NULL;
 }
 
+/* A message's text, each line indented by four spaces, escaped as
+ * fedctl_print_text() does (whole lines, so a character of several bytes
+ * is seen whole). */
+static void
+print_indented(const char *text, size_t len)
+{
+	size_t start = 0;
+
+	printf("    ");
+	for (size_t i = 0; i <= len; i++)
+		if (i == len || text[i] == '\n') {
+			fedctl_print_text(stdout, text + start, i - start);
+			if (i < len)
+				printf("\n    ");
+			start = i + 1;
+		}
+	printf("\n");
+}
+
 static void
 print_conv_ref(const fedctl_session *s, const fedctl_pb_qid *id,
     const char *name)
@@ -326,13 +354,7 @@ print_item(const fedctl_session *s, const item *it,
 		    s, m->conversation, conv_name(convs, m->conversation));
 		printf("\n");
 		if (it->text != NULL) {
-			printf("    ");
-			for (size_t i = 0; i < it->len; i++) {
-				fedctl_print_text(stdout, &it->text[i], 1);
-				if (it->text[i] == '\n')
-					printf("    ");
-			}
-			printf("\n");
+			print_indented(it->text, it->len);
 		} else
 			printf("    [cannot decrypt: %s]\n", it->error);
 		break;
@@ -461,7 +483,6 @@ json_item(const fedctl_session *s, const item *it,
 		json_t     *conv = fedctl_json_qid(s, m->conversation);
 		const char *name = conv_name(convs, m->conversation);
 		char        hex[20];
-		json_t     *text;
 
 		if (json_is_object(conv))
 			json_object_set_new(conv, "name",
@@ -474,13 +495,9 @@ json_item(const fedctl_session *s, const item *it,
 			fedctl_profile_of(profiles, m->sender)));
 		json_object_set_new(o, "sender_client", json_string(hex));
 		json_object_set_new(o, "decrypted", json_boolean(it->text != NULL));
-		if (it->text != NULL) {
-			/* JSON strings are UTF-8; other bytes are shown
-			 * escaped, as in text output. */
-			if ((text = json_stringn(it->text, it->len)) == NULL)
-				text = json_string("(not UTF-8)");
-			json_object_set_new(o, "text", text);
-		} else
+		if (it->text != NULL)
+			fedctl_json_set_text(o, "text", it->text, it->len);
+		else
 			json_object_set_new(o, "error", json_string(it->error));
 		break;
 	}
