@@ -400,3 +400,76 @@ Test(fedctl_input, text_limit_is_told_and_kept_the_same_way)
 	free(text);
 	td_finish(w.t);
 }
+
+/* Registers `handle` on daemon i with fedctl (a client too) in home. */
+static td_user
+person(td *t, int i, const char *home, const char *handle)
+{
+	world   w = {.t = t};
+	td_user u;
+
+	fedctl_user(&w, i, home, handle, &u);
+	return u;
+}
+
+static run
+conv_remove(td *t, const char *home, const char *who)
+{
+	return fedctl(t, home, NULL, 0,
+	    (const char *const[]){"conv", "remove", "--socket", t->f[0].sock,
+	        "Wonderland", who, NULL});
+}
+
+/* Members are named as the conversation shows them: bob on a domain
+ * that lets nobody search it, dave by his handle of ours; someone not in
+ * the conversation is said not to be a member. */
+Test(fedctl_input, conv_remove_names_members_as_the_conversation_does)
+{
+	td     *t = td_new(2, NULL);
+	char    ha[600], hb[600], hd[600], he[600], bob_id[128];
+	td_user alice, bob, dave;
+	json_t *j;
+	run     r;
+
+	snprintf(t->f[1].search_policy, sizeof(t->f[1].search_policy),
+	    "no_search");
+	td_start(t, 0, NULL);
+	td_start(t, 1, NULL);
+	snprintf(ha, sizeof(ha), "%s/home-alice", t->dir);
+	snprintf(hb, sizeof(hb), "%s/home-bob", t->dir);
+	snprintf(hd, sizeof(hd), "%s/home-dave", t->dir);
+	snprintf(he, sizeof(he), "%s/home-eve", t->dir);
+	alice = person(t, 0, ha, "alice");
+	bob   = person(t, 1, hb, "bob");
+	dave  = person(t, 0, hd, "dave");
+	(void) person(t, 0, he, "eve");
+	td_connect(t, &alice, &bob);
+	td_connect(t, &alice, &dave);
+	snprintf(bob_id, sizeof(bob_id), "%s@b.example", bob.id);
+	j = fedctl_json(t, 0, ha, 0, NULL, 0,
+	    (const char *const[]){"conv", "create", "Wonderland", bob_id, "dave",
+	        NULL});
+	json_decref(j);
+	/* b.example lets us find nobody. */
+	j = fedctl_json(t, 0, ha, 1, NULL, 0,
+	    (const char *const[]){"find", "bob@b.example", NULL});
+	json_decref(j);
+
+	r = conv_remove(t, ha, "eve");
+	cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.err);
+	cr_assert_not_null(strstr(r.err, "eve is not a member of \"Wonderland\""),
+	    "%s", r.err);
+	run_free(&r);
+	r = conv_remove(t, ha, "bob@B.example");
+	cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+	run_free(&r);
+	r = conv_remove(t, ha, "dave");
+	cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+	run_free(&r);
+	r = conv_remove(t, ha, "dave");
+	cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.err);
+	cr_assert_not_null(strstr(r.err, "dave is not a member"), "%s", r.err);
+	run_free(&r);
+	(void) dave;
+	td_finish(t);
+}

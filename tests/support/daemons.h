@@ -30,6 +30,8 @@ typedef struct td_fed {
 	pid_t           pid;        /* 0 when not running */
 	char            conf[512], log[512], pidf[512], sock[512], db[512];
 	char            extra[1024]; /* configuration appended to the file */
+	char            search_policy[32]; /* default_search_policy; "":
+	                                    * exact_handle_search */
 	fedrpc_channel *lch;        /* its local API, while it runs */
 } td_fed;
 
