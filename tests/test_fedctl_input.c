@@ -5,7 +5,9 @@
  * are shown safely; upper-case domains are the same domains; the common
  * options may come before the command, and a bad command line is JSON
  * under --json; the text limit is in the help and a text over it gives
- * one clear refusal however it comes.
+ * one clear refusal however it comes; conv remove names members as the
+ * conversation shows them; a client low on one-time prekeys is told so
+ * and tops them up.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -20,6 +22,7 @@
 #include <fedrpc/log.h>
 
 #include "daemons.h"
+#include "fedrpc/local/v1/users.fedrpc.h"
 #include "testutil.h"
 
 #define FEDCTL FEDRPC_BINARY_DIR "/tools/fedctl/fedctl"
@@ -472,4 +475,90 @@ Test(fedctl_input, conv_remove_names_members_as_the_conversation_does)
 	run_free(&r);
 	(void) dave;
 	td_finish(t);
+}
+
+/* Claims one prekey of each of bob's clients on his own backend, as a
+ * sender starting a session would; n times. */
+static void
+claim_bobs(world *w, int n)
+{
+	Fedrpc__Federation__V1__UserClientIds  target =
+	    FEDRPC__FEDERATION__V1__USER_CLIENT_IDS__INIT;
+	Fedrpc__Federation__V1__UserClientIds *tp = &target;
+	Fedrpc__Local__V1__ClaimPrekeysRequest r =
+	    FEDRPC__LOCAL__V1__CLAIM_PREKEYS_REQUEST__INIT;
+
+	target.user  = &w->bob.q;
+	r.targets    = &tp;
+	r.n_targets  = 1;
+	for (int i = 0; i < n; i++) {
+		Fedrpc__Local__V1__ClaimPrekeysResponse *resp = NULL;
+		fedrpc_status st = {0};
+
+		cr_assert_eq(fedrpc_local_v1_users_claim_prekeys(
+		                 w->t->f[1].lch, &r, &resp, NULL, &st),
+		    FEDRPC_OK, "%s", st.message);
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	}
+}
+
+/* bob's inbox as JSON, and whether fedctl warned about prekeys. */
+static json_t *
+bob_inbox(world *w, bool *warned)
+{
+	const char *const args[] = {"inbox", "--socket", w->t->f[1].sock,
+	    "--json", NULL};
+	run     r = fedctl(w->t, w->hb, NULL, 0, args);
+	json_t *j;
+
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	cr_assert_not_null(j = json_loads(r.out, JSON_ALLOW_NUL, NULL), "%s",
+	    r.out);
+	*warned = strstr(r.err, "one-time prekeys left; senders") != NULL;
+	run_free(&r);
+	return j;
+}
+
+Test(fedctl_input, a_client_low_on_prekeys_is_told_and_tops_them_up)
+{
+	world   w;
+	json_t *j, *got;
+	bool    warned;
+
+	world_new(&w);
+	j = bob_inbox(&w, &warned);
+	cr_assert_eq(json_integer_value(json_object_get(j, "prekeys_left")),
+	    20);
+	cr_assert(!warned);
+	json_decref(j);
+
+	/* 11 sessions started with bob's client: 9 left, which is low. */
+	claim_bobs(&w, 11);
+	j = bob_inbox(&w, &warned);
+	cr_assert_eq(json_integer_value(json_object_get(j, "prekeys_left")), 9);
+	cr_assert(json_is_true(json_object_get(j, "prekeys_low")));
+	cr_assert(warned, "fedctl inbox did not say the prekeys are low");
+	json_decref(j);
+
+	j = fedctl_json(w.t, 1, w.hb, 0, NULL, 0,
+	    (const char *const[]){"client", "prekeys", "--count", "5", NULL});
+	cr_assert_eq(json_integer_value(json_object_get(j, "prekeys_left")), 14);
+	json_decref(j);
+	j = bob_inbox(&w, &warned);
+	cr_assert(json_is_false(json_object_get(j, "prekeys_low")));
+	cr_assert(!warned);
+	json_decref(j);
+
+	/* The old ones go first; alice's session then starts on a new one,
+	 * whose private half bob's key store has. */
+	claim_bobs(&w, 9);
+	send_stdin(&w, "on a fresh prekey", 17);
+	got = bob_messages(&w, 1);
+	cr_assert(json_is_true(json_object_get(json_array_get(got, 0),
+	              "decrypted")),
+	    "%s", json_dumps(got, 0));
+	cr_assert_str_eq(jstr(json_array_get(got, 0), "text"),
+	    "on a fresh prekey");
+	json_decref(got);
+	td_finish(w.t);
 }

@@ -40,6 +40,8 @@ typedef struct fetched {
 	bool         has_more;
 	uint64_t     last_id;
 	size_t       failed; /* messages that could not be decrypted */
+	uint32_t     prekeys_left; /* the backend's count, last page */
+	bool         prekeys_low;
 } fetched;
 
 static void
@@ -70,6 +72,10 @@ inbox_help(FILE *out)
 	    "when it is\n"
 	    "UTF-8 (a NUL byte as \\u0000), else its bytes in base64 with "
 	    "\"text_base64\": true.\n"
+	    "The backend counts the client's one-time prekeys "
+	    "(\"prekeys_left\"); below 10\n"
+	    "(\"prekeys_low\") a warning says to add more with fedctl "
+	    "client prekeys.\n"
 	    "\n"
 	    "Exit code 1 if a message could not be decrypted (it is shown as "
 	    "such).\n");
@@ -267,7 +273,9 @@ fetch(fedctl_session *s, uint32_t limit, fetched *f)
 				f->last_id = it->ev->id;
 			since = it->ev->id;
 		}
-		f->has_more = r->has_more;
+		f->has_more     = r->has_more;
+		f->prekeys_left = r->prekeys_left;
+		f->prekeys_low  = r->prekeys_low;
 		if (!r->has_more || r->n_events == 0 ||
 		    (limit > 0 && f->n >= limit))
 			break;
@@ -709,12 +717,15 @@ inbox_run(int argc, char **argv)
 			json_array_append_new(
 			    arr, json_item(&s, &f.items[i], profiles, convs));
 		snprintf(hex, sizeof(hex), "%" PRIx64, s.client->id);
-		fedctl_json_emit(json_pack("{s:o, s:s, s:o, s:b, s:I, s:o}",
-		    "user", fedctl_json_qid(&s, &self), "client", hex, "events",
-		    arr, "has_more", f.has_more, "undecryptable",
+		fedctl_json_emit(json_pack(
+		    "{s:o, s:s, s:o, s:b, s:I, s:o, s:I, s:b}", "user",
+		    fedctl_json_qid(&s, &self), "client", hex, "events", arr,
+		    "has_more", f.has_more, "undecryptable",
 		    (json_int_t) f.failed, "acknowledged_up_to",
 		    do_ack && f.last_id > 0 ? json_integer((json_int_t) f.last_id)
-					    : json_null()));
+					    : json_null(),
+		    "prekeys_left", (json_int_t) f.prekeys_left, "prekeys_low",
+		    f.prekeys_low));
 	} else {
 		for (size_t i = 0; i < f.n; i++)
 			print_item(&s, &f.items[i], profiles, convs);
@@ -726,6 +737,12 @@ inbox_run(int argc, char **argv)
 		if (do_ack && f.last_id > 0)
 			printf("acknowledged up to #%" PRIu64 "\n", f.last_id);
 	}
+	if (f.prekeys_low)
+		fprintf(stderr,
+		    "fedctl %s: this client has %" PRIu32 " one-time prekey%s "
+		    "left; senders starting a session take one each (add more "
+		    "with fedctl client prekeys)\n",
+		    o.cmd, f.prekeys_left, f.prekeys_left == 1 ? "" : "s");
 	if (f.failed > 0) {
 		/* Said on stderr only: stdout already holds the answer. */
 		fprintf(stderr, "fedctl %s: %zu message%s could not be "
