@@ -39,6 +39,12 @@ fedrpc_code
 ref_prekeys_left(fedrpc_store_tx *tx, const char *user, uint64_t client,
     uint32_t *left, bool *low, fedrpc_status *st)
 {
+	*left = 0;
+	*low  = false;
+	/* A store written before the count was asked of stores says
+	 * nothing, rather than that the client is low. */
+	if (tx->ops->prekey_count == NULL)
+		return FEDRPC_OK;
 	if (tx->ops->prekey_count(tx, user, client, ADP_LAST_PREKEY, left,
 	        st) != FEDRPC_OK)
 		return st->code;
