@@ -57,6 +57,15 @@ note_json(int argc, char **argv)
 			fedctl_json_wanted = true;
 }
 
+/* The reordered argv, kept for the whole run. */
+static char **reordered;
+
+static void
+free_reordered(void)
+{
+	free(reordered);
+}
+
 char **
 fedctl_global_args(int argc, char **argv)
 {
@@ -82,7 +91,9 @@ fedctl_global_args(int argc, char **argv)
 		out[n++] = argv[i];
 	for (int i = cut; i < argc; i++)
 		out[n++] = argv[i];
-	out[n] = NULL;
+	out[n]    = NULL;
+	reordered = out;
+	atexit(free_reordered);
 	return out;
 }
 
