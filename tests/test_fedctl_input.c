@@ -337,6 +337,8 @@ Test(fedctl_input, common_options_before_the_command_and_json_errors)
 	    {"--json", "nosuchcommand", NULL},
 	    {"--json", "--bogus", "conv", "list", NULL},
 	    {"--json", "send", NULL},
+	    {"--json", "discover", NULL},
+	    {"cert", "bogus", "--json", NULL},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		r = fedctl(t, home, NULL, 0, bad[i]);
