@@ -175,6 +175,9 @@ finish_reply(fedrpc_call *call, nng_msg *msg)
 	fedrpc_status     st;
 	ProtobufCMessage *resp = reply_status(call, msg, &st);
 
+	if (st.code == FEDRPC_FAILED_PRECONDITION &&
+	    chan_negotiates(call->ch, call->method))
+		chan_version_refused(call->ch, call->api_version);
 	call_observe(call, &st);
 	call->cb(call->arg, &st, resp);
 	chan_call_finished(call->ch, call);
@@ -250,7 +253,7 @@ call_begin(fedrpc_channel *ch, const fedrpc_method *m,
     nng_msg **msgp, fedrpc_status *st)
 {
 	uint8_t             id[FEDRPC_REQUEST_ID_LEN];
-	uint32_t            timeout;
+	uint32_t            timeout, version;
 	fedrpc_request_head head;
 	fedrpc_call        *call;
 
@@ -266,11 +269,13 @@ call_begin(fedrpc_channel *ch, const fedrpc_method *m,
 		memcpy(id, opts->request_id, sizeof(id));
 	else
 		fedrpc_request_id_new(id);
+	if (chan_call_version(ch, m, timeout, &version, st) != FEDRPC_OK)
+		return NULL;
 	head = (fedrpc_request_head){
 	    .method        = m->full_name,
 	    .origin_domain = ch->origin,
 	    .target_domain = ch->target,
-	    .api_version   = ch->api_version,
+	    .api_version   = version,
 	    .timeout_ms    = timeout,
 	    .request_id    = id,
 	    .metadata      = opts != NULL ? opts->metadata : NULL,
@@ -288,6 +293,7 @@ call_begin(fedrpc_channel *ch, const fedrpc_method *m,
 	call->md_arg     = opts != NULL ? opts->reply_metadata_arg : NULL;
 	call->timeout_ms = timeout;
 	call->deadline   = fedrpc_clock_ms() + timeout;
+	call->api_version = version;
 	memcpy(call->request_id, id, sizeof(id));
 	return call;
 }
@@ -372,10 +378,11 @@ status_copy(fedrpc_status *to, const fedrpc_status *from)
 		    to, from->details, from->details_len);
 }
 
-fedrpc_code
-fedrpc_channel_call(fedrpc_channel *ch, const fedrpc_method *m,
+/* One blocking call; *used receives the version it carried. */
+static fedrpc_code
+call_once(fedrpc_channel *ch, const fedrpc_method *m,
     const ProtobufCMessage *req, ProtobufCMessage **resp,
-    const fedrpc_call_opts *opts, fedrpc_status *st)
+    const fedrpc_call_opts *opts, uint32_t *used, fedrpc_status *st)
 {
 	fedrpc_call  *call;
 	nng_msg      *msg;
@@ -384,8 +391,10 @@ fedrpc_channel_call(fedrpc_channel *ch, const fedrpc_method *m,
 	int           rv;
 
 	*resp = NULL;
+	*used = 0;
 	if ((call = call_begin(ch, m, req, opts, false, &msg, st)) == NULL)
 		return st->code;
+	*used = call->api_version;
 	call_send(call, call->saio, msg);
 	nng_aio_wait(call->saio);
 	rv = nng_aio_result(call->saio);
@@ -414,4 +423,22 @@ fedrpc_channel_call(fedrpc_channel *ch, const fedrpc_method *m,
 	status_copy(st, &got);
 	nng_msg_free(msg);
 	return got.code;
+}
+
+fedrpc_code
+fedrpc_channel_call(fedrpc_channel *ch, const fedrpc_method *m,
+    const ProtobufCMessage *req, ProtobufCMessage **resp,
+    const fedrpc_call_opts *opts, fedrpc_status *st)
+{
+	uint32_t    used;
+	fedrpc_code rc = call_once(ch, m, req, resp, opts, &used, st);
+
+	/* Refused for a stale version: once more with a fresh choice (the
+	 * callee ran no handler, so the same request id is safe). */
+	if (rc == FEDRPC_FAILED_PRECONDITION &&
+	    fedrpc_call_version_stale(ch, m, used,
+	        opts != NULL && opts->timeout_ms ? opts->timeout_ms
+	                                         : ch->default_timeout))
+		rc = call_once(ch, m, req, resp, opts, &used, st);
+	return rc;
 }

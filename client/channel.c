@@ -63,6 +63,7 @@ chan_free(fedrpc_channel *ch)
 	free(ch->url);
 	free(ch->origin);
 	free(ch->target);
+	free(ch->versions);
 	free(ch);
 }
 
@@ -398,6 +399,20 @@ chan_open(fedrpc_channel **out, const fedrpc_channel_opts *opts, bool dial,
 		fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
 		    "out of memory opening a channel");
 		goto fail;
+	}
+	if (opts->n_api_versions > 0 && opts->api_versions != NULL) {
+		size_t sz = opts->n_api_versions * sizeof(uint32_t);
+
+		if ((ch->versions = malloc(sz)) == NULL) {
+			fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
+			    "out of memory opening a channel");
+			goto fail;
+		}
+		memcpy(ch->versions, opts->api_versions, sz);
+		ch->n_versions = opts->n_api_versions;
+		/* Version/Get carries our highest unless told otherwise. */
+		if (ch->api_version == 0)
+			ch->api_version = ch->versions[ch->n_versions - 1];
 	}
 	if (dial && is_tls_url(opts->url) &&
 	    fedrpc_tls_new(&ch->tls, false, opts->tls, st) != FEDRPC_OK)

@@ -89,6 +89,7 @@ struct fedrpc_call {
 	nng_msg             *wreq;     /* the request while it waits */
 	nng_aio             *waio;     /* the operation's aio */
 	int                  wwhere;   /* 0: none, 1: waiting, 2: sent */
+	uint32_t             api_version; /* what the request carried */
 };
 
 /* A dialer's attempts by outcome, from nng's statistics. */
@@ -114,7 +115,10 @@ struct fedrpc_channel {
 	char       *url;            /* owned */
 	char       *origin;         /* owned; "" for none */
 	char       *target;         /* owned */
-	uint32_t    api_version;
+	uint32_t    api_version;    /* Version/Get's, or every call's */
+	uint32_t   *versions;       /* ours, to negotiate; owned; NULL: no */
+	size_t      n_versions;
+	uint32_t    neg_version;    /* negotiated; 0: ask (atomic) */
 	size_t      max_msg;        /* largest request sent / reply accepted */
 	uint32_t    default_timeout;
 	uint32_t    fresh_ms;       /* how long a dial failure stays news */
@@ -200,6 +204,17 @@ void call_observe(const fedrpc_call *call, const fedrpc_status *st);
 void chan_call_unref(fedrpc_channel *ch, fedrpc_call *call);
 /* The reason calls fail while the endpoint is down (into st). */
 void chan_fail_status(fedrpc_channel *ch, fedrpc_status *st);
+
+/* ---- negotiate.c, for call.c ---- */
+/* Whether calls of m on ch carry a negotiated version. */
+bool chan_negotiates(const fedrpc_channel *ch, const fedrpc_method *m);
+/* The version a call of m carries (*out): the cached choice, or a new
+ * one (Version/Get within timeout_ms); an error when there is none. */
+fedrpc_code chan_call_version(fedrpc_channel *ch, const fedrpc_method *m,
+    uint32_t timeout_ms, uint32_t *out, fedrpc_status *st);
+/* A call that carried `used` was refused with FAILED_PRECONDITION: the
+ * cached choice, if it is still `used`, is dropped. */
+void chan_version_refused(fedrpc_channel *ch, uint32_t used);
 
 /* ---- channel.c, for domain_channel.c ---- */
 /* Opens a channel with its socket but no dialer (opts->url names it). */

@@ -29,9 +29,12 @@ egress_pool_new(federator *f, const fedrpc_config *cfg, egress_pool **out,
 	o.origin_domain      = cfg->domain;
 	o.tls                = &tls;
 	o.resolver           = f->resolver;
+	/* Each channel negotiates its version with its domain. */
 	o.api_version        = cfg->api.n_versions > 0
 		   ? cfg->api.versions[cfg->api.n_versions - 1]
 		   : 1;
+	o.api_versions       = cfg->api.versions;
+	o.n_api_versions     = cfg->api.n_versions;
 	o.max_message_size   = cfg->limits.max_message_size;
 	o.connect_timeout_ms = cfg->client.connect_timeout_ms;
 	o.backoff.initial_ms = cfg->client.backoff_initial_ms;

@@ -156,6 +156,15 @@ fedrpc_code federator_local_new(
 fedrpc_code federator_local_start(
     federator *f, fedrpc_server *srv, fedrpc_status *st);
 
+/* The domain the printed default configuration has (default_config.c). */
+#define FEDERATOR_PLACEHOLDER_DOMAIN "example.com"
+
+/* ---- cert_names.c ---- */
+/* Whether tls.cert is valid for cfg->domain (names it, or the target of
+ * its SRV records); FAILED_PRECONDITION naming both otherwise. */
+fedrpc_code federator_check_cert_names(
+    const fedrpc_config *cfg, fedrpc_status *st);
+
 /* ---- fd_limit.c ---- */
 /* The open files a configuration needs, and the sum in words. */
 typedef struct federator_fd_need {

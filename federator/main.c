@@ -92,6 +92,33 @@ check_fd_limit(const char *path, const fedrpc_config *cfg)
 		                             : "");
 }
 
+/* --check-config: each TLS file the configuration names exists (the
+ * printed default configuration names files still to be made). */
+static bool
+check_tls_files(const char *path, const fedrpc_config *cfg)
+{
+	const struct {
+		const char *setting, *file, *how;
+	} f[] = {
+	    {"tls.ca", cfg->tls.ca, "fedctl cert ca"},
+	    {"tls.cert", cfg->tls.cert, "fedctl cert issue"},
+	    {"tls.key", cfg->tls.key, "fedctl cert issue"},
+	};
+	bool ok = true;
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		if (f[i].file != NULL && access(f[i].file, F_OK) != 0) {
+			fprintf(stderr,
+			    "federator: %s: setting '%s': %s does not exist "
+			    "(make it with `%s`, see fedctl(1), or point "
+			    "'%s' at yours)\n",
+			    path, f[i].setting, f[i].file, f[i].how,
+			    f[i].setting);
+			ok = false;
+		}
+	return ok;
+}
+
 /* --check-config: the file, then the TLS files it names. */
 static int
 check_config(const char *path)
@@ -108,6 +135,15 @@ check_config(const char *path)
 	fedrpc_config_print(cfg, stdout);
 	fflush(stdout);
 	check_fd_limit(path, cfg);
+	if (strcmp(cfg->domain, FEDERATOR_PLACEHOLDER_DOMAIN) == 0)
+		fprintf(stderr,
+		    "federator: %s: warning: setting 'domain' is still the "
+		    "placeholder %s of the default configuration\n",
+		    path, FEDERATOR_PLACEHOLDER_DOMAIN);
+	if (cfg->federation.enabled && !check_tls_files(path, cfg)) {
+		fedrpc_config_free(cfg);
+		return 1;
+	}
 	if (cfg->federation.enabled) {
 		fedrpc_log_set_level(FEDRPC_LOG_OFF);
 		fedrpc_config_tls_opts(cfg, &o);
@@ -118,6 +154,12 @@ check_config(const char *path)
 			return 1;
 		}
 		fedrpc_tls_free(tls);
+		if (federator_check_cert_names(cfg, &st) != FEDRPC_OK) {
+			fprintf(stderr, "federator: %s: tls: %s\n", path,
+			    st.message);
+			fedrpc_config_free(cfg);
+			return 1;
+		}
 	}
 	fprintf(stderr, "federator: %s: OK\n", path);
 	fedrpc_config_free(cfg);

@@ -44,8 +44,10 @@ fi
 bold=""; dim=""; off=""
 if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\e[1m'; dim=$'\e[2m'; off=$'\e[0m'; fi
 step() { printf '\n%s== %s%s\n' "$bold" "$*" "$off"; }
-# Shows a command as a person would type it, then runs it.
-show() { printf '%s$ %s%s\n' "$dim" "$*" "$off"; "$@"; }
+# Shows a command as a person would type it (quoted, so that it can be
+# pasted), then runs it.
+. "$(dirname "${BASH_SOURCE[0]}")/shell_quote.sh"
+show() { printf '%s$ %s%s\n' "$dim" "$(shell_quote "$@")" "$off"; "$@"; }
 
 step "Installing what is missing and building"
 bash scripts/install-deps.sh

@@ -902,3 +902,34 @@ Test(config, metrics_listen_loopback_only)
 	                               "address"),
 	    "%s", msg);
 }
+
+/* A string that lost its closing quote is reported where it starts, not
+ * where libconfig's reading of it fails. */
+Test(config, unterminated_string_is_reported_at_its_line)
+{
+	fedrpc_config *c;
+	fedrpc_status  st = {0};
+
+	cr_assert_eq(fedrpc_config_load_string(
+	                 "domain = \"a.example\";\n"
+	                 "# 2\n# 3\n# 4\n# 5\n# 6\n"
+	                 "log = { level = \"info; };\n"
+	                 "# 8\n# 9\n# 10\n# 11\n# 12\n"
+	                 "storage = { adapter = \"sqlite\"; path = \"x.db\"; };\n",
+	                 "t.conf", &c, &st),
+	    FEDRPC_INVALID_ARGUMENT);
+	cr_assert(strstr(st.message, "t.conf:7: unterminated string") ==
+	        st.message,
+	    "%s", st.message);
+	cr_assert(strstr(st.message, "up to line 13") != NULL, "%s",
+	    st.message);
+	/* A quote in a comment, an escaped quote: no false alarm. */
+	cr_assert_eq(fedrpc_config_load_string(
+	                 "# it's \"quoted\n"
+	                 "domain = \"a.example\"; /* \" */\n"
+	                 "log = { file = \"a\\\"b\"; };\n"
+	                 "oops\n",
+	                 "t.conf", &c, &st),
+	    FEDRPC_INVALID_ARGUMENT);
+	cr_assert_null(strstr(st.message, "unterminated"), "%s", st.message);
+}

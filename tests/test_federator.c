@@ -1442,8 +1442,9 @@ Test(federator, check_config_and_start_errors)
 
 		rc = run_federator(argv, &out);
 		cr_assert_eq(rc, 1, "exit %d: %s", rc, out);
-		cr_assert(strstr(out, "tls: cannot read certificate file") !=
-		        NULL,
+		cr_assert(strstr(out, "setting 'tls.cert': ") != NULL &&
+		        strstr(out, "/missing.crt does not exist (make it with "
+		                    "`fedctl cert issue`") != NULL,
 		    "%s", out);
 		free(out);
 	}
@@ -1901,7 +1902,8 @@ Test(federator, egress_allow_list_between_two_daemons)
 	cr_assert_eq(find_user(&a, "nobody@b.example", &st), FEDRPC_OK, "%s",
 	    st.message);
 	cb = fed_counters(&b);
-	cr_assert_eq(cb.admitted, 1);
+	/* Version/Get (the version negotiation), then the lookup. */
+	cr_assert_eq(cb.admitted, 2);
 	assert_logged(&b, "certificate fed.a.example");
 
 	/* c.example is not on a.example's list: refused before any DNS
@@ -2074,4 +2076,146 @@ Test(federator, reload_certificates_and_crl)
 
 	fedrpc_channel_close(old);
 	cr_assert_eq(fed_stop(&f), 0);
+}
+
+/* --check-config of f; its exit code, its output into *out. */
+static int
+check_conf(fed *f, char **out)
+{
+	char *const argv[] = {FEDERATOR, "--check-config", f->conf, NULL};
+
+	return run_federator(argv, out);
+}
+
+/* Copies dir/from to dir/to. */
+static void
+copy_file(const char *from, const char *to)
+{
+	char  a[600], b[600], *text;
+
+	snprintf(a, sizeof(a), "%s/%s", dir, from);
+	snprintf(b, sizeof(b), "%s/%s", dir, to);
+	cr_assert_not_null(text = tu_read_file(a));
+	cr_assert(tu_write_file(b, text));
+	chmod(b, 0600);
+	free(text);
+}
+
+/* What peers would refuse is refused before the daemon runs: a
+ * certificate not for our domain, a key of another certificate, our own
+ * domain on the allow list. */
+Test(federator, check_config_refuses_what_peers_would_refuse)
+{
+	fed   f;
+	char *out;
+	int   rc;
+
+	/* b.example's certificate on a.example, whose SRV target (a static
+	 * route, no DNS) is localhost. */
+	fed_init(&f, "othercert", &(fed_opts){.cert = "b",
+	    .statics = "{ domain = \"a.example\"; host = \"localhost\"; "
+	               "port = 8443; }"});
+	rc = check_conf(&f, &out);
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, out);
+	cr_assert(strstr(out, "b.crt is not valid for domain a.example: it "
+	                      "names b.example, neither a.example nor the "
+	                      "target of its SRV records (localhost)") !=
+	        NULL,
+	    "%s", out);
+	free(out);
+
+	/* A certificate for the SRV target, in another zone, is fine. */
+	testcerts_leaf(dir, "ca", "hosted",
+	    (const char *const[]){"localhost", NULL});
+	fed_init(&f, "hosted", &(fed_opts){.cert = "hosted",
+	    .statics = "{ domain = \"a.example\"; host = \"localhost\"; "
+	               "port = 8443; }"});
+	rc = check_conf(&f, &out);
+	cr_assert_eq(rc, 0, "exit %d: %s", rc, out);
+	free(out);
+
+	/* a.example's certificate with b.example's key. */
+	copy_file("a.crt", "mixed.crt");
+	copy_file("b.key", "mixed.key");
+	fed_init(&f, "mixed", &(fed_opts){.cert = "mixed"});
+	rc = check_conf(&f, &out);
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, out);
+	cr_assert(strstr(out, "mixed.key (for ") != NULL &&
+	        strstr(out, "key does not match certificate") != NULL,
+	    "%s", out);
+	free(out);
+
+	/* Our own domain on the allow list, with its line. */
+	fed_init(&f, "self", &(fed_opts){
+	    .allow = "{ domain = \"b.example\"; }, { domain = \"A.example\"; }"});
+	rc = check_conf(&f, &out);
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, out);
+	cr_assert(strstr(out, "self.conf:6: setting 'federation.allow[1]': "
+	                      "'a.example' is our own domain") != NULL,
+	    "%s", out);
+	free(out);
+}
+
+/* Replaces every `from` in *text by `to`. */
+static void
+replace(char **text, const char *from, const char *to)
+{
+	char *p;
+
+	while ((p = strstr(*text, from)) != NULL) {
+		char *n;
+
+		cr_assert(asprintf(&n, "%.*s%s%s", (int) (p - *text), *text, to,
+		              p + strlen(from)) > 0);
+		free(*text);
+		*text = n;
+	}
+}
+
+/* The printed default configuration: the check says what is left to fill
+ * in, and passes once it is. */
+Test(federator, default_config_says_what_to_fill_in)
+{
+	char *const argv[] = {FEDERATOR, "--print-default-config", NULL};
+	char       *text, *out, v[700];
+	fed         f;
+	int         rc;
+
+	cr_assert_eq(run_federator(argv, &text), 0);
+	cr_assert(strstr(text, "# To fill in before the first start") != NULL);
+	memset(&f, 0, sizeof(f));
+	snprintf(f.conf, sizeof(f.conf), "%s/default.conf", dir);
+	cr_assert(tu_write_file(f.conf, text));
+	rc = check_conf(&f, &out);
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, out);
+	cr_assert(strstr(out, "warning: setting 'domain' is still the "
+	                      "placeholder example.com") != NULL,
+	    "%s", out);
+	cr_assert(strstr(out, "setting 'tls.ca': /etc/fedrpc/tls/ca.crt does "
+	                      "not exist (make it with `fedctl cert ca`") !=
+	        NULL,
+	    "%s", out);
+	cr_assert(strstr(out, "setting 'tls.key': ") != NULL, "%s", out);
+	free(out);
+
+	/* Filled in: a domain, its certificates, our folders. */
+	testcerts_leaf(dir, "ca", "d",
+	    (const char *const[]){"d.example", NULL});
+	replace(&text, "\"example.com\"", "\"d.example\"");
+	snprintf(v, sizeof(v), "%s/ca.crt", dir);
+	replace(&text, "/etc/fedrpc/tls/ca.crt", v);
+	snprintf(v, sizeof(v), "%s/d.crt", dir);
+	replace(&text, "/etc/fedrpc/tls/federator.crt", v);
+	snprintf(v, sizeof(v), "%s/d.key", dir);
+	replace(&text, "/etc/fedrpc/tls/federator.key", v);
+	snprintf(v, sizeof(v), "%s/d.sock", dir);
+	replace(&text, "/run/fedrpc/federator.sock", v);
+	snprintf(v, sizeof(v), "%s/d.db", dir);
+	replace(&text, "/var/lib/fedrpc/federator.db", v);
+	cr_assert(tu_write_file(f.conf, text));
+	rc = check_conf(&f, &out);
+	cr_assert_eq(rc, 0, "exit %d: %s", rc, out);
+	cr_assert_null(strstr(out, "warning"), "%s", out);
+	free(out);
+	free(text);
 }

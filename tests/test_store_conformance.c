@@ -227,6 +227,15 @@ check_prekeys(sf *f)
 	add_prekey(f, ann, 1, 3, "three");
 	SF_OK(f, OPS(f)->prekey_insert(TX(f), ann, 1, KEEP, &k, &f->st));
 	add_prekey(f, ann, 2, 1, "other client");
+	/* Counted per client, the kept one aside. */
+	{
+		uint32_t n = 99;
+
+		SF_OK(f, OPS(f)->prekey_count(TX(f), ann, 1, KEEP, &n, &f->st));
+		cr_assert_eq(n, 2);
+		SF_OK(f, OPS(f)->prekey_count(TX(f), ann, 3, KEEP, &n, &f->st));
+		cr_assert_eq(n, 0, "no such client");
+	}
 
 	/* The lowest first, each once; then the kept one, again and again. */
 	SF_OK(f, OPS(f)->prekey_claim(TX(f), ann, 1, KEEP, &pk, &found,

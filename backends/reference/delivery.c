@@ -285,11 +285,12 @@ on_call_done(void *arg, const fedrpc_status *st, ProtobufCMessage *resp)
 	pthread_mutex_unlock(&w->mtx);
 }
 
-/* Calls m with req on ch; the answer (on OK) into *resp. */
+/* One call of m with req on ch; the answer (on OK) into *resp, the API
+ * version it carried into *used. */
 static fedrpc_code
-call(ref_worker *w, fedrpc_channel *ch, const fedrpc_method *m,
+call_once(ref_worker *w, fedrpc_channel *ch, const fedrpc_method *m,
     const ProtobufCMessage *req, const ref_item *it, ProtobufCMessage **resp,
-    fedrpc_status *st)
+    uint32_t *used, fedrpc_status *st)
 {
 	ref_delivery    *d = w->d;
 	fedrpc_call_opts opts;
@@ -315,10 +316,31 @@ call(ref_worker *w, fedrpc_channel *ch, const fedrpc_method *m,
 	pthread_mutex_lock(&d->mtx);
 	w->call = NULL;
 	pthread_mutex_unlock(&d->mtx);
+	*used = fedrpc_call_api_version(c);
 	fedrpc_call_release(c);
 	*st   = w->call_st;
 	*resp = w->call_resp;
 	return st->code;
+}
+
+/* Calls m with req on ch; the answer (on OK) into *resp. A call refused
+ * for a stale API version is made once more with a fresh choice (the
+ * caller rule of docs/federation-api.md). */
+static fedrpc_code
+call(ref_worker *w, fedrpc_channel *ch, const fedrpc_method *m,
+    const ProtobufCMessage *req, const ref_item *it, ProtobufCMessage **resp,
+    fedrpc_status *st)
+{
+	fedrpc_call_opts opts;
+	uint32_t         used = 0;
+
+	if (call_once(w, ch, m, req, it, resp, &used, st) !=
+	    FEDRPC_FAILED_PRECONDITION)
+		return st->code;
+	ref_call_opts(w->d->s, &opts);
+	if (!fedrpc_call_version_stale(ch, m, used, opts.timeout_ms))
+		return st->code;
+	return call_once(w, ch, m, req, it, resp, &used, st);
 }
 
 /* The reason an item is moved aside, in the batch's memory. */

@@ -11,6 +11,7 @@
 #include <uuid/uuid.h>
 
 #include "backends/reference/ids.h"
+#include "core/base/dns_name.h"
 
 bool
 adp_uuid_valid(const char *s)
@@ -155,6 +156,17 @@ adp_now_ms(void)
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void
+adp_domain_fold(char *d)
+{
+	char out[DNS_NAME_MAX];
+
+	/* Domains are case-insensitive: B.EXAMPLE is b.example. A name
+	 * that is not one is left for the check to refuse. */
+	if (d != NULL && strlen(d) < sizeof(out) && dns_name_normalize(d, out))
+		memcpy(d, out, strlen(out) + 1);
+}
+
 fedrpc_code
 adp_check_qid(const adp_qid *q, const char *what, fedrpc_status *st)
 {
@@ -165,9 +177,12 @@ adp_check_qid(const adp_qid *q, const char *what, fedrpc_status *st)
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 		    "%s: '%.64s' is not a lower-case UUID", what,
 		    q->id ? q->id : "");
+	/* The request lives in the call's memory: its spelling of the
+	 * domain is made ours in place, once, for every later comparison. */
+	adp_domain_fold(q->domain);
 	if (!adp_domain_valid(q->domain))
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "%s: '%.64s' is not a lower-case domain", what,
+		    "%s: '%.64s' is not a domain", what,
 		    q->domain ? q->domain : "");
 	return FEDRPC_OK;
 }

@@ -28,6 +28,9 @@ typedef Fedrpc__Federation__V1__QualifiedId adp_qid;
 bool adp_uuid_valid(const char *s);
 /* Lower-case DNS name: labels of [a-z0-9-], dots, at most 253 bytes. */
 bool adp_domain_valid(const char *s);
+/* A domain in place in the one spelling kept (lower case, no final dot);
+ * left as it is when it is no domain name. */
+void adp_domain_fold(char *d);
 /* 2 to 256 characters of [a-z0-9_.-] (Wire's handle rule). */
 bool adp_handle_valid(const char *s);
 /* Valid UTF-8 of min..max code points, no NUL or control characters. */

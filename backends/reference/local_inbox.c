@@ -1,6 +1,7 @@
 /*
  * The local Inbox service: a client reads its events after an id and
- * acknowledges them to have them deleted (at-least-once delivery).
+ * acknowledges them to have them deleted (at-least-once delivery); the
+ * read also says how many one-time prekeys the client has left.
  */
 #include "backends/reference/service.h"
 #include "fedrpc/local/v1/inbox.fedrpc.h"
@@ -29,7 +30,7 @@ tx_fetch(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	ref_call *c = arg;
 	const Fedrpc__Local__V1__FetchInboxRequest *req  = c->req;
 	Fedrpc__Local__V1__FetchInboxResponse      *resp = c->resp;
-	bool                                        more = false;
+	bool                                        more = false, low;
 
 	resp->has_more = false;
 	if (require_client(c->s, tx, req->self, req->client, st) != FEDRPC_OK ||
@@ -38,6 +39,10 @@ tx_fetch(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	        FEDRPC_OK)
 		return st->code;
 	resp->has_more = more;
+	if (ref_prekeys_left(tx, req->self->id, req->client,
+	        &resp->prekeys_left, &low, st) != FEDRPC_OK)
+		return st->code;
+	resp->prekeys_low = low;
 	return FEDRPC_OK;
 }
 

@@ -69,10 +69,10 @@ ref_h_find_user(void *impl, fedrpc_ctx *ctx,
 	if ((at = strchr(handle, '@')) != NULL) {
 		*at    = '\0';
 		domain = at + 1;
+		adp_domain_fold(at + 1);
 		if (!adp_domain_valid(domain))
 			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-			    "query: '%.64s' is not a lower-case domain",
-			    domain);
+			    "query: '%.64s' is not a domain", domain);
 	}
 	if (!adp_handle_valid(handle))
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
@@ -137,6 +137,7 @@ ref_h_search_users(void *impl, fedrpc_ctx *ctx,
 	const char *term   = req->term ? req->term : "";
 	ref_call    c      = {s, ctx, req, resp};
 
+	adp_domain_fold(req->domain); /* the call's own memory */
 	if (strlen(term) > 256)
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 		    "term: at most 256 bytes");
@@ -147,7 +148,7 @@ ref_h_search_users(void *impl, fedrpc_ctx *ctx,
 	}
 	if (!adp_domain_valid(domain))
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "domain: '%.64s' is not a lower-case domain", domain);
+		    "domain: '%.64s' is not a domain", domain);
 	return search_remote(s, ctx, domain, term, resp, st);
 }
 

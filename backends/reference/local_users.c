@@ -266,6 +266,7 @@ ref_register_local_users(fedrpc_server *srv, ref_svc *s, fedrpc_status *st)
 	    .search_users  = ref_h_search_users,
 	    .get_profiles  = ref_h_get_profiles,
 	    .claim_prekeys = ref_h_claim_prekeys,
+	    .add_prekeys   = ref_h_add_prekeys,
 	};
 
 	return fedrpc_local_v1_users_register(srv, &h, s, st);

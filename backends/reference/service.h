@@ -245,6 +245,15 @@ fedrpc_code ref_h_get_profiles(void *impl, fedrpc_ctx *ctx,
 fedrpc_code ref_h_claim_prekeys(void *impl, fedrpc_ctx *ctx,
     const Fedrpc__Local__V1__ClaimPrekeysRequest *req,
     Fedrpc__Local__V1__ClaimPrekeysResponse *resp, fedrpc_status *st);
+/* local_prekey_upload.c: below this many one-time prekeys a client is
+ * told it is low. */
+#define REF_PREKEYS_LOW 10
+fedrpc_code ref_h_add_prekeys(void *impl, fedrpc_ctx *ctx,
+    const Fedrpc__Local__V1__AddPrekeysRequest *req,
+    Fedrpc__Local__V1__AddPrekeysResponse *resp, fedrpc_status *st);
+/* The client's one-time prekeys, and whether that is low. */
+fedrpc_code ref_prekeys_left(fedrpc_store_tx *tx, const char *user,
+    uint64_t client, uint32_t *left, bool *low, fedrpc_status *st);
 /* The distinct domains of a list of ids, in first-seen order. */
 fedrpc_code ref_domains_of(fedrpc_ctx *ctx, adp_qid *const *ids, size_t n,
     ref_domains *out, fedrpc_status *st);

@@ -234,6 +234,12 @@ struct fedrpc_store_ops {
 	fedrpc_code (*prekey_claim)(fedrpc_store_tx *tx, const char *user,
 	    uint64_t client, uint32_t keep_id, fedrpc_store_prekey *out,
 	    bool *found, fedrpc_status *st);
+	/* How many prekeys the client has, the one with id `except_id`
+	 * (the last-resort one) not counted. May be NULL: clients are then
+	 * not told when they run low. */
+	fedrpc_code (*prekey_count)(fedrpc_store_tx *tx, const char *user,
+	    uint64_t client, uint32_t except_id, uint32_t *out,
+	    fedrpc_status *st);
 
 	/* ---- connections (sides kept by local users) ---- */
 

@@ -116,6 +116,8 @@ fedrpc_code sq_prekey_insert(fedrpc_store_tx *tx, const char *user,
 fedrpc_code sq_prekey_claim(fedrpc_store_tx *tx, const char *user,
     uint64_t client, uint32_t keep_id, fedrpc_store_prekey *out,
     bool *found, fedrpc_status *st);
+fedrpc_code sq_prekey_count(fedrpc_store_tx *tx, const char *user,
+    uint64_t client, uint32_t except_id, uint32_t *out, fedrpc_status *st);
 
 /* store_connections.c */
 fedrpc_code sq_connection_get(fedrpc_store_tx *tx, const char *from,

@@ -173,6 +173,7 @@ static const fedrpc_store_ops sqlite_ops = {
 
 	.prekey_insert = sq_prekey_insert,
 	.prekey_claim  = sq_prekey_claim,
+	.prekey_count  = sq_prekey_count,
 
 	.connection_get            = sq_connection_get,
 	.connection_put            = sq_connection_put,

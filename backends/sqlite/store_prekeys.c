@@ -1,7 +1,8 @@
 /*
  * Prekeys in SQLite. Claiming takes the lowest id and deletes it in the same
  * write transaction, so that two claims never get the same key; a key whose
- * id the caller names as kept (the last-resort one) stays.
+ * id the caller names as kept (the last-resort one) stays. Counting tells
+ * a client when to upload more.
  */
 #include "backends/sqlite/sq.h"
 
@@ -10,6 +11,9 @@ static const char SQL_INSERT[] =
 static const char SQL_PICK[] =
     "SELECT id, key FROM prekeys WHERE user_id = ? AND client = ? "
     "ORDER BY id LIMIT 1";
+static const char SQL_COUNT[] =
+    "SELECT COUNT(*) FROM prekeys WHERE user_id = ? AND client = ? "
+    "AND id != ?";
 static const char SQL_DELETE[] =
     "DELETE FROM prekeys WHERE user_id = ? AND client = ? AND id = ?";
 
@@ -75,4 +79,26 @@ sq_prekey_claim(fedrpc_store_tx *tx, const char *user, uint64_t client,
 	sq_bind_u64(s, 2, client);
 	sqlite3_bind_int64(s, 3, out->id);
 	return sq_run(c, s, st);
+}
+
+fedrpc_code
+sq_prekey_count(fedrpc_store_tx *tx, const char *user, uint64_t client,
+    uint32_t except_id, uint32_t *out, fedrpc_status *st)
+{
+	sq_conn      *c = sq_tx_conn(tx);
+	sqlite3_stmt *s = sq_stmt(c, SQL_COUNT, st);
+	int           rc;
+
+	*out = 0;
+	if (s == NULL)
+		return st->code;
+	sq_bind_str(s, 1, user);
+	sq_bind_u64(s, 2, client);
+	sqlite3_bind_int64(s, 3, except_id);
+	if ((rc = sq_step(c, s, st)) < 0)
+		return st->code;
+	if (rc == SQLITE_ROW)
+		*out = (uint32_t) sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return FEDRPC_OK;
 }

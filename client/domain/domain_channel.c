@@ -751,6 +751,8 @@ dom_new(fedrpc_domains *pool, const char *domain, dom_chan **out,
 	    .target_domain      = domain,
 	    .api_version        = cfg->api_version,
 	    .max_message_size   = cfg->max_msg,
+	    .api_versions       = cfg->versions,
+	    .n_api_versions     = cfg->n_versions,
 	    .default_timeout_ms = cfg->default_timeout_ms,
 	};
 	dom_chan *d;

@@ -44,6 +44,8 @@ typedef struct dom_config {
 	fedrpc_resolver *resolver;    /* owned or borrowed, see own_resolver */
 	bool             own_resolver;
 	uint32_t         api_version;
+	uint32_t        *versions;    /* ours, to negotiate; owned */
+	size_t           n_versions;
 	size_t           max_msg;
 	uint32_t         default_timeout_ms;
 	uint32_t         connect_timeout_ms;

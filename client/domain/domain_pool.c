@@ -191,6 +191,7 @@ config_clear(dom_config *c)
 	free(c->cert);
 	free(c->key);
 	free(c->crl);
+	free(c->versions);
 }
 
 static char *
@@ -250,6 +251,15 @@ fedrpc_domains_new(fedrpc_domains **out, const fedrpc_domains_opts *opts,
 		c->tls.server_name = NULL;
 	}
 	c->api_version        = opts->api_version;
+	if (opts->n_api_versions > 0 && opts->api_versions != NULL) {
+		size_t sz = opts->n_api_versions * sizeof(uint32_t);
+
+		if ((c->versions = malloc(sz)) == NULL)
+			oom = true;
+		else
+			memcpy(c->versions, opts->api_versions, sz);
+		c->n_versions = oom ? 0 : opts->n_api_versions;
+	}
 	c->max_msg            = opts->max_message_size ? opts->max_message_size
 						   : DEFAULT_MAX_MSG;
 	c->default_timeout_ms = opts->default_timeout_ms ? opts->default_timeout_ms

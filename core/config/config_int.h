@@ -86,6 +86,11 @@ int fedrpc_cfg_choice_value(const cfg_choice *c, const char *name);
 
 /* Domain syntax with the reason for a refusal ("empty label", ...). */
 bool fedrpc_cfg_check_domain(const char *name, char *why, size_t len);
+
+/* config_strings.c: the line where a string that runs over a line end
+ * starts (none are meant to), among those starting by line `upto`; 0:
+ * none. */
+unsigned fedrpc_cfg_open_string_line(const char *text, unsigned upto);
 /* Longest ipc:// socket path the kernel accepts (sun_path less NUL). */
 #define FEDRPC_CFG_IPC_PATH_MAX 107
 

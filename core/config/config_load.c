@@ -690,6 +690,22 @@ check_across(cfg_loader *ld, config_t *c)
 	    sizeof(fedrpc_config_static));
 	if (rv != FEDRPC_OK)
 		return rv;
+	/* We do not federate with ourselves: such an entry means another
+	 * domain was meant, or `domain` is wrong. */
+	for (size_t i = 0; cfg->domain != NULL && i < cfg->federation.n_allow;
+	     i++) {
+		const config_setting_t *list = config_lookup(c, "federation.allow");
+
+		if (strcmp(cfg->federation.allow[i].domain, cfg->domain) == 0)
+			return load_error(ld,
+			    list != NULL ? config_setting_get_elem(list,
+			                       (unsigned) i)
+			                 : NULL,
+			    "setting 'federation.allow[%zu]': '%s' is our own "
+			    "domain (setting 'domain'); the allow list names "
+			    "other domains",
+			    i, cfg->domain);
+	}
 	if (cfg->client.backoff_max_ms < cfg->client.backoff_initial_ms)
 		return load_error(ld,
 		    find_setting(c, "client.backoff_max_ms",
@@ -844,10 +860,21 @@ load_text(const char *text, const char *name, char *base_dir,
 	config_set_include_dir(&c, base_dir);
 	if (!config_read_string(&c, text)) {
 		const char *file = config_error_file(&c);
+		int         at   = config_error_line(&c);
+		unsigned    open = file == NULL && at > 0
+		       ? fedrpc_cfg_open_string_line(text, (unsigned) at)
+		       : 0;
 
-		rv = fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "%s:%d: %s", file != NULL ? file : name,
-		    config_error_line(&c), config_error_text(&c));
+		if (open != 0 && open < (unsigned) at)
+			rv = fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+			    "%s:%u: unterminated string (no closing \" on the "
+			    "line; read as one string up to line %d, where it "
+			    "fails: %s)",
+			    name, open, at, config_error_text(&c));
+		else
+			rv = fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+			    "%s:%d: %s", file != NULL ? file : name, at,
+			    config_error_text(&c));
 	} else if ((rv = check_int_literals(&ld)) == FEDRPC_OK &&
 	    (rv = load_fields(&ld, fedrpc_cfg_schema, config_root_setting(&c),
 	         NULL, ld.cfg, "")) == FEDRPC_OK) {

@@ -35,6 +35,18 @@ typedef struct fedrpc_channel_opts {
 	uint32_t    default_timeout_ms; /* when a call gives none; 0: 30 s */
 	uint32_t    reconnect_min_ms;   /* nng redial backoff; 0: 100 ms */
 	uint32_t    reconnect_max_ms;   /* 0: 5 s */
+	/*
+	 * The federation API versions we serve, ascending; NULL/0: calls
+	 * carry api_version. Set: the channel negotiates (the caller rule of
+	 * docs/federation-api.md): before the first fedrpc.federation call it
+	 * asks Version/Get (carrying api_version, or our highest when 0),
+	 * picks the highest version both sides serve and caches it; a call
+	 * the callee refuses with FAILED_PRECONDITION drops the cache, and a
+	 * blocking call is then retried once with a fresh choice. No common
+	 * version: the call fails with FAILED_PRECONDITION naming both sets.
+	 */
+	const uint32_t *api_versions;
+	size_t          n_api_versions;
 } fedrpc_channel_opts;
 
 /*
@@ -97,6 +109,19 @@ void fedrpc_call_cancel(fedrpc_call *call);
 
 /* Releases the caller's handle. */
 void fedrpc_call_release(fedrpc_call *call);
+
+/* The federation API version the call's request carried. */
+uint32_t fedrpc_call_api_version(const fedrpc_call *call);
+
+/*
+ * For an asynchronous call of m on a negotiating channel that ended with
+ * FAILED_PRECONDITION after carrying version `used`: drops the cached
+ * choice, asks the callee again (within timeout_ms) and says whether the
+ * new choice differs, i.e. whether the call is worth retrying once. A
+ * blocking call does this itself. False for any other channel.
+ */
+bool fedrpc_call_version_stale(fedrpc_channel *ch, const fedrpc_method *m,
+    uint32_t used, uint32_t timeout_ms);
 
 #ifdef __cplusplus
 }

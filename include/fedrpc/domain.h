@@ -87,6 +87,11 @@ typedef struct fedrpc_domains_opts {
 	const char      *scheme;
 	fedrpc_egress_fn allowed;      /* NULL: every domain is allowed */
 	void            *allowed_arg;
+	/* The federation API versions we serve, ascending: each channel
+	 * negotiates its version (see fedrpc_channel_opts); NULL/0: every
+	 * call carries api_version. */
+	const uint32_t *api_versions;
+	size_t          n_api_versions;
 } fedrpc_domains_opts;
 
 typedef struct fedrpc_domains fedrpc_domains;

@@ -102,7 +102,7 @@ write_conf(td *t, int i)
 	n = snprintf(text, sizeof(text),
 	    "domain = \"%s\";\n"
 	    "federation = { enabled = true; strategy = \"allowList\";\n"
-	    "  default_search_policy = \"exact_handle_search\";\n"
+	    "  default_search_policy = \"%s\";\n"
 	    "  allow = ( %s ); };\n"
 	    "listen = \"tls+tcp://127.0.0.1:%d\";\n"
 	    "local_api = \"ipc://%s\";\n"
@@ -114,7 +114,9 @@ write_conf(td *t, int i)
 	    "storage = { adapter = \"sqlite\"; path = \"%s\"; };\n"
 	    "log = { %s };\n"
 	    "%s\n",
-	    f->domain, allow, f->port, f->sock, t->dir, t->dir, f->name, t->dir,
+	    f->domain,
+	    f->search_policy[0] ? f->search_policy : "exact_handle_search",
+	    allow, f->port, f->sock, t->dir, t->dir, f->name, t->dir,
 	    f->name, statics,
 	    f->client[0] != '\0' ? f->client
 				 : "connect_timeout_ms = 1000; "

@@ -34,6 +34,8 @@ typedef struct td_fed {
 				      * the fast test back-off ("": that) */
 	char            logcfg[128]; /* the log group's body ("": level
 				      * info, text) */
+	char            search_policy[32]; /* default_search_policy; "":
+	                                    * exact_handle_search */
 	fedrpc_channel *lch;        /* its local API, while it runs */
 } td_fed;
 

@@ -93,6 +93,7 @@ usage_error(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fedctl_error("cert", "%s (see fedctl cert --help)", msg);
+	fedctl_usage_json("cert: %s", msg);
 	return FEDCTL_EXIT_USAGE;
 }
 

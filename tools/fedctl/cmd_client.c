@@ -29,6 +29,8 @@ client_help(FILE *out)
 	    "options]\n"
 	    "       fedctl client remove [ID]                       [common "
 	    "options]\n"
+	    "       fedctl client prekeys [--count N]               [common "
+	    "options]\n"
 	    "\n"
 	    "  add     registers a new client of the acting user: makes N "
 	    "one-time X25519\n"
@@ -45,8 +47,16 @@ client_help(FILE *out)
 	    "  use     makes client ID the current one\n"
 	    "  remove  removes client ID (default: the current one) from the "
 	    "backend and\n"
-	    "          its keys from the key store\n",
-	    DEFAULT_PREKEYS, MAX_PREKEYS);
+	    "          its keys from the key store\n"
+	    "  prekeys tops up the current client's one-time prekeys: makes N "
+	    "more\n"
+	    "          (default %d, at most %d) with fresh ids, keeps the "
+	    "private halves\n"
+	    "          and uploads the public ones. Senders use one each to "
+	    "start a\n"
+	    "          session; fedctl inbox says when fewer than 10 are "
+	    "left\n",
+	    DEFAULT_PREKEYS, MAX_PREKEYS, DEFAULT_PREKEYS, MAX_PREKEYS);
 	fedctl_common_help(out);
 }
 
@@ -323,6 +333,7 @@ static const fedctl_sub subs[] = {
 	{"list", client_list},
 	{"use", client_use},
 	{"remove", client_remove},
+	{"prekeys", fedctl_client_prekeys},
 	{NULL, NULL},
 };
 

@@ -5,11 +5,14 @@
  * `rename` its name; `leave` leaves any. Domains not told yet are reported
  * (exit 3): the change stands and is queued for them.
  */
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fedrpc/local/v1/conversations.fedrpc.h"
 
+#include "core/base/dns_name.h"
 #include "fedctl_local.h"
 #include "fedctl_output.h"
 
@@ -39,7 +42,10 @@ conv_help(FILE *out)
 	    "  show    one conversation with its members\n"
 	    "  add     adds members (as admins with --admin) to a "
 	    "conversation of ours\n"
-	    "  remove  removes members from a conversation of ours\n"
+	    "  remove  removes members from a conversation of ours (named "
+	    "as the\n"
+	    "          conversation shows them, whatever their domain lets "
+	    "us search)\n"
 	    "  rename  renames a conversation of ours (NAME \"\": unnamed)\n"
 	    "  leave   leaves a conversation of any domain\n"
 	    "\n"
@@ -288,6 +294,96 @@ conv_show(fedctl_opts *o, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * Which member of c `ref` names (a handle of ours, handle@domain or
+ * uuid@domain), matched against c's members and their profiles: a member
+ * is named by what the conversation shows, whatever the search policy of
+ * their domain. NULL: no member.
+ */
+static const fedctl_pb_qid *
+member_named(fedctl_session *s, const fedctl_pb_conv *c,
+    const Fedrpc__Local__V1__GetProfilesResponse *profiles, const char *ref)
+{
+	char        handle[260], domain[DNS_NAME_MAX];
+	const char *at;
+	fedctl_qid  q;
+	bool        by_id;
+
+	if (ref[0] == '@')
+		ref++;
+	by_id = fedctl_qid_parse(ref, &q);
+	at    = strchr(ref, '@');
+	if (!by_id) {
+		size_t n = at != NULL ? (size_t) (at - ref) : strlen(ref);
+
+		if (n >= sizeof(handle))
+			return NULL;
+		for (size_t i = 0; i < n; i++)
+			handle[i] = (char) tolower((unsigned char) ref[i]);
+		handle[n] = '\0';
+		if (at == NULL)
+			snprintf(domain, sizeof(domain), "%s", s->state->domain);
+		else if (!dns_name_normalize(at + 1, domain))
+			return NULL;
+	}
+	for (size_t i = 0; i < c->n_members; i++) {
+		const fedctl_pb_qid     *id = c->members[i]->id;
+		const fedctl_pb_profile *p;
+
+		if (id == NULL || id->id == NULL || id->domain == NULL)
+			continue;
+		if (by_id) {
+			if (strcmp(id->id, q.id) == 0 &&
+			    strcmp(id->domain, q.domain) == 0)
+				return id;
+			continue;
+		}
+		p = fedctl_profile_of(profiles, id);
+		if (p != NULL && p->handle != NULL &&
+		    strcmp(p->handle, handle) == 0 &&
+		    dns_name_equal(id->domain, domain))
+			return id;
+	}
+	return NULL;
+}
+
+/* The members to remove, named against c's members first; one that is
+ * not a member is an error saying so. */
+static int
+members_resolve_in(fedctl_session *s, const fedctl_pb_conv *c,
+    const char *const *refs, size_t n, members *m)
+{
+	Fedrpc__Local__V1__GetProfilesResponse *profiles =
+	    member_profiles(s, (fedctl_pb_conv *const *) &c, 1);
+	int rc = 0;
+
+	memset(m, 0, sizeof(*m));
+	m->q  = calloc(n, sizeof(*m->q));
+	m->pb = calloc(n, sizeof(*m->pb));
+	m->pp = calloc(n, sizeof(*m->pp));
+	if (m->q == NULL || m->pb == NULL || m->pp == NULL)
+		rc = fedctl_failf(s, FEDCTL_EXIT_FAILURE, "out of memory");
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const fedctl_pb_qid *id = member_named(s, c, profiles, refs[i]);
+
+		if (id == NULL || !fedctl_qid_from_pb(id, &m->q[i])) {
+			rc = fedctl_failf(s, FEDCTL_EXIT_FAILURE,
+			    "%s is not a member of %s%s%s (fedctl conv show "
+			    "lists them)",
+			    refs[i], c->name && c->name[0] ? "\"" : "",
+			    c->name && c->name[0] ? c->name : c->id->id,
+			    c->name && c->name[0] ? "\"" : "");
+			break;
+		}
+		m->pb[i] = fedctl_qid_pb(&m->q[i]);
+		m->pp[i] = &m->pb[i];
+		m->n++;
+	}
+	if (profiles != NULL)
+		protobuf_c_message_free_unpacked(&profiles->base, NULL);
+	return rc;
+}
+
 /* conv add and conv remove: the same shape. */
 static int
 conv_change(fedctl_opts *o, int argc, char **argv, bool add)
@@ -314,9 +410,13 @@ conv_change(fedctl_opts *o, int argc, char **argv, bool add)
 		return fedctl_usage(o, "give a conversation and members");
 	if ((rc = fedctl_session_open(&s, o, FEDCTL_NEED_USER)) != 0)
 		return rc;
-	if ((rc = fedctl_resolve_conv(&s, pos[0], &list, &c)) != 0 ||
-	    (rc = members_resolve(&s, (const char *const *) pos + 1,
-	         (size_t) npos - 1, &m)) != 0)
+	if ((rc = fedctl_resolve_conv(&s, pos[0], &list, &c)) != 0)
+		goto out;
+	rc = add ? members_resolve(&s, (const char *const *) pos + 1,
+	               (size_t) npos - 1, &m)
+	         : members_resolve_in(&s, c, (const char *const *) pos + 1,
+	               (size_t) npos - 1, &m);
+	if (rc != 0)
 		goto out;
 	if (fedctl_is_remote(&s, c->id->domain)) {
 		rc = fedctl_failf(&s, FEDCTL_EXIT_FAILURE,

@@ -86,9 +86,12 @@ discover_help(FILE *out)
 static int
 usage_error(const char *fmt, const char *arg)
 {
-	fprintf(stderr, "fedctl discover: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n(see fedctl discover --help)\n");
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), fmt, arg);
+	fprintf(stderr, "fedctl discover: %s\n(see fedctl discover --help)\n",
+	    msg);
+	fedctl_usage_json("discover: %s", msg);
 	return FEDCTL_EXIT_USAGE;
 }
 

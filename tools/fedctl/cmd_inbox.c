@@ -40,6 +40,8 @@ typedef struct fetched {
 	bool         has_more;
 	uint64_t     last_id;
 	size_t       failed; /* messages that could not be decrypted */
+	uint32_t     prekeys_left; /* the backend's count, last page */
+	bool         prekeys_low;
 } fetched;
 
 static void
@@ -61,6 +63,19 @@ inbox_help(FILE *out)
 	    "last one\n"
 	    "         fetched) and forgets the one-time prekeys and message "
 	    "keys they used\n"
+	    "\n"
+	    "Text is shown as written, but control characters and "
+	    "bidirectional\n"
+	    "overrides and isolates (U+202A-U+202E, U+2066-U+2069) are "
+	    "escaped (\\x1b,\n"
+	    "\\u202E). With --json a message's \"text\" is a JSON string "
+	    "when it is\n"
+	    "UTF-8 (a NUL byte as \\u0000), else its bytes in base64 with "
+	    "\"text_base64\": true.\n"
+	    "The backend counts the client's one-time prekeys "
+	    "(\"prekeys_left\"); below 10\n"
+	    "(\"prekeys_low\") a warning says to add more with fedctl "
+	    "client prekeys.\n"
 	    "\n"
 	    "Exit code 1 if a message could not be decrypted (it is shown as "
 	    "such).\n");
@@ -258,7 +273,9 @@ fetch(fedctl_session *s, uint32_t limit, fetched *f)
 				f->last_id = it->ev->id;
 			since = it->ev->id;
 		}
-		f->has_more = r->has_more;
+		f->has_more     = r->has_more;
+		f->prekeys_left = r->prekeys_left;
+		f->prekeys_low  = r->prekeys_low;
 		if (!r->has_more || r->n_events == 0 ||
 		    (limit > 0 && f->n >= limit))
 			break;
@@ -277,6 +294,25 @@ conv_name(const Fedrpc__Local__V1__ListConversationsResponse *l,
 		if (fedctl_pb_qid_eq(l->conversations[i]->id, id))
 			return l->conversations[i]->name;
 	return NULL;
+}
+
+/* A message's text, each line indented by four spaces, escaped as
+ * fedctl_print_text() does (whole lines, so a character of several bytes
+ * is seen whole). */
+static void
+print_indented(const char *text, size_t len)
+{
+	size_t start = 0;
+
+	printf("    ");
+	for (size_t i = 0; i <= len; i++)
+		if (i == len || text[i] == '\n') {
+			fedctl_print_text(stdout, text + start, i - start);
+			if (i < len)
+				printf("\n    ");
+			start = i + 1;
+		}
+	printf("\n");
 }
 
 static void
@@ -326,13 +362,7 @@ print_item(const fedctl_session *s, const item *it,
 		    s, m->conversation, conv_name(convs, m->conversation));
 		printf("\n");
 		if (it->text != NULL) {
-			printf("    ");
-			for (size_t i = 0; i < it->len; i++) {
-				fedctl_print_text(stdout, &it->text[i], 1);
-				if (it->text[i] == '\n')
-					printf("    ");
-			}
-			printf("\n");
+			print_indented(it->text, it->len);
 		} else
 			printf("    [cannot decrypt: %s]\n", it->error);
 		break;
@@ -461,7 +491,6 @@ json_item(const fedctl_session *s, const item *it,
 		json_t     *conv = fedctl_json_qid(s, m->conversation);
 		const char *name = conv_name(convs, m->conversation);
 		char        hex[20];
-		json_t     *text;
 
 		if (json_is_object(conv))
 			json_object_set_new(conv, "name",
@@ -474,13 +503,9 @@ json_item(const fedctl_session *s, const item *it,
 			fedctl_profile_of(profiles, m->sender)));
 		json_object_set_new(o, "sender_client", json_string(hex));
 		json_object_set_new(o, "decrypted", json_boolean(it->text != NULL));
-		if (it->text != NULL) {
-			/* JSON strings are UTF-8; other bytes are shown
-			 * escaped, as in text output. */
-			if ((text = json_stringn(it->text, it->len)) == NULL)
-				text = json_string("(not UTF-8)");
-			json_object_set_new(o, "text", text);
-		} else
+		if (it->text != NULL)
+			fedctl_json_set_text(o, "text", it->text, it->len);
+		else
 			json_object_set_new(o, "error", json_string(it->error));
 		break;
 	}
@@ -692,12 +717,15 @@ inbox_run(int argc, char **argv)
 			json_array_append_new(
 			    arr, json_item(&s, &f.items[i], profiles, convs));
 		snprintf(hex, sizeof(hex), "%" PRIx64, s.client->id);
-		fedctl_json_emit(json_pack("{s:o, s:s, s:o, s:b, s:I, s:o}",
-		    "user", fedctl_json_qid(&s, &self), "client", hex, "events",
-		    arr, "has_more", f.has_more, "undecryptable",
+		fedctl_json_emit(json_pack(
+		    "{s:o, s:s, s:o, s:b, s:I, s:o, s:I, s:b}", "user",
+		    fedctl_json_qid(&s, &self), "client", hex, "events", arr,
+		    "has_more", f.has_more, "undecryptable",
 		    (json_int_t) f.failed, "acknowledged_up_to",
 		    do_ack && f.last_id > 0 ? json_integer((json_int_t) f.last_id)
-					    : json_null()));
+					    : json_null(),
+		    "prekeys_left", (json_int_t) f.prekeys_left, "prekeys_low",
+		    f.prekeys_low));
 	} else {
 		for (size_t i = 0; i < f.n; i++)
 			print_item(&s, &f.items[i], profiles, convs);
@@ -709,6 +737,12 @@ inbox_run(int argc, char **argv)
 		if (do_ack && f.last_id > 0)
 			printf("acknowledged up to #%" PRIu64 "\n", f.last_id);
 	}
+	if (f.prekeys_low)
+		fprintf(stderr,
+		    "fedctl %s: this client has %" PRIu32 " one-time prekey%s "
+		    "left; senders starting a session take one each (add more "
+		    "with fedctl client prekeys)\n",
+		    o.cmd, f.prekeys_left, f.prekeys_left == 1 ? "" : "s");
 	if (f.failed > 0) {
 		/* Said on stderr only: stdout already holds the answer. */
 		fprintf(stderr, "fedctl %s: %zu message%s could not be "

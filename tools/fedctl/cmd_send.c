@@ -8,8 +8,10 @@
  * prekeys and sends again, as Wire's clients do. The report says exactly
  * which clients got the message, by the owner's answer: never more.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -38,6 +40,12 @@ send_help(FILE *out)
 	    "usage: fedctl send CONV TEXT... [--id ID] [common options]\n"
 	    "       fedctl send CONV - [--id ID]  (the text from standard "
 	    "input)\n"
+	    "\n"
+	    "The text is at most 1 MiB (1048576 bytes; from standard input "
+	    "a final\n"
+	    "newline aside); a longer one is refused with exit code 2. Text "
+	    "from standard\n"
+	    "input is sent byte for byte, a NUL byte included.\n"
 	    "\n"
 	    "Sends TEXT, end-to-end encrypted, to conversation CONV "
 	    "(uuid@domain or its\n"
@@ -240,21 +248,29 @@ print_ucs(const fedctl_session *s, const char *what, uc_ids *const *v,
 	}
 }
 
-/* Reads standard input for "send CONV -". */
+/* Reads standard input for "send CONV -", every byte (a NUL too); NULL
+ * with *too_long set when it holds more than the limit (a final newline
+ * aside). */
 static char *
-read_stdin(size_t *len)
+read_stdin(size_t *len, bool *too_long)
 {
 	size_t cap = 4096, n = 0;
 	char  *buf = malloc(cap + 1);
 
+	*too_long = false;
 	while (buf != NULL) {
 		ssize_t r;
 
 		if (n == cap) {
 			char *nb;
 
-			if (cap >= FEDCTL_E2E_MAX_PLAINTEXT + 1 ||
-			    (nb = realloc(buf, 2 * cap + 1)) == NULL) {
+			/* The limit, a final newline and one byte more. */
+			if (cap >= FEDCTL_E2E_MAX_PLAINTEXT + 2) {
+				*too_long = true;
+				free(buf);
+				return NULL;
+			}
+			if ((nb = realloc(buf, 2 * cap + 1)) == NULL) {
 				free(buf);
 				return NULL;
 			}
@@ -571,7 +587,8 @@ send_run(int argc, char **argv)
 	char          **pos, *text = NULL, mid[80];
 	const char     *given = NULL;
 	const fedctl_optdef defs[] = {{"id", &given, NULL, NULL}, {NULL}};
-	size_t          len;
+	size_t          len = 0;
+	bool            too_long = false;
 	int             npos, rc;
 
 	if ((rc = fedctl_parse(argc, argv, &o, defs, &pos, &npos)) != 0)
@@ -590,19 +607,19 @@ send_run(int argc, char **argv)
 		    "cannot pick a message id: no random numbers");
 		goto out;
 	}
-	text = npos == 2 && strcmp(pos[1], "-") == 0 ? read_stdin(&len)
-						      : fedctl_join(pos + 1,
-							  npos - 1);
-	if (text == NULL) {
-		rc = fedctl_failf(&s, FEDCTL_EXIT_FAILURE,
-		    "cannot read the text (at most %u bytes)",
+	if (npos == 2 && strcmp(pos[1], "-") == 0)
+		text = read_stdin(&len, &too_long);
+	else if ((text = fedctl_join(pos + 1, npos - 1)) != NULL)
+		len = strlen(text);
+	if (too_long || (text != NULL && len > FEDCTL_E2E_MAX_PLAINTEXT)) {
+		rc = fedctl_usage(&o,
+		    "the text is longer than the limit of %u bytes (1 MiB)",
 		    FEDCTL_E2E_MAX_PLAINTEXT);
 		goto out;
 	}
-	len = strlen(text);
-	if (len > FEDCTL_E2E_MAX_PLAINTEXT) {
-		rc = fedctl_usage(&o, "the text is longer than %u bytes",
-		    FEDCTL_E2E_MAX_PLAINTEXT);
+	if (text == NULL) {
+		rc = fedctl_failf(&s, FEDCTL_EXIT_FAILURE,
+		    "cannot read the text: %s", strerror(errno));
 		goto out;
 	}
 	if ((rc = fedctl_resolve_conv(&s, pos[0], &list, &conv)) != 0 ||
@@ -686,7 +703,7 @@ out:
 		protobuf_c_message_free_unpacked(&list->base, NULL);
 	fedctl_ciphers_free(&ob);
 	if (text != NULL) {
-		explicit_bzero(text, strlen(text));
+		explicit_bzero(text, len);
 		free(text);
 	}
 	fedctl_session_close(&s);

@@ -6,6 +6,7 @@
 #ifndef FEDCTL_H
 #define FEDCTL_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /* Exit codes of every command. */
@@ -50,5 +51,17 @@ extern const fedctl_cmd fedctl_cmd_rpc;
 /* Prints "fedctl <cmd>: <message>" on stderr. */
 void fedctl_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* ---- global_args.c ---- */
+/* Whether --json was given anywhere before a "--". */
+extern bool fedctl_json_wanted;
+/* argv with the common options given before the command moved behind
+ * it (argv itself when there are none); notes --json. */
+char **fedctl_global_args(int argc, char **argv);
+/* With --json: a command-line error as JSON on stdout ({"error":
+ * {"message", "exit_code": 2, "usage": true}}); the text goes to stderr
+ * as before. */
+void fedctl_usage_json(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 #endif

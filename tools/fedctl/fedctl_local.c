@@ -22,6 +22,7 @@
 #include "fedrpc/local/v1/conversations.fedrpc.h"
 #include "fedrpc/local/v1/users.fedrpc.h"
 
+#include "core/base/dns_name.h"
 #include "fedctl_local.h"
 #include "fedctl_output.h"
 
@@ -52,6 +53,15 @@ fedctl_usage(const fedctl_opts *o, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n(see fedctl %s --help)\n", o->cmd);
+	if (fedctl_json_wanted || o->json) {
+		char msg[1024];
+
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		fedctl_json_wanted = true;
+		fedctl_usage_json("%s: %s", o->cmd, msg);
+	}
 	return FEDCTL_EXIT_USAGE;
 }
 
@@ -666,11 +676,19 @@ fedctl_resolve_user(fedctl_session *s, const char *ref, fedctl_qid *q,
 		ref++;
 	if (fedctl_qid_parse(ref, q))
 		return 0;
-	/* Handles are lower case; accept what people type. */
+	/* Handles are lower case and domains case-insensitive; accept
+	 * what people type. */
 	snprintf(query, sizeof(query), "%s", ref);
 	for (char *p = query; *p != '\0' && *p != '@'; p++)
 		*p = (char) tolower((unsigned char) *p);
-	at   = strchr(query, '@');
+	if ((at = strchr(query, '@')) != NULL) {
+		char dom[DNS_NAME_MAX];
+
+		if (strlen(at + 1) < sizeof(dom) &&
+		    dns_name_normalize(at + 1, dom))
+			snprintf((char *) at + 1,
+			    sizeof(query) - (size_t) (at + 1 - query), "%s", dom);
+	}
 	hlen = at != NULL ? (size_t) (at - query) : strlen(query);
 	if (!handle_valid(query, hlen) ||
 	    (at != NULL && !fedrpc_domain_valid(at + 1)))

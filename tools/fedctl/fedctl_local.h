@@ -89,6 +89,9 @@ void fedctl_common_help(FILE *out);
 int fedctl_usage(const fedctl_opts *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* fedctl client prekeys (cmd_client_prekeys.c). */
+int fedctl_client_prekeys(fedctl_opts *o, int argc, char **argv);
+
 /* What a command needs of its session. */
 enum {
 	FEDCTL_NEED_USER   = 1, /* an acting user (their key store) */

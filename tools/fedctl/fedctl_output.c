@@ -3,6 +3,7 @@
  * federated marker and its colour, users, conversations and connections as
  * text lines and as jansson objects.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -52,14 +53,37 @@ fedctl_print_qid(FILE *f, const fedctl_pb_qid *q)
 		fprintf(f, "%s@%s", q->id, q->domain);
 }
 
+/* The length of a bidirectional override or isolate (U+202A..U+202E,
+ * U+2066..U+2069, 3 bytes of UTF-8) at text[i], else 0. */
+static size_t
+bidi_len(const unsigned char *t, size_t i, size_t n)
+{
+	if (i + 2 >= n || t[i] != 0xe2)
+		return 0;
+	if ((t[i + 1] == 0x80 && t[i + 2] >= 0xaa && t[i + 2] <= 0xae) ||
+	    (t[i + 1] == 0x81 && t[i + 2] >= 0xa6 && t[i + 2] <= 0xa9))
+		return 3;
+	return 0;
+}
+
 void
 fedctl_print_text(FILE *f, const char *text, size_t n)
 {
-	/* What another user wrote must not drive our terminal. */
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char) text[i];
+	const unsigned char *t = (const unsigned char *) text;
 
-		if (c == '\n' || c == '\t' || (c >= 0x20 && c != 0x7f))
+	/* What another user wrote must not drive our terminal, nor turn
+	 * the text after it around (a bidirectional override makes
+	 * "exe.txt" of "txt.exe"). */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = t[i];
+
+		if (bidi_len(t, i, n) != 0) {
+			unsigned cp = ((c & 0x0fu) << 12) |
+			    ((t[i + 1] & 0x3fu) << 6) | (t[i + 2] & 0x3fu);
+
+			fprintf(f, "\\u%04X", cp);
+			i += 2;
+		} else if (c == '\n' || c == '\t' || (c >= 0x20 && c != 0x7f))
 			fputc(c, f);
 		else
 			fprintf(f, "\\x%02x", c);
@@ -265,4 +289,47 @@ fedctl_json_emit(json_t *root)
 	json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputc('\n', stdout);
 	json_decref(root);
+}
+
+/* Standard base64 with padding; the caller frees. */
+static char *
+base64(const unsigned char *p, size_t n)
+{
+	static const char a[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char  *out = malloc(4 * ((n + 2) / 3) + 1), *o = out;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t) p[i] << 16;
+
+		if (i + 1 < n)
+			v |= (uint32_t) p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		*o++ = a[(v >> 18) & 63];
+		*o++ = a[(v >> 12) & 63];
+		*o++ = i + 1 < n ? a[(v >> 6) & 63] : '=';
+		*o++ = i + 2 < n ? a[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+void
+fedctl_json_set_text(json_t *o, const char *key, const char *text, size_t n)
+{
+	json_t *v = json_stringn(text, n);
+	char    flag[64], *b;
+
+	/* JSON strings are UTF-8 (a NUL byte included, as \u0000); other
+	 * bytes are carried exactly as base64, with "<key>_base64": true. */
+	snprintf(flag, sizeof(flag), "%s_base64", key);
+	if (v == NULL && (b = base64((const unsigned char *) text, n)) != NULL) {
+		v = json_string(b);
+		free(b);
+		json_object_set_new(o, flag, json_true());
+	}
+	json_object_set_new(o, key, v != NULL ? v : json_null());
 }

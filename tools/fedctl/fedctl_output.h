@@ -46,6 +46,10 @@ void fedctl_print_conv(const fedctl_session *s, FILE *f,
 
 /* Text from another user, with control characters made visible. */
 void fedctl_print_text(FILE *f, const char *text, size_t n);
+/* o[key] = text: a JSON string when text is UTF-8, else its bytes in
+ * base64 and o[key + "_base64"] = true. */
+void fedctl_json_set_text(json_t *o, const char *key, const char *text,
+    size_t n);
 
 /* Names of enum values as users read them. */
 const char *fedctl_relation_name(int relation);

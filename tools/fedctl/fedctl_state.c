@@ -685,6 +685,27 @@ fedctl_state_add_client(fedctl_state *s, uint64_t id, const char *class_name,
 	return FEDRPC_OK;
 }
 
+fedrpc_code
+fedctl_client_add_prekeys(fedctl_client *c, const fedctl_prekey *prekeys,
+    size_t n, fedrpc_status *st)
+{
+	fedctl_prekey *v = calloc(c->n_prekeys + n + 1, sizeof(*v));
+
+	/* A new array, so that the old one is wiped, not left by realloc. */
+	if (v == NULL)
+		return fedrpc_status_set(
+		    st, FEDRPC_RESOURCE_EXHAUSTED, "out of memory");
+	if (c->n_prekeys > 0)
+		memcpy(v, c->prekeys, c->n_prekeys * sizeof(*v));
+	memcpy(v + c->n_prekeys, prekeys, n * sizeof(*v));
+	if (c->prekeys != NULL)
+		explicit_bzero(c->prekeys, c->n_prekeys * sizeof(*c->prekeys));
+	free(c->prekeys);
+	c->prekeys = v;
+	c->n_prekeys += n;
+	return FEDRPC_OK;
+}
+
 void
 fedctl_state_remove_client(fedctl_state *s, uint64_t id)
 {

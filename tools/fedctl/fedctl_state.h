@@ -112,6 +112,10 @@ fedrpc_code fedctl_state_add_client(fedctl_state *s, uint64_t id,
 /* Forgets a client and its keys; the current one becomes another. */
 void fedctl_state_remove_client(fedctl_state *s, uint64_t id);
 
+/* Adds one-time prekeys (copied; the caller wipes its own) to a client. */
+fedrpc_code fedctl_client_add_prekeys(fedctl_client *c,
+    const fedctl_prekey *prekeys, size_t n, fedrpc_status *st);
+
 /* The client's private prekey with this id, or NULL. */
 fedctl_prekey *fedctl_client_prekey(fedctl_client *c, uint16_t id);
 

@@ -52,9 +52,14 @@ fedctl_error(const char *cmd, const char *fmt, ...)
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: fedctl COMMAND [OPTIONS...]\n"
+	fprintf(out, "usage: fedctl [COMMON OPTIONS] COMMAND [OPTIONS...]\n"
 		     "       fedctl help COMMAND   (or fedctl COMMAND --help)\n"
 		     "       fedctl --version\n"
+		     "\nThe common options (--socket, --config, --as, --home, "
+		     "--client, --json,\n"
+		     "--timeout) go before or after the command. With --json, "
+		     "errors, a bad\n"
+		     "command line included, are JSON on stdout too.\n"
 		     "\ncommands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  %-12s %s\n", commands[i]->name,
@@ -94,6 +99,7 @@ main(int argc, char **argv)
 	const fedctl_cmd *cmd;
 
 	fedctl_state_init();
+	argv = fedctl_global_args(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return FEDCTL_EXIT_USAGE;
@@ -113,13 +119,17 @@ main(int argc, char **argv)
 		}
 		if ((cmd = find(argv[2])) == NULL) {
 			fprintf(stderr, "fedctl: unknown command \"%s\"\n", argv[2]);
+			fedctl_usage_json("unknown command \"%s\"", argv[2]);
 			return FEDCTL_EXIT_USAGE;
 		}
 		cmd->help(stdout);
 		return FEDCTL_EXIT_OK;
 	}
 	if ((cmd = find(argv[1])) == NULL) {
-		fprintf(stderr, "fedctl: unknown command \"%s\"\n\n", argv[1]);
+		const char *what = argv[1][0] == '-' ? "option" : "command";
+
+		fprintf(stderr, "fedctl: unknown %s \"%s\"\n\n", what, argv[1]);
+		fedctl_usage_json("unknown %s \"%s\"", what, argv[1]);
 		usage(stderr);
 		return FEDCTL_EXIT_USAGE;
 	}

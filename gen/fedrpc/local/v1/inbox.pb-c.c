@@ -1284,7 +1284,7 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__fetch_inbox_request__descrip
   (ProtobufCMessageInit) fedrpc__local__v1__fetch_inbox_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedrpc__local__v1__fetch_inbox_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor fedrpc__local__v1__fetch_inbox_response__field_descriptors[4] =
 {
   {
     "events",
@@ -1310,15 +1310,41 @@ static const ProtobufCFieldDescriptor fedrpc__local__v1__fetch_inbox_response__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "prekeys_left",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__FetchInboxResponse, prekeys_left),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prekeys_low",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__FetchInboxResponse, prekeys_low),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedrpc__local__v1__fetch_inbox_response__field_indices_by_name[] = {
   0,   /* field[0] = events */
   1,   /* field[1] = has_more */
+  2,   /* field[2] = prekeys_left */
+  3,   /* field[3] = prekeys_low */
 };
 static const ProtobufCIntRange fedrpc__local__v1__fetch_inbox_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor fedrpc__local__v1__fetch_inbox_response__descriptor =
 {
@@ -1328,7 +1354,7 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__fetch_inbox_response__descri
   "Fedrpc__Local__V1__FetchInboxResponse",
   "fedrpc.local.v1",
   sizeof(Fedrpc__Local__V1__FetchInboxResponse),
-  2,
+  4,
   fedrpc__local__v1__fetch_inbox_response__field_descriptors,
   fedrpc__local__v1__fetch_inbox_response__field_indices_by_name,
   1,  fedrpc__local__v1__fetch_inbox_response__number_ranges,

@@ -322,10 +322,20 @@ struct  Fedrpc__Local__V1__FetchInboxResponse
    * True when more events follow the last one returned.
    */
   protobuf_c_boolean has_more;
+  /*
+   * The one-time prekeys the client has left (the last-resort one aside).
+   */
+  uint32_t prekeys_left;
+  /*
+   * True when prekeys_left is below the backend's threshold (10): senders
+   * starting a session will soon get only the last-resort prekey. Upload
+   * more with Users/AddPrekeys.
+   */
+  protobuf_c_boolean prekeys_low;
 };
 #define FEDRPC__LOCAL__V1__FETCH_INBOX_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__fetch_inbox_response__descriptor) \
-    , 0,NULL, 0 }
+    , 0,NULL, 0, 0, 0 }
 
 
 struct  Fedrpc__Local__V1__AckInboxRequest

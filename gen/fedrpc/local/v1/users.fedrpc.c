@@ -80,6 +80,12 @@ const fedrpc_method fedrpc_local_v1_users_methods[] = {
 		.input     = &fedrpc__local__v1__claim_prekeys_request__descriptor,
 		.output    = &fedrpc__local__v1__claim_prekeys_response__descriptor,
 	},
+	[FEDRPC_LOCAL_V1_USERS_ADD_PREKEYS_INDEX] = {
+		.full_name = "fedrpc.local.v1.Users/AddPrekeys",
+		.name      = "AddPrekeys",
+		.input     = &fedrpc__local__v1__add_prekeys_request__descriptor,
+		.output    = &fedrpc__local__v1__add_prekeys_response__descriptor,
+	},
 };
 
 const fedrpc_service fedrpc_local_v1_users_service = {
@@ -686,6 +692,81 @@ fedrpc_local_v1_users_claim_prekeys_thunk(const fedrpc_handler *h,
 	    (Fedrpc__Local__V1__ClaimPrekeysResponse *) resp, st);
 }
 
+/* ---- AddPrekeys ---- */
+
+fedrpc_code
+fedrpc_local_v1_users_add_prekeys(fedrpc_channel *ch,
+    const Fedrpc__Local__V1__AddPrekeysRequest *req,
+    Fedrpc__Local__V1__AddPrekeysResponse **resp, const fedrpc_call_opts *opts,
+    fedrpc_status *st)
+{
+	ProtobufCMessage *out = NULL;
+	fedrpc_code       rc;
+
+	rc = fedrpc_channel_call(ch, fedrpc_local_v1_users_add_prekeys_method,
+	    (const ProtobufCMessage *) req, &out, opts, st);
+	*resp = (Fedrpc__Local__V1__AddPrekeysResponse *) out;
+	return rc;
+}
+
+/*
+ * Restores the typed callback of a call from
+ * fedrpc_local_v1_users_add_prekeys_async().
+ */
+static void
+fedrpc_local_v1_users_add_prekeys_done(void *arg, const fedrpc_status *st,
+    ProtobufCMessage *resp)
+{
+	struct fedrpc_stub_pending *p = arg;
+	void *cb_arg = p->arg;
+	fedrpc_local_v1_users_add_prekeys_cb cb;
+
+	cb = (fedrpc_local_v1_users_add_prekeys_cb) p->cb;
+	free(p);
+	cb(cb_arg, st, (Fedrpc__Local__V1__AddPrekeysResponse *) resp);
+}
+
+fedrpc_code
+fedrpc_local_v1_users_add_prekeys_async(fedrpc_channel *ch,
+    const Fedrpc__Local__V1__AddPrekeysRequest *req,
+    const fedrpc_call_opts *opts, fedrpc_local_v1_users_add_prekeys_cb cb,
+    void *arg, fedrpc_call **callp, fedrpc_status *st)
+{
+	struct fedrpc_stub_pending *p;
+	fedrpc_code                 rc;
+
+	if (cb == NULL)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "fedrpc.local.v1.Users/AddPrekeys: no callback");
+	if ((p = fedrpc_stub_pending_new((fedrpc_fnptr) cb, arg)) == NULL)
+		return fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
+		    "fedrpc.local.v1.Users/AddPrekeys: out of memory");
+	rc = fedrpc_channel_call_async(ch,
+	    fedrpc_local_v1_users_add_prekeys_method,
+	    (const ProtobufCMessage *) req, opts,
+	    fedrpc_local_v1_users_add_prekeys_done, p, callp, st);
+	if (rc != FEDRPC_OK)
+		free(p); /* the callback will never run */
+	return rc;
+}
+
+/*
+ * Calls the typed AddPrekeys handler that fedrpc_local_v1_users_register()
+ * stored.
+ */
+static fedrpc_code
+fedrpc_local_v1_users_add_prekeys_thunk(const fedrpc_handler *h,
+    fedrpc_ctx *ctx, const ProtobufCMessage *req, ProtobufCMessage *resp,
+    fedrpc_status *st)
+{
+	fedrpc_local_v1_users_add_prekeys_handler_fn fn;
+
+	fn = (fedrpc_local_v1_users_add_prekeys_handler_fn) h->typed;
+	return fn(h->impl, ctx,
+	    (const Fedrpc__Local__V1__AddPrekeysRequest *) req,
+	    (Fedrpc__Local__V1__AddPrekeysResponse *) resp, st);
+}
+
 /* ---- Users: registration ---- */
 
 fedrpc_code
@@ -779,6 +860,17 @@ fedrpc_local_v1_users_register(fedrpc_server *srv,
 			.method = fedrpc_local_v1_users_claim_prekeys_method,
 			.fn     = fedrpc_local_v1_users_claim_prekeys_thunk,
 			.typed  = (fedrpc_fnptr) h->claim_prekeys,
+			.impl   = impl,
+		};
+
+		if ((rc = fedrpc_server_add_handler(srv, &reg, st)) != FEDRPC_OK)
+			return rc;
+	}
+	if (h->add_prekeys != NULL) {
+		const fedrpc_handler reg = {
+			.method = fedrpc_local_v1_users_add_prekeys_method,
+			.fn     = fedrpc_local_v1_users_add_prekeys_thunk,
+			.typed  = (fedrpc_fnptr) h->add_prekeys,
 			.impl   = impl,
 		};
 

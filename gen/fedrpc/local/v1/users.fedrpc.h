@@ -40,7 +40,8 @@ enum {
 	FEDRPC_LOCAL_V1_USERS_SEARCH_USERS_INDEX = 5,
 	FEDRPC_LOCAL_V1_USERS_GET_PROFILES_INDEX = 6,
 	FEDRPC_LOCAL_V1_USERS_CLAIM_PREKEYS_INDEX = 7,
-	FEDRPC_LOCAL_V1_USERS_N_METHODS = 8
+	FEDRPC_LOCAL_V1_USERS_ADD_PREKEYS_INDEX = 8,
+	FEDRPC_LOCAL_V1_USERS_N_METHODS = 9
 };
 
 /* The service's methods: wire names and message types. */
@@ -495,6 +496,62 @@ typedef fedrpc_code (*fedrpc_local_v1_users_claim_prekeys_handler_fn)(
     Fedrpc__Local__V1__ClaimPrekeysResponse *resp, fedrpc_status *st);
 
 /*
+ * ---- AddPrekeys ----
+ *
+ * request:  AddPrekeysRequest
+ * response: AddPrekeysResponse
+ *
+ * Adds one-time prekeys to a client of a local user (its own run out as
+ * senders claim them; FetchInbox says when they are low).
+ */
+
+/* fedrpc.local.v1.Users/AddPrekeys */
+#define fedrpc_local_v1_users_add_prekeys_method \
+	(&fedrpc_local_v1_users_methods[FEDRPC_LOCAL_V1_USERS_ADD_PREKEYS_INDEX])
+
+/*
+ * Calls AddPrekeys and waits for the reply. On FEDRPC_OK *resp receives the
+ * response, which the caller frees with
+ * protobuf_c_message_free_unpacked(&(*resp)->base, NULL); otherwise *resp is
+ * NULL and st says why. opts may be NULL.
+ */
+fedrpc_code fedrpc_local_v1_users_add_prekeys(fedrpc_channel *ch,
+    const Fedrpc__Local__V1__AddPrekeysRequest *req,
+    Fedrpc__Local__V1__AddPrekeysResponse **resp, const fedrpc_call_opts *opts,
+    fedrpc_status *st);
+
+/*
+ * Completion of fedrpc_local_v1_users_add_prekeys_async(), run exactly once on
+ * an nng thread (it must not block). resp is NULL unless st->code is OK; the
+ * callback then owns it and frees it with
+ * protobuf_c_message_free_unpacked(&resp->base, NULL). st is only valid during
+ * the callback.
+ */
+typedef void (*fedrpc_local_v1_users_add_prekeys_cb)(void *arg,
+    const fedrpc_status *st, Fedrpc__Local__V1__AddPrekeysResponse *resp);
+
+/*
+ * Starts AddPrekeys and returns at once. On FEDRPC_OK cb runs exactly once with
+ * arg; otherwise it never runs and st says why. If callp is not NULL it
+ * receives a handle for fedrpc_call_cancel(), which the caller releases with
+ * fedrpc_call_release(). opts may be NULL.
+ */
+fedrpc_code fedrpc_local_v1_users_add_prekeys_async(fedrpc_channel *ch,
+    const Fedrpc__Local__V1__AddPrekeysRequest *req,
+    const fedrpc_call_opts *opts, fedrpc_local_v1_users_add_prekeys_cb cb,
+    void *arg, fedrpc_call **callp, fedrpc_status *st);
+
+/*
+ * Serves AddPrekeys: req is the decoded request, resp an empty response to
+ * fill, its memory from fedrpc_ctx_alloc() and friends (freed after the reply).
+ * Returns FEDRPC_OK, or a code with a message set in st, and then no response
+ * is sent. Runs on a server worker thread and may block.
+ */
+typedef fedrpc_code (*fedrpc_local_v1_users_add_prekeys_handler_fn)(void *impl,
+    fedrpc_ctx *ctx, const Fedrpc__Local__V1__AddPrekeysRequest *req,
+    Fedrpc__Local__V1__AddPrekeysResponse *resp, fedrpc_status *st);
+
+/*
  * Server skeleton of fedrpc.local.v1.Users: a handler per method. A NULL
  * handler leaves its method unserved (callers get UNIMPLEMENTED).
  */
@@ -515,6 +572,8 @@ typedef struct fedrpc_local_v1_users_handlers {
 	fedrpc_local_v1_users_get_profiles_handler_fn get_profiles;
 	/* ClaimPrekeys(ClaimPrekeysRequest) returns (ClaimPrekeysResponse) */
 	fedrpc_local_v1_users_claim_prekeys_handler_fn claim_prekeys;
+	/* AddPrekeys(AddPrekeysRequest) returns (AddPrekeysResponse) */
+	fedrpc_local_v1_users_add_prekeys_handler_fn add_prekeys;
 } fedrpc_local_v1_users_handlers;
 
 /*

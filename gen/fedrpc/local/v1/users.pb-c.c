@@ -727,6 +727,96 @@ void   fedrpc__local__v1__claim_prekeys_response__free_unpacked
   assert(message->base.descriptor == &fedrpc__local__v1__claim_prekeys_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fedrpc__local__v1__add_prekeys_request__init
+                     (Fedrpc__Local__V1__AddPrekeysRequest         *message)
+{
+  static const Fedrpc__Local__V1__AddPrekeysRequest init_value = FEDRPC__LOCAL__V1__ADD_PREKEYS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t fedrpc__local__v1__add_prekeys_request__get_packed_size
+                     (const Fedrpc__Local__V1__AddPrekeysRequest *message)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__add_prekeys_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedrpc__local__v1__add_prekeys_request__pack
+                     (const Fedrpc__Local__V1__AddPrekeysRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__add_prekeys_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedrpc__local__v1__add_prekeys_request__pack_to_buffer
+                     (const Fedrpc__Local__V1__AddPrekeysRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__add_prekeys_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedrpc__Local__V1__AddPrekeysRequest *
+       fedrpc__local__v1__add_prekeys_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedrpc__Local__V1__AddPrekeysRequest *)
+     protobuf_c_message_unpack (&fedrpc__local__v1__add_prekeys_request__descriptor,
+                                allocator, len, data);
+}
+void   fedrpc__local__v1__add_prekeys_request__free_unpacked
+                     (Fedrpc__Local__V1__AddPrekeysRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedrpc__local__v1__add_prekeys_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fedrpc__local__v1__add_prekeys_response__init
+                     (Fedrpc__Local__V1__AddPrekeysResponse         *message)
+{
+  static const Fedrpc__Local__V1__AddPrekeysResponse init_value = FEDRPC__LOCAL__V1__ADD_PREKEYS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t fedrpc__local__v1__add_prekeys_response__get_packed_size
+                     (const Fedrpc__Local__V1__AddPrekeysResponse *message)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__add_prekeys_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedrpc__local__v1__add_prekeys_response__pack
+                     (const Fedrpc__Local__V1__AddPrekeysResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__add_prekeys_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedrpc__local__v1__add_prekeys_response__pack_to_buffer
+                     (const Fedrpc__Local__V1__AddPrekeysResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedrpc__local__v1__add_prekeys_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedrpc__Local__V1__AddPrekeysResponse *
+       fedrpc__local__v1__add_prekeys_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedrpc__Local__V1__AddPrekeysResponse *)
+     protobuf_c_message_unpack (&fedrpc__local__v1__add_prekeys_response__descriptor,
+                                allocator, len, data);
+}
+void   fedrpc__local__v1__add_prekeys_response__free_unpacked
+                     (Fedrpc__Local__V1__AddPrekeysResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedrpc__local__v1__add_prekeys_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor fedrpc__local__v1__register_user_request__field_descriptors[2] =
 {
   {
@@ -1452,7 +1542,109 @@ const ProtobufCMessageDescriptor fedrpc__local__v1__claim_prekeys_response__desc
   (ProtobufCMessageInit) fedrpc__local__v1__claim_prekeys_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor fedrpc__local__v1__users__method_descriptors[8] =
+static const ProtobufCFieldDescriptor fedrpc__local__v1__add_prekeys_request__field_descriptors[3] =
+{
+  {
+    "self",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__AddPrekeysRequest, self),
+    &fedrpc__federation__v1__qualified_id__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__AddPrekeysRequest, client),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prekeys",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fedrpc__Local__V1__AddPrekeysRequest, n_prekeys),
+    offsetof(Fedrpc__Local__V1__AddPrekeysRequest, prekeys),
+    &fedrpc__federation__v1__prekey__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedrpc__local__v1__add_prekeys_request__field_indices_by_name[] = {
+  1,   /* field[1] = client */
+  2,   /* field[2] = prekeys */
+  0,   /* field[0] = self */
+};
+static const ProtobufCIntRange fedrpc__local__v1__add_prekeys_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor fedrpc__local__v1__add_prekeys_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedrpc.local.v1.AddPrekeysRequest",
+  "AddPrekeysRequest",
+  "Fedrpc__Local__V1__AddPrekeysRequest",
+  "fedrpc.local.v1",
+  sizeof(Fedrpc__Local__V1__AddPrekeysRequest),
+  3,
+  fedrpc__local__v1__add_prekeys_request__field_descriptors,
+  fedrpc__local__v1__add_prekeys_request__field_indices_by_name,
+  1,  fedrpc__local__v1__add_prekeys_request__number_ranges,
+  (ProtobufCMessageInit) fedrpc__local__v1__add_prekeys_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fedrpc__local__v1__add_prekeys_response__field_descriptors[1] =
+{
+  {
+    "prekeys_left",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedrpc__Local__V1__AddPrekeysResponse, prekeys_left),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedrpc__local__v1__add_prekeys_response__field_indices_by_name[] = {
+  0,   /* field[0] = prekeys_left */
+};
+static const ProtobufCIntRange fedrpc__local__v1__add_prekeys_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor fedrpc__local__v1__add_prekeys_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedrpc.local.v1.AddPrekeysResponse",
+  "AddPrekeysResponse",
+  "Fedrpc__Local__V1__AddPrekeysResponse",
+  "fedrpc.local.v1",
+  sizeof(Fedrpc__Local__V1__AddPrekeysResponse),
+  1,
+  fedrpc__local__v1__add_prekeys_response__field_descriptors,
+  fedrpc__local__v1__add_prekeys_response__field_indices_by_name,
+  1,  fedrpc__local__v1__add_prekeys_response__number_ranges,
+  (ProtobufCMessageInit) fedrpc__local__v1__add_prekeys_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCMethodDescriptor fedrpc__local__v1__users__method_descriptors[9] =
 {
   { "RegisterUser", &fedrpc__local__v1__register_user_request__descriptor, &fedrpc__local__v1__register_user_response__descriptor },
   { "DeleteUser", &fedrpc__local__v1__delete_user_request__descriptor, &fedrpc__local__v1__delete_user_response__descriptor },
@@ -1462,9 +1654,11 @@ static const ProtobufCMethodDescriptor fedrpc__local__v1__users__method_descript
   { "SearchUsers", &fedrpc__local__v1__search_users_request__descriptor, &fedrpc__local__v1__search_users_response__descriptor },
   { "GetProfiles", &fedrpc__local__v1__get_profiles_request__descriptor, &fedrpc__local__v1__get_profiles_response__descriptor },
   { "ClaimPrekeys", &fedrpc__local__v1__claim_prekeys_request__descriptor, &fedrpc__local__v1__claim_prekeys_response__descriptor },
+  { "AddPrekeys", &fedrpc__local__v1__add_prekeys_request__descriptor, &fedrpc__local__v1__add_prekeys_response__descriptor },
 };
 const unsigned fedrpc__local__v1__users__method_indices_by_name[] = {
   2,        /* AddClient */
+  8,        /* AddPrekeys */
   7,        /* ClaimPrekeys */
   1,        /* DeleteUser */
   4,        /* FindUser */
@@ -1480,7 +1674,7 @@ const ProtobufCServiceDescriptor fedrpc__local__v1__users__descriptor =
   "Users",
   "Fedrpc__Local__V1__Users",
   "fedrpc.local.v1",
-  8,
+  9,
   fedrpc__local__v1__users__method_descriptors,
   fedrpc__local__v1__users__method_indices_by_name
 };
@@ -1547,6 +1741,14 @@ void fedrpc__local__v1__users__claim_prekeys(ProtobufCService *service,
 {
   assert(service->descriptor == &fedrpc__local__v1__users__descriptor);
   service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void fedrpc__local__v1__users__add_prekeys(ProtobufCService *service,
+                                           const Fedrpc__Local__V1__AddPrekeysRequest *input,
+                                           Fedrpc__Local__V1__AddPrekeysResponse_Closure closure,
+                                           void *closure_data)
+{
+  assert(service->descriptor == &fedrpc__local__v1__users__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void fedrpc__local__v1__users__init (Fedrpc__Local__V1__Users_Service *service,
                                      Fedrpc__Local__V1__Users_ServiceDestroy destroy)

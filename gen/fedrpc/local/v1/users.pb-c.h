@@ -33,6 +33,8 @@ typedef struct Fedrpc__Local__V1__GetProfilesRequest Fedrpc__Local__V1__GetProfi
 typedef struct Fedrpc__Local__V1__GetProfilesResponse Fedrpc__Local__V1__GetProfilesResponse;
 typedef struct Fedrpc__Local__V1__ClaimPrekeysRequest Fedrpc__Local__V1__ClaimPrekeysRequest;
 typedef struct Fedrpc__Local__V1__ClaimPrekeysResponse Fedrpc__Local__V1__ClaimPrekeysResponse;
+typedef struct Fedrpc__Local__V1__AddPrekeysRequest Fedrpc__Local__V1__AddPrekeysRequest;
+typedef struct Fedrpc__Local__V1__AddPrekeysResponse Fedrpc__Local__V1__AddPrekeysResponse;
 
 
 /* --- enums --- */
@@ -294,6 +296,42 @@ struct  Fedrpc__Local__V1__ClaimPrekeysResponse
 #define FEDRPC__LOCAL__V1__CLAIM_PREKEYS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__claim_prekeys_response__descriptor) \
     , 0,NULL, 0,NULL }
+
+
+struct  Fedrpc__Local__V1__AddPrekeysRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The local user the client belongs to.
+   */
+  Fedrpc__Federation__V1__QualifiedId *self;
+  /*
+   * One of self's clients.
+   */
+  uint64_t client;
+  /*
+   * New one-time prekeys: 1 to 100, ids 0..65534, distinct and not held by
+   * the client already.
+   */
+  size_t n_prekeys;
+  Fedrpc__Federation__V1__Prekey **prekeys;
+};
+#define FEDRPC__LOCAL__V1__ADD_PREKEYS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__add_prekeys_request__descriptor) \
+    , NULL, 0, 0,NULL }
+
+
+struct  Fedrpc__Local__V1__AddPrekeysResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The one-time prekeys the client has now.
+   */
+  uint32_t prekeys_left;
+};
+#define FEDRPC__LOCAL__V1__ADD_PREKEYS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedrpc__local__v1__add_prekeys_response__descriptor) \
+    , 0 }
 
 
 /* Fedrpc__Local__V1__RegisterUserRequest methods */
@@ -600,6 +638,44 @@ Fedrpc__Local__V1__ClaimPrekeysResponse *
 void   fedrpc__local__v1__claim_prekeys_response__free_unpacked
                      (Fedrpc__Local__V1__ClaimPrekeysResponse *message,
                       ProtobufCAllocator *allocator);
+/* Fedrpc__Local__V1__AddPrekeysRequest methods */
+void   fedrpc__local__v1__add_prekeys_request__init
+                     (Fedrpc__Local__V1__AddPrekeysRequest         *message);
+size_t fedrpc__local__v1__add_prekeys_request__get_packed_size
+                     (const Fedrpc__Local__V1__AddPrekeysRequest   *message);
+size_t fedrpc__local__v1__add_prekeys_request__pack
+                     (const Fedrpc__Local__V1__AddPrekeysRequest   *message,
+                      uint8_t             *out);
+size_t fedrpc__local__v1__add_prekeys_request__pack_to_buffer
+                     (const Fedrpc__Local__V1__AddPrekeysRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Fedrpc__Local__V1__AddPrekeysRequest *
+       fedrpc__local__v1__add_prekeys_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedrpc__local__v1__add_prekeys_request__free_unpacked
+                     (Fedrpc__Local__V1__AddPrekeysRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Fedrpc__Local__V1__AddPrekeysResponse methods */
+void   fedrpc__local__v1__add_prekeys_response__init
+                     (Fedrpc__Local__V1__AddPrekeysResponse         *message);
+size_t fedrpc__local__v1__add_prekeys_response__get_packed_size
+                     (const Fedrpc__Local__V1__AddPrekeysResponse   *message);
+size_t fedrpc__local__v1__add_prekeys_response__pack
+                     (const Fedrpc__Local__V1__AddPrekeysResponse   *message,
+                      uint8_t             *out);
+size_t fedrpc__local__v1__add_prekeys_response__pack_to_buffer
+                     (const Fedrpc__Local__V1__AddPrekeysResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Fedrpc__Local__V1__AddPrekeysResponse *
+       fedrpc__local__v1__add_prekeys_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedrpc__local__v1__add_prekeys_response__free_unpacked
+                     (Fedrpc__Local__V1__AddPrekeysResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Fedrpc__Local__V1__RegisterUserRequest_Closure)
@@ -650,6 +726,12 @@ typedef void (*Fedrpc__Local__V1__ClaimPrekeysRequest_Closure)
 typedef void (*Fedrpc__Local__V1__ClaimPrekeysResponse_Closure)
                  (const Fedrpc__Local__V1__ClaimPrekeysResponse *message,
                   void *closure_data);
+typedef void (*Fedrpc__Local__V1__AddPrekeysRequest_Closure)
+                 (const Fedrpc__Local__V1__AddPrekeysRequest *message,
+                  void *closure_data);
+typedef void (*Fedrpc__Local__V1__AddPrekeysResponse_Closure)
+                 (const Fedrpc__Local__V1__AddPrekeysResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -689,6 +771,10 @@ struct Fedrpc__Local__V1__Users_Service
                         const Fedrpc__Local__V1__ClaimPrekeysRequest *input,
                         Fedrpc__Local__V1__ClaimPrekeysResponse_Closure closure,
                         void *closure_data);
+  void (*add_prekeys)(Fedrpc__Local__V1__Users_Service *service,
+                      const Fedrpc__Local__V1__AddPrekeysRequest *input,
+                      Fedrpc__Local__V1__AddPrekeysResponse_Closure closure,
+                      void *closure_data);
 };
 typedef void (*Fedrpc__Local__V1__Users_ServiceDestroy)(Fedrpc__Local__V1__Users_Service *);
 void fedrpc__local__v1__users__init (Fedrpc__Local__V1__Users_Service *service,
@@ -704,7 +790,8 @@ void fedrpc__local__v1__users__init (Fedrpc__Local__V1__Users_Service *service,
       function_prefix__ ## find_user,\
       function_prefix__ ## search_users,\
       function_prefix__ ## get_profiles,\
-      function_prefix__ ## claim_prekeys  }
+      function_prefix__ ## claim_prekeys,\
+      function_prefix__ ## add_prekeys  }
 void fedrpc__local__v1__users__register_user(ProtobufCService *service,
                                              const Fedrpc__Local__V1__RegisterUserRequest *input,
                                              Fedrpc__Local__V1__RegisterUserResponse_Closure closure,
@@ -737,6 +824,10 @@ void fedrpc__local__v1__users__claim_prekeys(ProtobufCService *service,
                                              const Fedrpc__Local__V1__ClaimPrekeysRequest *input,
                                              Fedrpc__Local__V1__ClaimPrekeysResponse_Closure closure,
                                              void *closure_data);
+void fedrpc__local__v1__users__add_prekeys(ProtobufCService *service,
+                                           const Fedrpc__Local__V1__AddPrekeysRequest *input,
+                                           Fedrpc__Local__V1__AddPrekeysResponse_Closure closure,
+                                           void *closure_data);
 
 /* --- descriptors --- */
 
@@ -756,6 +847,8 @@ extern const ProtobufCMessageDescriptor fedrpc__local__v1__get_profiles_request_
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__get_profiles_response__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__claim_prekeys_request__descriptor;
 extern const ProtobufCMessageDescriptor fedrpc__local__v1__claim_prekeys_response__descriptor;
+extern const ProtobufCMessageDescriptor fedrpc__local__v1__add_prekeys_request__descriptor;
+extern const ProtobufCMessageDescriptor fedrpc__local__v1__add_prekeys_response__descriptor;
 extern const ProtobufCServiceDescriptor fedrpc__local__v1__users__descriptor;
 
 PROTOBUF_C__END_DECLS
