@@ -9,6 +9,7 @@
 #define FEDRPC_GEN_FEDRPC_LOCAL_V1_ADMIN_FEDRPC_H
 
 #include <fedrpc/channel.h>
+#include <fedrpc/schema.h>
 #include <fedrpc/server.h>
 
 #include "fedrpc/local/v1/admin.pb-c.h"
@@ -16,6 +17,12 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * The schema of fedrpc/local/v1/admin.proto as data
+ * ("fedrpc/local/v1/admin.schema.c"), for reflection.
+ */
+extern const fedrpc_schema_file fedrpc_schema_fedrpc_local_v1_admin;
 
 /*
  * ==== service fedrpc.local.v1.Admin ====
