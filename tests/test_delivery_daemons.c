@@ -33,9 +33,9 @@
 /* Waits up to TD_WAIT_MS for cond, polled every 20 ms. */
 #define EVENTUALLY(cond, ...)                                              \
 	do {                                                               \
-		uint64_t end_ = td_now_ms() + TD_WAIT_MS;                  \
+		uint64_t end_ = tu_now_ms() + TD_WAIT_MS;                  \
 		while (!(cond)) {                                          \
-			cr_assert_lt(td_now_ms(), end_, __VA_ARGS__);      \
+			cr_assert_lt(tu_now_ms(), end_, __VA_ARGS__);      \
 			usleep(20000);                                     \
 		}                                                          \
 	} while (0)
@@ -277,20 +277,20 @@ Test(delivery_daemons, backoff_ends_when_the_domain_calls)
 	 * from, the count starts again: an attempt that still fails (a.example
 	 * redialling it) pauses at most a second, then two. */
 	{
-		uint64_t end = td_now_ms() + 90000;
+		uint64_t end = tu_now_ms() + 90000;
 
 		while ((left = pause_left(&p)) < 10000) {
-			cr_assert_lt(td_now_ms(), end, "no long pause (%lld ms)",
+			cr_assert_lt(tu_now_ms(), end, "no long pause (%lld ms)",
 			    (long long) left);
 			usleep(20000);
 		}
 	}
 	td_start(p.t, 1, NULL);
-	start = td_now_ms();
+	start = tu_now_ms();
 	/* bob writes: b.example calls a.example, which hears from it. */
 	td_send(p.t, &p.bob, "a.example", p.conv, to, 1, "hi from b", "b-1");
 	while (!inbox_is(&p, &p.bob, "hello\n")) {
-		cr_assert_lt(td_now_ms() - start, (uint64_t) left / 2,
+		cr_assert_lt(tu_now_ms() - start, (uint64_t) left / 2,
 		    "not delivered within half of the pause left (%lld ms)",
 		    (long long) left);
 		usleep(20000);

@@ -24,18 +24,8 @@
 #include "testutil.h"
 
 #define FEDERATOR FEDRPC_BINARY_DIR "/federator"
-#define FEDCTL FEDRPC_BINARY_DIR "/tools/fedctl/fedctl"
 
 typedef Fedrpc__Federation__V1__QualifiedId qid;
-
-uint64_t
-td_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
 
 /* A scratch folder in memory-backed /dev/shm when there is one: every
  * commit is synced, and the disks are shared with parallel builds. */
@@ -65,7 +55,7 @@ td_new(int n, const char *extra)
 	testcerts_ca(t->dir, "ca");
 	for (int i = 0; i < n; i++) {
 		td_fed *f = &t->f[i];
-		char    c = (char) ('a' + i);
+		char    c = (char) ('a' + i), host[40];
 
 		snprintf(f->name, sizeof(f->name), "%c", c);
 		snprintf(f->domain, sizeof(f->domain), "%c.example", c);
@@ -76,64 +66,157 @@ td_new(int n, const char *extra)
 		snprintf(f->sock, sizeof(f->sock), "%s/%c.sock", t->dir, c);
 		snprintf(f->db, sizeof(f->db), "%s/%c.db", t->dir, c);
 		snprintf(f->extra, sizeof(f->extra), "%s", extra ? extra : "");
+		/* Named as static entries (localhost) and SRV targets
+		 * (fed.X) reach it. */
+		snprintf(host, sizeof(host), "fed.%s", f->domain);
 		testcerts_leaf(t->dir, "ca", f->name,
-		    (const char *const[]){f->domain, "localhost", NULL});
+		    (const char *const[]){f->domain, host, "localhost", NULL});
 	}
 	return t;
+}
+
+/* Where the others reach daemon k. */
+static int
+dial_port(const td_fed *f)
+{
+	return f->dial_port != 0 ? f->dial_port : f->port;
+}
+
+/* The allow list and discovery groups of daemon i's configuration. */
+static void
+write_peers(td *t, int i, char *allow, size_t na, char *disc, size_t nd)
+{
+	td_fed *f = &t->f[i];
+	char    statics[1024] = "", pol[64] = "";
+	size_t  ka = 0, ks = 0;
+
+	if (f->policy[0] != '\0')
+		snprintf(pol, sizeof(pol), " search_policy = \"%s\";",
+		    f->policy);
+	allow[0] = '\0';
+	for (int k = 0; k < t->n; k++) {
+		if (k == i)
+			continue;
+		ka += (size_t) snprintf(allow + ka, na - ka,
+		    "%s{ domain = \"%s\";%s }", ka ? ", " : "", t->f[k].domain,
+		    pol);
+		ks += (size_t) snprintf(statics + ks, sizeof(statics) - ks,
+		    "%s{ domain = \"%s\"; host = \"localhost\"; port = %d; }",
+		    ks ? ", " : "", t->f[k].domain, dial_port(&t->f[k]));
+	}
+	cr_assert_lt(ka, na);
+	cr_assert_lt(ks, sizeof(statics));
+	if (t->dns != NULL)
+		snprintf(disc, nd, "nameserver = \"%s\";",
+		    dnsmasq_nameserver(t->dns));
+	else
+		snprintf(disc, nd, "static = ( %s );", statics);
 }
 
 static void
 write_conf(td *t, int i)
 {
 	td_fed *f = &t->f[i];
-	char    allow[512] = "", statics[1024] = "", text[4096];
-	size_t  ka = 0, ks = 0;
+	char    allow[1024], disc[1200], text[4096];
 	int     n;
 
-	for (int k = 0; k < t->n; k++) {
-		if (k == i)
-			continue;
-		ka += (size_t) snprintf(allow + ka, sizeof(allow) - ka,
-		    "%s{ domain = \"%s\"; }", ka ? ", " : "", t->f[k].domain);
-		ks += (size_t) snprintf(statics + ks, sizeof(statics) - ks,
-		    "%s{ domain = \"%s\"; host = \"localhost\"; port = %d; }",
-		    ks ? ", " : "", t->f[k].domain, t->f[k].port);
-	}
-	n = snprintf(text, sizeof(text),
-	    "domain = \"%s\";\n"
-	    "federation = { enabled = true; strategy = \"allowList\";\n"
-	    "  default_search_policy = \"exact_handle_search\";\n"
-	    "  allow = ( %s ); };\n"
-	    "listen = \"tls+tcp://127.0.0.1:%d\";\n"
-	    "local_api = \"ipc://%s\";\n"
-	    "tls = { ca = \"%s/ca.crt\"; cert = \"%s/%s.crt\"; key = "
-	    "\"%s/%s.key\"; };\n"
-	    "discovery = { timeout_ms = 2000; static = ( %s ); };\n"
-	    "client = { connect_timeout_ms = 1000; backoff_initial_ms = 50; "
-	    "backoff_max_ms = 500; };\n"
-	    "limits = { workers = 4; };\n"
-	    "storage = { adapter = \"sqlite\"; path = \"%s\"; };\n"
-	    "log = { level = \"info\"; };\n"
-	    "%s\n",
-	    f->domain, allow, f->port, f->sock, t->dir, t->dir, f->name, t->dir,
-	    f->name, statics, f->db, f->extra);
+	write_peers(t, i, allow, sizeof(allow), disc, sizeof(disc));
+	if (f->standalone)
+		n = snprintf(text, sizeof(text),
+		    "domain = \"%s\";\n"
+		    "federation = { enabled = false; };\n"
+		    "local_api = \"ipc://%s\";\n"
+		    "storage = { adapter = \"sqlite\"; path = \"%s\"; };\n"
+		    "log = { level = \"info\"; };\n"
+		    "%s\n",
+		    f->domain, f->sock, f->db, f->extra);
+	else
+		n = snprintf(text, sizeof(text),
+		    "domain = \"%s\";\n"
+		    "federation = { enabled = true; strategy = \"allowList\";\n"
+		    "  default_search_policy = \"exact_handle_search\";\n"
+		    "  allow = ( %s ); };\n"
+		    "listen = \"tls+tcp://127.0.0.1:%d\";\n"
+		    "local_api = \"ipc://%s\";\n"
+		    "tls = { ca = \"%s/ca.crt\"; cert = \"%s/%s.crt\"; key = "
+		    "\"%s/%s.key\"; };\n"
+		    "discovery = { timeout_ms = 2000; %s };\n"
+		    "client = { connect_timeout_ms = 1000; "
+		    "backoff_initial_ms = 50; backoff_max_ms = 500; };\n"
+		    "limits = { workers = 4; };\n"
+		    "storage = { adapter = \"sqlite\"; path = \"%s\"; };\n"
+		    "log = { level = \"info\"; };\n"
+		    "%s\n",
+		    f->domain, allow, f->port, f->sock, t->dir, t->dir, f->name,
+		    t->dir, f->name, disc, f->db, f->extra);
 	cr_assert_lt((size_t) n, sizeof(text));
 	cr_assert(tu_write_file(f->conf, text));
+}
+
+void
+td_use_dns(td *t, const char *const *more)
+{
+	char        recs[TD_MAX][2][160];
+	const char *argv[2 * TD_MAX + 33];
+	int         k = 0;
+
+	cr_assert_null(t->dns, "DNS is in use already");
+	for (int i = 0; i < t->n; i++) {
+		snprintf(recs[i][0], sizeof(recs[i][0]),
+		    "--srv-host=_fedrpc._tcp.%s,fed.%s,%d,10,100",
+		    t->f[i].domain, t->f[i].domain, dial_port(&t->f[i]));
+		snprintf(recs[i][1], sizeof(recs[i][1]),
+		    "--host-record=fed.%s,127.0.0.1", t->f[i].domain);
+		argv[k++] = recs[i][0];
+		argv[k++] = recs[i][1];
+	}
+	for (size_t m = 0; more != NULL && more[m] != NULL; m++) {
+		cr_assert_lt(k, (int) (sizeof(argv) / sizeof(argv[0])) - 1);
+		argv[k++] = more[m];
+	}
+	argv[k] = NULL;
+	cr_assert_not_null(t->dns = dnsmasq_start(argv),
+	    "dnsmasq did not start");
+}
+
+relay *
+td_relay(td *t, int i)
+{
+	cr_assert_null(t->relays[i], "%s has a relay already", t->f[i].domain);
+	cr_assert_not_null(t->relays[i] = calloc(1, sizeof(relay)));
+	relay_start(t->relays[i], t->f[i].port);
+	t->f[i].dial_port = t->relays[i]->port;
+	return t->relays[i];
+}
+
+bool
+td_log_wait(td *t, int i, const char *what)
+{
+	return TU_WAIT_FOR(
+	    __extension__({
+		    char *log_ = tu_read_file(t->f[i].log);
+		    bool  in_  = log_ != NULL && strstr(log_, what) != NULL;
+
+		    free(log_);
+		    in_;
+	    }),
+	    TD_WAIT_MS);
 }
 
 void
 td_start(td *t, int i, const char *env)
 {
 	td_fed  *f   = &t->f[i];
-	uint64_t end = td_now_ms() + TD_WAIT_MS;
+	uint64_t end = tu_now_ms() + TD_WAIT_MS;
 	fedrpc_channel_opts co = {0};
 	fedrpc_status       st = {0};
-	char                url[600];
+	char                url[600], grace[16];
 	int                 status;
 
 	cr_assert_eq(f->pid, 0, "%s runs already", f->domain);
 	write_conf(t, i);
 	unlink(f->pidf);
+	snprintf(grace, sizeof(grace), "%d", f->grace_ms ? f->grace_ms : 1000);
 	if ((f->pid = fork()) == 0) {
 		int fd = open(f->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
@@ -143,7 +226,7 @@ td_start(td *t, int i, const char *env)
 		if (env != NULL)
 			putenv((char *) env);
 		execl(FEDERATOR, FEDERATOR, "-c", f->conf, "--pid-file",
-		    f->pidf, "--shutdown-grace", "1000", (char *) NULL);
+		    f->pidf, "--shutdown-grace", grace, (char *) NULL);
 		_exit(127);
 	}
 	cr_assert_gt(f->pid, 0);
@@ -155,7 +238,7 @@ td_start(td *t, int i, const char *env)
 			cr_assert_fail("federator %s exited (status %d):\n%s",
 			    f->domain, status, log != NULL ? log : "");
 		}
-		cr_assert_lt(td_now_ms(), end, "federator %s did not start",
+		cr_assert_lt(tu_now_ms(), end, "federator %s did not start",
 		    f->domain);
 		usleep(10000);
 	}
@@ -218,7 +301,11 @@ td_free(td *t)
 		if (t->f[i].pid > 0)
 			tu_stop(t->f[i].pid, SIGTERM, TD_WAIT_MS);
 		t->f[i].pid = 0;
+		if (t->relays[i] != NULL)
+			relay_free(t->relays[i]);
+		free(t->relays[i]);
 	}
+	dnsmasq_stop(t->dns);
 	tu_rmrf(t->dir);
 	free(t->dir);
 	free(t);
@@ -247,7 +334,7 @@ again(fedrpc_code rc)
  * in a way worth another try, within TD_WAIT_MS; rc gets the result. */
 #define TD_CALL(t, i, rc, st, call)                                        \
 	do {                                                               \
-		uint64_t end_ = td_now_ms() + TD_WAIT_MS;                  \
+		uint64_t end_ = tu_now_ms() + TD_WAIT_MS;                  \
 		for (;;) {                                                 \
 			fedrpc_channel *ch = (t)->f[(i)].lch;              \
 			fedrpc_status_reset(&(st));                        \
@@ -257,7 +344,7 @@ again(fedrpc_code rc)
 				    (t)->f[(i)].domain);                   \
 			else                                               \
 				(rc) = (call);                             \
-			if (!again(rc) || td_now_ms() > end_)              \
+			if (!again(rc) || tu_now_ms() > end_)              \
 				break;                                     \
 			usleep(20000);                                     \
 		}                                                          \
@@ -348,7 +435,7 @@ td_connect(td *t, td_user *a, td_user *b)
 	Fedrpc__Local__V1__AcceptResponse  *arr;
 	fedrpc_status st  = {0};
 	fedrpc_code   rc;
-	uint64_t      end = td_now_ms() + TD_WAIT_MS;
+	uint64_t      end = tu_now_ms() + TD_WAIT_MS;
 
 	set_qid(a);
 	set_qid(b);
@@ -363,7 +450,7 @@ td_connect(td *t, td_user *a, td_user *b)
 	/* The request may still be on its way. */
 	while (relation(t, b, a) !=
 	    FEDRPC__LOCAL__V1__RELATION__RELATION_PENDING) {
-		cr_assert_lt(td_now_ms(), end, "the request never arrived");
+		cr_assert_lt(tu_now_ms(), end, "the request never arrived");
 		usleep(20000);
 	}
 	TD_CALL(t, b->dom, rc, st,
@@ -371,7 +458,7 @@ td_connect(td *t, td_user *a, td_user *b)
 	cr_assert_eq(rc, FEDRPC_OK, "accept: %s", st.message);
 	protobuf_c_message_free_unpacked(&arr->base, NULL);
 	while (relation(t, a, b) != FEDRPC__LOCAL__V1__RELATION__RELATION_ACCEPTED) {
-		cr_assert_lt(td_now_ms(), end, "the acceptance never arrived");
+		cr_assert_lt(tu_now_ms(), end, "the acceptance never arrived");
 		usleep(20000);
 	}
 }
@@ -634,40 +721,19 @@ td_pending(td *t, int i, uint64_t *aside)
 char *
 td_fedctl(td *t, int i, const char *home, int want, const char *const *args)
 {
-	const char *argv[40] = {FEDCTL};
-	char        out[600], err[600], *home_env;
-	int         n = 1, status;
-	pid_t       pid;
-	static int  seq;
+	const char *argv[FR_MAX_ARGS + 1];
+	int         n = 0;
+	fr_run      r;
 
-	for (; args[n - 1] != NULL && n < 36; n++)
-		argv[n] = args[n - 1];
+	for (; args[n] != NULL && n < FR_MAX_ARGS - 3; n++)
+		argv[n] = args[n];
 	argv[n++] = "--socket";
 	argv[n++] = t->f[i].sock;
 	argv[n++] = "--json";
 	argv[n]   = NULL;
-	snprintf(out, sizeof(out), "%s/fedctl-%d.out", t->dir, seq);
-	snprintf(err, sizeof(err), "%s/fedctl-%d.err", t->dir, seq++);
-	cr_assert(asprintf(&home_env, "FEDCTL_HOME=%s", home) > 0);
-	if ((pid = fork()) == 0) {
-		int in = open("/dev/null", O_RDONLY);
-		int o  = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int e  = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(in, 0);
-		dup2(o, 1);
-		dup2(e, 2);
-		putenv(home_env);
-		unsetenv("FEDRPC_SOCKET");
-		execv(FEDCTL, (char *const *) argv);
-		_exit(127);
-	}
-	free(home_env);
-	cr_assert_gt(pid, 0);
-	status = tu_stop(pid, 0, TD_WAIT_MS);
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == want,
-	    "fedctl %s: exit %d, want %d\n%s\n%s", args[0],
-	    WIFEXITED(status) ? WEXITSTATUS(status) : -1, want,
-	    tu_read_file(out), tu_read_file(err));
-	return tu_read_file(out);
+	r         = fr_fedctl(t->dir, home, NULL, argv);
+	cr_assert_eq(r.code, want, "fedctl %s: exit %d, want %d\n%s\n%s",
+	    args[0], r.code, want, r.out, r.err);
+	free(r.err);
+	return r.out;
 }

@@ -2,7 +2,9 @@
  * Real federator daemons for integration tests: up to four domains
  * (a.example, b.example, ...) on 127.0.0.1, each with its own certificate,
  * SQLite database, log and local API socket, found through static
- * discovery entries, allowing every other. A test starts, stops (SIGTERM,
+ * discovery entries (or DNS SRV records of a dnsmasq, td_use_dns), allowing
+ * every other; one may sit behind a recording TCP relay (td_relay) or run
+ * without federation (standalone). A test starts, stops (SIGTERM,
  * which must exit cleanly), kills (SIGKILL) and restarts them on the same
  * files, and talks to each one's local API as a client program would
  * (generated stubs over its ipc:// socket; calls to a daemon that is down
@@ -18,7 +20,10 @@
 #include <fedrpc/channel.h>
 #include <fedrpc/status.h>
 
+#include "dnsmasq.h"
+#include "fedctl_run.h"
 #include "fedrpc/federation/v1/common.pb-c.h"
+#include "relay.h"
 
 #define TD_MAX 4
 #define TD_WAIT_MS 20000 /* bound on one start, stop or call */
@@ -30,13 +35,20 @@ typedef struct td_fed {
 	pid_t           pid;        /* 0 when not running */
 	char            conf[512], log[512], pidf[512], sock[512], db[512];
 	char            extra[1024]; /* configuration appended to the file */
+	/* Set before td_start (each defaults to 0 / ""): */
+	char            policy[32]; /* search policy it grants each peer */
+	bool            standalone; /* federation disabled, no listener */
+	int             grace_ms;   /* --shutdown-grace (0: 1000) */
+	int             dial_port;  /* where the others reach it (0: port) */
 	fedrpc_channel *lch;        /* its local API, while it runs */
 } td_fed;
 
 typedef struct td {
-	char  *dir;
-	td_fed f[TD_MAX];
-	int    n;
+	char    *dir;
+	td_fed   f[TD_MAX];
+	int      n;
+	dnsmasq *dns;             /* td_use_dns; NULL: static entries */
+	relay   *relays[TD_MAX];  /* td_relay */
 } td;
 
 /* n daemons' files (not started). `extra` (may be NULL) is appended to
@@ -46,6 +58,18 @@ td *td_new(int n, const char *extra);
  * ("NAME=value", may be NULL) added to its environment; returns once its
  * local API answers. */
 void td_start(td *t, int i, const char *env);
+/*
+ * Discovery through DNS only: a dnsmasq serving, for every domain X,
+ * _fedrpc._tcp.X -> fed.X:<dial port> and fed.X -> 127.0.0.1, plus
+ * `more` (dnsmasq options, NULL-terminated, may be NULL). Before td_start.
+ */
+void td_use_dns(td *t, const char *const *more);
+/* A recording relay in front of daemon i: the others dial it (before
+ * td_start of the others; td_free stops it). */
+relay *td_relay(td *t, int i);
+/* Whether i's log shows `what` within TD_WAIT_MS. */
+bool td_log_wait(td *t, int i, const char *what);
+
 /* SIGTERM; it must exit cleanly (under ASan: without leaks). */
 void td_stop(td *t, int i);
 /* SIGKILL: no warning, no clean-up. */
@@ -107,7 +131,5 @@ uint64_t td_pending(td *t, int i, uint64_t *aside);
 char *td_fedctl(td *t, int i, const char *home, int want,
     const char *const *args);
 
-/* Milliseconds of a monotonic clock. */
-uint64_t td_now_ms(void);
 
 #endif
