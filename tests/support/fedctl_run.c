@@ -4,6 +4,8 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +101,45 @@ fr_free(fr_run *r)
 	free(r->out);
 	free(r->err);
 	r->out = r->err = NULL;
+}
+
+char *
+fr_fedctl_tty(const char *home, const char *extra_env, const char *const *args)
+{
+	const char *argv[FR_MAX_ARGS + 2] = {FR_FEDCTL};
+	char       *home_kv, **env = child_env(home, extra_env, &home_kv);
+	char       *out = calloc(1, 65536);
+	size_t      n = 0, i = 1;
+	int         master, status;
+	pid_t       pid;
+	uint64_t    end = tu_now_ms() + TU_WAIT_MS;
+
+	cr_assert_not_null(out);
+	for (; args[i - 1] != NULL && i <= FR_MAX_ARGS; i++)
+		argv[i] = args[i - 1];
+	argv[i] = NULL;
+	if ((pid = forkpty(&master, NULL, NULL, NULL)) == 0) {
+		execve(FR_FEDCTL, (char *const *) argv, env);
+		_exit(127);
+	}
+	free(home_kv);
+	free(env);
+	cr_assert_gt(pid, 0);
+	while (tu_now_ms() < end && n < 65535) {
+		struct pollfd pf = {.fd = master, .events = POLLIN};
+		ssize_t       got;
+
+		if (poll(&pf, 1, 100) <= 0)
+			continue;
+		if ((got = read(master, out + n, 65535 - n)) <= 0)
+			break; /* EIO: the child closed the terminal */
+		n += (size_t) got;
+	}
+	close(master);
+	status = tu_stop(pid, 0, TU_WAIT_MS);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "fedctl on a terminal: status %d: %s", status, out);
+	return out;
 }
 
 json_t *

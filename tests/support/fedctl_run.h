@@ -53,6 +53,11 @@ json_t *fr_fedctl_json(const char *scratch, int want, const char *home,
 	fr_fedctl_json((scratch), (want), (home),                           \
 	    (const char *const[]){__VA_ARGS__, NULL})
 
+/* Runs fedctl on a pseudo-terminal (as a user at a terminal would) and
+ * requires exit code 0; returns what it printed (the caller frees). */
+char *fr_fedctl_tty(const char *home, const char *extra_env,
+    const char *const *args);
+
 /* ---- --json output ---- */
 
 /* The value at "a.b.c" through objects, or NULL. */
