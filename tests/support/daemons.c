@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,13 +44,42 @@ scratch(void)
 	return dir != NULL ? dir : tu_tmpdir("daemons");
 }
 
+/* f's files in t->dir, named `name`, and a free port. */
+static void
+name_files(td *t, td_fed *f, const char *name)
+{
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	f->port = tu_free_port();
+	snprintf(f->url, sizeof(f->url), "tls+tcp://127.0.0.1:%d", f->port);
+	snprintf(f->conf, sizeof(f->conf), "%s/%s.conf", t->dir, name);
+	snprintf(f->log, sizeof(f->log), "%s/%s.log", t->dir, name);
+	snprintf(f->pidf, sizeof(f->pidf), "%s/%s.pid", t->dir, name);
+	snprintf(f->sock, sizeof(f->sock), "%s/%s.sock", t->dir, name);
+	snprintf(f->db, sizeof(f->db), "%s/%s.db", t->dir, name);
+}
+
+td_fed *
+td_add(td *t, const char *name, const char *domain)
+{
+	td_fed *f;
+
+	cr_assert_lt(t->n, TD_MAX, "more than %d daemons", TD_MAX);
+	f = &t->f[t->n++];
+	memset(f, 0, sizeof(*f));
+	name_files(t, f, name);
+	snprintf(f->domain, sizeof(f->domain), "%s", domain);
+	f->own_conf   = true;
+	f->no_channel = true;
+	return f;
+}
+
 td *
 td_new(int n, const char *extra)
 {
 	td *t = calloc(1, sizeof(*t));
 
 	cr_assert_not_null(t);
-	cr_assert(n > 0 && n <= TD_MAX);
+	cr_assert(n >= 0 && n <= TD_MAX);
 	cr_assert_not_null(t->dir = scratch());
 	t->n = n;
 	testcerts_ca(t->dir, "ca");
@@ -57,14 +87,9 @@ td_new(int n, const char *extra)
 		td_fed *f = &t->f[i];
 		char    c = (char) ('a' + i), host[40];
 
-		snprintf(f->name, sizeof(f->name), "%c", c);
+		snprintf(host, sizeof(host), "%c", c);
+		name_files(t, f, host);
 		snprintf(f->domain, sizeof(f->domain), "%c.example", c);
-		f->port = tu_free_port();
-		snprintf(f->conf, sizeof(f->conf), "%s/%c.conf", t->dir, c);
-		snprintf(f->log, sizeof(f->log), "%s/%c.log", t->dir, c);
-		snprintf(f->pidf, sizeof(f->pidf), "%s/%c.pid", t->dir, c);
-		snprintf(f->sock, sizeof(f->sock), "%s/%c.sock", t->dir, c);
-		snprintf(f->db, sizeof(f->db), "%s/%c.db", t->dir, c);
 		snprintf(f->extra, sizeof(f->extra), "%s", extra ? extra : "");
 		/* Named as static entries (localhost) and SRV targets
 		 * (fed.X) reach it. */
@@ -189,6 +214,14 @@ td_relay(td *t, int i)
 	return t->relays[i];
 }
 
+char *
+td_log(td *t, int i)
+{
+	char *s = tu_read_file(t->f[i].log);
+
+	return s != NULL ? s : strdup("");
+}
+
 bool
 td_log_wait(td *t, int i, const char *what)
 {
@@ -214,15 +247,23 @@ td_start(td *t, int i, const char *env)
 	int                 status;
 
 	cr_assert_eq(f->pid, 0, "%s runs already", f->domain);
-	write_conf(t, i);
+	if (!f->own_conf)
+		write_conf(t, i);
 	unlink(f->pidf);
 	snprintf(grace, sizeof(grace), "%d", f->grace_ms ? f->grace_ms : 1000);
 	if ((f->pid = fork()) == 0) {
 		int fd = open(f->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
+		struct rlimit rl = {f->nofile_soft, f->nofile_hard};
+
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(fd, 1);
 		dup2(fd, 2);
+		if ((rl.rlim_cur != 0 || rl.rlim_max != 0) &&
+		    setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			perror("setrlimit");
+			_exit(126);
+		}
 		if (env != NULL)
 			putenv((char *) env);
 		execl(FEDERATOR, FEDERATOR, "-c", f->conf, "--pid-file",
@@ -242,6 +283,8 @@ td_start(td *t, int i, const char *env)
 		    f->domain);
 		usleep(10000);
 	}
+	if (f->no_channel)
+		return;
 	snprintf(url, sizeof(url), "ipc://%s", f->sock);
 	co.url                = url;
 	co.origin_domain      = f->domain;
@@ -267,14 +310,28 @@ td_stop(td *t, int i)
 	td_fed *f = &t->f[i];
 	int     status;
 
-	drop_channel(f);
-	if (f->pid <= 0)
+	if (f->pid <= 0) {
+		drop_channel(f);
 		return;
-	status = tu_stop(f->pid, SIGTERM, TD_WAIT_MS);
-	f->pid = 0;
+	}
+	status = td_stop_status(t, i, SIGTERM);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "federator %s did not stop cleanly (status %d); its log:\n%s",
 	    f->domain, status, tu_read_file(f->log));
+}
+
+int
+td_stop_status(td *t, int i, int sig)
+{
+	td_fed *f = &t->f[i];
+	int     status;
+
+	drop_channel(f);
+	if (f->pid <= 0)
+		return -1;
+	status = tu_stop(f->pid, sig, TD_WAIT_MS);
+	f->pid = 0;
+	return status;
 }
 
 void

@@ -164,8 +164,9 @@ tu_wait_port(int port, int timeout_ms)
 	return false;
 }
 
-pid_t
-tu_spawn(char *const argv[], const char *logfile)
+/* tu_spawn, with RLIMIT_NOFILE set first when rl is not NULL. */
+static pid_t
+spawn_limited(char *const argv[], const char *logfile, const struct rlimit *rl)
 {
 	pid_t pid = fork();
 
@@ -181,9 +182,55 @@ tu_spawn(char *const argv[], const char *logfile)
 	}
 	/* Its own process group, so a stop can reach its children too. */
 	setpgid(0, 0);
+	if (rl != NULL && setrlimit(RLIMIT_NOFILE, rl) != 0) {
+		perror("setrlimit");
+		_exit(126);
+	}
 	execv(argv[0], argv);
 	fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
+}
+
+pid_t
+tu_spawn(char *const argv[], const char *logfile)
+{
+	return spawn_limited(argv, logfile, NULL);
+}
+
+pid_t
+tu_spawn_nofile(char *const argv[], const char *logfile, rlim_t soft,
+    rlim_t hard)
+{
+	struct rlimit rl = {soft, hard};
+
+	return spawn_limited(argv, logfile, soft == 0 && hard == 0 ? NULL : &rl);
+}
+
+int
+tu_run(char *const argv[], const char *scratch, char **out)
+{
+	static int seq;
+	char       path[600];
+	pid_t      pid;
+	int        status;
+
+	snprintf(path, sizeof(path), "%s/run-%d-%d.out", scratch, (int) getpid(),
+	    seq++);
+	if ((pid = fork()) == 0) {
+		int in = open("/dev/null", O_RDONLY);
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(in, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	status = pid > 0 ? tu_stop(pid, 0, TU_WAIT_MS) : -1;
+	*out   = tu_read_file(path);
+	if (*out == NULL)
+		*out = strdup("");
+	return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 int
