@@ -13,6 +13,7 @@
 #include "client/channel_int.h"
 #include "core/wire/envelope.h"
 #include "fedrpc/v1/envelope.pb-c.h"
+#include "lsan.h"
 #include "rt_echo.h"
 #include "testutil.h"
 
@@ -22,12 +23,8 @@
  * the message is never freed). refused_connections_get_no_calls_in makes
  * exactly that happen on purpose; its requests are not reported.
  */
-const char *__lsan_default_suppressions(void);
-const char *
-__lsan_default_suppressions(void)
-{
-	return "leak:server_refused_connections_get_no_calls_in_impl\n";
-}
+TU_LSAN_SUPPRESS(TU_LSAN_REQ0_CLOSED_PIPE(
+    "server_refused_connections_get_no_calls_in_impl"))
 
 typedef struct async_batch {
 	pthread_mutex_t mtx;

@@ -31,6 +31,7 @@
 #include <fedrpc/log.h>
 #include <fedrpc/tls.h>
 
+#include "lsan.h"
 #include "testcerts.h"
 #include "testutil.h"
 
@@ -41,12 +42,7 @@
  * provoke hundreds of times on purpose). Tests that do not drop
  * connections on purpose keep full leak checking of nng.
  */
-const char *__lsan_default_suppressions(void);
-const char *
-__lsan_default_suppressions(void)
-{
-	return "leak:libnng.so.1\n";
-}
+TU_LSAN_SUPPRESS(TU_LSAN_NNG_THREADS)
 
 /* Contexts on each side, each with one request or reply in flight. */
 #define N_CTX 16
