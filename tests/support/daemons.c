@@ -794,3 +794,17 @@ td_fedctl(td *t, int i, const char *home, int want, const char *const *args)
 	free(r.err);
 	return r.out;
 }
+
+json_t *
+td_fedctl_json(td *t, int i, const char *home, int want,
+    const char *const *args)
+{
+	char        *out = td_fedctl(t, i, home, want, args);
+	json_error_t e;
+	json_t      *j = json_loads(out, 0, &e);
+
+	cr_assert_not_null(j, "fedctl %s: not JSON (%s): %s", args[0], e.text,
+	    out);
+	free(out);
+	return j;
+}

@@ -157,6 +157,9 @@ uint64_t td_pending(td *t, int i, uint64_t *aside);
  * its output (the caller frees), requiring exit code `want`. */
 char *td_fedctl(td *t, int i, const char *home, int want,
     const char *const *args);
+/* The same, parsed (the caller json_decref()s). */
+json_t *td_fedctl_json(td *t, int i, const char *home, int want,
+    const char *const *args);
 
 
 #endif
