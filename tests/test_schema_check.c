@@ -40,20 +40,11 @@ teardown(void)
 
 TestSuite(schema_check, .init = setup, .fini = teardown);
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Runs argv with its output in log; its exit code (-1: signal). */
 static int
 run(char *const argv[], const char *log)
 {
-	long long deadline = now_ms() + RUN_TIMEOUT_MS;
+	uint64_t  deadline = tu_now_ms() + RUN_TIMEOUT_MS;
 	pid_t     pid      = tu_spawn(argv, log);
 	int       status;
 
@@ -64,7 +55,7 @@ run(char *const argv[], const char *log)
 		if (r == pid)
 			break;
 		cr_assert_eq(r, 0, "waitpid: %s", strerror(errno));
-		if (now_ms() > deadline) {
+		if (tu_now_ms() > deadline) {
 			tu_stop(pid, SIGKILL, 1000);
 			cr_assert_fail("%s ran longer than %d ms", argv[0],
 			    RUN_TIMEOUT_MS);
@@ -126,7 +117,7 @@ check(const char *released, const char *base, const char *cur, char **log)
 	char  path[600];
 	int   rc;
 
-	snprintf(path, sizeof(path), "%s/check-%ld.log", tmp, (long) now_ms());
+	snprintf(path, sizeof(path), "%s/check-%ld.log", tmp, (long) tu_now_ms());
 	unlink(path);
 	rc   = run(argv, path);
 	*log = tu_read_file(path);
