@@ -60,39 +60,28 @@ sq_outbox_append(fedrpc_store_tx *tx, const char *destination,
 	return FEDRPC_OK;
 }
 
+/* A destination's name, from column 0. */
+static bool
+name_at(fedrpc_store_tx *tx, sqlite3_stmt *s, void *elem)
+{
+	return (*(char **) elem = sq_col_str(tx, s, 0)) != NULL;
+}
+
 fedrpc_code
 sq_outbox_destinations(fedrpc_store_tx *tx, char ***out, size_t *n,
     fedrpc_status *st)
 {
-	sq_conn      *c   = sq_tx_conn(tx);
-	sqlite3_stmt *s   = sq_stmt(c, SQL_DESTINATIONS, st);
-	void         *v   = NULL;
-	size_t        cap = 0;
-	int           rc;
+	sqlite3_stmt *s = sq_stmt(sq_tx_conn(tx), SQL_DESTINATIONS, st);
+	void         *v = NULL;
+	fedrpc_code   rc;
 
 	*out = NULL;
 	*n   = 0;
 	if (s == NULL)
 		return st->code;
-	while ((rc = sq_step(c, s, st)) == SQLITE_ROW) {
-		char **names;
-
-		if (!sq_grow(tx, &v, *n, &cap, sizeof(*names)))
-			goto nomem;
-		names = v;
-		if ((names[*n] = sq_col_str(tx, s, 0)) == NULL)
-			goto nomem;
-		(*n)++;
-	}
-	if (rc < 0)
-		return st->code;
-	sqlite3_reset(s);
+	rc   = sq_rows(tx, s, sizeof(char *), name_at, 0, &v, n, NULL, st);
 	*out = v;
-	return FEDRPC_OK;
-
-nomem:
-	sqlite3_reset(s);
-	return sq_nomem(st);
+	return rc;
 }
 
 /* The current row of a statement selecting COLUMNS. */
@@ -169,44 +158,24 @@ sq_outbox_move_aside(fedrpc_store_tx *tx, const char *destination,
 	return FEDRPC_OK;
 }
 
+static bool
+item_at(fedrpc_store_tx *tx, sqlite3_stmt *s, void *elem)
+{
+	return row_item(tx, s, elem);
+}
+
 /* Collects the rows of a bound statement selecting COLUMNS, up to max
  * (0: all); *more when a row beyond max was there. */
 static fedrpc_code
 collect(fedrpc_store_tx *tx, sqlite3_stmt *s, size_t max,
     fedrpc_store_outbox_item **out, size_t *n, bool *more, fedrpc_status *st)
 {
-	sq_conn *c   = sq_tx_conn(tx);
-	void    *v   = NULL;
-	size_t   cap = 0;
-	int      rc;
+	void       *v;
+	fedrpc_code rc = sq_rows(tx, s, sizeof(**out), item_at, max, &v, n,
+	    more, st);
 
-	*out = NULL;
-	*n   = 0;
-	if (more != NULL)
-		*more = false;
-	while ((rc = sq_step(c, s, st)) == SQLITE_ROW) {
-		fedrpc_store_outbox_item *items;
-
-		if (max > 0 && *n == max) {
-			*more = true;
-			break;
-		}
-		if (!sq_grow(tx, &v, *n, &cap, sizeof(*items)))
-			goto nomem;
-		items = v;
-		if (!row_item(tx, s, &items[*n]))
-			goto nomem;
-		(*n)++;
-	}
-	if (rc < 0)
-		return st->code;
-	sqlite3_reset(s);
 	*out = v;
-	return FEDRPC_OK;
-
-nomem:
-	sqlite3_reset(s);
-	return sq_nomem(st);
+	return rc;
 }
 
 fedrpc_code

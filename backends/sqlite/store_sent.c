@@ -33,6 +33,12 @@ row_sent(fedrpc_store_tx *tx, sqlite3_stmt *s, fedrpc_store_sent *out)
 	    sq_col_blob(tx, s, 6, &out->record);
 }
 
+static bool
+sent_at(fedrpc_store_tx *tx, sqlite3_stmt *s, void *elem)
+{
+	return row_sent(tx, s, elem);
+}
+
 fedrpc_code
 sq_sent_insert(fedrpc_store_tx *tx, const char *sender,
     const ProtobufCBinaryData *message_id,
@@ -110,9 +116,8 @@ sq_sent_list(fedrpc_store_tx *tx, const char *sender,
 	sq_conn      *c = sq_tx_conn(tx);
 	sqlite3_stmt *s = sq_stmt(
 	    c, conversation != NULL ? SQL_LIST_CONV : SQL_LIST, st);
-	void         *v   = NULL;
-	size_t        cap = 0;
-	int           rc;
+	void         *v = NULL;
+	fedrpc_code   rc;
 
 	*out  = NULL;
 	*n    = 0;
@@ -130,29 +135,9 @@ sq_sent_list(fedrpc_store_tx *tx, const char *sender,
 		sq_bind_str(s, 4, conversation->domain);
 		sq_bind_str(s, 5, conversation->id);
 	}
-	while ((rc = sq_step(c, s, st)) == SQLITE_ROW) {
-		fedrpc_store_sent *rows;
-
-		if (*n == limit) {
-			*more = true;
-			break;
-		}
-		if (!sq_grow(tx, &v, *n, &cap, sizeof(*rows)))
-			goto nomem;
-		rows = v;
-		if (!row_sent(tx, s, &rows[*n]))
-			goto nomem;
-		(*n)++;
-	}
-	if (rc < 0)
-		return st->code;
-	sqlite3_reset(s);
+	rc   = sq_rows(tx, s, sizeof(**out), sent_at, limit, &v, n, more, st);
 	*out = v;
-	return FEDRPC_OK;
-
-nomem:
-	sqlite3_reset(s);
-	return sq_nomem(st);
+	return rc;
 }
 
 fedrpc_code
