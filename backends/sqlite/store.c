@@ -76,6 +76,32 @@ sq_rows(fedrpc_store_tx *tx, sqlite3_stmt *s, size_t size, sq_row_fn row,
 	return FEDRPC_OK;
 }
 
+fedrpc_code
+sq_row1(fedrpc_store_tx *tx, sqlite3_stmt *s, sq_row_fn row, void *elem,
+    bool *found, fedrpc_status *st)
+{
+	int  rc;
+	bool ok = true;
+
+	*found = false;
+	if ((rc = sq_step(sq_tx_conn(tx), s, st)) < 0)
+		return st->code;
+	if (rc == SQLITE_ROW)
+		ok = *found = row(tx, s, elem);
+	sqlite3_reset(s);
+	return ok ? FEDRPC_OK : sq_nomem(st);
+}
+
+fedrpc_code
+sq_run_changed(sq_conn *c, sqlite3_stmt *s, bool *changed, fedrpc_status *st)
+{
+	*changed = false;
+	if (sq_run(c, s, st) != FEDRPC_OK)
+		return st->code;
+	*changed = sq_changes(c) > 0;
+	return FEDRPC_OK;
+}
+
 char *
 sq_col_str(fedrpc_store_tx *tx, sqlite3_stmt *s, int col)
 {

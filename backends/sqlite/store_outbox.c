@@ -98,25 +98,23 @@ row_item(fedrpc_store_tx *tx, sqlite3_stmt *s, fedrpc_store_outbox_item *out)
 	    out->reason != NULL;
 }
 
+static bool
+item_at(fedrpc_store_tx *tx, sqlite3_stmt *s, void *elem)
+{
+	return row_item(tx, s, elem);
+}
+
 fedrpc_code
 sq_outbox_head(fedrpc_store_tx *tx, const char *destination,
     fedrpc_store_outbox_item *out, bool *found, fedrpc_status *st)
 {
-	sq_conn      *c = sq_tx_conn(tx);
-	sqlite3_stmt *s = sq_stmt(c, SQL_HEAD, st);
-	int           rc;
-	bool          ok = true;
+	sqlite3_stmt *s = sq_stmt(sq_tx_conn(tx), SQL_HEAD, st);
 
 	*found = false;
 	if (s == NULL)
 		return st->code;
 	sq_bind_str(s, 1, destination);
-	if ((rc = sq_step(c, s, st)) < 0)
-		return st->code;
-	if (rc == SQLITE_ROW)
-		ok = *found = row_item(tx, s, out);
-	sqlite3_reset(s);
-	return ok ? FEDRPC_OK : sq_nomem(st);
+	return sq_row1(tx, s, item_at, out, found, st);
 }
 
 fedrpc_code
@@ -131,10 +129,7 @@ sq_outbox_remove(fedrpc_store_tx *tx, const char *destination, uint64_t seq,
 		return st->code;
 	sq_bind_str(s, 1, destination);
 	sq_bind_u64(s, 2, seq);
-	if (sq_run(c, s, st) != FEDRPC_OK)
-		return st->code;
-	*found = sq_changes(c) > 0;
-	return FEDRPC_OK;
+	return sq_run_changed(c, s, found, st);
 }
 
 fedrpc_code
@@ -152,16 +147,7 @@ sq_outbox_move_aside(fedrpc_store_tx *tx, const char *destination,
 	sq_bind_u64(s, 2, seq);
 	sq_bind_str(s, 3, reason != NULL ? reason : "");
 	sqlite3_bind_int64(s, 4, moved_ms);
-	if (sq_run(c, s, st) != FEDRPC_OK)
-		return st->code;
-	*found = sq_changes(c) > 0;
-	return FEDRPC_OK;
-}
-
-static bool
-item_at(fedrpc_store_tx *tx, sqlite3_stmt *s, void *elem)
-{
-	return row_item(tx, s, elem);
+	return sq_run_changed(c, s, found, st);
 }
 
 /* Collects the rows of a bound statement selecting COLUMNS, up to max
@@ -217,22 +203,14 @@ fedrpc_code
 sq_outbox_get(fedrpc_store_tx *tx, const char *destination, uint64_t seq,
     fedrpc_store_outbox_item *out, bool *found, fedrpc_status *st)
 {
-	sq_conn      *c = sq_tx_conn(tx);
-	sqlite3_stmt *s = sq_stmt(c, SQL_GET, st);
-	int           rc;
-	bool          ok = true;
+	sqlite3_stmt *s = sq_stmt(sq_tx_conn(tx), SQL_GET, st);
 
 	*found = false;
 	if (s == NULL)
 		return st->code;
 	sq_bind_str(s, 1, destination);
 	sq_bind_u64(s, 2, seq);
-	if ((rc = sq_step(c, s, st)) < 0)
-		return st->code;
-	if (rc == SQLITE_ROW)
-		ok = *found = row_item(tx, s, out);
-	sqlite3_reset(s);
-	return ok ? FEDRPC_OK : sq_nomem(st);
+	return sq_row1(tx, s, item_at, out, found, st);
 }
 
 fedrpc_code
@@ -247,10 +225,7 @@ sq_outbox_retry(fedrpc_store_tx *tx, const char *destination, uint64_t seq,
 		return st->code;
 	sq_bind_str(s, 1, destination);
 	sq_bind_u64(s, 2, seq);
-	if (sq_run(c, s, st) != FEDRPC_OK)
-		return st->code;
-	*found = sq_changes(c) > 0;
-	return FEDRPC_OK;
+	return sq_run_changed(c, s, found, st);
 }
 
 fedrpc_code
@@ -267,10 +242,7 @@ sq_outbox_drop(fedrpc_store_tx *tx, const char *destination, uint64_t seq,
 	sq_bind_u64(s, 2, seq);
 	sq_bind_str(s, 3, reason != NULL ? reason : "");
 	sqlite3_bind_int64(s, 4, dropped_ms);
-	if (sq_run(c, s, st) != FEDRPC_OK)
-		return st->code;
-	*found = sq_changes(c) > 0;
-	return FEDRPC_OK;
+	return sq_run_changed(c, s, found, st);
 }
 
 fedrpc_code

@@ -70,22 +70,14 @@ sq_sent_get(fedrpc_store_tx *tx, const char *sender,
     const ProtobufCBinaryData *message_id, fedrpc_store_sent *out,
     bool *found, fedrpc_status *st)
 {
-	sq_conn      *c = sq_tx_conn(tx);
-	sqlite3_stmt *s = sq_stmt(c, SQL_GET, st);
-	int           rc;
-	bool          ok = true;
+	sqlite3_stmt *s = sq_stmt(sq_tx_conn(tx), SQL_GET, st);
 
 	*found = false;
 	if (s == NULL)
 		return st->code;
 	sq_bind_str(s, 1, sender);
 	sq_bind_blob(s, 2, message_id);
-	if ((rc = sq_step(c, s, st)) < 0)
-		return st->code;
-	if (rc == SQLITE_ROW)
-		ok = *found = row_sent(tx, s, out);
-	sqlite3_reset(s);
-	return ok ? FEDRPC_OK : sq_nomem(st);
+	return sq_row1(tx, s, sent_at, out, found, st);
 }
 
 fedrpc_code
@@ -102,10 +94,7 @@ sq_sent_update(fedrpc_store_tx *tx, const char *sender,
 	sq_bind_blob(s, 1, record);
 	sq_bind_str(s, 2, sender);
 	sq_bind_blob(s, 3, message_id);
-	if (sq_run(c, s, st) != FEDRPC_OK)
-		return st->code;
-	*found = sq_changes(c) > 0;
-	return FEDRPC_OK;
+	return sq_run_changed(c, s, found, st);
 }
 
 fedrpc_code
