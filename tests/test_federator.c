@@ -659,19 +659,21 @@ Test(federator, open_file_limit_raised_or_start_refused)
 	cr_assert_eq(fed_stop(f), 0);
 }
 
+/* A TCP connection to 127.0.0.1:port (the test fails without one). */
+static int
+tcp_connect(int port)
+{
+	int fd = tu_connect(port);
+
+	cr_assert_geq(fd, 0, "connect: %s", strerror(errno));
+	return fd;
+}
+
 /* A TCP connection to the daemon's listener that sends nothing. */
 static int
 silent_connect(const fed *f)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	int                fd;
-
-	sa.sin_port        = htons((uint16_t) f->port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_geq(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
-	cr_assert_eq(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0,
-	    "connect: %s", strerror(errno));
-	return fd;
+	return tcp_connect(f->port);
 }
 
 /* True when the peer has closed fd (or reset it), within wait_ms. */
@@ -1361,20 +1363,6 @@ Test(federator, reload_allow_list_keeps_connections)
 }
 
 /* ---- a listener that misbehaving clients cannot block ---- */
-
-static int
-tcp_connect(int port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	int                fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	sa.sin_port        = htons((uint16_t) port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0,
-	    "connect: %s", strerror(errno));
-	return fd;
-}
 
 Test(federator, half_open_handshakes_and_garbage)
 {

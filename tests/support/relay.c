@@ -16,6 +16,7 @@
 #include <criterion/criterion.h>
 
 #include "relay.h"
+#include "testutil.h"
 
 /* One relayed connection: the side that dialed, and the real one. */
 typedef struct relay_conn {
@@ -66,21 +67,6 @@ write_all(int fd, const uint8_t *p, size_t n)
 	return true;
 }
 
-static int
-connect_local(int port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	int                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	sa.sin_port        = htons((uint16_t) port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
 static void *
 relay_main(void *arg)
 {
@@ -108,7 +94,7 @@ relay_main(void *arg)
 			break;
 		if ((pf[1].revents & POLLIN) && nc < RELAY_MAX_CONNS) {
 			int from = accept4(r->lfd, NULL, NULL, SOCK_CLOEXEC);
-			int to   = from >= 0 ? connect_local(r->target) : -1;
+			int to   = from >= 0 ? tu_connect(r->target) : -1;
 
 			if (to >= 0) {
 				c[nc++] = (relay_conn){from, to, false};

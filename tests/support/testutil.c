@@ -143,22 +143,36 @@ tu_wait_until(bool (*done)(void *arg), void *arg, unsigned total_ms)
 	return true;
 }
 
+int
+tu_connect(int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	int                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int                err;
+
+	sa.sin_port        = htons((uint16_t) port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
+		err = errno;
+		close(fd);
+		errno = err; /* the caller may name why */
+		fd    = -1;
+	}
+	return fd;
+}
+
 bool
 tu_wait_port(int port, int timeout_ms)
 {
 	uint64_t deadline = tu_now_ms() + (uint64_t) timeout_ms;
 
 	do {
-		struct sockaddr_in sa = {.sin_family = AF_INET};
-		int                fd = socket(AF_INET, SOCK_STREAM, 0);
-		int                ok;
+		int fd = tu_connect(port);
 
-		sa.sin_port        = htons((uint16_t) port);
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		ok = connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
-		close(fd);
-		if (ok)
+		if (fd >= 0) {
+			close(fd);
 			return true;
+		}
 		tu_sleep_ms(20);
 	} while (tu_now_ms() < deadline);
 	return false;

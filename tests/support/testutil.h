@@ -77,6 +77,8 @@ const char *tu_path(const char *dir, const char *name);
 /* A TCP port on 127.0.0.1 that was free a moment ago, outside the
  * ephemeral range. */
 int tu_free_port(void);
+/* A TCP connection to 127.0.0.1:port (blocking), or -1 with errno set. */
+int tu_connect(int port);
 /* Waits until 127.0.0.1:port accepts connections; false on timeout. */
 bool tu_wait_port(int port, int timeout_ms);
 
