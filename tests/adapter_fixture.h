@@ -531,6 +531,33 @@ fx_connect(fx *f, fx_user *a, fx_user *b)
 	cr_assert_eq(rel, FEDRPC__LOCAL__V1__RELATION__RELATION_ACCEPTED);
 }
 
+/* A conversation `name` owned by self's domain with these members (at
+ * most 8); its uuid into id (37 bytes). */
+static inline void
+fx_create(fx *f, fx_user *self, fx_user *const *members, size_t n,
+    const char *name, char *id)
+{
+	Fedrpc__Local__V1__CreateConversationRequest r =
+	    FEDRPC__LOCAL__V1__CREATE_CONVERSATION_REQUEST__INIT;
+	Fedrpc__Local__V1__CreateConversationResponse *resp;
+	fx_qid                                        *qs[8];
+	fedrpc_status                                  st = {0};
+
+	cr_assert_leq(n, 8);
+	for (size_t i = 0; i < n; i++)
+		qs[i] = &members[i]->q;
+	r.self      = &self->q;
+	r.name      = (char *) name;
+	r.members   = qs;
+	r.n_members = n;
+	cr_assert_eq(fedrpc_local_v1_conversations_create_conversation(
+	                 f->d[fx_index(f, self->domain)].lch, &r, &resp, NULL,
+	                 &st),
+	    FEDRPC_OK, "create %s: %s", name, st.message);
+	snprintf(id, 37, "%s", resp->conversation->id->id);
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+}
+
 /* A client's inbox after `since` (caller frees). */
 static inline Fedrpc__Local__V1__FetchInboxResponse *
 fx_inbox(fx *f, fx_user *u, uint64_t client, uint64_t since, uint32_t limit)
