@@ -44,25 +44,12 @@ TestSuite(schema_check, .init = setup, .fini = teardown);
 static int
 run(char *const argv[], const char *log)
 {
-	uint64_t  deadline = tu_now_ms() + RUN_TIMEOUT_MS;
-	pid_t     pid      = tu_spawn(argv, log);
-	int       status;
+	bool late;
+	int  rc = tu_run_log(argv, log, RUN_TIMEOUT_MS, &late);
 
-	cr_assert_gt(pid, 0, "cannot start %s", argv[0]);
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			break;
-		cr_assert_eq(r, 0, "waitpid: %s", strerror(errno));
-		if (tu_now_ms() > deadline) {
-			tu_stop(pid, SIGKILL, 1000);
-			cr_assert_fail("%s ran longer than %d ms", argv[0],
-			    RUN_TIMEOUT_MS);
-		}
-		usleep(5000);
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	cr_assert_not(late, "%s ran longer than %d ms", argv[0],
+	    RUN_TIMEOUT_MS);
+	return rc;
 }
 
 /* The .proto files under dir, relative to it (at most max). */

@@ -248,6 +248,36 @@ tu_run(char *const argv[], const char *scratch, char **out)
 }
 
 int
+tu_run_log(char *const argv[], const char *logfile, unsigned timeout_ms,
+    bool *timed_out)
+{
+	uint64_t end = tu_now_ms() + timeout_ms;
+	pid_t    pid = tu_spawn(argv, logfile);
+	int      status;
+
+	if (timed_out != NULL)
+		*timed_out = false;
+	if (pid <= 0)
+		return -1;
+	for (unsigned round = 0;; round++) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			break;
+		if (r < 0)
+			return -1;
+		if (tu_now_ms() > end) {
+			tu_stop(pid, SIGKILL, 1000);
+			if (timed_out != NULL)
+				*timed_out = true;
+			return -1;
+		}
+		tu_sleep_ms(tu_poll_pause_ms(round));
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int
 tu_stop(pid_t pid, int sig, int timeout_ms)
 {
 	uint64_t deadline = tu_now_ms() + (uint64_t) timeout_ms;

@@ -94,6 +94,11 @@ pid_t tu_spawn_nofile(char *const argv[], const char *logfile, rlim_t soft,
  * from /dev/null and stdout and stderr into *out (the caller frees; a file
  * in `scratch` on the way). Returns its exit code, or -1. */
 int tu_run(char *const argv[], const char *scratch, char **out);
+/* Runs argv[0] (a path) with its output appended to logfile, at most
+ * timeout_ms (then killed: *timed_out, which may be NULL). Returns its
+ * exit code, or -1 when it died by a signal or could not start. */
+int tu_run_log(char *const argv[], const char *logfile, unsigned timeout_ms,
+    bool *timed_out);
 /* Sends sig, waits up to timeout_ms, then SIGKILLs. Returns the wait
  * status, or -1. */
 int tu_stop(pid_t pid, int sig, int timeout_ms);
