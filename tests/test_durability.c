@@ -32,20 +32,6 @@ home(td *t, const char *handle, char buf[512])
 	return buf;
 }
 
-/* Whether a client list --json answer lists client `id`. */
-static bool
-lists_client(json_t *list, const char *id)
-{
-	json_t *c;
-	size_t  k;
-
-	json_array_foreach (json_object_get(list, "clients"), k, c)
-		if (json_is_string(json_object_get(c, "id")) &&
-		    strcmp(json_string_value(json_object_get(c, "id")), id) == 0)
-			return true;
-	return false;
-}
-
 Test(durability, acknowledged_writes_survive_kill_9)
 {
 	td     *t = td_new(1, NULL);
@@ -83,7 +69,7 @@ Test(durability, acknowledged_writes_survive_kill_9)
 		    "user %s lost or changed after kill -9", handle);
 		json_decref(j);
 		j = FR_JSON(t->dir, 0, home(t, handle, h), "client", "list");
-		cr_assert(lists_client(j, client[i]),
+		cr_assert(fr_lists(j, "clients", "id", client[i]),
 		    "client %s of %s lost after kill -9: %s", client[i],
 		    handle, json_dumps(j, 0));
 		json_decref(j);

@@ -114,31 +114,10 @@ inbox_texts(const user *u)
 		free(got_);                                              \
 	} while (0)
 
-/* Whether a send answer says the message is queued for domain. */
-static bool
-queued_for(json_t *sent, const char *domain)
-{
-	json_t *d;
-	size_t  i;
-
-	json_array_foreach (json_object_get(sent, "queued_for"), i, d)
-		if (strcmp(json_string_value(d), domain) == 0)
-			return true;
-	return false;
-}
-
-/* Whether a send answer lists user qid among its recipients. */
-static bool
-is_recipient(json_t *sent, const char *qid)
-{
-	json_t *r;
-	size_t  i;
-
-	json_array_foreach (json_object_get(sent, "recipients"), i, r)
-		if (strcmp(fr_str(r, "user.qualified_id"), qid) == 0)
-			return true;
-	return false;
-}
+/* What a send answer says: queued for a domain, sent to a user. */
+#define queued_for(sent, domain) fr_lists((sent), "queued_for", NULL, (domain))
+#define is_recipient(sent, qid)                                             \
+	fr_lists((sent), "recipients", "user.qualified_id", (qid))
 
 Test(federation_e2e, three_domains_through_dns)
 {

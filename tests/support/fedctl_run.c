@@ -210,3 +210,18 @@ fr_int(json_t *j, const char *path)
 	    json_dumps(j, JSON_INDENT(2)));
 	return json_integer_value(v);
 }
+
+bool
+fr_lists(json_t *j, const char *array, const char *path, const char *value)
+{
+	json_t *e;
+	size_t  i;
+
+	json_array_foreach (fr_get(j, array), i, e) {
+		json_t *v = path != NULL ? fr_get(e, path) : e;
+
+		if (json_is_string(v) && strcmp(json_string_value(v), value) == 0)
+			return true;
+	}
+	return false;
+}

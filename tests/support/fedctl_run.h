@@ -67,5 +67,9 @@ json_t *fr_get(json_t *j, const char *path);
 const char *fr_str(json_t *j, const char *path);
 bool        fr_bool(json_t *j, const char *path);
 json_int_t  fr_int(json_t *j, const char *path);
+/* Whether the array at `array` lists `value`: as an element (path NULL)
+ * or as the string at `path` of an element. */
+bool fr_lists(json_t *j, const char *array, const char *path,
+    const char *value);
 
 #endif
