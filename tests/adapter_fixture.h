@@ -347,16 +347,10 @@ fx_free(fx *f)
 	free(f);
 }
 
-/* Waits up to 10 s for cond (an expression polled every 5 ms) to hold:
+/* Fails unless cond (an expression, polled) holds within TU_WAIT_MS:
  * what travels through another domain's outbox arrives a little later. */
 #define FX_EVENTUALLY(cond, ...)                                          \
-	do {                                                              \
-		int fx_tries_ = 0;                                        \
-		while (!(cond)) {                                         \
-			cr_assert_lt(fx_tries_++, 2000, __VA_ARGS__);     \
-			usleep(5000);                                     \
-		}                                                         \
-	} while (0)
+	cr_assert(TU_WAIT_FOR((cond), TU_WAIT_MS), __VA_ARGS__)
 
 /* ---- local API helpers (assert on failure) ---- */
 
