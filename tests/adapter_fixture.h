@@ -347,16 +347,10 @@ fx_free(fx *f)
 	free(f);
 }
 
-/* Waits up to 10 s for cond (an expression polled every 5 ms) to hold:
+/* Fails unless cond (an expression, polled) holds within TU_WAIT_MS:
  * what travels through another domain's outbox arrives a little later. */
 #define FX_EVENTUALLY(cond, ...)                                          \
-	do {                                                              \
-		int fx_tries_ = 0;                                        \
-		while (!(cond)) {                                         \
-			cr_assert_lt(fx_tries_++, 2000, __VA_ARGS__);     \
-			usleep(5000);                                     \
-		}                                                         \
-	} while (0)
+	cr_assert(TU_WAIT_FOR((cond), TU_WAIT_MS), __VA_ARGS__)
 
 /* ---- local API helpers (assert on failure) ---- */
 
@@ -529,6 +523,33 @@ fx_connect(fx *f, fx_user *a, fx_user *b)
 	cr_assert_eq(fx_try_connect(f, b, a, true, &rel, &st), FEDRPC_OK,
 	    "accept: %s", st.message);
 	cr_assert_eq(rel, FEDRPC__LOCAL__V1__RELATION__RELATION_ACCEPTED);
+}
+
+/* A conversation `name` owned by self's domain with these members (at
+ * most 8); its uuid into id (37 bytes). */
+static inline void
+fx_create(fx *f, fx_user *self, fx_user *const *members, size_t n,
+    const char *name, char *id)
+{
+	Fedrpc__Local__V1__CreateConversationRequest r =
+	    FEDRPC__LOCAL__V1__CREATE_CONVERSATION_REQUEST__INIT;
+	Fedrpc__Local__V1__CreateConversationResponse *resp;
+	fx_qid                                        *qs[8];
+	fedrpc_status                                  st = {0};
+
+	cr_assert_leq(n, 8);
+	for (size_t i = 0; i < n; i++)
+		qs[i] = &members[i]->q;
+	r.self      = &self->q;
+	r.name      = (char *) name;
+	r.members   = qs;
+	r.n_members = n;
+	cr_assert_eq(fedrpc_local_v1_conversations_create_conversation(
+	                 f->d[fx_index(f, self->domain)].lch, &r, &resp, NULL,
+	                 &st),
+	    FEDRPC_OK, "create %s: %s", name, st.message);
+	snprintf(id, 37, "%s", resp->conversation->id->id);
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
 }
 
 /* A client's inbox after `since` (caller frees). */

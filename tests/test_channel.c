@@ -13,6 +13,7 @@
 
 #include "client/channel_int.h"
 #include "rt_echo.h"
+#include "call_batch.h"
 #include "testutil.h"
 
 /* Simulated work longer than anything a test waits for. */
@@ -130,56 +131,13 @@ Test(channel, metadata_both_ways)
 
 /* ---- many calls at once ---- */
 
-typedef struct async_batch {
-	pthread_mutex_t mtx;
-	pthread_cond_t  cv;
-	int             done;
-	int             ok;
-	int             codes[17];
-} async_batch;
-
-static void
-batch_cb(void *arg, const fedrpc_status *st, ProtobufCMessage *resp)
-{
-	async_batch *b = arg;
-
-	if (resp != NULL)
-		protobuf_c_message_free_unpacked(resp, NULL);
-	pthread_mutex_lock(&b->mtx);
-	b->done++;
-	if (st->code == FEDRPC_OK && resp != NULL)
-		b->ok++;
-	if ((unsigned) st->code < 17)
-		b->codes[st->code]++;
-	pthread_cond_signal(&b->cv);
-	pthread_mutex_unlock(&b->mtx);
-}
-
-static int
-batch_done(async_batch *b)
-{
-	int n;
-
-	pthread_mutex_lock(&b->mtx);
-	n = b->done;
-	pthread_mutex_unlock(&b->mtx);
-	return n;
-}
-
-static bool
-batch_wait(async_batch *b, int n, unsigned timeout_ms)
-{
-	return TU_WAIT_FOR(batch_done(b) >= n, timeout_ms) &&
-	    batch_done(b) == n;
-}
-
 Test(channel, two_hundred_async_calls_in_flight)
 {
 	fedrpc_server_opts so  = {.url = "tcp://127.0.0.1:0"};
 	fedrpc_server     *srv = echo_server_start(&so);
 	char               url[64];
 	fedrpc_channel    *ch;
-	async_batch        b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+	tu_batch        b = TU_BATCH_INIT;
 	Fedrpc__Testing__V1__EchoRequest req =
 	    FEDRPC__TESTING__V1__ECHO_REQUEST__INIT;
 	fedrpc_status st = {0};
@@ -191,9 +149,9 @@ Test(channel, two_hundred_async_calls_in_flight)
 	req.sleep_ms     = 2;
 	for (int i = 0; i < 200; i++)
 		cr_assert_eq(fedrpc_channel_call_async(ch, &echo_method,
-		                 &req.base, NULL, batch_cb, &b, NULL, &st),
+		                 &req.base, NULL, tu_batch_cb, &b, NULL, &st),
 		    FEDRPC_OK, "%s", st.message);
-	cr_assert(batch_wait(&b, 200, TU_WAIT_MS), "done %d", b.done);
+	cr_assert(tu_batch_wait(&b, 200, TU_WAIT_MS), "done %d", b.done);
 	cr_assert_eq(b.ok, 200);
 	cr_assert_eq(echo_handled(), 200);
 	fedrpc_channel_close(ch);
@@ -271,7 +229,7 @@ Test(channel, cancel_an_async_call)
 	fedrpc_server_opts so  = {.url = "inproc://test-channel-cancel"};
 	fedrpc_server     *srv = echo_server_start(&so);
 	fedrpc_channel    *ch  = echo_channel(so.url, 0);
-	async_batch        b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+	tu_batch        b = TU_BATCH_INIT;
 	Fedrpc__Testing__V1__EchoRequest req =
 	    FEDRPC__TESTING__V1__ECHO_REQUEST__INIT;
 	fedrpc_status st = {0};
@@ -281,12 +239,12 @@ Test(channel, cancel_an_async_call)
 	/* Cancelled, the call ends at once, not when the reply comes. */
 	req.sleep_ms = SLOW_MS;
 	cr_assert_eq(fedrpc_channel_call_async(ch, &echo_method, &req.base,
-	                 NULL, batch_cb, &b, &call, &st),
+	                 NULL, tu_batch_cb, &b, &call, &st),
 	    FEDRPC_OK);
 	cr_assert_not_null(call);
 	t0 = tu_now_ms();
 	fedrpc_call_cancel(call);
-	cr_assert(batch_wait(&b, 1, TU_WAIT_MS));
+	cr_assert(tu_batch_wait(&b, 1, TU_WAIT_MS));
 	cr_assert_lt(tu_now_ms() - t0, SLOW_MS / 2);
 	cr_assert_eq(b.codes[FEDRPC_CANCELLED], 1);
 	fedrpc_call_cancel(call); /* after completion: harmless */
@@ -296,10 +254,10 @@ Test(channel, cancel_an_async_call)
 	/* Release before completion, then let it finish normally. */
 	req.sleep_ms = 10;
 	cr_assert_eq(fedrpc_channel_call_async(ch, &echo_method, &req.base,
-	                 NULL, batch_cb, &b, &call, &st),
+	                 NULL, tu_batch_cb, &b, &call, &st),
 	    FEDRPC_OK);
 	fedrpc_call_release(call);
-	cr_assert(batch_wait(&b, 2, TU_WAIT_MS));
+	cr_assert(tu_batch_wait(&b, 2, TU_WAIT_MS));
 	cr_assert_eq(b.ok, 1);
 	fedrpc_channel_close(ch);
 	fedrpc_server_free(srv);
@@ -310,7 +268,7 @@ Test(channel, close_cancels_calls_in_flight)
 	fedrpc_server_opts so  = {.url = "inproc://test-channel-close"};
 	fedrpc_server     *srv = echo_server_start(&so);
 	fedrpc_channel    *ch  = echo_channel(so.url, 0);
-	async_batch        b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+	tu_batch        b = TU_BATCH_INIT;
 	Fedrpc__Testing__V1__EchoRequest req =
 	    FEDRPC__TESTING__V1__ECHO_REQUEST__INIT;
 	fedrpc_status st = {0};
@@ -321,7 +279,7 @@ Test(channel, close_cancels_calls_in_flight)
 	req.sleep_ms = SLOW_MS;
 	for (int i = 0; i < 5; i++)
 		cr_assert_eq(fedrpc_channel_call_async(ch, &echo_method,
-		                 &req.base, NULL, batch_cb, &b,
+		                 &req.base, NULL, tu_batch_cb, &b,
 		                 i == 0 ? &kept : NULL, &st),
 		    FEDRPC_OK);
 	t0 = tu_now_ms();

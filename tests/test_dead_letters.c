@@ -29,12 +29,6 @@ typedef struct world {
 static void
 world_new(world *w)
 {
-	Fedrpc__Local__V1__CreateConversationRequest r =
-	    FEDRPC__LOCAL__V1__CREATE_CONVERSATION_REQUEST__INIT;
-	Fedrpc__Local__V1__CreateConversationResponse *resp;
-	fx_qid       *members[3];
-	fedrpc_status st = {0};
-
 	w->f    = fx_new(3);
 	w->ann  = fx_register(w->f, 0, "ann");
 	w->bob  = fx_register(w->f, 1, "bob");
@@ -47,19 +41,9 @@ world_new(world *w)
 	fx_connect(w->f, &w->ann, &w->bob);
 	fx_connect(w->f, &w->ann, &w->cat);
 	fx_connect(w->f, &w->ann, &w->cid);
-	members[0]  = &w->bob.q;
-	members[1]  = &w->cat.q;
-	members[2]  = &w->cid.q;
-	r.self      = &w->ann.q;
-	r.name      = "dl";
-	r.members   = members;
-	r.n_members = 3;
-	cr_assert_eq(fedrpc_local_v1_conversations_create_conversation(
-	                 w->f->d[0].lch, &r, &resp, NULL, &st),
-	    FEDRPC_OK, "%s", st.message);
-	snprintf(w->conv_id, sizeof(w->conv_id), "%s", resp->conversation->id->id);
+	fx_create(w->f, &w->ann, (fx_user *const[]){&w->bob, &w->cat, &w->cid}, 3,
+	    "dl", w->conv_id);
 	w->conv = fx_qid_of("a.example", w->conv_id);
-	protobuf_c_message_free_unpacked(&resp->base, NULL);
 }
 
 /* u's backend's copy of the conversation, "name:m1,m2,..." by member id

@@ -30,15 +30,9 @@
 /* Domains down come back within half a second. */
 #define QUICK "delivery = { backoff_initial_ms = 10; backoff_max_ms = 500; };"
 
-/* Waits up to TD_WAIT_MS for cond, polled every 20 ms. */
+/* Waits up to TD_WAIT_MS for cond (tests/support/testutil.h). */
 #define EVENTUALLY(cond, ...)                                              \
-	do {                                                               \
-		uint64_t end_ = td_now_ms() + TD_WAIT_MS;                  \
-		while (!(cond)) {                                          \
-			cr_assert_lt(td_now_ms(), end_, __VA_ARGS__);      \
-			usleep(20000);                                     \
-		}                                                          \
-	} while (0)
+	cr_assert(TU_WAIT_FOR((cond), TD_WAIT_MS), __VA_ARGS__)
 
 static void
 quiet(void)
@@ -172,16 +166,11 @@ inject_poison(pair *p)
 	fedrpc_ctx_free(a.ctx);
 }
 
+/* fedctl as a.example's operator. */
 static json_t *
 fedctl_json(pair *p, const char *const *args)
 {
-	char        *out = td_fedctl(p->t, 0, p->t->dir, 0, args);
-	json_error_t e;
-	json_t      *j = json_loads(out, 0, &e);
-
-	cr_assert_not_null(j, "not JSON (%s): %s", e.text, out);
-	free(out);
-	return j;
+	return td_fedctl_json(p->t, 0, p->t->dir, 0, args);
 }
 
 static json_int_t
@@ -277,20 +266,20 @@ Test(delivery_daemons, backoff_ends_when_the_domain_calls)
 	 * from, the count starts again: an attempt that still fails (a.example
 	 * redialling it) pauses at most a second, then two. */
 	{
-		uint64_t end = td_now_ms() + 90000;
+		uint64_t end = tu_now_ms() + 90000;
 
 		while ((left = pause_left(&p)) < 10000) {
-			cr_assert_lt(td_now_ms(), end, "no long pause (%lld ms)",
+			cr_assert_lt(tu_now_ms(), end, "no long pause (%lld ms)",
 			    (long long) left);
 			usleep(20000);
 		}
 	}
 	td_start(p.t, 1, NULL);
-	start = td_now_ms();
+	start = tu_now_ms();
 	/* bob writes: b.example calls a.example, which hears from it. */
 	td_send(p.t, &p.bob, "a.example", p.conv, to, 1, "hi from b", "b-1");
 	while (!inbox_is(&p, &p.bob, "hello\n")) {
-		cr_assert_lt(td_now_ms() - start, (uint64_t) left / 2,
+		cr_assert_lt(tu_now_ms() - start, (uint64_t) left / 2,
 		    "not delivered within half of the pause left (%lld ms)",
 		    (long long) left);
 		usleep(20000);
@@ -445,23 +434,12 @@ Test(delivery_daemons, concurrent_senders_one_order_everywhere)
 
 /* ---- fedctl sent ---- */
 
-static json_t *
-run_json(td *t, const char *home, const char *const *args)
-{
-	char        *out = td_fedctl(t, 0, home, 0, args);
-	json_error_t e;
-	json_t      *j = json_loads(out, 0, &e);
-
-	cr_assert_not_null(j, "not JSON (%s): %s", e.text, out);
-	free(out);
-	return j;
-}
-
 /* The state fedctl sent gives the last message for `domain`. */
 static char *
 sent_state(td *t, const char *home, const char *domain)
 {
-	json_t     *j = run_json(t, home, (const char *const[]){"sent", NULL});
+	json_t     *j = td_fedctl_json(t, 0, home, 0,
+	        (const char *const[]){"sent", NULL});
 	json_t     *m = json_array_get(json_object_get(j, "messages"), 0), *d;
 	size_t      i;
 	char       *state = strdup("-");
@@ -487,14 +465,15 @@ Test(delivery_daemons, fedctl_sent_follows_a_message)
 	td_start(t, 1, NULL);
 	/* alice registers with fedctl, as a person would. */
 	snprintf(home, sizeof(home), "%s/home-alice", t->dir);
-	j = run_json(t, home,
+	j = td_fedctl_json(t, 0, home, 0,
 	    (const char *const[]){"user", "register", "alice", "Alice", NULL});
 	memset(&alice, 0, sizeof(alice));
 	snprintf(alice.id, sizeof(alice.id), "%s",
 	    json_string_value(json_object_get(json_object_get(j, "user"), "id")));
 	snprintf(alice.domain, sizeof(alice.domain), "a.example");
 	json_decref(j);
-	j = run_json(t, home, (const char *const[]){"client", "add", NULL});
+	j = td_fedctl_json(t, 0, home, 0,
+	    (const char *const[]){"client", "add", NULL});
 	alice.client = strtoull(json_string_value(json_object_get(
 	                            json_object_get(j, "client"), "id")),
 	    NULL, 16);

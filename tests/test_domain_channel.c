@@ -24,6 +24,7 @@
 #include <fedrpc/log.h>
 
 #include "client/channel_int.h"
+#include "lsan.h"
 #include "dnsmasq.h"
 #include "echo_server.h"
 #include "fedrpc/testing/v1/echo.fedrpc.h"
@@ -35,12 +36,7 @@
  * holds). These tests refuse handshakes and drop connections on purpose, so
  * they tolerate exactly that.
  */
-const char *__lsan_default_suppressions(void);
-const char *
-__lsan_default_suppressions(void)
-{
-	return "leak:libnng.so.1\nleak:libwolfssl.so.35\nleak:fedrpc_tls_new\n";
-}
+TU_LSAN_SUPPRESS(TU_LSAN_NNG_TLS_SETUP)
 #include "testutil.h"
 
 /* ---- fixture: certificates, DNS, servers, pool ---- */

@@ -21,6 +21,7 @@
 #include <fedrpc/domain.h>
 #include <fedrpc/log.h>
 
+#include "lsan.h"
 #include "dnsmasq.h"
 #include "echo_server.h"
 #include "fedrpc/testing/v1/echo.fedrpc.h"
@@ -35,12 +36,7 @@
  * Only this binary, which kills connections under load on purpose,
  * tolerates that leak; every other test keeps full leak checking.
  */
-const char *__lsan_default_suppressions(void);
-const char *
-__lsan_default_suppressions(void)
-{
-	return "leak:fedrpc_envelope_request_encode\n";
-}
+TU_LSAN_SUPPRESS(TU_LSAN_REQ0_CLOSED_PIPE("fedrpc_envelope_request_encode"))
 
 static char    *dir;
 static dnsmasq *dns;

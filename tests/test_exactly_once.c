@@ -25,12 +25,6 @@ typedef struct world {
 static void
 world_new(world *w)
 {
-	Fedrpc__Local__V1__CreateConversationRequest r =
-	    FEDRPC__LOCAL__V1__CREATE_CONVERSATION_REQUEST__INIT;
-	Fedrpc__Local__V1__CreateConversationResponse *resp;
-	fx_qid       *members[2];
-	fedrpc_status st = {0};
-
 	w->f    = fx_new(2);
 	w->ann  = fx_register(w->f, 0, "ann");
 	w->amy  = fx_register(w->f, 0, "amy");
@@ -40,18 +34,9 @@ world_new(world *w)
 	w->bob1 = fx_add_client(w->f, &w->bob, 0, 5);
 	fx_connect(w->f, &w->ann, &w->amy);
 	fx_connect(w->f, &w->ann, &w->bob);
-	members[0]  = &w->amy.q;
-	members[1]  = &w->bob.q;
-	r.self      = &w->ann.q;
-	r.name      = "once";
-	r.members   = members;
-	r.n_members = 2;
-	cr_assert_eq(fedrpc_local_v1_conversations_create_conversation(
-	                 w->f->d[0].lch, &r, &resp, NULL, &st),
-	    FEDRPC_OK, "%s", st.message);
-	snprintf(w->conv_id, sizeof(w->conv_id), "%s", resp->conversation->id->id);
+	fx_create(w->f, &w->ann, (fx_user *const[]){&w->amy, &w->bob}, 2,
+	    "once", w->conv_id);
 	w->conv = fx_qid_of("a.example", w->conv_id);
-	protobuf_c_message_free_unpacked(&resp->base, NULL);
 }
 
 static size_t

@@ -19,9 +19,9 @@
 #include "dnsmasq.h"
 #include "echo_server.h"
 #include "testcerts.h"
+#include "fedctl_run.h"
 #include "testutil.h"
 
-#define FEDCTL FEDRPC_BINARY_DIR "/tools/fedctl/fedctl"
 
 static char        *dir;
 static dnsmasq     *dns;
@@ -92,36 +92,28 @@ teardown(void)
 
 TestSuite(fedctl_discover, .init = setup, .fini = teardown, .timeout = 60);
 
-/* Runs fedctl with args (a shell-safe string); stdout into *out (caller
- * frees), stderr into *err; returns the exit code. */
+/* Runs fedctl with args (words separated by single spaces, as args()
+ * makes them) through the shared runner; stdout into *out, stderr into
+ * *err (the caller frees both); returns the exit code. */
 static int
 fedctl(const char *args, char **out, char **err)
 {
-	char  cmd[2048], errf[300];
-	FILE *p;
-	char *buf  = NULL;
-	size_t len = 0;
-	int   ws;
+	char       *words = strdup(args), *save = NULL, *w;
+	const char *argv[FR_MAX_ARGS + 1];
+	size_t      n = 0;
+	fr_run      r;
 
-	snprintf(errf, sizeof(errf), "%s/stderr", dir);
-	snprintf(cmd, sizeof(cmd), "timeout 30 %s %s 2>%s", FEDCTL, args, errf);
-	cr_assert_not_null(p = popen(cmd, "r"));
-	{
-		FILE  *m = open_memstream(&buf, &len);
-		char   chunk[4096];
-		size_t n;
-
-		while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-			fwrite(chunk, 1, n, m);
-		fclose(m);
-	}
-	ws = pclose(p);
-	cr_assert(WIFEXITED(ws), "fedctl did not exit");
-	*out = buf;
-	*err = tu_read_file(errf);
-	if (*err == NULL)
-		*err = strdup("");
-	return WEXITSTATUS(ws);
+	cr_assert_not_null(words);
+	for (w = strtok_r(words, " ", &save); w != NULL && n < FR_MAX_ARGS;
+	     w = strtok_r(NULL, " ", &save))
+		argv[n++] = w;
+	argv[n] = NULL;
+	r       = fr_fedctl(dir, NULL, NULL, argv);
+	free(words);
+	cr_assert_neq(r.code, -1, "fedctl did not exit");
+	*out = r.out;
+	*err = r.err;
+	return r.code;
 }
 
 static char *

@@ -207,7 +207,7 @@ world_new(world *w)
 static json_t *
 bob_messages(world *w, size_t want)
 {
-	uint64_t end = td_now_ms() + TD_WAIT_MS;
+	uint64_t end = tu_now_ms() + TD_WAIT_MS;
 	json_t  *all = json_array();
 
 	while (json_array_size(all) < want) {
@@ -220,7 +220,7 @@ bob_messages(world *w, size_t want)
 			if (strcmp(jstr(ev, "type"), "message") == 0)
 				json_array_append(all, ev);
 		json_decref(j);
-		cr_assert_lt(td_now_ms(), end, "bob got %zu of %zu messages",
+		cr_assert_lt(tu_now_ms(), end, "bob got %zu of %zu messages",
 		    json_array_size(all), want);
 		if (json_array_size(all) < want)
 			usleep(50000);

@@ -45,6 +45,7 @@
 #include "fedrpc/federation/v1/version.fedrpc.h"
 #include "fedrpc/health/v1/health.fedrpc.h"
 #include "fedrpc/local/v1/users.pb-c.h"
+#include "lsan.h"
 #include "dnsmasq.h"
 #include "testcerts.h"
 
@@ -54,12 +55,8 @@
  * holds). These tests refuse handshakes and drop connections on purpose, so
  * they tolerate exactly that.
  */
-const char *__lsan_default_suppressions(void);
-const char *
-__lsan_default_suppressions(void)
-{
-	return "leak:libnng.so.1\nleak:libwolfssl.so.35\nleak:fedrpc_tls_new\n";
-}
+TU_LSAN_SUPPRESS(TU_LSAN_NNG_TLS_SETUP)
+#include "daemons.h"
 #include "testutil.h"
 
 #define FEDERATOR FEDRPC_BINARY_DIR "/federator"
@@ -67,58 +64,30 @@ __lsan_default_suppressions(void)
 #define WAIT_MS TU_WAIT_MS /* bound on every wait for the daemon */
 #define CALL_MS TU_CALL_MS /* bound on every call */
 
-static char *dir; /* this test's certificates, configs and logs */
-
-/* Daemons started and not yet stopped, killed by teardown when a test
- * fails half-way. */
-static pid_t running[16];
-
-static void
-running_add(pid_t pid)
-{
-	for (size_t i = 0; i < sizeof(running) / sizeof(running[0]); i++)
-		if (running[i] == 0) {
-			running[i] = pid;
-			return;
-		}
-	kill(pid, SIGKILL);
-	cr_assert_fail("too many daemons at once");
-}
-
-static void
-running_remove(pid_t pid)
-{
-	for (size_t i = 0; i < sizeof(running) / sizeof(running[0]); i++)
-		if (running[i] == pid)
-			running[i] = 0;
-}
+/* This test's daemons (tests/support/daemons.h: td_free stops those a
+ * failed test left running), certificates, configs and logs (in T->dir). */
+static td *T;
 
 static void
 setup(void)
 {
-	cr_assert_not_null(dir = tu_tmpdir("federator"));
 	/* The daemons' logs are what is checked; ours would be noise. */
 	fedrpc_log_set_level(FEDRPC_LOG_OFF);
-	testcerts_ca(dir, "ca");
+	T = td_new(0, NULL); /* the CA "ca" */
 	/* The daemon under test is a.example. */
-	testcerts_leaf(dir, "ca", "a",
+	testcerts_leaf(T->dir, "ca", "a",
 	    (const char *const[]){"a.example", "fed.a.example", NULL});
-	testcerts_leaf(dir, "ca", "b", (const char *const[]){"b.example", NULL});
-	testcerts_leaf(dir, "ca", "c", (const char *const[]){"c.example", NULL});
+	testcerts_leaf(T->dir, "ca", "b", (const char *const[]){"b.example", NULL});
+	testcerts_leaf(T->dir, "ca", "c", (const char *const[]){"c.example", NULL});
 	/* An empty CRL, for daemons that check revocation. */
-	testcerts_crl(dir, "ca", NULL);
+	testcerts_crl(T->dir, "ca", NULL);
 }
 
 static void
 teardown(void)
 {
-	for (size_t i = 0; i < sizeof(running) / sizeof(running[0]); i++)
-		if (running[i] > 0) {
-			tu_stop(running[i], SIGKILL, WAIT_MS);
-			running[i] = 0;
-		}
-	tu_rmrf(dir);
-	free(dir);
+	td_free(T); /* never asserts: it runs after failures too */
+	T = NULL;
 }
 
 TestSuite(federator, .init = setup, .fini = teardown, .timeout = 60);
@@ -136,25 +105,18 @@ typedef struct fed_opts {
 	const char *nameserver; /* discovery.nameserver; NULL: none */
 	const char *statics;    /* entries of discovery.static */
 	const char *limits;     /* extra settings inside limits { } */
-	const char *cert_dir;   /* where cert, key, ca live; NULL: dir */
+	const char *cert_dir;   /* where cert, key, ca live; NULL: T->dir */
 	const char *top;        /* extra top-level settings */
 } fed_opts;
 
-typedef struct fed {
-	pid_t pid;
-	int   port;
-	char  conf[512]; /* its configuration file */
-	char  log[512];  /* its standard error */
-	char  pidf[512];
-	char  ipc[512];  /* the local API socket file */
-	char  url[64];   /* tls+tcp://127.0.0.1:<port> */
-	char  name[32];
-} fed;
+/* A daemon under test: its configuration is what each test is about
+ * (fed_write_conf), its local API is called over bare req0 (local_call). */
+typedef td_fed fed;
 
 static void
 fed_write_conf(fed *f, const fed_opts *o)
 {
-	const char *cd = o->cert_dir != NULL ? o->cert_dir : dir;
+	const char *cd = o->cert_dir != NULL ? o->cert_dir : T->dir;
 	const char *cert = o->cert != NULL ? o->cert : "a";
 	char        text[8192];
 	int         n;
@@ -191,124 +153,39 @@ fed_write_conf(fed *f, const fed_opts *o)
 	    o->disabled ? "false" : "true",
 	    o->strategy != NULL ? o->strategy : "allowList",
 	    o->allow != NULL ? o->allow : "{ domain = \"b.example\"; }",
-	    f->url, f->ipc, cd, o->ca != NULL ? o->ca : "ca.crt", cd, cert, cd,
+	    f->url, f->sock, cd, o->ca != NULL ? o->ca : "ca.crt", cd, cert, cd,
 	    cert, o->crl != NULL ? o->crl : "",
 	    o->nameserver != NULL ? o->nameserver : "",
 	    o->statics != NULL ? o->statics : "",
-	    o->limits != NULL ? o->limits : "", dir, f->name,
+	    o->limits != NULL ? o->limits : "", T->dir, f->name,
 	    o->top != NULL ? o->top : "");
 	cr_assert_lt((size_t) n, sizeof(text));
 	cr_assert(tu_write_file(f->conf, text));
 }
 
-/* Names its files and picks a port; writes the configuration. */
-static void
-fed_init(fed *f, const char *name, const fed_opts *o)
+/* A daemon's files (named `name`) and port; writes its configuration. */
+static fed *
+fed_init(const char *name, const fed_opts *o)
 {
-	memset(f, 0, sizeof(*f));
-	snprintf(f->name, sizeof(f->name), "%s", name);
-	f->port = tu_free_port();
-	snprintf(f->url, sizeof(f->url), "tls+tcp://127.0.0.1:%d", f->port);
-	snprintf(f->conf, sizeof(f->conf), "%s/%s.conf", dir, name);
-	snprintf(f->log, sizeof(f->log), "%s/%s.log", dir, name);
-	snprintf(f->pidf, sizeof(f->pidf), "%s/%s.pid", dir, name);
-	snprintf(f->ipc, sizeof(f->ipc), "%s/%s.sock", dir, name);
+	fed *f = td_add(T, name, o->domain != NULL ? o->domain : "a.example");
+
+	f->grace_ms = 2000;
 	fed_write_conf(f, o);
+	return f;
 }
 
-/* The daemon's log so far (caller frees). */
-static char *
-fed_log(const fed *f)
-{
-	char *s = tu_read_file(f->log);
-
-	return s != NULL ? s : strdup("");
-}
-
-/* Waits (bounded) until the log contains `what`. */
-static bool
-fed_log_wait(const fed *f, const char *what)
-{
-	uint64_t  end = tu_now_ms() + WAIT_MS;
-
-	do {
-		char *s     = fed_log(f);
-		bool  found = strstr(s, what) != NULL;
-
-		free(s);
-		if (found)
-			return true;
-		tu_sleep_ms(20);
-	} while (tu_now_ms() < end);
-	return false;
-}
-
-#define assert_logged(f, what)                                               \
-	do {                                                                 \
-		if (!fed_log_wait((f), (what))) {                            \
-			char *log_ = fed_log(f);                             \
-			cr_assert_fail("not in the log: \"%s\"\n--- log ---\n%s", \
-			    (what), log_);                                   \
-		}                                                            \
-	} while (0)
-
-/*
- * tu_spawn() with RLIMIT_NOFILE set to soft/hard in the child first, as a
- * shell's ulimit or systemd's LimitNOFILE= would; 0/0 inherits ours (a
- * lower hard limit could never be raised again in this process).
- */
-static pid_t
-spawn_nofile(char *const argv[], const char *log, rlim_t soft, rlim_t hard)
-{
-	struct rlimit rl = {soft, hard};
-	pid_t         pid;
-	int           fd;
-
-	if (soft == 0 && hard == 0)
-		return tu_spawn(argv, log);
-	if ((pid = fork()) != 0)
-		return pid;
-	if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644)) >= 0) {
-		dup2(fd, 1);
-		dup2(fd, 2);
-		close(fd);
-	}
-	setpgid(0, 0);
-	if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-		perror("setrlimit");
-		_exit(126);
-	}
-	execv(argv[0], argv);
-	perror(argv[0]);
-	_exit(127);
-}
+#define IDX(f) TD_INDEX(T, f)
+#define fed_log(f) td_log(T, IDX(f))
+#define assert_logged(f, what) TD_ASSERT_LOGGED(T, IDX(f), what)
 
 /* Starts the daemon under an open file limit (0/0: ours) and waits until
  * it serves (its pid file appears). */
 static void
 fed_start_nofile(fed *f, rlim_t soft, rlim_t hard)
 {
-	char *const argv[] = {FEDERATOR, "-c", f->conf, "--pid-file", f->pidf,
-		"--shutdown-grace", "2000", NULL};
-	uint64_t    end;
-	int         status;
-
-	unlink(f->pidf);
-	cr_assert_gt(f->pid = spawn_nofile(argv, f->log, soft, hard), 0);
-	running_add(f->pid);
-	end = tu_now_ms() + WAIT_MS;
-	while (access(f->pidf, F_OK) != 0) {
-		if (waitpid(f->pid, &status, WNOHANG) == f->pid) {
-			char *log = fed_log(f);
-
-			running_remove(f->pid);
-			f->pid = 0;
-			cr_assert_fail("federator exited (status %d):\n%s",
-			    status, log);
-		}
-		cr_assert_lt(tu_now_ms(), end, "federator did not start");
-		tu_sleep_ms(10);
-	}
+	f->nofile_soft = soft;
+	f->nofile_hard = hard;
+	td_start(T, IDX(f), NULL);
 }
 
 static void
@@ -318,50 +195,24 @@ fed_start(fed *f)
 }
 
 /* Stops it with `sig`; returns its exit status. */
-static int
-fed_stop_with(fed *f, int sig)
-{
-	int status;
+#define fed_stop_with(f, sig) td_stop_status(T, IDX(f), (sig))
+#define fed_stop(f) fed_stop_with((f), SIGTERM)
 
-	if (f->pid <= 0)
-		return -1;
-	status = tu_stop(f->pid, sig, WAIT_MS);
-	running_remove(f->pid);
-	f->pid = 0;
-	return status;
-}
-
-static int
-fed_stop(fed *f)
-{
-	return fed_stop_with(f, SIGTERM);
-}
-
-/* Runs the federator with these arguments to its end; returns the exit
+/* Runs a program (the federator, fedctl) to its end; returns the exit
  * code (or -1) and its output in *out (caller frees). */
 static int
-run_federator(char *const argv[], char **out)
+run_cmd(char *const argv[], char **out)
 {
-	char path[600];
-	int  status;
-	pid_t pid;
-
-	snprintf(path, sizeof(path), "%s/run-%ld.out", dir, (long) tu_now_ms());
-	cr_assert_gt(pid = tu_spawn(argv, path), 0);
-	status = tu_stop(pid, 0, WAIT_MS);
-	/* tu_stop with signal 0 only waits; a hang is killed. */
-	*out = tu_read_file(path);
-	if (*out == NULL)
-		*out = strdup("");
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return tu_run(argv, T->dir, out);
 }
+#define run_federator run_cmd
 
 /* ---- callers ---- */
 
 typedef struct peer_opts {
 	const char *leaf;    /* our certificate */
 	const char *origin;  /* origin domain claimed; NULL: leaf's domain */
-	const char *ca;      /* CA file (in dir); NULL: "ca.crt" */
+	const char *ca;      /* CA file (in T->dir); NULL: "ca.crt" */
 	fedrpc_tls_version max_version;
 	const char *target;  /* NULL: "a.example" */
 	uint32_t    api_version; /* 0: 1 */
@@ -376,9 +227,9 @@ peer_open(const fed *f, const peer_opts *p)
 	fedrpc_status       st = {0};
 	fedrpc_channel     *ch;
 
-	snprintf(ca, sizeof(ca), "%s/%s", dir, p->ca ? p->ca : "ca.crt");
-	snprintf(crt, sizeof(crt), "%s/%s.crt", dir, p->leaf);
-	snprintf(key, sizeof(key), "%s/%s.key", dir, p->leaf);
+	snprintf(ca, sizeof(ca), "%s/%s", T->dir, p->ca ? p->ca : "ca.crt");
+	snprintf(crt, sizeof(crt), "%s/%s.crt", T->dir, p->leaf);
+	snprintf(key, sizeof(key), "%s/%s.key", T->dir, p->leaf);
 	t.ca_file            = ca;
 	t.cert_file          = crt;
 	t.key_file           = key;
@@ -497,7 +348,7 @@ local_call(const fed *f, const char *method, const ProtobufCMessage *req,
 
 	if (resp != NULL)
 		*resp = NULL;
-	snprintf(url, sizeof(url), "ipc://%s", f->ipc);
+	snprintf(url, sizeof(url), "ipc://%s", f->sock);
 	fedrpc_request_id_new(id);
 	cr_assert_eq(nng_req0_open(&s), 0);
 	cr_assert_eq(nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, CALL_MS), 0);
@@ -567,39 +418,11 @@ fed_wait_reloads(const fed *f, long long reloads, long long failures)
 	return c;
 }
 
-/* Runs a command with stdin from /dev/null and output to a file, at most
- * WAIT_MS; returns its exit code and output (caller frees). */
-static int
-run_cmd(char *const argv[], char **out)
-{
-	char  path[600];
-	pid_t pid;
-	int   status;
-
-	snprintf(path, sizeof(path), "%s/cmd-%ld.out", dir, (long) tu_now_ms());
-	if ((pid = fork()) == 0) {
-		int in  = open("/dev/null", O_RDONLY);
-		int fd  = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(in, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	cr_assert_gt(pid, 0);
-	status = tu_stop(pid, 0, WAIT_MS);
-	*out   = tu_read_file(path);
-	if (*out == NULL)
-		*out = strdup("");
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* ---- starting, stopping, the local socket ---- */
 
 Test(federator, serves_health_and_version_and_stops)
 {
-	fed           f;
+	fed          *f;
 	fedrpc_status st = {0};
 	struct stat   sb;
 	counters      c;
@@ -608,14 +431,14 @@ Test(federator, serves_health_and_version_and_stops)
 	    FEDRPC__FEDERATION__V1__GET_VERSION_REQUEST__INIT;
 	Fedrpc__Federation__V1__GetVersionResponse *vresp = NULL;
 
-	fed_init(&f, "a", &(fed_opts){0});
-	fed_start(&f);
+	f = fed_init("a", &(fed_opts){0});
+	fed_start(f);
 	/* The local API socket: only the daemon's user may open it. */
-	cr_assert_eq(stat(f.ipc, &sb), 0);
+	cr_assert_eq(stat(f->sock, &sb), 0);
 	cr_assert(S_ISSOCK(sb.st_mode));
 	cr_assert_eq(sb.st_mode & 0777, 0600, "mode %o", sb.st_mode & 0777);
 
-	ch = peer_open(&f, &(peer_opts){.leaf = "b"});
+	ch = peer_open(f, &(peer_opts){.leaf = "b"});
 	cr_assert_eq(health(ch, "", &st), FEDRPC_OK, "%s", st.message);
 	cr_assert_eq(fedrpc_federation_v1_version_get(ch, &vreq, &vresp, NULL,
 	                 &st),
@@ -625,19 +448,19 @@ Test(federator, serves_health_and_version_and_stops)
 	protobuf_c_message_free_unpacked(&vresp->base, NULL);
 	fedrpc_channel_close(ch);
 
-	c = fed_counters(&f);
+	c = fed_counters(f);
 	cr_assert_eq(c.admitted, 2);
 	cr_assert_eq(c.refused, 0);
 	cr_assert_eq(c.connections, 1);
-	assert_logged(&f, "from 127.0.0.1:");
-	assert_logged(&f, "TLSv1.3, TLS_CHACHA20_POLY1305_SHA256, certificate "
+	assert_logged(f, "from 127.0.0.1:");
+	assert_logged(f, "TLSv1.3, TLS_CHACHA20_POLY1305_SHA256, certificate "
 			  "b.example");
 
-	cr_assert_eq(fed_stop(&f), 0, "federator did not exit 0 on SIGTERM");
-	assert_logged(&f, "SIGTERM: stopping");
+	cr_assert_eq(fed_stop(f), 0, "federator did not exit 0 on SIGTERM");
+	assert_logged(f, "SIGTERM: stopping");
 	/* It cleans up after itself. */
-	cr_assert_neq(access(f.pidf, F_OK), 0);
-	cr_assert_neq(access(f.ipc, F_OK), 0);
+	cr_assert_neq(access(f->pidf, F_OK), 0);
+	cr_assert_neq(access(f->sock, F_OK), 0);
 }
 
 /* ---- the daemon's files ---- */
@@ -679,7 +502,7 @@ assert_modes(const fed *f, const char *log, unsigned want)
 {
 	char db[600], side[620];
 
-	snprintf(db, sizeof(db), "%s/%s.db", dir, f->name);
+	snprintf(db, sizeof(db), "%s/%s.db", T->dir, f->name);
 	cr_assert_eq(file_mode(db), want, "%s: %04o", db, file_mode(db));
 	snprintf(side, sizeof(side), "%s-wal", db);
 	cr_assert_eq(file_mode(side), want, "%s: %04o", side, file_mode(side));
@@ -700,34 +523,34 @@ Test(federator, files_are_private_whatever_the_umask)
 {
 	static const mode_t masks[] = {022, 0};
 	const char         *names[] = {"a", "z"};
-	fed                 f;
+	fed                *f;
 	char                log[600], db[600], *text;
 	mode_t              old;
 
 	for (size_t i = 0; i < sizeof(masks) / sizeof(masks[0]); i++) {
-		fed_init(&f, names[i], &(fed_opts){0});
-		snprintf(log, sizeof(log), "%s/%s-daemon.log", dir, names[i]);
-		fed_log_file(&f, log);
+		f = fed_init(names[i], &(fed_opts){0});
+		snprintf(log, sizeof(log), "%s/%s-daemon.log", T->dir, names[i]);
+		fed_log_file(f, log);
 		old = umask(masks[i]);
-		fed_start(&f);
+		fed_start(f);
 		umask(old);
-		assert_modes(&f, log, 0600);
-		cr_assert_eq(fed_stop(&f), 0);
+		assert_modes(f, log, 0600);
+		cr_assert_eq(fed_stop(f), 0);
 	}
 
 	/* Left readable by others (as older versions made them). */
-	snprintf(db, sizeof(db), "%s/a.db", dir);
-	snprintf(log, sizeof(log), "%s/a-daemon.log", dir);
+	snprintf(db, sizeof(db), "%s/a.db", T->dir);
+	snprintf(log, sizeof(log), "%s/a-daemon.log", T->dir);
 	cr_assert_eq(chmod(db, 0644), 0);
 	cr_assert_eq(chmod(log, 0644), 0);
-	fed_init(&f, "a", &(fed_opts){0});
-	fed_log_file(&f, log);
+	f = fed_init("a", &(fed_opts){0});
+	fed_log_file(f, log);
 	old = umask(022);
-	fed_start(&f);
+	fed_start(f);
 	umask(old);
 	/* Narrowed, not taken from the group: -wal and -shm follow. */
-	assert_modes(&f, log, 0640);
-	cr_assert_eq(fed_stop(&f), 0);
+	assert_modes(f, log, 0640);
+	cr_assert_eq(fed_stop(f), 0);
 	cr_assert_not_null(text = tu_read_file(log));
 	cr_assert(strstr(text, "log file ") != NULL &&
 	        strstr(text, "a-daemon.log was mode 0644, readable by others: "
@@ -755,7 +578,7 @@ Test(federator, open_file_limit_raised_or_start_refused)
 	    "needs 163 (64 own + 64 limits.contexts + 2 x 1 peers "
 	    "(federation.allow) + 25%) but the hard limit RLIMIT_NOFILE is "
 	    "100";
-	fed           f;
+	fed          *f;
 	fedrpc_status st = {0};
 	struct rlimit ours;
 	rlim_t        hard;
@@ -763,14 +586,14 @@ Test(federator, open_file_limit_raised_or_start_refused)
 	pid_t         pid;
 	int           status;
 
-	fed_init(&f, "a", &(fed_opts){0});
+	f = fed_init("a", &(fed_opts){0});
 	{
-		char *const argv[] = {FEDERATOR, "-c", f.conf, NULL};
+		char *const argv[] = {FEDERATOR, "-c", f->conf, NULL};
 
-		cr_assert_gt(pid = spawn_nofile(argv, f.log, 100, 100), 0);
+		cr_assert_gt(pid = tu_spawn_nofile(argv, f->log, 100, 100), 0);
 		status = tu_stop(pid, 0, WAIT_MS);
 	}
-	log = fed_log(&f);
+	log = fed_log(f);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1,
 	    "status %d:\n%s", status, log);
 	cr_assert(strstr(log, "federator: cannot start: open file limit too "
@@ -779,15 +602,15 @@ Test(federator, open_file_limit_raised_or_start_refused)
 	    "%s", log);
 	free(log);
 	/* Nothing was left listening. */
-	cr_assert_neq(access(f.ipc, F_OK), 0);
+	cr_assert_neq(access(f->sock, F_OK), 0);
 
 	/* --check-config says the same before anyone tries. */
 	{
 		char path[600];
-		char *const argv[] = {FEDERATOR, "--check-config", f.conf, NULL};
+		char *const argv[] = {FEDERATOR, "--check-config", f->conf, NULL};
 
-		snprintf(path, sizeof(path), "%s/check.out", dir);
-		cr_assert_gt(pid = spawn_nofile(argv, path, 100, 100), 0);
+		snprintf(path, sizeof(path), "%s/check.out", T->dir);
+		cr_assert_gt(pid = tu_spawn_nofile(argv, path, 100, 100), 0);
 		status = tu_stop(pid, 0, WAIT_MS);
 		cr_assert_not_null(out = tu_read_file(path));
 		cr_assert(strstr(out, "needs 163 open files (64 own + 64 "
@@ -806,20 +629,20 @@ Test(federator, open_file_limit_raised_or_start_refused)
 	    : ours.rlim_max;
 	cr_assert_geq(hard, 163, "this environment allows only %llu files",
 	    (unsigned long long) hard);
-	fed_start_nofile(&f, 64, hard);
+	fed_start_nofile(f, 64, hard);
 	snprintf(want, sizeof(want),
 	    "descriptors: open file limit raised from 64 to %llu, the hard "
 	    "limit (the configuration needs 163)",
 	    (unsigned long long) hard);
-	assert_logged(&f, want);
-	assert_logged(&f, "limits.handshake_timeout_ms (5000) is not applied");
+	assert_logged(f, want);
+	assert_logged(f, "limits.handshake_timeout_ms (5000) is not applied");
 	{
 		/* What the kernel says the running daemon has. */
 		char               path[64], line[256];
 		unsigned long long soft_now = 0, hard_now = 0;
 		FILE              *fp;
 
-		snprintf(path, sizeof(path), "/proc/%ld/limits", (long) f.pid);
+		snprintf(path, sizeof(path), "/proc/%ld/limits", (long) f->pid);
 		cr_assert_not_null(fp = fopen(path, "r"));
 		while (fgets(line, sizeof(line), fp) != NULL &&
 		    strncmp(line, "Max open files", 14) != 0)
@@ -831,24 +654,26 @@ Test(federator, open_file_limit_raised_or_start_refused)
 		cr_assert_eq(soft_now, (unsigned long long) hard, "%s", line);
 		cr_assert_eq(hard_now, (unsigned long long) hard, "%s", line);
 	}
-	cr_assert_eq(peer_call(&f, &(peer_opts){.leaf = "b"}, &st), FEDRPC_OK,
+	cr_assert_eq(peer_call(f, &(peer_opts){.leaf = "b"}, &st), FEDRPC_OK,
 	    "%s", st.message);
-	cr_assert_eq(fed_stop(&f), 0);
+	cr_assert_eq(fed_stop(f), 0);
+}
+
+/* A TCP connection to 127.0.0.1:port (the test fails without one). */
+static int
+tcp_connect(int port)
+{
+	int fd = tu_connect(port);
+
+	cr_assert_geq(fd, 0, "connect: %s", strerror(errno));
+	return fd;
 }
 
 /* A TCP connection to the daemon's listener that sends nothing. */
 static int
 silent_connect(const fed *f)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	int                fd;
-
-	sa.sin_port        = htons((uint16_t) f->port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_geq(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
-	cr_assert_eq(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0,
-	    "connect: %s", strerror(errno));
-	return fd;
+	return tcp_connect(f->port);
 }
 
 /* True when the peer has closed fd (or reset it), within wait_ms. */
@@ -877,7 +702,7 @@ closed_by_peer(int fd, int wait_ms)
 Test(federator, silent_connections_are_held_until_the_peer_leaves,
     .timeout = 90)
 {
-	fed                f;
+	fed               *f;
 	fedrpc_status      st = {0};
 	fedrpc_tls_opts    o  = {0};
 	fedrpc_tls        *tls;
@@ -890,22 +715,22 @@ Test(federator, silent_connections_are_held_until_the_peer_leaves,
 	long long          t0, held;
 	int                silent, rv;
 
-	fed_init(&f, "a", &(fed_opts){0});
-	fed_start(&f);
-	silent = silent_connect(&f);
+	f = fed_init("a", &(fed_opts){0});
+	fed_start(f);
+	silent = silent_connect(f);
 
 	/* A TLS connection with b.example's certificate that reads the
 	 * server's SP header (so its handshake is done) and sends none. */
-	snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
-	snprintf(crt, sizeof(crt), "%s/b.crt", dir);
-	snprintf(key, sizeof(key), "%s/b.key", dir);
+	snprintf(ca, sizeof(ca), "%s/ca.crt", T->dir);
+	snprintf(crt, sizeof(crt), "%s/b.crt", T->dir);
+	snprintf(key, sizeof(key), "%s/b.key", T->dir);
 	o.ca_file     = ca;
 	o.cert_file   = crt;
 	o.key_file    = key;
 	o.server_name = "a.example";
 	cr_assert_eq(fedrpc_tls_new(&tls, false, &o, &st), FEDRPC_OK, "%s",
 	    st.message);
-	cr_assert_eq(nng_stream_dialer_alloc(&d, f.url), 0);
+	cr_assert_eq(nng_stream_dialer_alloc(&d, f->url), 0);
 	cr_assert_eq(nng_stream_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG,
 	                 fedrpc_tls_nng_config(tls)),
 	    0);
@@ -942,14 +767,14 @@ Test(federator, silent_connections_are_held_until_the_peer_leaves,
 	    "a silent connection was dropped: nng now times out handshakes");
 	close(silent);
 	/* And the listener serves. */
-	cr_assert_eq(peer_call(&f, &(peer_opts){.leaf = "b"}, &st), FEDRPC_OK,
+	cr_assert_eq(peer_call(f, &(peer_opts){.leaf = "b"}, &st), FEDRPC_OK,
 	    "%s", st.message);
 
 	nng_stream_free(s);
 	nng_aio_free(aio);
 	nng_stream_dialer_free(d);
 	fedrpc_tls_free(tls);
-	cr_assert_eq(fed_stop(&f), 0);
+	cr_assert_eq(fed_stop(f), 0);
 }
 
 /* ---- refusals at the TLS handshake ---- */
@@ -983,68 +808,68 @@ assert_tls_refused(const fed *f, const peer_opts *p, const char *client_why)
 
 Test(federator, tls_refusals)
 {
-	fed      f;
+	fed     *f;
 	counters before, after;
 	char    *out;
 	char     connect[64];
 	long     day = 86400;
 
-	testcerts_ca(dir, "evil");
-	testcerts_leaf(dir, "evil", "evil-b",
+	testcerts_ca(T->dir, "evil");
+	testcerts_leaf(T->dir, "evil", "evil-b",
 	    (const char *const[]){"b.example", NULL});
-	testcerts_leaf_ex(dir, "ca", "b-expired",
+	testcerts_leaf_ex(T->dir, "ca", "b-expired",
 	    (const char *const[]){"b.example", NULL}, -2 * day, -day, 0);
-	testcerts_leaf_ex(dir, "ca", "b-future",
+	testcerts_leaf_ex(T->dir, "ca", "b-future",
 	    (const char *const[]){"b.example", NULL}, day, 30 * day, 0);
-	testcerts_leaf(dir, "ca", "b-revoked",
+	testcerts_leaf(T->dir, "ca", "b-revoked",
 	    (const char *const[]){"b.example", NULL});
-	testcerts_crl(dir, "ca", (const char *const[]){"b-revoked", NULL});
+	testcerts_crl(T->dir, "ca", (const char *const[]){"b-revoked", NULL});
 	/* Signed by our CA, but its one name is its subject CN. */
-	testcerts_leaf(dir, "ca", "fed.b.example", NULL);
+	testcerts_leaf(T->dir, "ca", "fed.b.example", NULL);
 	/* A key that may sign certificates, not handshakes. */
-	testcerts_leaf_usage(dir, "ca", "b-signer",
+	testcerts_leaf_usage(T->dir, "ca", "b-signer",
 	    (const char *const[]){"b.example", NULL},
 	    FEDRPC_PKI_KU_KEY_CERT_SIGN);
 
 	{
 		char crl[512];
 
-		snprintf(crl, sizeof(crl), "%s/ca.crl", dir);
-		fed_init(&f, "a", &(fed_opts){.crl = crl});
+		snprintf(crl, sizeof(crl), "%s/ca.crl", T->dir);
+		f = fed_init("a", &(fed_opts){.crl = crl});
 	}
-	fed_start(&f);
-	before = fed_counters(&f);
+	fed_start(f);
+	before = fed_counters(f);
 
 	/* A certificate from a CA we do not trust. */
 	assert_tls_refused(
-	    &f, &(peer_opts){.leaf = "evil-b"}, "certificate not trusted");
-	assert_logged(&f, "certificate not trusted");
+	    f, &(peer_opts){.leaf = "evil-b"}, "certificate not trusted");
+	assert_logged(f, "certificate not trusted");
 	/* Expired, and not yet valid. */
-	assert_tls_refused(&f, &(peer_opts){.leaf = "b-expired"}, "expired");
-	assert_logged(&f, "expired");
+	assert_tls_refused(f, &(peer_opts){.leaf = "b-expired"}, "expired");
+	assert_logged(f, "expired");
 	assert_tls_refused(
-	    &f, &(peer_opts){.leaf = "b-future"}, "not yet valid");
-	assert_logged(&f, "not yet valid");
+	    f, &(peer_opts){.leaf = "b-future"}, "not yet valid");
+	assert_logged(f, "not yet valid");
 	/* Revoked by the CRL the daemon loads. */
 	assert_tls_refused(
-	    &f, &(peer_opts){.leaf = "b-revoked"}, "certificate revoked");
-	assert_logged(&f, "revoked");
+	    f, &(peer_opts){.leaf = "b-revoked"}, "certificate revoked");
+	assert_logged(f, "revoked");
 	/* Names only from subjectAltName: CN=fed.b.example names nobody. */
-	assert_tls_refused(&f, &(peer_opts){.leaf = "fed.b.example"},
+	assert_tls_refused(f, &(peer_opts){.leaf = "fed.b.example"},
 	    "certificate not accepted");
-	assert_logged(&f, "certificate has no DNS name in subjectAltName");
+	assert_logged(f, "certificate has no DNS name in subjectAltName");
 	/* keyUsage keyCertSign alone: no digitalSignature. */
-	assert_tls_refused(&f, &(peer_opts){.leaf = "b-signer"},
+	assert_tls_refused(f, &(peer_opts){.leaf = "b-signer"},
 	    "certificate not accepted");
-	assert_logged(&f, "certificate key usage lacks digitalSignature");
+	assert_logged(f, "certificate key usage lacks digitalSignature");
 	/* A client that stops at TLS 1.2, against a TLS 1.3 only server. */
-	assert_tls_refused(&f,
+	assert_tls_refused(f,
 	    &(peer_opts){.leaf = "b", .max_version = FEDRPC_TLS_1_2},
 	    "no common TLS version");
-	assert_logged(&f, "version");
+	assert_logged(f, "version");
 
 	/* No client certificate at all (openssl, which can leave it out). */
-	snprintf(connect, sizeof(connect), "127.0.0.1:%d", f.port);
+	snprintf(connect, sizeof(connect), "127.0.0.1:%d", f->port);
 	{
 		char ca[512];
 		char *const argv[] = {"openssl", "s_client", "-connect",
@@ -1055,7 +880,7 @@ Test(federator, tls_refusals)
 		 * alert went out (see refusal_reaches_client() in
 		 * test_tls.c): openssl then sees only the end of the
 		 * connection, so it gets up to three tries. */
-		snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
+		snprintf(ca, sizeof(ca), "%s/ca.crt", T->dir);
 		for (int i = 0; i < 3; i++) {
 			run_cmd(argv, &out);
 			if (strstr(out, "certificate required") != NULL ||
@@ -1071,7 +896,7 @@ Test(federator, tls_refusals)
 		cr_assert(out != NULL, "openssl never saw the refusal's alert");
 		free(out);
 	}
-	assert_logged(&f, "no certificate");
+	assert_logged(f, "no certificate");
 	/* TLS 1.1 (openssl allows it only at security level 0). */
 	{
 		char *const argv[] = {"openssl", "s_client", "-connect",
@@ -1087,7 +912,7 @@ Test(federator, tls_refusals)
 	}
 
 	/* Nothing of the above reached a handler, or even admission. */
-	after = fed_counters(&f);
+	after = fed_counters(f);
 	cr_assert_eq(after.admitted, before.admitted);
 	cr_assert_eq(after.refused, before.refused);
 	cr_assert_eq(after.connections, before.connections);
@@ -1095,10 +920,10 @@ Test(federator, tls_refusals)
 	{
 		fedrpc_status st = {0};
 
-		cr_assert_eq(peer_call(&f, &(peer_opts){.leaf = "b"}, &st),
+		cr_assert_eq(peer_call(f, &(peer_opts){.leaf = "b"}, &st),
 		    FEDRPC_OK, "%s", st.message);
 	}
-	cr_assert_eq(fed_stop(&f), 0);
+	cr_assert_eq(fed_stop(f), 0);
 }
 
 /* ---- refusals of calls, by admission ---- */
@@ -1128,7 +953,7 @@ assert_refused(const fed *f, const peer_opts *p, fedrpc_code want,
 Test(federator, call_refusals)
 {
 	dnsmasq      *dns;
-	fed           f;
+	fed          *f;
 	fed_opts      o = {0};
 	counters      before, after;
 	fedrpc_status st = {0};
@@ -1136,44 +961,44 @@ Test(federator, call_refusals)
 	char         *log;
 
 	cr_assert_not_null(dns = dnsmasq_start(srv_records));
-	testcerts_leaf(dir, "ca", "fedb",
+	testcerts_leaf(T->dir, "ca", "fedb",
 	    (const char *const[]){"fed.b.example", NULL});
-	testcerts_leaf(dir, "ca", "d", (const char *const[]){"d.example", NULL});
+	testcerts_leaf(T->dir, "ca", "d", (const char *const[]){"d.example", NULL});
 	snprintf(ns, sizeof(ns), "%s", dnsmasq_nameserver(dns));
 	o.nameserver = ns;
 	o.allow = "{ domain = \"b.example\"; }, { domain = \"c.example\"; }";
 	o.limits = "max_message_size = 4096; rate_per_peer = 5.0; "
 		   "rate_burst = 5;";
-	fed_init(&f, "a", &o);
-	fed_start(&f);
+	f = fed_init("a", &o);
+	fed_start(f);
 
 	/* The host named by b.example's SRV record speaks for b.example. */
-	cr_assert_eq(peer_call(&f,
+	cr_assert_eq(peer_call(f,
 	                 &(peer_opts){.leaf = "fedb", .origin = "b.example"},
 	                 &st),
 	    FEDRPC_OK, "%s", st.message);
-	before = fed_counters(&f);
+	before = fed_counters(f);
 	cr_assert_eq(before.admitted, 1);
 
 	/* c.example's valid certificate claiming to be b.example. */
-	assert_refused(&f, &(peer_opts){.leaf = "c", .origin = "b.example"},
+	assert_refused(f, &(peer_opts){.leaf = "c", .origin = "b.example"},
 	    FEDRPC_UNAUTHENTICATED,
 	    "peer certificate names [c.example] are not targets of "
 	    "_fedrpc._tcp.b.example");
 	/* d.example is who it says, but not on the allow list. */
-	assert_refused(&f, &(peer_opts){.leaf = "d", .origin = "d.example"},
+	assert_refused(f, &(peer_opts){.leaf = "d", .origin = "d.example"},
 	    FEDRPC_PERMISSION_DENIED,
 	    "federation with d.example is not allowed (not on the allow "
 	    "list)");
 	/* A request for another domain. */
-	assert_refused(&f,
+	assert_refused(f,
 	    &(peer_opts){.leaf = "b", .origin = "b.example",
 	        .target = "x.example"},
 	    FEDRPC_INVALID_ARGUMENT, "request for x.example reached a.example");
 
 	/* An API version we do not serve, on a federation method. */
 	{
-		fedrpc_channel *ch = peer_open(&f, &(peer_opts){.leaf = "b",
+		fedrpc_channel *ch = peer_open(f, &(peer_opts){.leaf = "b",
 		    .origin = "b.example", .api_version = 7});
 		Fedrpc__Federation__V1__GetUserByHandleRequest req =
 		    FEDRPC__FEDERATION__V1__GET_USER_BY_HANDLE_REQUEST__INIT;
@@ -1196,13 +1021,13 @@ Test(federator, call_refusals)
 		protobuf_c_message_free_unpacked(&vresp->base, NULL);
 		fedrpc_channel_close(ch);
 	}
-	after = fed_counters(&f);
+	after = fed_counters(f);
 	cr_assert_eq(after.admitted, before.admitted + 1); /* Version/Get */
 	cr_assert_eq(after.refused, before.refused + 4);
 
 	/* An oversized request: refused before it is even decoded. */
 	{
-		fedrpc_channel *ch = peer_open(&f, &(peer_opts){.leaf = "b"});
+		fedrpc_channel *ch = peer_open(f, &(peer_opts){.leaf = "b"});
 		char           *big = malloc(6000);
 
 		memset(big, 'x', 5999);
@@ -1217,17 +1042,17 @@ Test(federator, call_refusals)
 		cr_assert_eq(health(ch, "", &st), FEDRPC_OK, "%s", st.message);
 		fedrpc_channel_close(ch);
 	}
-	assert_logged(&f, "status=RESOURCE_EXHAUSTED duration_ms=");
-	assert_logged(&f, "error=\"request of ");
+	assert_logged(f, "status=RESOURCE_EXHAUSTED duration_ms=");
+	assert_logged(f, "error=\"request of ");
 	before = after;
-	after  = fed_counters(&f);
+	after  = fed_counters(f);
 	cr_assert_eq(after.admitted, before.admitted + 1);
 
 	/* Over its rate: c.example gets RESOURCE_EXHAUSTED, b.example is
 	 * still served. */
 	{
 		fedrpc_channel *ch = peer_open(
-		    &f, &(peer_opts){.leaf = "c", .origin = "c.example"});
+		    f, &(peer_opts){.leaf = "c", .origin = "c.example"});
 		int ok = 0, limited = 0;
 
 		for (int i = 0; i < 12; i++) {
@@ -1242,18 +1067,18 @@ Test(federator, call_refusals)
 		cr_assert(ok >= 5 && limited >= 1, "%d ok, %d limited", ok,
 		    limited);
 		cr_assert_eq(ok + limited, 12);
-		cr_assert_eq(peer_call(&f, &(peer_opts){.leaf = "b"}, &st),
+		cr_assert_eq(peer_call(f, &(peer_opts){.leaf = "b"}, &st),
 		    FEDRPC_OK, "%s", st.message);
 	}
-	assert_logged(&f, "origin=c.example target=a.example method="
+	assert_logged(f, "origin=c.example target=a.example method="
 			  "fedrpc.health.v1.Health/Check status="
 			  "RESOURCE_EXHAUSTED duration_ms=");
-	assert_logged(&f, "peer=c.example error=\"rate limit for c.example "
+	assert_logged(f, "peer=c.example error=\"rate limit for c.example "
 			  "exceeded: 5 calls per second (burst 5)\"");
 
 	/* Every refusal above has its one access-log line with method,
 	 * origin, peer and status. */
-	log = fed_log(&f);
+	log = fed_log(f);
 	cr_assert(strstr(log, "origin=b.example target=a.example "
 			      "method=fedrpc.health.v1.Health/Check "
 			      "status=UNAUTHENTICATED duration_ms=") != NULL,
@@ -1271,7 +1096,7 @@ Test(federator, call_refusals)
 			      "GetUserByHandle status=FAILED_PRECONDITION") != NULL,
 	    "%s", log);
 	free(log);
-	cr_assert_eq(fed_stop(&f), 0);
+	cr_assert_eq(fed_stop(f), 0);
 	dnsmasq_stop(dns);
 }
 
@@ -1288,7 +1113,7 @@ Test(federator, origin_spellings_share_one_limit)
 	};
 	enum { N = sizeof(spellings) / sizeof(spellings[0]) };
 	fedrpc_channel *ch[N];
-	fed             f;
+	fed            *f;
 	fedrpc_status   st = {0};
 	counters        before, after;
 	int             ok = 0, limited = 0;
@@ -1296,13 +1121,13 @@ Test(federator, origin_spellings_share_one_limit)
 
 	/* A burst of 3 and a token every 100 s: nothing comes back while
 	 * the test runs, so the burst is all a peer may have. */
-	fed_init(&f, "a",
+	f = fed_init("a",
 	    &(fed_opts){.limits = "rate_per_peer = 0.01; rate_burst = 3;"});
-	fed_start(&f);
-	before = fed_counters(&f);
+	fed_start(f);
+	before = fed_counters(f);
 	for (int i = 0; i < N; i++)
 		ch[i] = peer_open(
-		    &f, &(peer_opts){.leaf = "b", .origin = spellings[i]});
+		    f, &(peer_opts){.leaf = "b", .origin = spellings[i]});
 	for (int i = 0; i < 2 * N; i++) {
 		fedrpc_code code = health(ch[i % N], "", &st);
 
@@ -1323,67 +1148,67 @@ Test(federator, origin_spellings_share_one_limit)
 		fedrpc_channel_close(ch[i]);
 	cr_assert_eq(ok, 3, "%d calls admitted, %d limited", ok, limited);
 	cr_assert_eq(limited, 2 * N - 3);
-	after = fed_counters(&f);
+	after = fed_counters(f);
 	cr_assert_eq(after.admitted, before.admitted + 3);
 	cr_assert_eq(after.refused, before.refused + 2 * N - 3);
 	/* The log, like every check and the handler, sees one spelling. */
-	assert_logged(&f, "origin=b.example target=a.example method="
+	assert_logged(f, "origin=b.example target=a.example method="
 			  "fedrpc.health.v1.Health/Check status="
 			  "RESOURCE_EXHAUSTED");
-	log = fed_log(&f);
+	log = fed_log(f);
 	cr_assert_null(strstr(log, "origin=B.example"), "%s", log);
 	cr_assert_null(strstr(log, "origin=b.EXAMPLE"), "%s", log);
 	cr_assert_null(strstr(log, "origin=b.example."), "%s", log);
 	free(log);
-	cr_assert_eq(fed_stop(&f), 0);
+	cr_assert_eq(fed_stop(f), 0);
 }
 
 /* ---- federation switched off ---- */
 
 Test(federator, allow_none_and_disabled)
 {
-	fed           f;
+	fed          *f;
 	fedrpc_status st = {0};
 	counters      c;
 
 	/* allowNone: the listener runs, every call is refused, the local
 	 * API works. */
-	fed_init(&f, "none", &(fed_opts){.strategy = "allowNone"});
-	fed_start(&f);
-	assert_refused(&f, &(peer_opts){.leaf = "b", .origin = "b.example"},
+	f = fed_init("none", &(fed_opts){.strategy = "allowNone"});
+	fed_start(f);
+	assert_refused(f, &(peer_opts){.leaf = "b", .origin = "b.example"},
 	    FEDRPC_PERMISSION_DENIED,
 	    "federation with b.example is not allowed (federation strategy "
 	    "is allowNone)");
-	c = fed_counters(&f);
+	c = fed_counters(f);
 	cr_assert_eq(c.admitted, 0);
 	cr_assert_eq(c.refused, 1);
-	cr_assert_eq(fed_stop(&f), 0);
+	cr_assert_eq(fed_stop(f), 0);
 
 	/* enabled = false: no listener at all, and no certificates needed;
 	 * the local API still works. */
-	fed_init(&f, "off", &(fed_opts){.disabled = true, .cert = "missing"});
-	fed_start(&f);
-	c = fed_counters(&f);
+	f = fed_init("off", &(fed_opts){.disabled = true, .cert = "missing"});
+	fed_start(f);
+	c = fed_counters(f);
 	cr_assert_eq(c.admitted, 0);
-	cr_assert_not(tu_wait_port(f.port, 200), "a listener on %d", f.port);
-	cr_assert_eq(peer_call(&f, &(peer_opts){.leaf = "b"}, &st),
+	cr_assert_not(tu_wait_port(f->port, 200), "a listener on %d", f->port);
+	cr_assert_eq(peer_call(f, &(peer_opts){.leaf = "b"}, &st),
 	    FEDRPC_UNAVAILABLE);
-	assert_logged(&f, "federation off");
-	cr_assert_eq(fed_stop_with(&f, SIGINT), 0);
-	assert_logged(&f, "SIGINT: stopping");
+	assert_logged(f, "federation off");
+	cr_assert_eq(fed_stop_with(f, SIGINT), 0);
+	assert_logged(f, "SIGINT: stopping");
 }
 
 /* ---- configuration files ---- */
 
 Test(federator, check_config_and_start_errors)
 {
-	fed   f;
+	fed  *f;
 	char *out;
 	char  path[600];
 	int   rc;
 
 	/* A typo: the error names file, line and setting, nothing starts. */
-	snprintf(path, sizeof(path), "%s/typo.conf", dir);
+	snprintf(path, sizeof(path), "%s/typo.conf", T->dir);
 	cr_assert(tu_write_file(path,
 	    "domain = \"a.example\";\n"
 	    "federation = {\n"
@@ -1411,9 +1236,9 @@ Test(federator, check_config_and_start_errors)
 	}
 
 	/* A good file: the settings in effect, defaults included. */
-	fed_init(&f, "good", &(fed_opts){0});
+	f = fed_init("good", &(fed_opts){0});
 	{
-		char *const argv[] = {FEDERATOR, "--check-config", f.conf, NULL};
+		char *const argv[] = {FEDERATOR, "--check-config", f->conf, NULL};
 
 		rc = run_federator(argv, &out);
 		cr_assert_eq(rc, 0, "exit %d: %s", rc, out);
@@ -1425,9 +1250,9 @@ Test(federator, check_config_and_start_errors)
 	}
 
 	/* No certificates: the federation listener will not start. */
-	fed_init(&f, "nocert", &(fed_opts){.cert = "missing"});
+	f = fed_init("nocert", &(fed_opts){.cert = "missing"});
 	{
-		char *const argv[] = {FEDERATOR, "-c", f.conf, NULL};
+		char *const argv[] = {FEDERATOR, "-c", f->conf, NULL};
 
 		rc = run_federator(argv, &out);
 		cr_assert_eq(rc, 1, "exit %d: %s", rc, out);
@@ -1438,7 +1263,7 @@ Test(federator, check_config_and_start_errors)
 		free(out);
 	}
 	{
-		char *const argv[] = {FEDERATOR, "--check-config", f.conf, NULL};
+		char *const argv[] = {FEDERATOR, "--check-config", f->conf, NULL};
 
 		rc = run_federator(argv, &out);
 		cr_assert_eq(rc, 1, "exit %d: %s", rc, out);
@@ -1469,7 +1294,7 @@ Test(federator, check_config_and_start_errors)
 	/* Usage errors exit 2. */
 	{
 		char *const argv[] = {FEDERATOR, "--log-level", "loud", "-c",
-			f.conf, NULL};
+			f->conf, NULL};
 
 		cr_assert_eq(run_federator(argv, &out), 2);
 		free(out);
@@ -1480,89 +1305,75 @@ Test(federator, check_config_and_start_errors)
 
 Test(federator, reload_allow_list_keeps_connections)
 {
-	fed             f;
+	fed            *f;
 	fed_opts        o = {0};
 	fedrpc_status   st = {0};
 	fedrpc_channel *b, *c;
 	counters        n;
 	char           *good;
 
-	fed_init(&f, "a", &o);
-	fed_start(&f);
-	b = peer_open(&f, &(peer_opts){.leaf = "b", .origin = "b.example"});
-	c = peer_open(&f, &(peer_opts){.leaf = "c", .origin = "c.example"});
+	f = fed_init("a", &o);
+	fed_start(f);
+	b = peer_open(f, &(peer_opts){.leaf = "b", .origin = "b.example"});
+	c = peer_open(f, &(peer_opts){.leaf = "c", .origin = "c.example"});
 	cr_assert_eq(health(b, "", &st), FEDRPC_OK, "%s", st.message);
 	cr_assert_eq(health(c, "", &st), FEDRPC_PERMISSION_DENIED);
-	cr_assert_eq(fed_counters(&f).connections, 2);
+	cr_assert_eq(fed_counters(f).connections, 2);
 
 	/* c.example joins the allow list: no restart, no reconnect. */
 	o.allow = "{ domain = \"b.example\"; }, { domain = \"c.example\"; "
 		  "search_policy = \"full_search\"; }";
-	fed_write_conf(&f, &o);
-	cr_assert_eq(kill(f.pid, SIGHUP), 0);
-	fed_wait_reloads(&f, 1, 0);
+	fed_write_conf(f, &o);
+	cr_assert_eq(kill(f->pid, SIGHUP), 0);
+	fed_wait_reloads(f, 1, 0);
 	cr_assert_eq(health(c, "", &st), FEDRPC_OK, "%s", st.message);
 	cr_assert_eq(health(b, "", &st), FEDRPC_OK, "%s", st.message);
-	n = fed_counters(&f);
+	n = fed_counters(f);
 	cr_assert_eq(n.connections, 2, "a peer reconnected: %lld connections",
 	    n.connections);
-	assert_logged(&f, "reload: ");
-	assert_logged(&f, "applied: federation enabled, strategy allowList, 2 "
+	assert_logged(f, "reload: ");
+	assert_logged(f, "applied: federation enabled, strategy allowList, 2 "
 			  "domains listed");
 
 	/* A broken file: the old settings stay, the log says why. */
-	good = tu_read_file(f.conf);
+	good = tu_read_file(f->conf);
 	{
 		char *typo = strdup(good);
 		char *at   = strstr(typo, "strategy");
 
 		cr_assert_not_null(at);
 		memcpy(at, "stratgey", 8);
-		cr_assert(tu_write_file(f.conf, typo));
+		cr_assert(tu_write_file(f->conf, typo));
 		free(typo);
 	}
-	cr_assert_eq(kill(f.pid, SIGHUP), 0);
-	fed_wait_reloads(&f, 1, 1);
-	assert_logged(&f, "reload refused, keeping the old settings: ");
-	assert_logged(&f, "a.conf:4: unknown setting 'federation.stratgey'");
+	cr_assert_eq(kill(f->pid, SIGHUP), 0);
+	fed_wait_reloads(f, 1, 1);
+	assert_logged(f, "reload refused, keeping the old settings: ");
+	assert_logged(f, "a.conf:4: unknown setting 'federation.stratgey'");
 	cr_assert_eq(health(c, "", &st), FEDRPC_OK, "%s", st.message);
 	cr_assert_eq(health(b, "", &st), FEDRPC_OK, "%s", st.message);
 
 	/* Taking c.example off again refuses it on its open connection. */
-	cr_assert(tu_write_file(f.conf, good));
+	cr_assert(tu_write_file(f->conf, good));
 	free(good);
 	o.allow = "{ domain = \"b.example\"; }";
-	fed_write_conf(&f, &o);
-	cr_assert_eq(kill(f.pid, SIGHUP), 0);
-	fed_wait_reloads(&f, 2, 1);
+	fed_write_conf(f, &o);
+	cr_assert_eq(kill(f->pid, SIGHUP), 0);
+	fed_wait_reloads(f, 2, 1);
 	cr_assert_eq(health(c, "", &st), FEDRPC_PERMISSION_DENIED);
 	cr_assert_eq(health(b, "", &st), FEDRPC_OK, "%s", st.message);
-	cr_assert_eq(fed_counters(&f).connections, 2);
+	cr_assert_eq(fed_counters(f).connections, 2);
 
 	fedrpc_channel_close(b);
 	fedrpc_channel_close(c);
-	cr_assert_eq(fed_stop(&f), 0);
+	cr_assert_eq(fed_stop(f), 0);
 }
 
 /* ---- a listener that misbehaving clients cannot block ---- */
 
-static int
-tcp_connect(int port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	int                fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	sa.sin_port        = htons((uint16_t) port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0,
-	    "connect: %s", strerror(errno));
-	return fd;
-}
-
 Test(federator, half_open_handshakes_and_garbage)
 {
-	fed           f;
+	fed          *f;
 	fedrpc_status st = {0};
 	int           half[16];
 	/* The start of a TLS ClientHello: a record of 512 bytes announced,
@@ -1578,17 +1389,17 @@ Test(federator, half_open_handshakes_and_garbage)
 	uint64_t  t0;
 	int       status;
 
-	fed_init(&f, "a", &(fed_opts){0});
-	fed_start(&f);
+	f = fed_init("a", &(fed_opts){0});
+	fed_start(f);
 
 	/* Half-open handshakes hold nothing up: another peer is served. */
 	for (int i = 0; i < 16; i++) {
-		half[i] = tcp_connect(f.port);
+		half[i] = tcp_connect(f->port);
 		cr_assert_eq(write(half[i], hello, sizeof(hello)),
 		    (ssize_t) sizeof(hello));
 	}
 	t0 = tu_now_ms();
-	cr_assert_eq(peer_call(&f, &(peer_opts){.leaf = "b"}, &st), FEDRPC_OK,
+	cr_assert_eq(peer_call(f, &(peer_opts){.leaf = "b"}, &st), FEDRPC_OK,
 	    "%s", st.message);
 	cr_log_info("served in %llu ms beside 16 half-open handshakes",
 	    (unsigned long long) (tu_now_ms() - t0));
@@ -1600,7 +1411,7 @@ Test(federator, half_open_handshakes_and_garbage)
 		junk[i] = (uint8_t) (x >> 16);
 	}
 	{
-		int fd = tcp_connect(f.port);
+		int fd = tcp_connect(f->port);
 
 		cr_assert_eq(write(fd, junk, sizeof(junk)), (ssize_t) sizeof(junk));
 		close(fd);
@@ -1609,8 +1420,8 @@ Test(federator, half_open_handshakes_and_garbage)
 		static const uint8_t big[] = {0x17, 0x03, 0x03, 0xff, 0xff};
 		static const uint8_t sp[]  = {0x00, 'S', 'P', 0x00, 0x00, 0x30,
 			 0x00, 0x00};
-		int fd = tcp_connect(f.port);
-		int fd2 = tcp_connect(f.port);
+		int fd = tcp_connect(f->port);
+		int fd2 = tcp_connect(f->port);
 
 		cr_assert_eq(write(fd, big, sizeof(big)), (ssize_t) sizeof(big));
 		cr_assert_eq(write(fd, junk, 1024), 1024);
@@ -1618,14 +1429,14 @@ Test(federator, half_open_handshakes_and_garbage)
 		close(fd);
 		close(fd2);
 	}
-	cr_assert_eq(peer_call(&f, &(peer_opts){.leaf = "b"}, &st), FEDRPC_OK,
+	cr_assert_eq(peer_call(f, &(peer_opts){.leaf = "b"}, &st), FEDRPC_OK,
 	    "after garbage: %s", st.message);
-	cr_assert_eq(waitpid(f.pid, &status, WNOHANG), 0, "federator died");
+	cr_assert_eq(waitpid(f->pid, &status, WNOHANG), 0, "federator died");
 
 	for (int i = 0; i < 16; i++)
 		close(half[i]);
-	cr_assert_eq(fed_counters(&f).connections, 2);
-	cr_assert_eq(fed_stop(&f), 0);
+	cr_assert_eq(fed_counters(f).connections, 2);
+	cr_assert_eq(fed_stop(f), 0);
 }
 
 /* ---- the listener's self-check ---- */
@@ -1721,14 +1532,14 @@ tcp_connect_nowait(int port)
 Test(federator, listener_self_check, .timeout = 150)
 {
 	enum { SILENT = 120 };
-	fed           f;
+	fed          *f;
 	int           silent[SILENT];
 	listener_view lv;
 	struct rlimit rl;
 
-	fed_init(&f, "a", &(fed_opts){.top = "listen_check_ms = 500;"});
-	fed_start(&f);
-	(void) TU_WAIT_FOR((lv = listener_state(&f)).checks >= 3, 3 * WAIT_MS);
+	f = fed_init("a", &(fed_opts){.top = "listen_check_ms = 500;"});
+	fed_start(f);
+	(void) TU_WAIT_FOR((lv = listener_state(f)).checks >= 3, 3 * WAIT_MS);
 	cr_assert_geq(lv.checks, 3, "the self-check did not run");
 	cr_assert_eq(lv.failures, 0, "a healthy listener failed: %s", lv.state);
 	cr_assert_str_eq(lv.state, "serving");
@@ -1737,19 +1548,19 @@ Test(federator, listener_self_check, .timeout = 150)
 	cr_assert_eq(lv.connections, 0, "self-checks counted as connections");
 
 	/* Room for a few more descriptors only, then silent connections. */
-	rl.rlim_cur = rl.rlim_max = (rlim_t) fd_count(f.pid) + 16;
-	cr_assert_eq(prlimit(f.pid, RLIMIT_NOFILE, &rl, NULL), 0, "%s",
+	rl.rlim_cur = rl.rlim_max = (rlim_t) fd_count(f->pid) + 16;
+	cr_assert_eq(prlimit(f->pid, RLIMIT_NOFILE, &rl, NULL), 0, "%s",
 	    strerror(errno));
 	for (int i = 0; i < SILENT; i++)
-		silent[i] = tcp_connect_nowait(f.port);
-	assert_logged(&f, "does not serve new connections (self-check: ");
+		silent[i] = tcp_connect_nowait(f->port);
+	assert_logged(f, "does not serve new connections (self-check: ");
 	for (int i = 0; i < SILENT; i++)
 		close(silent[i]);
-	assert_logged(&f, "serves new connections again");
-	lv = listener_state(&f);
+	assert_logged(f, "serves new connections again");
+	lv = listener_state(f);
 	cr_assert_str_eq(lv.state, "serving");
 	cr_assert_geq(lv.failures, 2);
-	cr_assert_eq(fed_stop(&f), 0);
+	cr_assert_eq(fed_stop(f), 0);
 }
 
 /* ---- stopping while calls are in flight ---- */
@@ -1803,23 +1614,23 @@ load_main(void *arg)
 
 Test(federator, stops_cleanly_with_calls_in_flight)
 {
-	fed       f;
+	fed      *f;
 	load      l = {0};
 	pthread_t t;
 	int       status;
 	uint64_t  end;
 
-	fed_init(&f, "a", &(fed_opts){.limits = "rate_per_peer = 100000.0; "
+	f = fed_init("a", &(fed_opts){.limits = "rate_per_peer = 100000.0; "
 						 "rate_burst = 100000;"});
-	fed_start(&f);
-	l.ch = peer_open(&f, &(peer_opts){.leaf = "b"});
+	fed_start(f);
+	l.ch = peer_open(f, &(peer_opts){.leaf = "b"});
 	cr_assert_eq(pthread_create(&t, NULL, load_main, &l), 0);
 	end = tu_now_ms() + WAIT_MS;
 	while (atomic_load(&l.ok) < 200 && tu_now_ms() < end)
 		tu_sleep_ms(1);
 	cr_assert_geq(atomic_load(&l.ok), 200);
 
-	status = fed_stop(&f);
+	status = fed_stop(f);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "status %d", status);
 	atomic_store(&l.stop, true);
@@ -1829,8 +1640,8 @@ Test(federator, stops_cleanly_with_calls_in_flight)
 	cr_assert_eq(atomic_load(&l.other), 0);
 	cr_assert_eq(atomic_load(&l.started),
 	    atomic_load(&l.ok) + atomic_load(&l.unavailable));
-	assert_logged(&f, "SIGTERM: stopping");
-	assert_logged(&f, "federator: stopped");
+	assert_logged(f, "SIGTERM: stopping");
+	assert_logged(f, "federator: stopped");
 }
 
 /* ---- two daemons: outgoing calls and the allow list ---- */
@@ -1856,7 +1667,7 @@ find_user(const fed *f, const char *query, fedrpc_status *st)
 Test(federator, egress_allow_list_between_two_daemons)
 {
 	dnsmasq      *dns;
-	fed           a, b;
+	fed         *a, *b;
 	fed_opts      oa = {0}, ob = {0};
 	fedrpc_status st = {0};
 	counters      before, after, cb;
@@ -1865,18 +1676,18 @@ Test(federator, egress_allow_list_between_two_daemons)
 
 	/* a.example's certificate names only its SRV target, so b.example
 	 * has to look a.example up to believe it. */
-	testcerts_leaf(dir, "ca", "a-srv",
+	testcerts_leaf(T->dir, "ca", "a-srv",
 	    (const char *const[]){"fed.a.example", NULL});
-	testcerts_leaf(dir, "ca", "b-srv",
+	testcerts_leaf(T->dir, "ca", "b-srv",
 	    (const char *const[]){"fed.b.example", "b.example", NULL});
-	fed_init(&a, "a", &oa);
-	fed_init(&b, "b", &ob);
+	a = fed_init("a", &oa);
+	b = fed_init("b", &ob);
 	snprintf(rec[0], sizeof(rec[0]),
 	    "--srv-host=_fedrpc._tcp.a.example,fed.a.example,%d,10,100",
-	    a.port);
+	    a->port);
 	snprintf(rec[1], sizeof(rec[1]),
 	    "--srv-host=_fedrpc._tcp.b.example,fed.b.example,%d,10,100",
-	    b.port);
+	    b->port);
 	snprintf(rec[2], sizeof(rec[2]), "--host-record=fed.a.example,127.0.0.1");
 	snprintf(rec[3], sizeof(rec[3]), "--host-record=fed.b.example,127.0.0.1");
 	for (int i = 0; i < 4; i++)
@@ -1892,53 +1703,53 @@ Test(federator, egress_allow_list_between_two_daemons)
 	ob.cert       = "b-srv";
 	ob.nameserver = ns;
 	ob.allow      = "{ domain = \"a.example\"; }";
-	fed_write_conf(&a, &oa);
-	fed_write_conf(&b, &ob);
-	fed_start(&a);
-	fed_start(&b);
+	fed_write_conf(a, &oa);
+	fed_write_conf(b, &ob);
+	fed_start(a);
+	fed_start(b);
 
 	/* a.example asks b.example for a user: found by SRV, mutual TLS,
 	 * authenticated by b.example through a.example's SRV record. */
-	cr_assert_eq(find_user(&a, "nobody@b.example", &st), FEDRPC_OK, "%s",
+	cr_assert_eq(find_user(a, "nobody@b.example", &st), FEDRPC_OK, "%s",
 	    st.message);
-	cb = fed_counters(&b);
+	cb = fed_counters(b);
 	/* Version/Get (the version negotiation), then the lookup. */
 	cr_assert_eq(cb.admitted, 2);
-	assert_logged(&b, "certificate fed.a.example");
+	assert_logged(b, "certificate fed.a.example");
 
 	/* c.example is not on a.example's list: refused before any DNS
 	 * query or connection attempt. */
-	before = fed_counters(&a);
-	cr_assert_eq(find_user(&a, "alice@c.example", &st),
+	before = fed_counters(a);
+	cr_assert_eq(find_user(a, "alice@c.example", &st),
 	    FEDRPC_PERMISSION_DENIED, "%s", st.message);
 	cr_assert(strstr(st.message, "federation with c.example is not "
 				     "allowed (not on the allow list)") != NULL,
 	    "%s", st.message);
-	after = fed_counters(&a);
+	after = fed_counters(a);
 	cr_assert_eq(after.dns_lookups, before.dns_lookups);
 	cr_assert_eq(after.egress_attempts, before.egress_attempts);
 	cr_assert_eq(after.egress_denied, before.egress_denied + 1);
-	assert_logged(&a, "egress to c.example refused: federation with "
+	assert_logged(a, "egress to c.example refused: federation with "
 			  "c.example is not allowed (not on the allow list)");
 
 	/* allowNone on a.example (SIGHUP): nothing goes out any more, the
 	 * local API keeps working. */
 	oa.strategy = "allowNone";
-	fed_write_conf(&a, &oa);
-	cr_assert_eq(kill(a.pid, SIGHUP), 0);
-	fed_wait_reloads(&a, 1, 0);
-	before = fed_counters(&a);
-	cr_assert_eq(find_user(&a, "nobody@b.example", &st),
+	fed_write_conf(a, &oa);
+	cr_assert_eq(kill(a->pid, SIGHUP), 0);
+	fed_wait_reloads(a, 1, 0);
+	before = fed_counters(a);
+	cr_assert_eq(find_user(a, "nobody@b.example", &st),
 	    FEDRPC_PERMISSION_DENIED, "%s", st.message);
 	cr_assert(strstr(st.message, "allowNone") != NULL, "%s", st.message);
-	after = fed_counters(&a);
+	after = fed_counters(a);
 	cr_assert_eq(after.egress_attempts, before.egress_attempts);
-	cr_assert_eq(fed_counters(&b).admitted, cb.admitted);
+	cr_assert_eq(fed_counters(b).admitted, cb.admitted);
 	/* Local lookups still work. */
-	cr_assert_eq(find_user(&a, "nobody", &st), FEDRPC_OK, "%s", st.message);
+	cr_assert_eq(find_user(a, "nobody", &st), FEDRPC_OK, "%s", st.message);
 
-	cr_assert_eq(fed_stop(&a), 0);
-	cr_assert_eq(fed_stop(&b), 0);
+	cr_assert_eq(fed_stop(a), 0);
+	cr_assert_eq(fed_stop(b), 0);
 	dnsmasq_stop(dns);
 }
 
@@ -1958,7 +1769,7 @@ fedctl_cert(char *const argv[])
 
 Test(federator, reload_certificates_and_crl)
 {
-	fed             f;
+	fed            *f;
 	fed_opts        o = {0};
 	fedrpc_status   st = {0};
 	fedrpc_channel *old;
@@ -1967,8 +1778,8 @@ Test(federator, reload_certificates_and_crl)
 	char           *t1, *t2, *both;
 	long long       conns;
 
-	snprintf(p1, sizeof(p1), "%s/pki1", dir);
-	snprintf(p2, sizeof(p2), "%s/pki2", dir);
+	snprintf(p1, sizeof(p1), "%s/pki1", T->dir);
+	snprintf(p2, sizeof(p2), "%s/pki2", T->dir);
 	snprintf(ca1, sizeof(ca1), "%s/ca.crt", p1);
 	snprintf(key1, sizeof(key1), "%s/ca.key", p1);
 	snprintf(ca2, sizeof(ca2), "%s/ca.crt", p2);
@@ -2010,7 +1821,7 @@ Test(federator, reload_certificates_and_crl)
 	cr_assert_not_null(t1 = tu_read_file(ca1));
 	cr_assert_not_null(t2 = tu_read_file(ca2));
 	cr_assert_geq(asprintf(&both, "%s%s", t1, t2), 0);
-	snprintf(bundle, sizeof(bundle), "%s/bundle.crt", dir);
+	snprintf(bundle, sizeof(bundle), "%s/bundle.crt", T->dir);
 	cr_assert(tu_write_file(bundle, both));
 	free(t1);
 	free(t2);
@@ -2019,63 +1830,63 @@ Test(federator, reload_certificates_and_crl)
 	o.cert_dir = p1;
 	o.cert     = "a.example";
 	o.ca       = "../bundle.crt";
-	fed_init(&f, "a", &o);
-	fed_start(&f);
+	f = fed_init("a", &o);
+	fed_start(f);
 
 	/* A peer that trusts CA one connects and stays connected. */
-	old = peer_open(&f, &(peer_opts){.leaf = "pki1/b.example",
+	old = peer_open(f, &(peer_opts){.leaf = "pki1/b.example",
 	                        .ca = "pki1/ca.crt"});
 	cr_assert_eq(health(old, "", &st), FEDRPC_OK, "%s", st.message);
 	/* One that trusts only CA two does not accept a.example yet. */
-	cr_assert_eq(peer_call(&f,
+	cr_assert_eq(peer_call(f,
 	                 &(peer_opts){.leaf = "pki1/b.example",
 	                     .ca = "pki2/ca.crt"},
 	                 &st),
 	    FEDRPC_UNAVAILABLE);
 	cr_assert(strstr(st.message, "not trusted") != NULL, "%s", st.message);
-	conns = fed_counters(&f).connections;
+	conns = fed_counters(f).connections;
 
 	/* New certificate, SIGHUP: new connections get it. */
 	o.cert_dir = p2;
-	fed_write_conf(&f, &o);
-	cr_assert_eq(kill(f.pid, SIGHUP), 0);
-	fed_wait_reloads(&f, 1, 0);
-	assert_logged(&f, "certificates reloaded");
-	cr_assert_eq(peer_call(&f,
+	fed_write_conf(f, &o);
+	cr_assert_eq(kill(f->pid, SIGHUP), 0);
+	fed_wait_reloads(f, 1, 0);
+	assert_logged(f, "certificates reloaded");
+	cr_assert_eq(peer_call(f,
 	                 &(peer_opts){.leaf = "pki1/b.example",
 	                     .ca = "pki2/ca.crt"},
 	                 &st),
 	    FEDRPC_OK, "after the reload: %s", st.message);
 	/* The first peer's connection was not dropped. */
 	cr_assert_eq(health(old, "", &st), FEDRPC_OK, "%s", st.message);
-	cr_assert_eq(fed_counters(&f).connections, conns + 1);
+	cr_assert_eq(fed_counters(f).connections, conns + 1);
 
 	/* Revoke b.example's certificate (a CRL from fedctl), SIGHUP: a new
 	 * connection with it is refused. */
-	snprintf(crl, sizeof(crl), "%s/one.crl", dir);
+	snprintf(crl, sizeof(crl), "%s/one.crl", T->dir);
 	fedctl_cert((char *const[]){FEDCTL, "cert", "crl", "--ca", ca1,
 	    "--ca-key", key1, "--revoke", b1, "--out", crl, NULL});
 	o.crl = crl;
-	fed_write_conf(&f, &o);
-	cr_assert_eq(kill(f.pid, SIGHUP), 0);
-	fed_wait_reloads(&f, 2, 0);
-	assert_tls_refused(&f,
+	fed_write_conf(f, &o);
+	cr_assert_eq(kill(f->pid, SIGHUP), 0);
+	fed_wait_reloads(f, 2, 0);
+	assert_tls_refused(f,
 	    &(peer_opts){.leaf = "pki1/b.example", .ca = "pki2/ca.crt"},
 	    "certificate revoked");
-	assert_logged(&f, "failed: certificate revoked");
+	assert_logged(f, "failed: certificate revoked");
 
 	/* A certificate file that does not load: the reload is refused and
 	 * the daemon keeps serving with what it has. */
 	o.cert = "missing";
-	fed_write_conf(&f, &o);
-	cr_assert_eq(kill(f.pid, SIGHUP), 0);
-	fed_wait_reloads(&f, 2, 1);
-	assert_logged(&f, "reload refused, keeping the old settings: "
+	fed_write_conf(f, &o);
+	cr_assert_eq(kill(f->pid, SIGHUP), 0);
+	fed_wait_reloads(f, 2, 1);
+	assert_logged(f, "reload refused, keeping the old settings: "
 			  "certificates for ");
 	cr_assert_eq(health(old, "", &st), FEDRPC_OK, "%s", st.message);
 
 	fedrpc_channel_close(old);
-	cr_assert_eq(fed_stop(&f), 0);
+	cr_assert_eq(fed_stop(f), 0);
 }
 
 /* --check-config of f; its exit code, its output into *out. */
@@ -2087,14 +1898,14 @@ check_conf(fed *f, char **out)
 	return run_federator(argv, out);
 }
 
-/* Copies dir/from to dir/to. */
+/* Copies T->dir/from to T->dir/to. */
 static void
 copy_file(const char *from, const char *to)
 {
 	char  a[600], b[600], *text;
 
-	snprintf(a, sizeof(a), "%s/%s", dir, from);
-	snprintf(b, sizeof(b), "%s/%s", dir, to);
+	snprintf(a, sizeof(a), "%s/%s", T->dir, from);
+	snprintf(b, sizeof(b), "%s/%s", T->dir, to);
 	cr_assert_not_null(text = tu_read_file(a));
 	cr_assert(tu_write_file(b, text));
 	chmod(b, 0600);
@@ -2106,16 +1917,16 @@ copy_file(const char *from, const char *to)
  * domain on the allow list. */
 Test(federator, check_config_refuses_what_peers_would_refuse)
 {
-	fed   f;
+	fed  *f;
 	char *out;
 	int   rc;
 
 	/* b.example's certificate on a.example, whose SRV target (a static
 	 * route, no DNS) is localhost. */
-	fed_init(&f, "othercert", &(fed_opts){.cert = "b",
+	f = fed_init("othercert", &(fed_opts){.cert = "b",
 	    .statics = "{ domain = \"a.example\"; host = \"localhost\"; "
 	               "port = 8443; }"});
-	rc = check_conf(&f, &out);
+	rc = check_conf(f, &out);
 	cr_assert_eq(rc, 1, "exit %d: %s", rc, out);
 	cr_assert(strstr(out, "b.crt is not valid for domain a.example: it "
 	                      "names b.example, neither a.example nor the "
@@ -2125,20 +1936,20 @@ Test(federator, check_config_refuses_what_peers_would_refuse)
 	free(out);
 
 	/* A certificate for the SRV target, in another zone, is fine. */
-	testcerts_leaf(dir, "ca", "hosted",
+	testcerts_leaf(T->dir, "ca", "hosted",
 	    (const char *const[]){"localhost", NULL});
-	fed_init(&f, "hosted", &(fed_opts){.cert = "hosted",
+	f = fed_init("hosted", &(fed_opts){.cert = "hosted",
 	    .statics = "{ domain = \"a.example\"; host = \"localhost\"; "
 	               "port = 8443; }"});
-	rc = check_conf(&f, &out);
+	rc = check_conf(f, &out);
 	cr_assert_eq(rc, 0, "exit %d: %s", rc, out);
 	free(out);
 
 	/* a.example's certificate with b.example's key. */
 	copy_file("a.crt", "mixed.crt");
 	copy_file("b.key", "mixed.key");
-	fed_init(&f, "mixed", &(fed_opts){.cert = "mixed"});
-	rc = check_conf(&f, &out);
+	f = fed_init("mixed", &(fed_opts){.cert = "mixed"});
+	rc = check_conf(f, &out);
 	cr_assert_eq(rc, 1, "exit %d: %s", rc, out);
 	cr_assert(strstr(out, "mixed.key (for ") != NULL &&
 	        strstr(out, "key does not match certificate") != NULL,
@@ -2146,9 +1957,9 @@ Test(federator, check_config_refuses_what_peers_would_refuse)
 	free(out);
 
 	/* Our own domain on the allow list, with its line. */
-	fed_init(&f, "self", &(fed_opts){
+	f = fed_init("self", &(fed_opts){
 	    .allow = "{ domain = \"b.example\"; }, { domain = \"A.example\"; }"});
-	rc = check_conf(&f, &out);
+	rc = check_conf(f, &out);
 	cr_assert_eq(rc, 1, "exit %d: %s", rc, out);
 	cr_assert(strstr(out, "self.conf:6: setting 'federation.allow[1]': "
 	                      "'a.example' is our own domain") != NULL,
@@ -2178,15 +1989,14 @@ Test(federator, default_config_says_what_to_fill_in)
 {
 	char *const argv[] = {FEDERATOR, "--print-default-config", NULL};
 	char       *text, *out, v[700];
-	fed         f;
+	fed         d = {0}, *f = &d;
 	int         rc;
 
 	cr_assert_eq(run_federator(argv, &text), 0);
 	cr_assert(strstr(text, "# To fill in before the first start") != NULL);
-	memset(&f, 0, sizeof(f));
-	snprintf(f.conf, sizeof(f.conf), "%s/default.conf", dir);
-	cr_assert(tu_write_file(f.conf, text));
-	rc = check_conf(&f, &out);
+	snprintf(f->conf, sizeof(f->conf), "%s/default.conf", T->dir);
+	cr_assert(tu_write_file(f->conf, text));
+	rc = check_conf(f, &out);
 	cr_assert_eq(rc, 1, "exit %d: %s", rc, out);
 	cr_assert(strstr(out, "warning: setting 'domain' is still the "
 	                      "placeholder example.com") != NULL,
@@ -2199,21 +2009,21 @@ Test(federator, default_config_says_what_to_fill_in)
 	free(out);
 
 	/* Filled in: a domain, its certificates, our folders. */
-	testcerts_leaf(dir, "ca", "d",
+	testcerts_leaf(T->dir, "ca", "d",
 	    (const char *const[]){"d.example", NULL});
 	replace(&text, "\"example.com\"", "\"d.example\"");
-	snprintf(v, sizeof(v), "%s/ca.crt", dir);
+	snprintf(v, sizeof(v), "%s/ca.crt", T->dir);
 	replace(&text, "/etc/fedrpc/tls/ca.crt", v);
-	snprintf(v, sizeof(v), "%s/d.crt", dir);
+	snprintf(v, sizeof(v), "%s/d.crt", T->dir);
 	replace(&text, "/etc/fedrpc/tls/federator.crt", v);
-	snprintf(v, sizeof(v), "%s/d.key", dir);
+	snprintf(v, sizeof(v), "%s/d.key", T->dir);
 	replace(&text, "/etc/fedrpc/tls/federator.key", v);
-	snprintf(v, sizeof(v), "%s/d.sock", dir);
+	snprintf(v, sizeof(v), "%s/d.sock", T->dir);
 	replace(&text, "/run/fedrpc/federator.sock", v);
-	snprintf(v, sizeof(v), "%s/d.db", dir);
+	snprintf(v, sizeof(v), "%s/d.db", T->dir);
 	replace(&text, "/var/lib/fedrpc/federator.db", v);
-	cr_assert(tu_write_file(f.conf, text));
-	rc = check_conf(&f, &out);
+	cr_assert(tu_write_file(f->conf, text));
+	rc = check_conf(f, &out);
 	cr_assert_eq(rc, 0, "exit %d: %s", rc, out);
 	cr_assert_null(strstr(out, "warning"), "%s", out);
 	free(out);

@@ -58,25 +58,11 @@ teardown(void)
 static int
 run(char *const argv[], const char *log, int timeout_ms)
 {
-	uint64_t  deadline = tu_now_ms() + (uint64_t) timeout_ms;
-	pid_t     pid      = tu_spawn(argv, log);
-	int       status;
+	bool late;
+	int  rc = tu_run_log(argv, log, (unsigned) timeout_ms, &late);
 
-	cr_assert_gt(pid, 0, "cannot start %s", argv[0]);
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			break;
-		cr_assert_eq(r, 0, "waitpid: %s", strerror(errno));
-		if (tu_now_ms() > deadline) {
-			tu_stop(pid, SIGKILL, 1000);
-			cr_assert_fail("%s ran longer than %d ms", argv[0], timeout_ms);
-			return -1;
-		}
-		tu_sleep_ms(5);
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	cr_assert_not(late, "%s ran longer than %d ms", argv[0], timeout_ms);
+	return rc;
 }
 
 /* The full path of a program found on PATH. */

@@ -119,21 +119,6 @@ typedef enum abuse {
 	N_ABUSE
 } abuse;
 
-static int
-raw_connect(int port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	int                fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	sa.sin_port        = htons((uint16_t) port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
 /* Closes with an RST instead of a FIN. */
 static void
 reset_close(int fd)
@@ -217,7 +202,7 @@ abuse_once(abuser *a, abuse kind)
 {
 	static const char garbage[] = "GET / HTTP/1.1\r\nHost: b.example\r\n\r\n";
 	static const uint8_t half_preface[] = {0, 'S', 'P'};
-	int      fd = raw_connect(a->port);
+	int      fd = tu_connect(a->port);
 	WOLFSSL *ssl = NULL;
 
 	if (fd < 0)

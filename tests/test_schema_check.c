@@ -40,38 +40,16 @@ teardown(void)
 
 TestSuite(schema_check, .init = setup, .fini = teardown);
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Runs argv with its output in log; its exit code (-1: signal). */
 static int
 run(char *const argv[], const char *log)
 {
-	long long deadline = now_ms() + RUN_TIMEOUT_MS;
-	pid_t     pid      = tu_spawn(argv, log);
-	int       status;
+	bool late;
+	int  rc = tu_run_log(argv, log, RUN_TIMEOUT_MS, &late);
 
-	cr_assert_gt(pid, 0, "cannot start %s", argv[0]);
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			break;
-		cr_assert_eq(r, 0, "waitpid: %s", strerror(errno));
-		if (now_ms() > deadline) {
-			tu_stop(pid, SIGKILL, 1000);
-			cr_assert_fail("%s ran longer than %d ms", argv[0],
-			    RUN_TIMEOUT_MS);
-		}
-		usleep(5000);
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	cr_assert_not(late, "%s ran longer than %d ms", argv[0],
+	    RUN_TIMEOUT_MS);
+	return rc;
 }
 
 /* The .proto files under dir, relative to it (at most max). */
@@ -126,7 +104,7 @@ check(const char *released, const char *base, const char *cur, char **log)
 	char  path[600];
 	int   rc;
 
-	snprintf(path, sizeof(path), "%s/check-%ld.log", tmp, (long) now_ms());
+	snprintf(path, sizeof(path), "%s/check-%ld.log", tmp, (long) tu_now_ms());
 	unlink(path);
 	rc   = run(argv, path);
 	*log = tu_read_file(path);

@@ -25,12 +25,6 @@ typedef struct world {
 static void
 world_new(world *w)
 {
-	Fedrpc__Local__V1__CreateConversationRequest r =
-	    FEDRPC__LOCAL__V1__CREATE_CONVERSATION_REQUEST__INIT;
-	Fedrpc__Local__V1__CreateConversationResponse *resp;
-	fx_qid       *members[2];
-	fedrpc_status st = {0};
-
 	w->f    = fx_new(3);
 	w->ann  = fx_register(w->f, 0, "ann");
 	w->bob  = fx_register(w->f, 1, "bob");
@@ -40,18 +34,9 @@ world_new(world *w)
 	w->cat1 = fx_add_client(w->f, &w->cat, 0, 5);
 	fx_connect(w->f, &w->ann, &w->bob);
 	fx_connect(w->f, &w->ann, &w->cat);
-	members[0]  = &w->bob.q;
-	members[1]  = &w->cat.q;
-	r.self      = &w->ann.q;
-	r.name      = "state";
-	r.members   = members;
-	r.n_members = 2;
-	cr_assert_eq(fedrpc_local_v1_conversations_create_conversation(
-	                 w->f->d[0].lch, &r, &resp, NULL, &st),
-	    FEDRPC_OK, "%s", st.message);
-	snprintf(w->conv_id, sizeof(w->conv_id), "%s", resp->conversation->id->id);
+	fx_create(w->f, &w->ann, (fx_user *const[]){&w->bob, &w->cat}, 2,
+	    "state", w->conv_id);
 	w->conv = fx_qid_of("a.example", w->conv_id);
-	protobuf_c_message_free_unpacked(&resp->base, NULL);
 }
 
 /* A message from self to everyone else, with message id mid; the caller
@@ -325,28 +310,15 @@ Test(sent_state, owner_down_queued_for_the_owner, .timeout = 60)
  * ann's other conversation): its state says so, with the reason. */
 Test(sent_state, owner_refuses_what_waited_for_it, .timeout = 60)
 {
-	Fedrpc__Local__V1__CreateConversationRequest cr =
-	    FEDRPC__LOCAL__V1__CREATE_CONVERSATION_REQUEST__INIT;
-	Fedrpc__Local__V1__CreateConversationResponse *cresp;
-	Fedrpc__Local__V1__SendMessageResponse        *r;
-	Fedrpc__Local__V1__ListSentMessagesResponse   *l;
-	world         w;
-	fx_qid       *members[1];
-	fedrpc_status st = {0};
-	const md_t   *d;
+	Fedrpc__Local__V1__SendMessageResponse      *r;
+	Fedrpc__Local__V1__ListSentMessagesResponse *l;
+	world                                        w;
+	const md_t                                  *d;
 
 	world_new(&w);
-	members[0]   = &w.cat.q;
-	cr.self      = &w.ann.q;
-	cr.name      = "without bob";
-	cr.members   = members;
-	cr.n_members = 1;
-	cr_assert_eq(fedrpc_local_v1_conversations_create_conversation(
-	                 w.f->d[0].lch, &cr, &cresp, NULL, &st),
-	    FEDRPC_OK, "%s", st.message);
-	snprintf(w.conv_id, sizeof(w.conv_id), "%s", cresp->conversation->id->id);
+	fx_create(w.f, &w.ann, (fx_user *const[]){&w.cat}, 1, "without bob",
+	    w.conv_id);
 	w.conv = fx_qid_of("a.example", w.conv_id);
-	protobuf_c_message_free_unpacked(&cresp->base, NULL);
 	atomic_store(&w.f->d[0].down, true);
 	r = send_as(&w, &w.bob, w.bob1, "b2");
 	cr_assert_eq(r->deliveries[0]->state, STATE(QUEUED));

@@ -13,7 +13,9 @@
 #include "client/channel_int.h"
 #include "core/wire/envelope.h"
 #include "fedrpc/v1/envelope.pb-c.h"
+#include "lsan.h"
 #include "rt_echo.h"
+#include "call_batch.h"
 #include "testutil.h"
 
 /*
@@ -22,58 +24,12 @@
  * the message is never freed). refused_connections_get_no_calls_in makes
  * exactly that happen on purpose; its requests are not reported.
  */
-const char *__lsan_default_suppressions(void);
-const char *
-__lsan_default_suppressions(void)
-{
-	return "leak:server_refused_connections_get_no_calls_in_impl\n";
-}
-
-typedef struct async_batch {
-	pthread_mutex_t mtx;
-	int             done;
-	int             codes[17];
-	char            last_msg[256];
-} async_batch;
-
-#define BATCH_INIT {PTHREAD_MUTEX_INITIALIZER, 0, {0}, {0}}
-
-static void
-batch_cb(void *arg, const fedrpc_status *st, ProtobufCMessage *resp)
-{
-	async_batch *b = arg;
-
-	if (resp != NULL)
-		protobuf_c_message_free_unpacked(resp, NULL);
-	pthread_mutex_lock(&b->mtx);
-	b->done++;
-	if ((unsigned) st->code < 17)
-		b->codes[st->code]++;
-	snprintf(b->last_msg, sizeof(b->last_msg), "%s", st->message);
-	pthread_mutex_unlock(&b->mtx);
-}
-
-static int
-batch_done(async_batch *b)
-{
-	int n;
-
-	pthread_mutex_lock(&b->mtx);
-	n = b->done;
-	pthread_mutex_unlock(&b->mtx);
-	return n;
-}
-
-static bool
-batch_wait(async_batch *b, int n, unsigned timeout_ms)
-{
-	return TU_WAIT_FOR(batch_done(b) >= n, timeout_ms) &&
-	    batch_done(b) == n;
-}
+TU_LSAN_SUPPRESS(TU_LSAN_REQ0_CLOSED_PIPE(
+    "server_refused_connections_get_no_calls_in_impl"))
 
 static fedrpc_code
 start_echo_of(fedrpc_channel *ch, const char *payload, uint32_t sleep,
-    uint32_t timeout_ms, const uint8_t *id, async_batch *b)
+    uint32_t timeout_ms, const uint8_t *id, tu_batch *b)
 {
 	Fedrpc__Testing__V1__EchoRequest req =
 	    FEDRPC__TESTING__V1__ECHO_REQUEST__INIT;
@@ -84,12 +40,12 @@ start_echo_of(fedrpc_channel *ch, const char *payload, uint32_t sleep,
 	req.payload.len  = payload != NULL ? strlen(payload) : 0;
 	req.sleep_ms     = sleep;
 	return fedrpc_channel_call_async(
-	    ch, &echo_method, &req.base, &opts, batch_cb, b, NULL, &st);
+	    ch, &echo_method, &req.base, &opts, tu_batch_cb, b, NULL, &st);
 }
 
 static fedrpc_code
 start_echo(fedrpc_channel *ch, uint32_t sleep, uint32_t timeout_ms,
-    const uint8_t *id, async_batch *b)
+    const uint8_t *id, tu_batch *b)
 {
 	return start_echo_of(ch, NULL, sleep, timeout_ms, id, b);
 }
@@ -334,7 +290,7 @@ Test(server, work_whose_deadline_passed_in_the_queue_never_runs)
 	    .url = "inproc://test-server-queued-deadline", .workers = 1};
 	fedrpc_server  *srv = echo_server_start(&so);
 	fedrpc_channel *ch  = echo_channel(so.url, 0);
-	async_batch     slow = BATCH_INIT, late = BATCH_INIT;
+	tu_batch     slow = TU_BATCH_INIT, late = TU_BATCH_INIT;
 	fedrpc_status   st   = {0};
 
 	/* The only worker is busy for 3 s; the second call's 100 ms run
@@ -344,9 +300,9 @@ Test(server, work_whose_deadline_passed_in_the_queue_never_runs)
 	    FEDRPC_OK);
 	cr_assert(wait_in_handler(1, TU_WAIT_MS));
 	cr_assert_eq(start_echo(ch, 0, 100, NULL, &late), FEDRPC_OK);
-	cr_assert(batch_wait(&late, 1, TU_WAIT_MS));
+	cr_assert(tu_batch_wait(&late, 1, TU_WAIT_MS));
 	cr_assert_eq(late.codes[FEDRPC_DEADLINE_EXCEEDED], 1);
-	cr_assert(batch_wait(&slow, 1, TU_WAIT_MS));
+	cr_assert(tu_batch_wait(&slow, 1, TU_WAIT_MS));
 	cr_assert_eq(slow.codes[FEDRPC_OK], 1);
 	/* Once the worker is free again the queued call is answered, not
 	 * run: a later call is the second run. */
@@ -390,7 +346,7 @@ Test(server, repeated_request_id_runs_the_handler_once)
 	fedrpc_channel    *ch  = echo_channel(so.url, 0);
 	fedrpc_status      st  = {0};
 	uint8_t            id[16], id2[16];
-	async_batch        b = BATCH_INIT;
+	tu_batch        b = TU_BATCH_INIT;
 	Fedrpc__Testing__V1__EchoResponse *resp;
 
 	fedrpc_request_id_new(id);
@@ -408,7 +364,7 @@ Test(server, repeated_request_id_runs_the_handler_once)
 	fedrpc_request_id_new(id2);
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(start_echo(ch, 200, TU_CALL_MS, id2, &b), FEDRPC_OK);
-	cr_assert(batch_wait(&b, 3, TU_WAIT_MS));
+	cr_assert(tu_batch_wait(&b, 3, TU_WAIT_MS));
 	cr_assert_eq(b.codes[FEDRPC_OK], 3);
 	cr_assert_eq(echo_handled(), 2);
 
@@ -486,7 +442,7 @@ Test(server, stop_with_calls_in_flight)
 		    .workers = 2, .contexts = 8};
 		fedrpc_server  *srv = echo_server_start(&so);
 		fedrpc_channel *ch  = echo_channel(so.url, 0);
-		async_batch     running = BATCH_INIT, queued = BATCH_INIT;
+		tu_batch     running = TU_BATCH_INIT, queued = TU_BATCH_INIT;
 
 		cr_assert_not_null(srv);
 		/* Both workers busy until the stop begins (the handlers
@@ -504,10 +460,10 @@ Test(server, stop_with_calls_in_flight)
 			    FEDRPC_OK);
 		fedrpc_server_stop(srv, TU_CALL_MS);
 		fedrpc_server_stop(srv, TU_CALL_MS); /* idempotent */
-		cr_assert(batch_wait(&running, 2, TU_WAIT_MS));
+		cr_assert(tu_batch_wait(&running, 2, TU_WAIT_MS));
 		cr_assert_eq(running.codes[FEDRPC_OK], 2, "round %d: %s", round,
 		    running.last_msg);
-		cr_assert(batch_wait(&queued, 4, TU_WAIT_MS));
+		cr_assert(tu_batch_wait(&queued, 4, TU_WAIT_MS));
 		cr_assert_eq(queued.codes[FEDRPC_UNAVAILABLE], 4,
 		    "round %d: %s", round, queued.last_msg);
 		cr_assert_eq(echo_handled(), 2);
@@ -524,7 +480,7 @@ Test(server, stop_without_grace_and_repeatedly)
 		fedrpc_server  *srv = echo_server_start(&so);
 		char            url[64];
 		fedrpc_channel *ch;
-		async_batch     b = BATCH_INIT;
+		tu_batch     b = TU_BATCH_INIT;
 
 		cr_assert_not_null(srv);
 		snprintf(url, sizeof(url), "tcp://127.0.0.1:%d",
@@ -544,8 +500,8 @@ Test(server, stop_without_grace_and_repeatedly)
 		fedrpc_server_stop(srv, 0);
 		/* Every call ends (by its deadline at the latest): done,
 		 * refused, or failed over. */
-		cr_assert(batch_wait(&b, 10, TU_WAIT_MS), "round %d: %d done", round,
-		    batch_done(&b));
+		cr_assert(tu_batch_wait(&b, 10, TU_WAIT_MS), "round %d: %d done", round,
+		    tu_batch_done(&b));
 		fedrpc_channel_close(ch);
 		fedrpc_server_free(srv);
 	}

@@ -19,6 +19,7 @@
 #include <fedrpc/log.h>
 
 #include "daemons.h"
+#include "testutil.h"
 
 #define QUICK "delivery = { backoff_initial_ms = 10; backoff_max_ms = 500; };"
 
@@ -70,7 +71,7 @@ Test(soak, outages_and_a_crash_lose_nothing_and_duplicate_nothing,
 	members[1] = &carol;
 	td_create(t, &alice, members, 2, "soak", conv);
 
-	start = td_now_ms();
+	start = tu_now_ms();
 	for (int i = 0; i < n; i++) {
 		char   text[16];
 		size_t n_to = 0;
@@ -114,13 +115,13 @@ Test(soak, outages_and_a_crash_lose_nothing_and_duplicate_nothing,
 		                  text),
 		    "%s taken for a repeat", text);
 	}
-	end = td_now_ms() + TD_WAIT_MS * 3;
+	end = tu_now_ms() + TD_WAIT_MS * 3;
 	while (td_pending(t, 0, NULL) > 0) {
-		cr_assert_lt(td_now_ms(), end, "a.example never emptied its queue");
+		cr_assert_lt(tu_now_ms(), end, "a.example never emptied its queue");
 		usleep(20000);
 	}
 	cr_log_info("%d messages, %llu ms", n,
-	    (unsigned long long) (td_now_ms() - start));
+	    (unsigned long long) (tu_now_ms() - start));
 
 	want = expected(0, n);
 	cr_assert(has(t, &bob, want), "bob: %s", td_messages(t, &bob, NULL));

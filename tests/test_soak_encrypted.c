@@ -24,6 +24,7 @@
 #include <wolfssl/wolfcrypt/sha256.h>
 
 #include "daemons.h"
+#include "testutil.h"
 
 #define QUICK "delivery = { backoff_initial_ms = 10; backoff_max_ms = 500; };"
 
@@ -216,8 +217,8 @@ Test(soak_encrypted, fedctl_messages_survive_outages_and_a_crash,
 
 	/* Everything arrives: c.example is up, a.example delivers what
 	 * waited for it. */
-	end = td_now_ms() + 3 * TD_WAIT_MS;
-	while ((got_b < n || got_c < n) && td_now_ms() < end) {
+	end = tu_now_ms() + 3 * TD_WAIT_MS;
+	while ((got_b < n || got_c < n) && tu_now_ms() < end) {
 		got_b = read_inbox(t, &bob, got_b);
 		got_c = read_inbox(t, &carol, got_c);
 		if (got_b < n || got_c < n)

@@ -25,6 +25,7 @@
 #include <fedrpc/pki.h>
 #include <fedrpc/tls.h>
 
+#include "lsan.h"
 #include "testcerts.h"
 #include "testutil.h"
 
@@ -35,12 +36,7 @@
  * included, is never freed. Only allocations made on nng's threads are
  * excused; everything fedrpc allocates itself is still checked.
  */
-const char *__lsan_default_suppressions(void);
-const char *
-__lsan_default_suppressions(void)
-{
-	return "leak:libnng.so.1\n";
-}
+TU_LSAN_SUPPRESS(TU_LSAN_NNG_THREADS)
 
 #define WAIT_MS TU_WAIT_MS /* bound on every socket wait */
 #define N_CLIENTS 50   /* concurrent clients, each with its own certificate */

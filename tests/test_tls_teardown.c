@@ -31,6 +31,7 @@
 #include <fedrpc/log.h>
 #include <fedrpc/tls.h>
 
+#include "lsan.h"
 #include "testcerts.h"
 #include "testutil.h"
 
@@ -41,12 +42,7 @@
  * provoke hundreds of times on purpose). Tests that do not drop
  * connections on purpose keep full leak checking of nng.
  */
-const char *__lsan_default_suppressions(void);
-const char *
-__lsan_default_suppressions(void)
-{
-	return "leak:libnng.so.1\n";
-}
+TU_LSAN_SUPPRESS(TU_LSAN_NNG_THREADS)
 
 /* Contexts on each side, each with one request or reply in flight. */
 #define N_CTX 16
@@ -396,22 +392,6 @@ Test(tls_teardown, tcp_close_returns_after_connections_drop_under_load)
 
 /* ---- peers that abandon the TLS set-up ---- */
 
-/* A raw TCP connection to 127.0.0.1:port; -1 on failure. */
-static int
-raw_connect(int port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	int                fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	sa.sin_port        = htons((uint16_t) port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
 /* A wolfSSL context with leaf `name`'s certificate, trusting the CA. */
 static WOLFSSL_CTX *
 raw_tls_ctx(bool server, const char *name)
@@ -547,7 +527,7 @@ Test(tls_teardown, listener_survives_peers_that_abandon_the_set_up)
 
 	cr_assert(listener_accepts(url), "no connection at first");
 
-	cr_assert_geq(fd = raw_connect(port), 0);
+	cr_assert_geq(fd = tu_connect(port), 0);
 	cr_assert_eq(write(fd, close_notify, sizeof(close_notify)),
 	    (ssize_t) sizeof(close_notify));
 	tu_sleep_ms(100); /* the alert goes alone, before the close */
@@ -558,7 +538,7 @@ Test(tls_teardown, listener_survives_peers_that_abandon_the_set_up)
 	for (int i = 0; i < 3; i++) {
 		WOLFSSL *ssl;
 
-		cr_assert_geq(fd = raw_connect(port), 0);
+		cr_assert_geq(fd = tu_connect(port), 0);
 		cr_assert_not_null(ssl = wolfSSL_new(ctx));
 		wolfSSL_set_fd(ssl, fd);
 		cr_assert_eq(wolfSSL_connect(ssl), WOLFSSL_SUCCESS, "%d",

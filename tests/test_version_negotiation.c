@@ -27,9 +27,9 @@
 /* Waits up to TD_WAIT_MS for cond, polled every 20 ms. */
 #define EVENTUALLY(cond, ...)                                              \
 	do {                                                               \
-		uint64_t end_ = td_now_ms() + TD_WAIT_MS;                  \
+		uint64_t end_ = tu_now_ms() + TD_WAIT_MS;                  \
 		while (!(cond)) {                                          \
-			cr_assert_lt(td_now_ms(), end_, __VA_ARGS__);      \
+			cr_assert_lt(tu_now_ms(), end_, __VA_ARGS__);      \
 			usleep(20000);                                     \
 		}                                                          \
 	} while (0)
@@ -140,7 +140,7 @@ search_bob(td *t)
 	Fedrpc__Local__V1__SearchUsersResponse *resp = NULL;
 	fedrpc_status st = {0};
 	fedrpc_code   rc;
-	uint64_t      end = td_now_ms() + TD_WAIT_MS;
+	uint64_t      end = tu_now_ms() + TD_WAIT_MS;
 
 	r.term   = "bob";
 	r.domain = "b.example";
@@ -148,7 +148,7 @@ search_bob(td *t)
 		fedrpc_status_reset(&st);
 		rc = fedrpc_local_v1_users_search_users(
 		    t->f[0].lch, &r, &resp, NULL, &st);
-		if (rc != FEDRPC_UNAVAILABLE || td_now_ms() > end)
+		if (rc != FEDRPC_UNAVAILABLE || tu_now_ms() > end)
 			break;
 		usleep(20000);
 	}

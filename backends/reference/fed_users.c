@@ -69,7 +69,7 @@ h_get_user_by_handle(void *impl, fedrpc_ctx *ctx,
 	ref_call c = {s, ctx, req, resp};
 
 	REF_FED_CHECK(s, ctx, st);
-	if (!adp_handle_valid(req->handle))
+	if (!fedrpc_handle_valid(req->handle))
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 		    "handle: '%.64s' is not 2 to 256 characters of [a-z0-9_.-]",
 		    req->handle ? req->handle : "");

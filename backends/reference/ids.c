@@ -14,24 +14,6 @@
 #include "core/base/dns_name.h"
 
 bool
-adp_uuid_valid(const char *s)
-{
-	if (s == NULL || strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		char c = s[i];
-
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (c != '-')
-				return false;
-		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-			return false;
-		}
-	}
-	return true;
-}
-
-bool
 adp_domain_valid(const char *s)
 {
 	size_t n, label = 0;
@@ -56,23 +38,6 @@ adp_domain_valid(const char *s)
 			return false;
 	}
 	return label > 0 && s[n - 1] != '-';
-}
-
-bool
-adp_handle_valid(const char *s)
-{
-	size_t n;
-
-	if (s == NULL || (n = strlen(s)) < 2 || n > 256)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		        c == '_' || c == '.' || c == '-'))
-			return false;
-	}
-	return true;
 }
 
 bool
@@ -173,7 +138,7 @@ adp_check_qid(const adp_qid *q, const char *what, fedrpc_status *st)
 	if (q == NULL)
 		return fedrpc_status_set(
 		    st, FEDRPC_INVALID_ARGUMENT, "%s: required", what);
-	if (!adp_uuid_valid(q->id))
+	if (!fedrpc_uuid_valid(q->id))
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 		    "%s: '%.64s' is not a lower-case UUID", what,
 		    q->id ? q->id : "");

@@ -1,7 +1,8 @@
 /*
- * Input rules every adapter applies the same way: UUIDs, domains, handles,
- * names, and the domain a qualified id must have (ours, or the caller's).
- * Each check sets a status naming the offending field.
+ * Input rules every adapter applies the same way: domains, names, and the
+ * domain a qualified id must have (ours, or the caller's); the UUID and
+ * handle rules are the shared runtime's (include/fedrpc/ids.h). Each check
+ * sets a status naming the offending field.
  */
 #ifndef FEDRPC_BACKENDS_REFERENCE_IDS_H
 #define FEDRPC_BACKENDS_REFERENCE_IDS_H
@@ -10,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <fedrpc/ids.h>
 #include <fedrpc/server.h>
 #include <fedrpc/status.h>
 
@@ -24,15 +26,11 @@ typedef Fedrpc__Federation__V1__QualifiedId adp_qid;
 /* The last-resort prekey id. */
 #define ADP_LAST_PREKEY 65535u
 
-/* Lower-case canonical UUID, 36 characters. */
-bool adp_uuid_valid(const char *s);
 /* Lower-case DNS name: labels of [a-z0-9-], dots, at most 253 bytes. */
 bool adp_domain_valid(const char *s);
 /* A domain in place in the one spelling kept (lower case, no final dot);
  * left as it is when it is no domain name. */
 void adp_domain_fold(char *d);
-/* 2 to 256 characters of [a-z0-9_.-] (Wire's handle rule). */
-bool adp_handle_valid(const char *s);
 /* Valid UTF-8 of min..max code points, no NUL or control characters. */
 bool adp_text_valid(const char *s, size_t min, size_t max);
 

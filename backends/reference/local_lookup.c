@@ -74,7 +74,7 @@ ref_h_find_user(void *impl, fedrpc_ctx *ctx,
 			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 			    "query: '%.64s' is not a domain", domain);
 	}
-	if (!adp_handle_valid(handle))
+	if (!fedrpc_handle_valid(handle))
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 		    "query: '%.64s' is not a valid handle", handle);
 	if (domain != NULL && strcmp(domain, s->domain) != 0)

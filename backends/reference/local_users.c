@@ -42,7 +42,7 @@ h_register_user(void *impl, fedrpc_ctx *ctx,
 	char        id[37];
 	register_tx a = {id, req->handle, req->name};
 
-	if (!adp_handle_valid(req->handle))
+	if (!fedrpc_handle_valid(req->handle))
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 		    "handle: '%.64s' is not 2 to 256 characters of [a-z0-9_.-]",
 		    req->handle ? req->handle : "");

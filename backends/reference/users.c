@@ -81,7 +81,7 @@ search_exact(ref_svc *s, fedrpc_ctx *ctx, fedrpc_store_tx *tx,
 {
 	ref_profile *p;
 
-	if (!adp_handle_valid(lower))
+	if (!fedrpc_handle_valid(lower))
 		return FEDRPC_OK;
 	if (ref_profile_by_handle(s, ctx, tx, lower, &p, st) != FEDRPC_OK)
 		return st->code;

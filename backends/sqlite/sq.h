@@ -72,6 +72,24 @@ void *sq_alloc(fedrpc_store_tx *tx, size_t size);
  * false when out of memory. */
 bool sq_grow(fedrpc_store_tx *tx, void **v, size_t n, size_t *cap,
     size_t size);
+/* Fills `elem` from the current row of s; false when out of memory. */
+typedef bool (*sq_row_fn)(fedrpc_store_tx *tx, sqlite3_stmt *s, void *elem);
+/*
+ * The rows of a bound statement, each made by row() into an element of
+ * `size` bytes of one array in tx's allocator: *out (NULL for none) and
+ * *n. With max > 0 at most max rows, and *more says whether another
+ * followed (more may be NULL when max is 0). Resets s.
+ */
+fedrpc_code sq_rows(fedrpc_store_tx *tx, sqlite3_stmt *s, size_t size,
+    sq_row_fn row, size_t max, void **out, size_t *n, bool *more,
+    fedrpc_status *st);
+/* The first row of a bound statement into elem by row(); *found says
+ * whether there was one. Resets s. */
+fedrpc_code sq_row1(fedrpc_store_tx *tx, sqlite3_stmt *s, sq_row_fn row,
+    void *elem, bool *found, fedrpc_status *st);
+/* sq_run; *changed says whether the statement changed a row. */
+fedrpc_code sq_run_changed(sq_conn *c, sqlite3_stmt *s, bool *changed,
+    fedrpc_status *st);
 /* A text column copied ("" for NULL); NULL when out of memory. */
 char *sq_col_str(fedrpc_store_tx *tx, sqlite3_stmt *s, int col);
 /* A blob column copied; false when out of memory. */

@@ -45,6 +45,63 @@ sq_grow(fedrpc_store_tx *tx, void **v, size_t n, size_t *cap, size_t size)
 	return true;
 }
 
+fedrpc_code
+sq_rows(fedrpc_store_tx *tx, sqlite3_stmt *s, size_t size, sq_row_fn row,
+    size_t max, void **out, size_t *n, bool *more, fedrpc_status *st)
+{
+	void  *v   = NULL;
+	size_t cap = 0;
+	int    rc;
+
+	*out = NULL;
+	*n   = 0;
+	if (more != NULL)
+		*more = false;
+	while ((rc = sq_step(sq_tx_conn(tx), s, st)) == SQLITE_ROW) {
+		if (max > 0 && *n == max) {
+			*more = true;
+			break;
+		}
+		if (!sq_grow(tx, &v, *n, &cap, size) ||
+		    !row(tx, s, (char *) v + *n * size)) {
+			sqlite3_reset(s);
+			return sq_nomem(st);
+		}
+		(*n)++;
+	}
+	if (rc < 0)
+		return st->code;
+	sqlite3_reset(s);
+	*out = v;
+	return FEDRPC_OK;
+}
+
+fedrpc_code
+sq_row1(fedrpc_store_tx *tx, sqlite3_stmt *s, sq_row_fn row, void *elem,
+    bool *found, fedrpc_status *st)
+{
+	int  rc;
+	bool ok = true;
+
+	*found = false;
+	if ((rc = sq_step(sq_tx_conn(tx), s, st)) < 0)
+		return st->code;
+	if (rc == SQLITE_ROW)
+		ok = *found = row(tx, s, elem);
+	sqlite3_reset(s);
+	return ok ? FEDRPC_OK : sq_nomem(st);
+}
+
+fedrpc_code
+sq_run_changed(sq_conn *c, sqlite3_stmt *s, bool *changed, fedrpc_status *st)
+{
+	*changed = false;
+	if (sq_run(c, s, st) != FEDRPC_OK)
+		return st->code;
+	*changed = sq_changes(c) > 0;
+	return FEDRPC_OK;
+}
+
 char *
 sq_col_str(fedrpc_store_tx *tx, sqlite3_stmt *s, int col)
 {

@@ -69,35 +69,34 @@ client_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+static bool
+client_at(fedrpc_store_tx *tx, sqlite3_stmt *s, void *elem)
+{
+	fedrpc_store_client *cl = elem;
+
+	(void) tx;
+	cl->id           = sq_col_u64(s, 0);
+	cl->client_class = sqlite3_column_int(s, 1);
+	return true;
+}
+
 /* Ids are sorted in C: SQLite orders them as signed numbers, and ids are
  * unsigned. */
 fedrpc_code
 sq_client_list(fedrpc_store_tx *tx, const char *user,
     fedrpc_store_client **out, size_t *n, fedrpc_status *st)
 {
-	sq_conn      *c   = sq_tx_conn(tx);
-	sqlite3_stmt *s   = sq_stmt(c, SQL_LIST, st);
-	void         *v   = NULL;
-	size_t        cap = 0;
-	int           rc;
+	sqlite3_stmt *s = sq_stmt(sq_tx_conn(tx), SQL_LIST, st);
+	void         *v = NULL;
 
 	*out = NULL;
 	*n   = 0;
 	if (s == NULL)
 		return st->code;
 	sq_bind_str(s, 1, user);
-	while ((rc = sq_step(c, s, st)) == SQLITE_ROW) {
-		fedrpc_store_client *cl;
-
-		if (!sq_grow(tx, &v, *n, &cap, sizeof(*cl)))
-			return sq_nomem(st);
-		cl               = (fedrpc_store_client *) v + (*n)++;
-		cl->id           = sq_col_u64(s, 0);
-		cl->client_class = sqlite3_column_int(s, 1);
-	}
-	if (rc < 0)
+	if (sq_rows(tx, s, sizeof(**out), client_at, 0, &v, n, NULL, st) !=
+	    FEDRPC_OK)
 		return st->code;
-	sqlite3_reset(s);
 	if (*n > 1)
 		qsort(v, *n, sizeof(fedrpc_store_client), client_cmp);
 	*out = v;

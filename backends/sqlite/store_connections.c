@@ -90,39 +90,30 @@ sq_connection_delete(fedrpc_store_tx *tx, const char *from,
 	return s == NULL ? st->code : sq_run(c, s, st);
 }
 
+/* One side of a connection, from a row of SQL_LIST_*. */
+static bool
+side_at(fedrpc_store_tx *tx, sqlite3_stmt *s, void *elem)
+{
+	fedrpc_store_side *side = elem;
+
+	side->from       = sq_col_str(tx, s, 0);
+	side->to         = sq_col_qid(tx, s, 1);
+	side->relation   = sqlite3_column_int(s, 3);
+	side->updated_ms = sqlite3_column_int64(s, 4);
+	return side->from != NULL && side->to != NULL;
+}
+
 /* The rows of a bound SQL_LIST_* statement. */
 static fedrpc_code
 read_sides(fedrpc_store_tx *tx, sqlite3_stmt *s, fedrpc_store_side **out,
     size_t *n, fedrpc_status *st)
 {
-	void  *v   = NULL;
-	size_t cap = 0;
-	int    rc;
+	void       *v;
+	fedrpc_code rc = sq_rows(tx, s, sizeof(**out), side_at, 0, &v, n, NULL,
+	    st);
 
-	*out = NULL;
-	*n   = 0;
-	while ((rc = sq_step(sq_tx_conn(tx), s, st)) == SQLITE_ROW) {
-		fedrpc_store_side *side;
-
-		if (!sq_grow(tx, &v, *n, &cap, sizeof(*side)))
-			goto nomem;
-		side             = (fedrpc_store_side *) v + (*n)++;
-		side->from       = sq_col_str(tx, s, 0);
-		side->to         = sq_col_qid(tx, s, 1);
-		side->relation   = sqlite3_column_int(s, 3);
-		side->updated_ms = sqlite3_column_int64(s, 4);
-		if (side->from == NULL || side->to == NULL)
-			goto nomem;
-	}
-	if (rc < 0)
-		return st->code;
-	sqlite3_reset(s);
 	*out = v;
-	return FEDRPC_OK;
-
-nomem:
-	sqlite3_reset(s);
-	return sq_nomem(st);
+	return rc;
 }
 
 fedrpc_code

@@ -182,16 +182,21 @@ sq_conversation_rename(fedrpc_store_tx *tx, const fedrpc_store_qid *id,
 	return sq_run(c, s, st);
 }
 
+/* A conversation's qualified id, from column 0. */
+static bool
+qid_at(fedrpc_store_tx *tx, sqlite3_stmt *s, void *elem)
+{
+	return (*(fedrpc_store_qid **) elem = sq_col_qid(tx, s, 0)) != NULL;
+}
+
 fedrpc_code
 sq_conversation_list_of_user(fedrpc_store_tx *tx,
     const fedrpc_store_qid *user, fedrpc_store_qid ***out, size_t *n,
     fedrpc_status *st)
 {
-	sq_conn      *c   = sq_tx_conn(tx);
-	sqlite3_stmt *s   = sq_stmt(c, SQL_OF_USER, st);
-	void         *v   = NULL;
-	size_t        cap = 0;
-	int           rc;
+	sqlite3_stmt *s = sq_stmt(sq_tx_conn(tx), SQL_OF_USER, st);
+	void         *v = NULL;
+	fedrpc_code   rc;
 
 	*out = NULL;
 	*n   = 0;
@@ -199,25 +204,9 @@ sq_conversation_list_of_user(fedrpc_store_tx *tx,
 		return st->code;
 	sq_bind_str(s, 1, user->domain);
 	sq_bind_str(s, 2, user->id);
-	while ((rc = sq_step(c, s, st)) == SQLITE_ROW) {
-		fedrpc_store_qid **ids;
-
-		if (!sq_grow(tx, &v, *n, &cap, sizeof(*ids)))
-			goto nomem;
-		ids = v;
-		if ((ids[*n] = sq_col_qid(tx, s, 0)) == NULL)
-			goto nomem;
-		(*n)++;
-	}
-	if (rc < 0)
-		return st->code;
-	sqlite3_reset(s);
+	rc   = sq_rows(tx, s, sizeof(**out), qid_at, 0, &v, n, NULL, st);
 	*out = v;
-	return FEDRPC_OK;
-
-nomem:
-	sqlite3_reset(s);
-	return sq_nomem(st);
+	return rc;
 }
 
 fedrpc_code

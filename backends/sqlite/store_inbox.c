@@ -81,14 +81,24 @@ sq_inbox_append_client(fedrpc_store_tx *tx, const char *user,
 	return FEDRPC_OK;
 }
 
+/* One event, from a row of SQL_FETCH. */
+static bool
+event_at(fedrpc_store_tx *tx, sqlite3_stmt *s, void *elem)
+{
+	fedrpc_store_event *ev = elem;
+
+	ev->id = sq_col_u64(s, 0);
+	return sq_col_blob(tx, s, 1, &ev->data);
+}
+
 fedrpc_code
 sq_inbox_fetch(fedrpc_store_tx *tx, const char *user, uint64_t client,
     uint64_t after, uint32_t limit, fedrpc_store_event **out, size_t *n,
     bool *more, fedrpc_status *st)
 {
-	sq_conn      *c = sq_tx_conn(tx);
-	sqlite3_stmt *s = sq_stmt(c, SQL_FETCH, st);
-	int           rc;
+	sqlite3_stmt *s = sq_stmt(sq_tx_conn(tx), SQL_FETCH, st);
+	void         *v = NULL;
+	fedrpc_code   rc;
 
 	*out  = NULL;
 	*n    = 0;
@@ -97,32 +107,14 @@ sq_inbox_fetch(fedrpc_store_tx *tx, const char *user, uint64_t client,
 		return st->code;
 	if (limit == 0)
 		limit = 1;
-	if ((*out = sq_alloc(tx, limit * sizeof(**out))) == NULL)
-		return sq_nomem(st);
 	sq_bind_str(s, 1, user);
 	sq_bind_u64(s, 2, client);
 	sqlite3_bind_int64(s, 3, id_bound(after));
 	/* One more than asked tells whether more follow. */
 	sqlite3_bind_int64(s, 4, (sqlite3_int64) limit + 1);
-	while ((rc = sq_step(c, s, st)) == SQLITE_ROW) {
-		fedrpc_store_event *ev;
-
-		if (*n == limit) {
-			*more = true;
-			break;
-		}
-		ev     = &(*out)[*n];
-		ev->id = sq_col_u64(s, 0);
-		if (!sq_col_blob(tx, s, 1, &ev->data)) {
-			sqlite3_reset(s);
-			return sq_nomem(st);
-		}
-		(*n)++;
-	}
-	if (rc < 0)
-		return st->code;
-	sqlite3_reset(s);
-	return FEDRPC_OK;
+	rc   = sq_rows(tx, s, sizeof(**out), event_at, limit, &v, n, more, st);
+	*out = v;
+	return rc;
 }
 
 fedrpc_code

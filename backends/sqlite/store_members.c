@@ -85,15 +85,20 @@ row_member(fedrpc_store_tx *tx, sqlite3_stmt *s)
 	return m->id != NULL ? m : NULL;
 }
 
+static bool
+member_at(fedrpc_store_tx *tx, sqlite3_stmt *s, void *elem)
+{
+	return (*(Fedrpc__Federation__V1__ConversationMember **) elem =
+	            row_member(tx, s)) != NULL;
+}
+
 fedrpc_code
 sq_member_list(fedrpc_store_tx *tx, fedrpc_store_conversation *conv,
     fedrpc_status *st)
 {
-	sq_conn      *c   = sq_tx_conn(tx);
-	sqlite3_stmt *s   = sq_stmt(c, SQL_LIST, st);
-	void         *v   = NULL;
-	size_t        cap = 0;
-	int           rc;
+	sqlite3_stmt *s = sq_stmt(sq_tx_conn(tx), SQL_LIST, st);
+	void         *v = NULL;
+	size_t        n = 0;
 
 	conv->members   = NULL;
 	conv->n_members = 0;
@@ -101,23 +106,10 @@ sq_member_list(fedrpc_store_tx *tx, fedrpc_store_conversation *conv,
 		return st->code;
 	sq_bind_str(s, 1, conv->id->domain);
 	sq_bind_str(s, 2, conv->id->id);
-	while ((rc = sq_step(c, s, st)) == SQLITE_ROW) {
-		Fedrpc__Federation__V1__ConversationMember **ms;
-
-		if (!sq_grow(tx, &v, conv->n_members, &cap, sizeof(*ms)))
-			goto nomem;
-		ms = v;
-		if ((ms[conv->n_members] = row_member(tx, s)) == NULL)
-			goto nomem;
-		conv->n_members++;
-	}
-	if (rc < 0)
+	if (sq_rows(tx, s, sizeof(*conv->members), member_at, 0, &v, &n, NULL,
+	        st) != FEDRPC_OK)
 		return st->code;
-	sqlite3_reset(s);
-	conv->members = v;
+	conv->members   = v;
+	conv->n_members = n;
 	return FEDRPC_OK;
-
-nomem:
-	sqlite3_reset(s);
-	return sq_nomem(st);
 }

@@ -60,39 +60,28 @@ sq_outbox_append(fedrpc_store_tx *tx, const char *destination,
 	return FEDRPC_OK;
 }
 
+/* A destination's name, from column 0. */
+static bool
+name_at(fedrpc_store_tx *tx, sqlite3_stmt *s, void *elem)
+{
+	return (*(char **) elem = sq_col_str(tx, s, 0)) != NULL;
+}
+
 fedrpc_code
 sq_outbox_destinations(fedrpc_store_tx *tx, char ***out, size_t *n,
     fedrpc_status *st)
 {
-	sq_conn      *c   = sq_tx_conn(tx);
-	sqlite3_stmt *s   = sq_stmt(c, SQL_DESTINATIONS, st);
-	void         *v   = NULL;
-	size_t        cap = 0;
-	int           rc;
+	sqlite3_stmt *s = sq_stmt(sq_tx_conn(tx), SQL_DESTINATIONS, st);
+	void         *v = NULL;
+	fedrpc_code   rc;
 
 	*out = NULL;
 	*n   = 0;
 	if (s == NULL)
 		return st->code;
-	while ((rc = sq_step(c, s, st)) == SQLITE_ROW) {
-		char **names;
-
-		if (!sq_grow(tx, &v, *n, &cap, sizeof(*names)))
-			goto nomem;
-		names = v;
-		if ((names[*n] = sq_col_str(tx, s, 0)) == NULL)
-			goto nomem;
-		(*n)++;
-	}
-	if (rc < 0)
-		return st->code;
-	sqlite3_reset(s);
+	rc   = sq_rows(tx, s, sizeof(char *), name_at, 0, &v, n, NULL, st);
 	*out = v;
-	return FEDRPC_OK;
-
-nomem:
-	sqlite3_reset(s);
-	return sq_nomem(st);
+	return rc;
 }
 
 /* The current row of a statement selecting COLUMNS. */
@@ -109,25 +98,23 @@ row_item(fedrpc_store_tx *tx, sqlite3_stmt *s, fedrpc_store_outbox_item *out)
 	    out->reason != NULL;
 }
 
+static bool
+item_at(fedrpc_store_tx *tx, sqlite3_stmt *s, void *elem)
+{
+	return row_item(tx, s, elem);
+}
+
 fedrpc_code
 sq_outbox_head(fedrpc_store_tx *tx, const char *destination,
     fedrpc_store_outbox_item *out, bool *found, fedrpc_status *st)
 {
-	sq_conn      *c = sq_tx_conn(tx);
-	sqlite3_stmt *s = sq_stmt(c, SQL_HEAD, st);
-	int           rc;
-	bool          ok = true;
+	sqlite3_stmt *s = sq_stmt(sq_tx_conn(tx), SQL_HEAD, st);
 
 	*found = false;
 	if (s == NULL)
 		return st->code;
 	sq_bind_str(s, 1, destination);
-	if ((rc = sq_step(c, s, st)) < 0)
-		return st->code;
-	if (rc == SQLITE_ROW)
-		ok = *found = row_item(tx, s, out);
-	sqlite3_reset(s);
-	return ok ? FEDRPC_OK : sq_nomem(st);
+	return sq_row1(tx, s, item_at, out, found, st);
 }
 
 fedrpc_code
@@ -142,10 +129,7 @@ sq_outbox_remove(fedrpc_store_tx *tx, const char *destination, uint64_t seq,
 		return st->code;
 	sq_bind_str(s, 1, destination);
 	sq_bind_u64(s, 2, seq);
-	if (sq_run(c, s, st) != FEDRPC_OK)
-		return st->code;
-	*found = sq_changes(c) > 0;
-	return FEDRPC_OK;
+	return sq_run_changed(c, s, found, st);
 }
 
 fedrpc_code
@@ -163,10 +147,7 @@ sq_outbox_move_aside(fedrpc_store_tx *tx, const char *destination,
 	sq_bind_u64(s, 2, seq);
 	sq_bind_str(s, 3, reason != NULL ? reason : "");
 	sqlite3_bind_int64(s, 4, moved_ms);
-	if (sq_run(c, s, st) != FEDRPC_OK)
-		return st->code;
-	*found = sq_changes(c) > 0;
-	return FEDRPC_OK;
+	return sq_run_changed(c, s, found, st);
 }
 
 /* Collects the rows of a bound statement selecting COLUMNS, up to max
@@ -175,38 +156,12 @@ static fedrpc_code
 collect(fedrpc_store_tx *tx, sqlite3_stmt *s, size_t max,
     fedrpc_store_outbox_item **out, size_t *n, bool *more, fedrpc_status *st)
 {
-	sq_conn *c   = sq_tx_conn(tx);
-	void    *v   = NULL;
-	size_t   cap = 0;
-	int      rc;
+	void       *v;
+	fedrpc_code rc = sq_rows(tx, s, sizeof(**out), item_at, max, &v, n,
+	    more, st);
 
-	*out = NULL;
-	*n   = 0;
-	if (more != NULL)
-		*more = false;
-	while ((rc = sq_step(c, s, st)) == SQLITE_ROW) {
-		fedrpc_store_outbox_item *items;
-
-		if (max > 0 && *n == max) {
-			*more = true;
-			break;
-		}
-		if (!sq_grow(tx, &v, *n, &cap, sizeof(*items)))
-			goto nomem;
-		items = v;
-		if (!row_item(tx, s, &items[*n]))
-			goto nomem;
-		(*n)++;
-	}
-	if (rc < 0)
-		return st->code;
-	sqlite3_reset(s);
 	*out = v;
-	return FEDRPC_OK;
-
-nomem:
-	sqlite3_reset(s);
-	return sq_nomem(st);
+	return rc;
 }
 
 fedrpc_code
@@ -248,22 +203,14 @@ fedrpc_code
 sq_outbox_get(fedrpc_store_tx *tx, const char *destination, uint64_t seq,
     fedrpc_store_outbox_item *out, bool *found, fedrpc_status *st)
 {
-	sq_conn      *c = sq_tx_conn(tx);
-	sqlite3_stmt *s = sq_stmt(c, SQL_GET, st);
-	int           rc;
-	bool          ok = true;
+	sqlite3_stmt *s = sq_stmt(sq_tx_conn(tx), SQL_GET, st);
 
 	*found = false;
 	if (s == NULL)
 		return st->code;
 	sq_bind_str(s, 1, destination);
 	sq_bind_u64(s, 2, seq);
-	if ((rc = sq_step(c, s, st)) < 0)
-		return st->code;
-	if (rc == SQLITE_ROW)
-		ok = *found = row_item(tx, s, out);
-	sqlite3_reset(s);
-	return ok ? FEDRPC_OK : sq_nomem(st);
+	return sq_row1(tx, s, item_at, out, found, st);
 }
 
 fedrpc_code
@@ -278,10 +225,7 @@ sq_outbox_retry(fedrpc_store_tx *tx, const char *destination, uint64_t seq,
 		return st->code;
 	sq_bind_str(s, 1, destination);
 	sq_bind_u64(s, 2, seq);
-	if (sq_run(c, s, st) != FEDRPC_OK)
-		return st->code;
-	*found = sq_changes(c) > 0;
-	return FEDRPC_OK;
+	return sq_run_changed(c, s, found, st);
 }
 
 fedrpc_code
@@ -298,10 +242,7 @@ sq_outbox_drop(fedrpc_store_tx *tx, const char *destination, uint64_t seq,
 	sq_bind_u64(s, 2, seq);
 	sq_bind_str(s, 3, reason != NULL ? reason : "");
 	sqlite3_bind_int64(s, 4, dropped_ms);
-	if (sq_run(c, s, st) != FEDRPC_OK)
-		return st->code;
-	*found = sq_changes(c) > 0;
-	return FEDRPC_OK;
+	return sq_run_changed(c, s, found, st);
 }
 
 fedrpc_code

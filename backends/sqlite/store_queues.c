@@ -62,39 +62,27 @@ row_queue(fedrpc_store_tx *tx, sqlite3_stmt *s, fedrpc_store_queue *q)
 	    q->lease_owner != NULL;
 }
 
+static bool
+queue_at(fedrpc_store_tx *tx, sqlite3_stmt *s, void *elem)
+{
+	return row_queue(tx, s, elem);
+}
+
 fedrpc_code
 sq_outbox_queues(fedrpc_store_tx *tx, fedrpc_store_queue **out, size_t *n,
     fedrpc_status *st)
 {
-	sq_conn      *c   = sq_tx_conn(tx);
-	sqlite3_stmt *s   = sq_stmt(c, SQL_QUEUES, st);
-	void         *v   = NULL;
-	size_t        cap = 0;
-	int           rc;
+	sqlite3_stmt *s = sq_stmt(sq_tx_conn(tx), SQL_QUEUES, st);
+	void         *v = NULL;
+	fedrpc_code   rc;
 
 	*out = NULL;
 	*n   = 0;
 	if (s == NULL)
 		return st->code;
-	while ((rc = sq_step(c, s, st)) == SQLITE_ROW) {
-		fedrpc_store_queue *qs;
-
-		if (!sq_grow(tx, &v, *n, &cap, sizeof(*qs)))
-			goto nomem;
-		qs = v;
-		if (!row_queue(tx, s, &qs[*n]))
-			goto nomem;
-		(*n)++;
-	}
-	if (rc < 0)
-		return st->code;
-	sqlite3_reset(s);
+	rc   = sq_rows(tx, s, sizeof(**out), queue_at, 0, &v, n, NULL, st);
 	*out = v;
-	return FEDRPC_OK;
-
-nomem:
-	sqlite3_reset(s);
-	return sq_nomem(st);
+	return rc;
 }
 
 fedrpc_code

@@ -33,6 +33,12 @@ row_sent(fedrpc_store_tx *tx, sqlite3_stmt *s, fedrpc_store_sent *out)
 	    sq_col_blob(tx, s, 6, &out->record);
 }
 
+static bool
+sent_at(fedrpc_store_tx *tx, sqlite3_stmt *s, void *elem)
+{
+	return row_sent(tx, s, elem);
+}
+
 fedrpc_code
 sq_sent_insert(fedrpc_store_tx *tx, const char *sender,
     const ProtobufCBinaryData *message_id,
@@ -64,22 +70,14 @@ sq_sent_get(fedrpc_store_tx *tx, const char *sender,
     const ProtobufCBinaryData *message_id, fedrpc_store_sent *out,
     bool *found, fedrpc_status *st)
 {
-	sq_conn      *c = sq_tx_conn(tx);
-	sqlite3_stmt *s = sq_stmt(c, SQL_GET, st);
-	int           rc;
-	bool          ok = true;
+	sqlite3_stmt *s = sq_stmt(sq_tx_conn(tx), SQL_GET, st);
 
 	*found = false;
 	if (s == NULL)
 		return st->code;
 	sq_bind_str(s, 1, sender);
 	sq_bind_blob(s, 2, message_id);
-	if ((rc = sq_step(c, s, st)) < 0)
-		return st->code;
-	if (rc == SQLITE_ROW)
-		ok = *found = row_sent(tx, s, out);
-	sqlite3_reset(s);
-	return ok ? FEDRPC_OK : sq_nomem(st);
+	return sq_row1(tx, s, sent_at, out, found, st);
 }
 
 fedrpc_code
@@ -96,10 +94,7 @@ sq_sent_update(fedrpc_store_tx *tx, const char *sender,
 	sq_bind_blob(s, 1, record);
 	sq_bind_str(s, 2, sender);
 	sq_bind_blob(s, 3, message_id);
-	if (sq_run(c, s, st) != FEDRPC_OK)
-		return st->code;
-	*found = sq_changes(c) > 0;
-	return FEDRPC_OK;
+	return sq_run_changed(c, s, found, st);
 }
 
 fedrpc_code
@@ -110,9 +105,8 @@ sq_sent_list(fedrpc_store_tx *tx, const char *sender,
 	sq_conn      *c = sq_tx_conn(tx);
 	sqlite3_stmt *s = sq_stmt(
 	    c, conversation != NULL ? SQL_LIST_CONV : SQL_LIST, st);
-	void         *v   = NULL;
-	size_t        cap = 0;
-	int           rc;
+	void         *v = NULL;
+	fedrpc_code   rc;
 
 	*out  = NULL;
 	*n    = 0;
@@ -130,29 +124,9 @@ sq_sent_list(fedrpc_store_tx *tx, const char *sender,
 		sq_bind_str(s, 4, conversation->domain);
 		sq_bind_str(s, 5, conversation->id);
 	}
-	while ((rc = sq_step(c, s, st)) == SQLITE_ROW) {
-		fedrpc_store_sent *rows;
-
-		if (*n == limit) {
-			*more = true;
-			break;
-		}
-		if (!sq_grow(tx, &v, *n, &cap, sizeof(*rows)))
-			goto nomem;
-		rows = v;
-		if (!row_sent(tx, s, &rows[*n]))
-			goto nomem;
-		(*n)++;
-	}
-	if (rc < 0)
-		return st->code;
-	sqlite3_reset(s);
+	rc   = sq_rows(tx, s, sizeof(**out), sent_at, limit, &v, n, more, st);
 	*out = v;
-	return FEDRPC_OK;
-
-nomem:
-	sqlite3_reset(s);
-	return sq_nomem(st);
+	return rc;
 }
 
 fedrpc_code

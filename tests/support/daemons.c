@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,18 +25,8 @@
 #include "testutil.h"
 
 #define FEDERATOR FEDRPC_BINARY_DIR "/federator"
-#define FEDCTL FEDRPC_BINARY_DIR "/tools/fedctl/fedctl"
 
 typedef Fedrpc__Federation__V1__QualifiedId qid;
-
-uint64_t
-td_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
 
 /* A scratch folder in memory-backed /dev/shm when there is one: every
  * commit is synced, and the disks are shared with parallel builds. */
@@ -53,103 +44,241 @@ scratch(void)
 	return dir != NULL ? dir : tu_tmpdir("daemons");
 }
 
+/* f's files in t->dir, named `name`, and a free port. */
+static void
+name_files(td *t, td_fed *f, const char *name)
+{
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	f->port = tu_free_port();
+	snprintf(f->url, sizeof(f->url), "tls+tcp://127.0.0.1:%d", f->port);
+	snprintf(f->conf, sizeof(f->conf), "%s/%s.conf", t->dir, name);
+	snprintf(f->log, sizeof(f->log), "%s/%s.log", t->dir, name);
+	snprintf(f->pidf, sizeof(f->pidf), "%s/%s.pid", t->dir, name);
+	snprintf(f->sock, sizeof(f->sock), "%s/%s.sock", t->dir, name);
+	snprintf(f->db, sizeof(f->db), "%s/%s.db", t->dir, name);
+}
+
+td_fed *
+td_add(td *t, const char *name, const char *domain)
+{
+	td_fed *f;
+
+	cr_assert_lt(t->n, TD_MAX, "more than %d daemons", TD_MAX);
+	f = &t->f[t->n++];
+	memset(f, 0, sizeof(*f));
+	name_files(t, f, name);
+	snprintf(f->domain, sizeof(f->domain), "%s", domain);
+	f->own_conf   = true;
+	f->no_channel = true;
+	return f;
+}
+
 td *
 td_new(int n, const char *extra)
 {
 	td *t = calloc(1, sizeof(*t));
 
 	cr_assert_not_null(t);
-	cr_assert(n > 0 && n <= TD_MAX);
+	cr_assert(n >= 0 && n <= TD_MAX);
 	cr_assert_not_null(t->dir = scratch());
 	t->n = n;
 	testcerts_ca(t->dir, "ca");
 	for (int i = 0; i < n; i++) {
 		td_fed *f = &t->f[i];
-		char    c = (char) ('a' + i);
+		char    c = (char) ('a' + i), host[40];
 
-		snprintf(f->name, sizeof(f->name), "%c", c);
+		snprintf(host, sizeof(host), "%c", c);
+		name_files(t, f, host);
 		snprintf(f->domain, sizeof(f->domain), "%c.example", c);
-		f->port = tu_free_port();
-		snprintf(f->conf, sizeof(f->conf), "%s/%c.conf", t->dir, c);
-		snprintf(f->log, sizeof(f->log), "%s/%c.log", t->dir, c);
-		snprintf(f->pidf, sizeof(f->pidf), "%s/%c.pid", t->dir, c);
-		snprintf(f->sock, sizeof(f->sock), "%s/%c.sock", t->dir, c);
-		snprintf(f->db, sizeof(f->db), "%s/%c.db", t->dir, c);
 		snprintf(f->extra, sizeof(f->extra), "%s", extra ? extra : "");
+		/* Named as static entries (localhost) and SRV targets
+		 * (fed.X) reach it. */
+		snprintf(host, sizeof(host), "fed.%s", f->domain);
 		testcerts_leaf(t->dir, "ca", f->name,
-		    (const char *const[]){f->domain, "localhost", NULL});
+		    (const char *const[]){f->domain, host, "localhost", NULL});
 	}
 	return t;
+}
+
+/* Where the others reach daemon k. */
+static int
+dial_port(const td_fed *f)
+{
+	return f->dial_port != 0 ? f->dial_port : f->port;
+}
+
+/* The allow list and discovery groups of daemon i's configuration. */
+static void
+write_peers(td *t, int i, char *allow, size_t na, char *disc, size_t nd)
+{
+	td_fed *f = &t->f[i];
+	char    statics[1024] = "", pol[64] = "";
+	size_t  ka = 0, ks = 0;
+
+	if (f->policy[0] != '\0')
+		snprintf(pol, sizeof(pol), " search_policy = \"%s\";",
+		    f->policy);
+	allow[0] = '\0';
+	for (int k = 0; k < t->n; k++) {
+		if (k == i)
+			continue;
+		ka += (size_t) snprintf(allow + ka, na - ka,
+		    "%s{ domain = \"%s\";%s }", ka ? ", " : "", t->f[k].domain,
+		    pol);
+		ks += (size_t) snprintf(statics + ks, sizeof(statics) - ks,
+		    "%s{ domain = \"%s\"; host = \"localhost\"; port = %d; }",
+		    ks ? ", " : "", t->f[k].domain, dial_port(&t->f[k]));
+	}
+	cr_assert_lt(ka, na);
+	cr_assert_lt(ks, sizeof(statics));
+	if (t->dns != NULL)
+		snprintf(disc, nd, "nameserver = \"%s\";",
+		    dnsmasq_nameserver(t->dns));
+	else
+		snprintf(disc, nd, "static = ( %s );", statics);
 }
 
 static void
 write_conf(td *t, int i)
 {
 	td_fed *f = &t->f[i];
-	char    allow[512] = "", statics[1024] = "", text[4096];
-	size_t  ka = 0, ks = 0;
+	char    allow[1024], disc[1200], text[4096];
 	int     n;
 
-	for (int k = 0; k < t->n; k++) {
-		if (k == i)
-			continue;
-		ka += (size_t) snprintf(allow + ka, sizeof(allow) - ka,
-		    "%s{ domain = \"%s\"; }", ka ? ", " : "", t->f[k].domain);
-		ks += (size_t) snprintf(statics + ks, sizeof(statics) - ks,
-		    "%s{ domain = \"%s\"; host = \"localhost\"; port = %d; }",
-		    ks ? ", " : "", t->f[k].domain, t->f[k].port);
-	}
-	n = snprintf(text, sizeof(text),
-	    "domain = \"%s\";\n"
-	    "federation = { enabled = true; strategy = \"allowList\";\n"
-	    "  default_search_policy = \"%s\";\n"
-	    "  allow = ( %s ); };\n"
-	    "listen = \"tls+tcp://127.0.0.1:%d\";\n"
-	    "local_api = \"ipc://%s\";\n"
-	    "tls = { ca = \"%s/ca.crt\"; cert = \"%s/%s.crt\"; key = "
-	    "\"%s/%s.key\"; };\n"
-	    "discovery = { timeout_ms = 2000; static = ( %s ); };\n"
-	    "client = { %s };\n"
-	    "limits = { workers = 4; };\n"
-	    "storage = { adapter = \"sqlite\"; path = \"%s\"; };\n"
-	    "log = { %s };\n"
-	    "%s\n",
-	    f->domain,
-	    f->search_policy[0] ? f->search_policy : "exact_handle_search",
-	    allow, f->port, f->sock, t->dir, t->dir, f->name, t->dir,
-	    f->name, statics,
-	    f->client[0] != '\0' ? f->client
-				 : "connect_timeout_ms = 1000; "
-				   "backoff_initial_ms = 50; backoff_max_ms = 500;",
-	    f->db, f->logcfg[0] != '\0' ? f->logcfg : "level = \"info\";",
-	    f->extra);
+	write_peers(t, i, allow, sizeof(allow), disc, sizeof(disc));
+	if (f->standalone)
+		n = snprintf(text, sizeof(text),
+		    "domain = \"%s\";\n"
+		    "federation = { enabled = false; };\n"
+		    "local_api = \"ipc://%s\";\n"
+		    "storage = { adapter = \"sqlite\"; path = \"%s\"; };\n"
+		    "log = { %s };\n"
+		    "%s\n",
+		    f->domain, f->sock, f->db,
+		    f->logcfg[0] != '\0' ? f->logcfg : "level = \"info\";",
+		    f->extra);
+	else
+		n = snprintf(text, sizeof(text),
+		    "domain = \"%s\";\n"
+		    "federation = { enabled = true; strategy = \"allowList\";\n"
+		    "  default_search_policy = \"%s\";\n"
+		    "  allow = ( %s ); };\n"
+		    "listen = \"tls+tcp://127.0.0.1:%d\";\n"
+		    "local_api = \"ipc://%s\";\n"
+		    "tls = { ca = \"%s/ca.crt\"; cert = \"%s/%s.crt\"; key = "
+		    "\"%s/%s.key\"; };\n"
+		    "discovery = { timeout_ms = 2000; %s };\n"
+		    "client = { %s };\n"
+		    "limits = { workers = 4; };\n"
+		    "storage = { adapter = \"sqlite\"; path = \"%s\"; };\n"
+		    "log = { %s };\n"
+		    "%s\n",
+		    f->domain,
+		    f->search_policy[0] ? f->search_policy
+		                        : "exact_handle_search",
+		    allow, f->port, f->sock, t->dir, t->dir, f->name, t->dir,
+		    f->name, disc,
+		    f->client[0] != '\0'
+		        ? f->client
+		        : "connect_timeout_ms = 1000; "
+		          "backoff_initial_ms = 50; backoff_max_ms = 500;",
+		    f->db,
+		    f->logcfg[0] != '\0' ? f->logcfg : "level = \"info\";",
+		    f->extra);
 	cr_assert_lt((size_t) n, sizeof(text));
 	cr_assert(tu_write_file(f->conf, text));
+}
+
+void
+td_use_dns(td *t, const char *const *more)
+{
+	char        recs[TD_MAX][2][160];
+	const char *argv[2 * TD_MAX + 33];
+	int         k = 0;
+
+	cr_assert_null(t->dns, "DNS is in use already");
+	for (int i = 0; i < t->n; i++) {
+		snprintf(recs[i][0], sizeof(recs[i][0]),
+		    "--srv-host=_fedrpc._tcp.%s,fed.%s,%d,10,100",
+		    t->f[i].domain, t->f[i].domain, dial_port(&t->f[i]));
+		snprintf(recs[i][1], sizeof(recs[i][1]),
+		    "--host-record=fed.%s,127.0.0.1", t->f[i].domain);
+		argv[k++] = recs[i][0];
+		argv[k++] = recs[i][1];
+	}
+	for (size_t m = 0; more != NULL && more[m] != NULL; m++) {
+		cr_assert_lt(k, (int) (sizeof(argv) / sizeof(argv[0])) - 1);
+		argv[k++] = more[m];
+	}
+	argv[k] = NULL;
+	cr_assert_not_null(t->dns = dnsmasq_start(argv),
+	    "dnsmasq did not start");
+}
+
+relay *
+td_relay(td *t, int i)
+{
+	cr_assert_null(t->relays[i], "%s has a relay already", t->f[i].domain);
+	cr_assert_not_null(t->relays[i] = calloc(1, sizeof(relay)));
+	relay_start(t->relays[i], t->f[i].port);
+	t->f[i].dial_port = t->relays[i]->port;
+	return t->relays[i];
+}
+
+char *
+td_log(td *t, int i)
+{
+	char *s = tu_read_file(t->f[i].log);
+
+	return s != NULL ? s : strdup("");
+}
+
+bool
+td_log_wait(td *t, int i, const char *what)
+{
+	return TU_WAIT_FOR(
+	    __extension__({
+		    char *log_ = tu_read_file(t->f[i].log);
+		    bool  in_  = log_ != NULL && strstr(log_, what) != NULL;
+
+		    free(log_);
+		    in_;
+	    }),
+	    TD_WAIT_MS);
 }
 
 void
 td_start(td *t, int i, const char *env)
 {
 	td_fed  *f   = &t->f[i];
-	uint64_t end = td_now_ms() + TD_WAIT_MS;
+	uint64_t end = tu_now_ms() + TD_WAIT_MS;
 	fedrpc_channel_opts co = {0};
 	fedrpc_status       st = {0};
-	char                url[600];
+	char                url[600], grace[16];
 	int                 status;
 
 	cr_assert_eq(f->pid, 0, "%s runs already", f->domain);
-	write_conf(t, i);
+	if (!f->own_conf)
+		write_conf(t, i);
 	unlink(f->pidf);
+	snprintf(grace, sizeof(grace), "%d", f->grace_ms ? f->grace_ms : 1000);
 	if ((f->pid = fork()) == 0) {
 		int fd = open(f->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		struct rlimit rl = {f->nofile_soft, f->nofile_hard};
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(fd, 1);
 		dup2(fd, 2);
+		if ((rl.rlim_cur != 0 || rl.rlim_max != 0) &&
+		    setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			perror("setrlimit");
+			_exit(126);
+		}
 		if (env != NULL)
 			putenv((char *) env);
 		execl(FEDERATOR, FEDERATOR, "-c", f->conf, "--pid-file",
-		    f->pidf, "--shutdown-grace", "1000", (char *) NULL);
+		    f->pidf, "--shutdown-grace", grace, (char *) NULL);
 		_exit(127);
 	}
 	cr_assert_gt(f->pid, 0);
@@ -161,10 +290,12 @@ td_start(td *t, int i, const char *env)
 			cr_assert_fail("federator %s exited (status %d):\n%s",
 			    f->domain, status, log != NULL ? log : "");
 		}
-		cr_assert_lt(td_now_ms(), end, "federator %s did not start",
+		cr_assert_lt(tu_now_ms(), end, "federator %s did not start",
 		    f->domain);
 		usleep(10000);
 	}
+	if (f->no_channel)
+		return;
 	snprintf(url, sizeof(url), "ipc://%s", f->sock);
 	co.url                = url;
 	co.origin_domain      = f->domain;
@@ -190,14 +321,28 @@ td_stop(td *t, int i)
 	td_fed *f = &t->f[i];
 	int     status;
 
-	drop_channel(f);
-	if (f->pid <= 0)
+	if (f->pid <= 0) {
+		drop_channel(f);
 		return;
-	status = tu_stop(f->pid, SIGTERM, TD_WAIT_MS);
-	f->pid = 0;
+	}
+	status = td_stop_status(t, i, SIGTERM);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "federator %s did not stop cleanly (status %d); its log:\n%s",
 	    f->domain, status, tu_read_file(f->log));
+}
+
+int
+td_stop_status(td *t, int i, int sig)
+{
+	td_fed *f = &t->f[i];
+	int     status;
+
+	drop_channel(f);
+	if (f->pid <= 0)
+		return -1;
+	status = tu_stop(f->pid, sig, TD_WAIT_MS);
+	f->pid = 0;
+	return status;
 }
 
 void
@@ -224,7 +369,11 @@ td_free(td *t)
 		if (t->f[i].pid > 0)
 			tu_stop(t->f[i].pid, SIGTERM, TD_WAIT_MS);
 		t->f[i].pid = 0;
+		if (t->relays[i] != NULL)
+			relay_free(t->relays[i]);
+		free(t->relays[i]);
 	}
+	dnsmasq_stop(t->dns);
 	tu_rmrf(t->dir);
 	free(t->dir);
 	free(t);
@@ -253,7 +402,7 @@ again(fedrpc_code rc)
  * in a way worth another try, within TD_WAIT_MS; rc gets the result. */
 #define TD_CALL(t, i, rc, st, call)                                        \
 	do {                                                               \
-		uint64_t end_ = td_now_ms() + TD_WAIT_MS;                  \
+		uint64_t end_ = tu_now_ms() + TD_WAIT_MS;                  \
 		for (;;) {                                                 \
 			fedrpc_channel *ch = (t)->f[(i)].lch;              \
 			fedrpc_status_reset(&(st));                        \
@@ -263,7 +412,7 @@ again(fedrpc_code rc)
 				    (t)->f[(i)].domain);                   \
 			else                                               \
 				(rc) = (call);                             \
-			if (!again(rc) || td_now_ms() > end_)              \
+			if (!again(rc) || tu_now_ms() > end_)              \
 				break;                                     \
 			usleep(20000);                                     \
 		}                                                          \
@@ -354,7 +503,7 @@ td_connect(td *t, td_user *a, td_user *b)
 	Fedrpc__Local__V1__AcceptResponse  *arr;
 	fedrpc_status st  = {0};
 	fedrpc_code   rc;
-	uint64_t      end = td_now_ms() + TD_WAIT_MS;
+	uint64_t      end = tu_now_ms() + TD_WAIT_MS;
 
 	set_qid(a);
 	set_qid(b);
@@ -369,7 +518,7 @@ td_connect(td *t, td_user *a, td_user *b)
 	/* The request may still be on its way. */
 	while (relation(t, b, a) !=
 	    FEDRPC__LOCAL__V1__RELATION__RELATION_PENDING) {
-		cr_assert_lt(td_now_ms(), end, "the request never arrived");
+		cr_assert_lt(tu_now_ms(), end, "the request never arrived");
 		usleep(20000);
 	}
 	TD_CALL(t, b->dom, rc, st,
@@ -377,7 +526,7 @@ td_connect(td *t, td_user *a, td_user *b)
 	cr_assert_eq(rc, FEDRPC_OK, "accept: %s", st.message);
 	protobuf_c_message_free_unpacked(&arr->base, NULL);
 	while (relation(t, a, b) != FEDRPC__LOCAL__V1__RELATION__RELATION_ACCEPTED) {
-		cr_assert_lt(td_now_ms(), end, "the acceptance never arrived");
+		cr_assert_lt(tu_now_ms(), end, "the acceptance never arrived");
 		usleep(20000);
 	}
 }
@@ -641,46 +790,37 @@ char *
 td_fedctl_run(td *t, int i, const char *home, const char *const *args,
     int *code)
 {
-	const char *argv[40] = {FEDCTL};
-	char        out[600], err[600], *home_env;
-	int         n = 1, status;
-	pid_t       pid;
-	static int  seq;
+	const char *argv[FR_MAX_ARGS + 1];
+	int         n = 0;
+	fr_run      r;
 
-	for (; args[n - 1] != NULL && n < 36; n++)
-		argv[n] = args[n - 1];
+	for (; args[n] != NULL && n < FR_MAX_ARGS - 3; n++)
+		argv[n] = args[n];
 	argv[n++] = "--socket";
 	argv[n++] = t->f[i].sock;
 	argv[n++] = "--json";
 	argv[n]   = NULL;
-	snprintf(out, sizeof(out), "%s/fedctl-%d.out", t->dir, seq);
-	snprintf(err, sizeof(err), "%s/fedctl-%d.err", t->dir, seq++);
-	cr_assert(asprintf(&home_env, "FEDCTL_HOME=%s", home) > 0);
-	if ((pid = fork()) == 0) {
-		int in = open("/dev/null", O_RDONLY);
-		int o  = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int e  = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	r     = fr_fedctl(t->dir, home, NULL, argv);
+	*code = r.code;
+	if (r.code != 0)
+		fprintf(stderr, "fedctl %s: exit %d: %s", args[0], r.code,
+		    r.err != NULL ? r.err : "");
+	free(r.err);
+	return r.out;
+}
 
-		dup2(in, 0);
-		dup2(o, 1);
-		dup2(e, 2);
-		putenv(home_env);
-		unsetenv("FEDRPC_SOCKET");
-		execv(FEDCTL, (char *const *) argv);
-		_exit(127);
-	}
-	free(home_env);
-	cr_assert_gt(pid, 0);
-	status = tu_stop(pid, 0, TD_WAIT_MS);
-	*code  = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	if (*code != 0) {
-		char *e = tu_read_file(err);
+json_t *
+td_fedctl_json(td *t, int i, const char *home, int want,
+    const char *const *args)
+{
+	char        *out = td_fedctl(t, i, home, want, args);
+	json_error_t e;
+	json_t      *j = json_loads(out, 0, &e);
 
-		fprintf(stderr, "fedctl %s: exit %d: %s", args[0], *code,
-		    e != NULL ? e : "");
-		free(e);
-	}
-	return tu_read_file(out);
+	cr_assert_not_null(j, "fedctl %s: not JSON (%s): %s", args[0], e.text,
+	    out);
+	free(out);
+	return j;
 }
 
 char *

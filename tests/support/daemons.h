@@ -2,7 +2,9 @@
  * Real federator daemons for integration tests: up to four domains
  * (a.example, b.example, ...) on 127.0.0.1, each with its own certificate,
  * SQLite database, log and local API socket, found through static
- * discovery entries, allowing every other. A test starts, stops (SIGTERM,
+ * discovery entries (or DNS SRV records of a dnsmasq, td_use_dns), allowing
+ * every other; one may sit behind a recording TCP relay (td_relay) or run
+ * without federation (standalone). A test starts, stops (SIGTERM,
  * which must exit cleanly), kills (SIGKILL) and restarts them on the same
  * files, and talks to each one's local API as a client program would
  * (generated stubs over its ipc:// socket; calls to a daemon that is down
@@ -18,15 +20,19 @@
 #include <fedrpc/channel.h>
 #include <fedrpc/status.h>
 
+#include "dnsmasq.h"
+#include "fedctl_run.h"
 #include "fedrpc/federation/v1/common.pb-c.h"
+#include "relay.h"
 
-#define TD_MAX 4
+#define TD_MAX 8
 #define TD_WAIT_MS 20000 /* bound on one start, stop or call */
 
 typedef struct td_fed {
-	char            name[8];    /* "a" */
+	char            name[16];   /* "a": its files' names */
 	char            domain[32]; /* "a.example" */
 	int             port;       /* federation listener */
+	char            url[64];    /* tls+tcp://127.0.0.1:<port> */
 	pid_t           pid;        /* 0 when not running */
 	char            conf[512], log[512], pidf[512], sock[512], db[512];
 	char            extra[1024]; /* configuration appended to the file */
@@ -36,24 +42,69 @@ typedef struct td_fed {
 				      * info, text) */
 	char            search_policy[32]; /* default_search_policy; "":
 	                                    * exact_handle_search */
+	/* Set before td_start (each defaults to 0 / ""): */
+	char            policy[32]; /* search policy it grants each peer */
+	bool            standalone; /* federation disabled, no listener */
+	int             grace_ms;   /* --shutdown-grace (0: 1000) */
+	int             dial_port;  /* where the others reach it (0: port) */
+	bool            own_conf;   /* the test writes conf itself */
+	bool            no_channel; /* td_start opens no lch */
+	unsigned long   nofile_soft, nofile_hard; /* RLIMIT_NOFILE; 0/0: ours */
 	fedrpc_channel *lch;        /* its local API, while it runs */
 } td_fed;
 
 typedef struct td {
-	char  *dir;
-	td_fed f[TD_MAX];
-	int    n;
+	char    *dir;
+	td_fed   f[TD_MAX];
+	int      n;
+	dnsmasq *dns;             /* td_use_dns; NULL: static entries */
+	relay   *relays[TD_MAX];  /* td_relay */
 } td;
 
-/* n daemons' files (not started). `extra` (may be NULL) is appended to
- * every configuration, e.g. a delivery group. */
+/* n daemons' files (not started), and the CA "ca" in dir that issued
+ * their certificates. `extra` (may be NULL) is appended to every
+ * configuration, e.g. a delivery group. */
 td *td_new(int n, const char *extra);
+/*
+ * One more daemon, of `domain`, with files named `name` (a name used
+ * before gets the same files): its configuration is what the test is
+ * about, so the test writes f->conf itself (own_conf), issues its
+ * certificates, and talks to its local API its own way (no_channel).
+ */
+td_fed *td_add(td *t, const char *name, const char *domain);
+/* Its index in t->f. */
+#define TD_INDEX(t, fp) ((int) ((fp) - (t)->f))
 /* Writes i's configuration (with f[i].extra) and starts it, with `env`
  * ("NAME=value", may be NULL) added to its environment; returns once its
  * local API answers. */
 void td_start(td *t, int i, const char *env);
+/*
+ * Discovery through DNS only: a dnsmasq serving, for every domain X,
+ * _fedrpc._tcp.X -> fed.X:<dial port> and fed.X -> 127.0.0.1, plus
+ * `more` (dnsmasq options, NULL-terminated, may be NULL). Before td_start.
+ */
+void td_use_dns(td *t, const char *const *more);
+/* A recording relay in front of daemon i: the others dial it (before
+ * td_start of the others; td_free stops it). */
+relay *td_relay(td *t, int i);
+/* i's log so far (never NULL; the caller frees). */
+char *td_log(td *t, int i);
+/* Whether i's log shows `what` within TD_WAIT_MS. */
+bool td_log_wait(td *t, int i, const char *what);
+/* Fails the test, showing the log, unless it shows `what` in time. */
+#define TD_ASSERT_LOGGED(t, i, what)                                        \
+	do {                                                                \
+		if (!td_log_wait((t), (i), (what)))                         \
+			cr_assert_fail("not in the log of %s: \"%s\"\n"     \
+			               "--- log ---\n%s",                    \
+			    (t)->f[(i)].name, (what), td_log((t), (i)));    \
+	} while (0)
+
 /* SIGTERM; it must exit cleanly (under ASan: without leaks). */
 void td_stop(td *t, int i);
+/* Sends sig and waits for the end (bounded); returns the wait status
+ * (-1 if it was not running) for the test to judge. */
+int td_stop_status(td *t, int i, int sig);
 /* SIGKILL: no warning, no clean-up. */
 void td_kill(td *t, int i);
 /* Stops what runs (never asserting) and removes the files. */
@@ -116,8 +167,9 @@ char *td_fedctl(td *t, int i, const char *home, int want,
  * the test's when it is not 0) instead of requiring one. */
 char *td_fedctl_run(td *t, int i, const char *home, const char *const *args,
     int *code);
+/* The same, parsed (the caller json_decref()s). */
+json_t *td_fedctl_json(td *t, int i, const char *home, int want,
+    const char *const *args);
 
-/* Milliseconds of a monotonic clock. */
-uint64_t td_now_ms(void);
 
 #endif

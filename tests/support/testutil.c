@@ -143,29 +143,44 @@ tu_wait_until(bool (*done)(void *arg), void *arg, unsigned total_ms)
 	return true;
 }
 
+int
+tu_connect(int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	int                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int                err;
+
+	sa.sin_port        = htons((uint16_t) port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
+		err = errno;
+		close(fd);
+		errno = err; /* the caller may name why */
+		fd    = -1;
+	}
+	return fd;
+}
+
 bool
 tu_wait_port(int port, int timeout_ms)
 {
 	uint64_t deadline = tu_now_ms() + (uint64_t) timeout_ms;
 
 	do {
-		struct sockaddr_in sa = {.sin_family = AF_INET};
-		int                fd = socket(AF_INET, SOCK_STREAM, 0);
-		int                ok;
+		int fd = tu_connect(port);
 
-		sa.sin_port        = htons((uint16_t) port);
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		ok = connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
-		close(fd);
-		if (ok)
+		if (fd >= 0) {
+			close(fd);
 			return true;
+		}
 		tu_sleep_ms(20);
 	} while (tu_now_ms() < deadline);
 	return false;
 }
 
-pid_t
-tu_spawn(char *const argv[], const char *logfile)
+/* tu_spawn, with RLIMIT_NOFILE set first when rl is not NULL. */
+static pid_t
+spawn_limited(char *const argv[], const char *logfile, const struct rlimit *rl)
 {
 	pid_t pid = fork();
 
@@ -181,9 +196,85 @@ tu_spawn(char *const argv[], const char *logfile)
 	}
 	/* Its own process group, so a stop can reach its children too. */
 	setpgid(0, 0);
+	if (rl != NULL && setrlimit(RLIMIT_NOFILE, rl) != 0) {
+		perror("setrlimit");
+		_exit(126);
+	}
 	execv(argv[0], argv);
 	fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
+}
+
+pid_t
+tu_spawn(char *const argv[], const char *logfile)
+{
+	return spawn_limited(argv, logfile, NULL);
+}
+
+pid_t
+tu_spawn_nofile(char *const argv[], const char *logfile, rlim_t soft,
+    rlim_t hard)
+{
+	struct rlimit rl = {soft, hard};
+
+	return spawn_limited(argv, logfile, soft == 0 && hard == 0 ? NULL : &rl);
+}
+
+int
+tu_run(char *const argv[], const char *scratch, char **out)
+{
+	static int seq;
+	char       path[600];
+	pid_t      pid;
+	int        status;
+
+	snprintf(path, sizeof(path), "%s/run-%d-%d.out", scratch, (int) getpid(),
+	    seq++);
+	if ((pid = fork()) == 0) {
+		int in = open("/dev/null", O_RDONLY);
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(in, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	status = pid > 0 ? tu_stop(pid, 0, TU_WAIT_MS) : -1;
+	*out   = tu_read_file(path);
+	if (*out == NULL)
+		*out = strdup("");
+	return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int
+tu_run_log(char *const argv[], const char *logfile, unsigned timeout_ms,
+    bool *timed_out)
+{
+	uint64_t end = tu_now_ms() + timeout_ms;
+	pid_t    pid = tu_spawn(argv, logfile);
+	int      status;
+
+	if (timed_out != NULL)
+		*timed_out = false;
+	if (pid <= 0)
+		return -1;
+	for (unsigned round = 0;; round++) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			break;
+		if (r < 0)
+			return -1;
+		if (tu_now_ms() > end) {
+			tu_stop(pid, SIGKILL, 1000);
+			if (timed_out != NULL)
+				*timed_out = true;
+			return -1;
+		}
+		tu_sleep_ms(tu_poll_pause_ms(round));
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 int

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 /* ---- time ---- */
@@ -76,12 +77,28 @@ const char *tu_path(const char *dir, const char *name);
 /* A TCP port on 127.0.0.1 that was free a moment ago, outside the
  * ephemeral range. */
 int tu_free_port(void);
+/* A TCP connection to 127.0.0.1:port (blocking), or -1 with errno set. */
+int tu_connect(int port);
 /* Waits until 127.0.0.1:port accepts connections; false on timeout. */
 bool tu_wait_port(int port, int timeout_ms);
 
 /* Starts argv[0] (a path) with stdout and stderr appended to logfile
  * (NULL: inherited). Returns the pid, or -1. */
 pid_t tu_spawn(char *const argv[], const char *logfile);
+/* The same under an open file limit, as a shell's ulimit -n or systemd's
+ * LimitNOFILE= would set it (0/0: ours; a lower hard limit could never be
+ * raised again in this process, hence in the child). */
+pid_t tu_spawn_nofile(char *const argv[], const char *logfile, rlim_t soft,
+    rlim_t hard);
+/* Runs argv (found on PATH) to its end, at most TU_WAIT_MS, with stdin
+ * from /dev/null and stdout and stderr into *out (the caller frees; a file
+ * in `scratch` on the way). Returns its exit code, or -1. */
+int tu_run(char *const argv[], const char *scratch, char **out);
+/* Runs argv[0] (a path) with its output appended to logfile, at most
+ * timeout_ms (then killed: *timed_out, which may be NULL). Returns its
+ * exit code, or -1 when it died by a signal or could not start. */
+int tu_run_log(char *const argv[], const char *logfile, unsigned timeout_ms,
+    bool *timed_out);
 /* Sends sig, waits up to timeout_ms, then SIGKILLs. Returns the wait
  * status, or -1. */
 int tu_stop(pid_t pid, int sig, int timeout_ms);

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include <fedrpc/ids.h>
 #include <fedrpc/log.h>
 
 #include "fedrpc/local/v1/conversations.fedrpc.h"
@@ -568,37 +569,10 @@ fedctl_client_id_parse(const char *s, uint64_t *id)
 	return errno == 0 && *end == '\0' && *id != 0;
 }
 
-static bool
-uuid_valid(const char *s, size_t n)
-{
-	if (n != 36)
-		return false;
-	for (size_t i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-		if (dash ? s[i] != '-' : !isxdigit((unsigned char) s[i]))
-			return false;
-	}
-	return true;
-}
-
 bool
 fedctl_qid_parse(const char *s, fedctl_qid *q)
 {
-	const char *at = strchr(s, '@');
-	size_t      n;
-
-	if (at == NULL || !uuid_valid(s, (size_t) (at - s)))
-		return false;
-	n = strlen(at + 1);
-	if (n == 0 || n >= sizeof(q->domain) || !fedrpc_domain_valid(at + 1))
-		return false;
-	for (size_t i = 0; i < 36; i++)
-		q->id[i] = (char) tolower((unsigned char) s[i]);
-	q->id[36] = '\0';
-	for (size_t i = 0; i <= n; i++)
-		q->domain[i] = (char) tolower((unsigned char) at[1 + i]);
-	return true;
+	return fedrpc_qid_parse(s, q->id, q->domain, sizeof(q->domain));
 }
 
 fedctl_pb_qid
@@ -643,21 +617,6 @@ fedctl_self(fedctl_session *s)
 
 /* ---- naming users and conversations ---- */
 
-static bool
-handle_valid(const char *h, size_t n)
-{
-	if (n < 2 || n > 256)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = h[i];
-
-		if (!(islower((unsigned char) c) || isdigit((unsigned char) c) ||
-		        c == '_' || c == '.' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 int
 fedctl_resolve_user(fedctl_session *s, const char *ref, fedctl_qid *q,
     fedctl_pb_profile **profile)
@@ -690,7 +649,7 @@ fedctl_resolve_user(fedctl_session *s, const char *ref, fedctl_qid *q,
 			    sizeof(query) - (size_t) (at + 1 - query), "%s", dom);
 	}
 	hlen = at != NULL ? (size_t) (at - query) : strlen(query);
-	if (!handle_valid(query, hlen) ||
+	if (!fedrpc_handle_valid_n(query, hlen) ||
 	    (at != NULL && !fedrpc_domain_valid(at + 1)))
 		return fedctl_usage(s->o,
 		    "'%s' names no user: give a handle, handle@domain or "
