@@ -170,6 +170,9 @@ void fedrpc_adapter_close(fedrpc_adapter_instance *inst);
 
 /* The SQLite adapter's table (also reachable as builtin "sqlite"). */
 extern const fedrpc_adapter fedrpc_adapter_sqlite;
+/* The PostgreSQL adapter's table (builtin "postgresql"; its config is a
+ * libpq connection string). */
+extern const fedrpc_adapter fedrpc_adapter_postgresql;
 
 /*
  * Shorthand for the embedded default: opens (creating or migrating) the
