@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "backends/postgresql/postgresql_store.h"
 #include "postgres.h"
@@ -209,5 +211,77 @@ Test(store_postgresql, answering_database_and_newer_schema)
 	    fedrpc_code_name(rc), st.message);
 	cr_assert(strstr(st.message, "999") != NULL, "%s", st.message);
 	cr_assert_null(store);
+	tpg_destroy(s);
+}
+
+/* federator --check-config FILE [--check-database] on a file naming the
+ * PostgreSQL store: exit status and what it said. */
+static int
+check_config(const char *dir, const char *conninfo, bool check_db,
+    char **out)
+{
+	char  conf[600], log[600], text[1400];
+	pid_t pid;
+	int   status;
+
+	snprintf(conf, sizeof(conf), "%s/pg.conf", dir);
+	snprintf(log, sizeof(log), "%s/check.log", dir);
+	snprintf(text, sizeof(text),
+	    "domain = \"b.example\";\n"
+	    "federation = { enabled = false; };\n"
+	    "storage = {\n"
+	    "  adapter = \"postgresql\";\n"
+	    "  conninfo = \"%s\";\n"
+	    "};\n",
+	    conninfo);
+	cr_assert(tu_write_file(conf, text));
+	unlink(log);
+	{
+		char *const argv[] = {FEDRPC_BINARY_DIR "/federator",
+		    "--check-config", conf, check_db ? "--check-database" : NULL,
+		    NULL};
+
+		cr_assert_gt(pid = tu_spawn(argv, log), 0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	*out = tu_read_file(log);
+	cr_assert_not_null(*out);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+Test(store_postgresql, check_config_and_check_database)
+{
+	tpg_server *s   = server_or_skip();
+	char       *dir = tu_tmpdir("pg-check");
+	char       *out, down[600];
+	int         rc;
+
+	rc = check_config(dir, "host='unterminated", false, &out);
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, out);
+	cr_assert(strstr(out, "pg.conf: storage: storage.conninfo is not a "
+	                      "valid PostgreSQL connection string") != NULL,
+	    "%s", out);
+	free(out);
+
+	snprintf(down, sizeof(down), "host=%s port=%d dbname=fedrpc", dir,
+	    tu_free_port());
+	rc = check_config(dir, down, false, &out);
+	cr_assert_eq(rc, 0, "a well-formed string passes without the "
+	                    "database: exit %d: %s",
+	    rc, out);
+	free(out);
+	rc = check_config(dir, down, true, &out);
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, out);
+	cr_assert(strstr(out, "cannot connect to the database") != NULL, "%s",
+	    out);
+	free(out);
+
+	rc = check_config(dir, s->conninfo, true, &out);
+	cr_assert_eq(rc, 0, "exit %d: %s", rc, out);
+	cr_assert(strstr(out, "the PostgreSQL database answers") != NULL, "%s",
+	    out);
+	free(out);
+	tu_rmrf(dir);
+	free(dir);
 	tpg_destroy(s);
 }
