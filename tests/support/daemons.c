@@ -56,6 +56,13 @@ scratch(void)
 td *
 td_new(int n, const char *extra)
 {
+	return td_new_domains(n, NULL, NULL, extra);
+}
+
+td *
+td_new_domains(int n, const char *const *domains, const char *const *hosts,
+    const char *extra)
+{
 	td *t = calloc(1, sizeof(*t));
 
 	cr_assert_not_null(t);
@@ -68,7 +75,10 @@ td_new(int n, const char *extra)
 		char    c = (char) ('a' + i);
 
 		snprintf(f->name, sizeof(f->name), "%c", c);
-		snprintf(f->domain, sizeof(f->domain), "%c.example", c);
+		if (domains != NULL)
+			snprintf(f->domain, sizeof(f->domain), "%s", domains[i]);
+		else
+			snprintf(f->domain, sizeof(f->domain), "%c.example", c);
 		f->port = tu_free_port();
 		snprintf(f->conf, sizeof(f->conf), "%s/%c.conf", t->dir, c);
 		snprintf(f->log, sizeof(f->log), "%s/%c.log", t->dir, c);
@@ -77,21 +87,35 @@ td_new(int n, const char *extra)
 		snprintf(f->db, sizeof(f->db), "%s/%c.db", t->dir, c);
 		snprintf(f->extra, sizeof(f->extra), "%s", extra ? extra : "");
 		testcerts_leaf(t->dir, "ca", f->name,
-		    (const char *const[]){f->domain, "localhost", NULL});
+		    (const char *const[]){f->domain, "localhost",
+		        hosts != NULL ? hosts[i] : NULL, NULL});
 	}
 	return t;
+}
+
+/* Whether daemon k is the first of its domain other than daemon i's. */
+static bool
+other_domain(const td *t, int i, int k)
+{
+	if (strcmp(t->f[k].domain, t->f[i].domain) == 0)
+		return false;
+	for (int j = 0; j < k; j++)
+		if (strcmp(t->f[j].domain, t->f[k].domain) == 0)
+			return false;
+	return true;
 }
 
 static void
 write_conf(td *t, int i)
 {
 	td_fed *f = &t->f[i];
-	char    allow[512] = "", statics[1024] = "", text[4096];
+	char    allow[512] = "", statics[1024] = "", text[6144];
+	char    discovery[1100], storage[1100];
 	size_t  ka = 0, ks = 0;
 	int     n;
 
 	for (int k = 0; k < t->n; k++) {
-		if (k == i)
+		if (!other_domain(t, i, k))
 			continue;
 		ka += (size_t) snprintf(allow + ka, sizeof(allow) - ka,
 		    "%s{ domain = \"%s\"; }", ka ? ", " : "", t->f[k].domain);
@@ -99,6 +123,18 @@ write_conf(td *t, int i)
 		    "%s{ domain = \"%s\"; host = \"localhost\"; port = %d; }",
 		    ks ? ", " : "", t->f[k].domain, t->f[k].port);
 	}
+	if (f->discovery[0] != '\0')
+		snprintf(discovery, sizeof(discovery), "%s", f->discovery);
+	else
+		snprintf(discovery, sizeof(discovery),
+		    "discovery = { timeout_ms = 2000; static = ( %s ); };",
+		    statics);
+	if (f->storage[0] != '\0')
+		snprintf(storage, sizeof(storage), "%s", f->storage);
+	else
+		snprintf(storage, sizeof(storage),
+		    "storage = { adapter = \"sqlite\"; path = \"%s\"; };",
+		    f->db);
 	n = snprintf(text, sizeof(text),
 	    "domain = \"%s\";\n"
 	    "federation = { enabled = true; strategy = \"allowList\";\n"
@@ -108,15 +144,15 @@ write_conf(td *t, int i)
 	    "local_api = \"ipc://%s\";\n"
 	    "tls = { ca = \"%s/ca.crt\"; cert = \"%s/%s.crt\"; key = "
 	    "\"%s/%s.key\"; };\n"
-	    "discovery = { timeout_ms = 2000; static = ( %s ); };\n"
+	    "%s\n"
 	    "client = { connect_timeout_ms = 1000; backoff_initial_ms = 50; "
 	    "backoff_max_ms = 500; };\n"
 	    "limits = { workers = 4; };\n"
-	    "storage = { adapter = \"sqlite\"; path = \"%s\"; };\n"
+	    "%s\n"
 	    "log = { level = \"info\"; };\n"
 	    "%s\n",
 	    f->domain, allow, f->port, f->sock, t->dir, t->dir, f->name, t->dir,
-	    f->name, statics, f->db, f->extra);
+	    f->name, discovery, storage, f->extra);
 	cr_assert_lt((size_t) n, sizeof(text));
 	cr_assert(tu_write_file(f->conf, text));
 }

@@ -2,7 +2,9 @@
  * Real federator daemons for integration tests: up to four domains
  * (a.example, b.example, ...) on 127.0.0.1, each with its own certificate,
  * SQLite database, log and local API socket, found through static
- * discovery entries, allowing every other. A test starts, stops (SIGTERM,
+ * discovery entries, allowing every other. Several daemons may be
+ * instances of one domain (td_new_domains), with the storage and
+ * discovery a test gives them (one PostgreSQL database, DNS SRV). A test starts, stops (SIGTERM,
  * which must exit cleanly), kills (SIGKILL) and restarts them on the same
  * files, and talks to each one's local API as a client program would
  * (generated stubs over its ipc:// socket; calls to a daemon that is down
@@ -30,6 +32,9 @@ typedef struct td_fed {
 	pid_t           pid;        /* 0 when not running */
 	char            conf[512], log[512], pidf[512], sock[512], db[512];
 	char            extra[1024]; /* configuration appended to the file */
+	/* Set: replace the storage (SQLite at db) or discovery (static
+	 * entries for the other domains) group of the file. */
+	char            storage[1024], discovery[1024];
 	fedrpc_channel *lch;        /* its local API, while it runs */
 } td_fed;
 
@@ -42,6 +47,11 @@ typedef struct td {
 /* n daemons' files (not started). `extra` (may be NULL) is appended to
  * every configuration, e.g. a delivery group. */
 td *td_new(int n, const char *extra);
+/* The same with daemon i of domain domains[i] (repeated: instances of one
+ * domain) and, when hosts (may be NULL) has hosts[i], that name in its
+ * certificate too (its SRV target). */
+td *td_new_domains(int n, const char *const *domains,
+    const char *const *hosts, const char *extra);
 /* Writes i's configuration (with f[i].extra) and starts it, with `env`
  * ("NAME=value", may be NULL) added to its environment; returns once its
  * local API answers. */
