@@ -21,22 +21,46 @@
 
 
 
+/* What the stores return, freed together by results_free(). */
+static void **results;
+static size_t n_results, cap_results;
+
 static void *
 al_alloc(void *data, size_t size)
 {
+	void *p;
+
 	(void) data;
-	return calloc(1, size ? size : 1);
+	if (n_results == cap_results) {
+		cap_results = cap_results ? 2 * cap_results : 64;
+		results     = realloc(results, cap_results * sizeof(*results));
+		cr_assert_not_null(results);
+	}
+	p = calloc(1, size ? size : 1);
+	if (p != NULL)
+		results[n_results++] = p;
+	return p;
 }
 
-/* What the tests read is small; freed with the process. */
 static void
-al_free(void *data, void *p)
+al_keep(void *data, void *p)
 {
 	(void) data;
 	(void) p;
 }
 
-static ProtobufCAllocator al = {al_alloc, al_free, NULL};
+static void
+results_free(void)
+{
+	for (size_t i = 0; i < n_results; i++)
+		free(results[i]);
+	free(results);
+	results     = NULL;
+	n_results   = 0;
+	cap_results = 0;
+}
+
+static ProtobufCAllocator al = {al_alloc, al_keep, NULL};
 
 static tpg_server *
 server_or_skip(void)
@@ -141,6 +165,7 @@ Test(store_postgresql, restart_under_a_running_store)
 	hold_connections(store, 3, FEDRPC_OK);
 	fedrpc_store_close(store);
 	tpg_destroy(s);
+	results_free();
 }
 
 Test(store_postgresql, malformed_conninfo)

@@ -422,6 +422,7 @@ run(fedrpc_store_tx *tx, const char *sql, const pg_params *p,
 	static const pg_params none;
 	pg_conn               *c = tx->impl;
 	char                   name[16];
+	const char            *vals[PG_MAX_PARAMS];
 	PGresult              *r;
 
 	if (p == NULL)
@@ -439,8 +440,10 @@ run(fedrpc_store_tx *tx, const char *sql, const pg_params *p,
 		c->failed = true;
 		return NULL;
 	}
+	for (int i = 0; i < p->n; i++)
+		vals[i] = p->v[i] != NULL ? p->v[i] : p->num[i];
 	r = PQexecPrepared(
-	    c->pc, name, p->n, p->v, p->len, p->fmt, 0 /* text results */);
+	    c->pc, name, p->n, vals, p->len, p->fmt, 0 /* text results */);
 	if (r == NULL || PQresultStatus(r) != want) {
 		pg_error(c->pc, r, "statement", st);
 		PQclear(r);
@@ -494,11 +497,11 @@ void
 pg_i64(pg_params *p, int64_t v)
 {
 	if (p->n >= PG_MAX_PARAMS) {
-		param(p, NULL, 0, 0);
+		param(p, "", 0, 0); /* logs the error */
 		return;
 	}
 	snprintf(p->num[p->n], sizeof(p->num[0]), "%" PRId64, v);
-	param(p, p->num[p->n], 0, 0);
+	param(p, NULL, 0, 0);
 }
 
 void

@@ -43,11 +43,13 @@ fedrpc_code fedrpc_store_postgresql_check_string(const char *conninfo,
 
 #define PG_MAX_PARAMS 10
 
-/* A statement's parameters: text, except bytea (binary). Values are
- * borrowed until the statement ran; numbers are kept here. */
+/* A statement's parameters: text, except bytea (binary). Strings and
+ * bytes are borrowed until the statement ran; numbers are kept here, as
+ * text, and found by index when it runs (so that the struct may be
+ * copied, e.g. returned by a helper). */
 typedef struct pg_params {
 	int         n;
-	const char *v[PG_MAX_PARAMS];
+	const char *v[PG_MAX_PARAMS]; /* NULL: num[i] */
 	int         len[PG_MAX_PARAMS];
 	int         fmt[PG_MAX_PARAMS];
 	char        num[PG_MAX_PARAMS][24];
