@@ -13,7 +13,12 @@
  *    item for a.example; delivery.wait_ms = 0: answered once written), for
  *    SECONDS; then the time until a.example has all of them.
  * CPU: user+system time of the b daemons and of every postgres process
- * over each phase (from /proc), per call.
+ * over each phase (from /proc), per call; tx and rb: PostgreSQL's
+ * committed and rolled-back transactions per send (pg_stat_database; a
+ * rollback is mostly a serialization failure run again). drain: after
+ * the sends, until b's queue towards a.example is empty (one instance
+ * delivers it, by its lease; a.example's per-peer rate limit, 200 calls
+ * per second by default, applies).
  *
  * It uses the tests' daemons and PostgreSQL server (tests/support), so it
  * is a criterion program: run it by hand,
@@ -30,6 +35,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include <fedrpc/log.h>
 
 #include "daemons.h"
@@ -42,6 +49,7 @@
 #define MAX_THREADS 16
 
 typedef struct run {
+	const tpg_server *pg; /* NULL: SQLite */
 	td      *t;
 	int      k; /* b instances: daemons 1..k */
 	double   seconds;
@@ -187,18 +195,46 @@ send_loop(void *arg)
 
 typedef struct phase {
 	double per_s, b_cpu_ms, pg_cpu_ms; /* the last two per call */
+	double commits, rollbacks;        /* PostgreSQL's, per call */
 	unsigned long failures;
 } phase;
+
+/* The database's committed and rolled-back transactions so far. Backends
+ * report them within a second of going idle: the caller waits first. */
+static void
+pg_xacts(const tpg_server *pg, double *commits, double *rollbacks)
+{
+	PGconn   *c = PQconnectdb(pg->conninfo);
+	PGresult *r = PQexec(c,
+	    "SELECT xact_commit, xact_rollback FROM pg_stat_database "
+	    "WHERE datname = current_database()");
+
+	*commits = *rollbacks = 0;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+		*commits   = atof(PQgetvalue(r, 0, 0));
+		*rollbacks = atof(PQgetvalue(r, 0, 1));
+	}
+	PQclear(r);
+	PQfinish(c);
+}
 
 static phase
 measure(run *r, void *(*loop)(void *))
 {
 	pthread_t th[MAX_THREADS];
 	worker    w[MAX_THREADS];
-	double    b0 = cpu_b(r), p0 = cpu_postgres(), b1, p1;
-	uint64_t  t0 = tu_now_ms(), t1;
+	double    b0, p0, b1, p1, c0 = 0, r0 = 0, c1 = 0, r1 = 0;
+	uint64_t  t0, t1;
 	phase     ph;
 	unsigned long calls;
+
+	if (r->pg != NULL) {
+		tu_sleep_ms(1500); /* statistics of what came before */
+		pg_xacts(r->pg, &c0, &r0);
+	}
+	b0 = cpu_b(r);
+	p0 = cpu_postgres();
+	t0 = tu_now_ms();
 
 	atomic_store(&r->stop, false);
 	atomic_store(&r->calls, 0);
@@ -219,6 +255,12 @@ measure(run *r, void *(*loop)(void *))
 	ph.b_cpu_ms  = calls ? (b1 - b0) * 1000.0 / (double) calls : 0;
 	ph.pg_cpu_ms = calls ? (p1 - p0) * 1000.0 / (double) calls : 0;
 	ph.failures  = atomic_load(&r->failures);
+	if (r->pg != NULL) {
+		tu_sleep_ms(1500);
+		pg_xacts(r->pg, &c1, &r1);
+	}
+	ph.commits   = calls ? (c1 - c0) / (double) calls : 0;
+	ph.rollbacks = calls ? (r1 - r0) / (double) calls : 0;
 	return ph;
 }
 
@@ -251,7 +293,8 @@ one(const char *label, const tpg_server *pg, int k, double seconds,
     int threads)
 {
 	const char *domains[1 + MAX_B] = {"a.example"};
-	run         r = {.k = k, .seconds = seconds, .threads = threads};
+	run         r = {
+	            .pg = pg, .k = k, .seconds = seconds, .threads = threads};
 	phase       calls, sends;
 	uint64_t    t0, drain;
 	char        schema[32];
@@ -286,10 +329,11 @@ one(const char *label, const tpg_server *pg, int k, double seconds,
 	cr_assert(TU_WAIT_FOR(td_pending(r.t, 1, NULL) == 0, 600000),
 	    "b.example's queue never emptied");
 	drain = tu_now_ms() - t0;
-	printf("%-16s %9.0f %8.2f %8.2f %9.0f %8.2f %8.2f %8llu  %lu/%lu\n",
+	printf("%-16s %9.0f %8.2f %8.2f %9.0f %8.2f %8.2f %6.1f %6.3f %8llu  "
+	       "%lu/%lu\n",
 	    label, calls.per_s, calls.b_cpu_ms, calls.pg_cpu_ms, sends.per_s,
-	    sends.b_cpu_ms, sends.pg_cpu_ms, (unsigned long long) drain,
-	    calls.failures, sends.failures);
+	    sends.b_cpu_ms, sends.pg_cpu_ms, sends.commits, sends.rollbacks,
+	    (unsigned long long) drain, calls.failures, sends.failures);
 	fflush(stdout);
 	td_finish(r.t);
 }
@@ -309,9 +353,9 @@ Test(bench, instances, .timeout = 0)
 	cr_assert_not_null(pg = tpg_start());
 	printf("cluster_bench: %d threads, %.0f s per phase, %ld cores\n",
 	    threads, seconds, sysconf(_SC_NPROCESSORS_ONLN));
-	printf("%-16s %9s %8s %8s %9s %8s %8s %8s  %s\n", "b.example as",
-	    "finds/s", "b ms", "pg ms", "sends/s", "b ms", "pg ms",
-	    "drain ms", "failed");
+	printf("%-16s %9s %8s %8s %9s %8s %8s %6s %6s %8s  %s\n",
+	    "b.example as", "finds/s", "b ms", "pg ms", "sends/s", "b ms",
+	    "pg ms", "tx", "rb", "drain ms", "failed");
 	one("sqlite x1", NULL, 1, seconds, threads);
 	for (int k = 1; k <= MAX_B; k++) {
 		char label[32];
