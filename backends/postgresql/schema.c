@@ -84,13 +84,6 @@ const char *const pg_migrations[] = {
     "  moved_ms    bigint NOT NULL DEFAULT 0"
     ");"
     "CREATE INDEX outbox_queue ON outbox (destination, state, seq);"
-    /* One row per destination ever appended to, locked by each append
-     * until its transaction ends: appends to one destination commit in
-     * the order of their seqs (see store_outbox.c). */
-    "CREATE TABLE outbox_tails ("
-    "  destination " T " PRIMARY KEY,"
-    "  appended    bigint NOT NULL DEFAULT 0"
-    ");"
     /* Per destination: back-off and the delivery lease. */
     "CREATE TABLE delivery_state ("
     "  destination     " T " PRIMARY KEY,"

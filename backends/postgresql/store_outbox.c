@@ -8,19 +8,20 @@
  * higher seq than every item of its destination another transaction can
  * already see. With concurrent writers an identity alone does not give
  * it (a seq is taken at insert, not at commit, and even SERIALIZABLE
- * allows the later seq to commit first). So an append first takes the
- * row lock of its destination's outbox_tails row (an upsert), and only
- * then its seq: appends to one destination are serialized until commit
- * (the second one then fails with a serialization failure, CONFLICT, and
- * runs again with a later seq), while appends to different destinations
- * do not wait for each other.
+ * allows the later seq to commit first). So an append first takes its
+ * destination's transaction-level advisory lock, held until commit, and
+ * only then its seq: appends to one destination are serialized, while
+ * appends to different destinations do not wait for each other (two
+ * destinations whose names hash alike only wait for each other). A lock
+ * rather than a row both appends update: under SERIALIZABLE the second
+ * writer of a row fails (CONFLICT) and runs the whole transaction again,
+ * while the second taker of a lock only waits. The lock's first key,
+ * "fdob", keeps these locks apart from every other advisory lock.
  */
 #include "backends/postgresql/pg.h"
 
 static const char SQL_TAIL[] =
-    "INSERT INTO outbox_tails (destination, appended) VALUES ($1, 1) "
-    "ON CONFLICT (destination) DO UPDATE "
-    "SET appended = outbox_tails.appended + 1";
+    "SELECT pg_advisory_xact_lock(1717858146, hashtext($1))";
 static const char SQL_APPEND[] =
     "INSERT INTO outbox (destination, item, created_ms) VALUES ($1, $2, $3) "
     "RETURNING seq";
@@ -73,8 +74,9 @@ pg_outbox_append(fedrpc_store_tx *tx, const char *destination,
 
 	*seq = 0;
 	pg_str(&p, destination);
-	if (pg_cmd(tx, SQL_TAIL, &p, NULL, st) != FEDRPC_OK)
+	if ((r = pg_query(tx, SQL_TAIL, &p, st)) == NULL)
 		return st->code;
+	PQclear(r);
 	pg_blob(&p, item);
 	pg_i64(&p, created_ms);
 	if ((r = pg_query(tx, SQL_APPEND, &p, st)) == NULL)
