@@ -252,8 +252,11 @@ measure(run *r, void *(*loop)(void *))
 	p1    = cpu_postgres();
 	calls = atomic_load(&r->calls);
 	ph.per_s     = (double) calls * 1000.0 / (double) (t1 - t0);
+	/* A postgres process that ended in between takes its time along:
+	 * never below 0. */
 	ph.b_cpu_ms  = calls ? (b1 - b0) * 1000.0 / (double) calls : 0;
-	ph.pg_cpu_ms = calls ? (p1 - p0) * 1000.0 / (double) calls : 0;
+	ph.pg_cpu_ms = calls && p1 > p0 ? (p1 - p0) * 1000.0 / (double) calls
+	                                : 0;
 	ph.failures  = atomic_load(&r->failures);
 	if (r->pg != NULL) {
 		tu_sleep_ms(1500);
