@@ -12,10 +12,13 @@
  * repeats after a kill are applied once by whichever instance gets them,
  * and the queue towards a.example that a killed instance held is taken
  * over by another within its lease (delivery.lease_ms): b1 is made to
- * hold what it delivered, unsettled, until it dies.
+ * hold what it delivered, unsettled, until it dies. And PostgreSQL
+ * restarted under running daemons: UNAVAILABLE meanwhile, then served
+ * again by itself, nothing lost.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,7 @@
 
 #include "daemons.h"
 #include "dnsmasq.h"
+#include "fedrpc/local/v1/users.fedrpc.h"
 #include "postgres.h"
 #include "testutil.h"
 
@@ -215,5 +219,79 @@ Test(cluster, three_instances_on_postgresql_survive_two_kills,
 	}
 	td_finish(t);
 	dnsmasq_stop(dns);
+	tpg_destroy(pg);
+}
+
+/* The call a client of b.example makes while its database is down. */
+static fedrpc_code
+find_user(td *t, int i, const char *handle, fedrpc_status *st)
+{
+	Fedrpc__Local__V1__FindUserRequest   q =
+	    FEDRPC__LOCAL__V1__FIND_USER_REQUEST__INIT;
+	Fedrpc__Local__V1__FindUserResponse *resp = NULL;
+	fedrpc_code                          rc;
+
+	q.query = (char *) handle;
+	rc = fedrpc_local_v1_users_find_user(t->f[i].lch, &q, &resp, NULL, st);
+	if (resp != NULL)
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return rc;
+}
+
+/*
+ * PostgreSQL restarted under a running daemon: b.example's calls fail with
+ * UNAVAILABLE while it is down (the daemon keeps running), a.example's
+ * message for bob waits in a.example's queue, and once the database is
+ * back b.example serves again by itself and bob gets the message.
+ */
+Test(cluster, database_restart_under_running_daemons, .timeout = 300)
+{
+	static const char *const two[] = {"a.example", "b.example"};
+	const char              *why;
+	tpg_server              *pg;
+	td                      *t;
+	td_user                  alice, bob, *members[1];
+	char                     conv[37];
+	fedrpc_status            st = {0};
+	fedrpc_code              rc;
+
+	if (!tpg_available(&why))
+		cr_skip_test("%s", why);
+	fedrpc_log_set_level(FEDRPC_LOG_OFF);
+	cr_assert_not_null(pg = tpg_start(), "PostgreSQL did not start");
+	t = td_new_domains(2, two, NULL,
+	    "delivery = { backoff_initial_ms = 10; backoff_max_ms = 300; };");
+	snprintf(t->f[1].storage, sizeof(t->f[1].storage),
+	    "storage = { adapter = \"postgresql\"; conninfo = \"%s\"; };",
+	    pg->conninfo);
+	td_start(t, 0, NULL);
+	td_start(t, 1, NULL);
+	alice = td_register(t, 0, "alice");
+	bob   = td_register(t, 1, "bob");
+	td_connect(t, &alice, &bob);
+	members[0] = &bob;
+	td_create(t, &alice, members, 1, "restart", conv);
+
+	cr_assert(tpg_stop(pg), "pg_ctl stop");
+	rc = find_user(t, 1, "bob", &st);
+	cr_assert_eq(rc, FEDRPC_UNAVAILABLE, "with its database down: %s (%s)",
+	    fedrpc_code_name(rc), st.message);
+	fedrpc_status_reset(&st);
+	cr_assert_eq(kill(t->f[1].pid, 0), 0, "b.example keeps running");
+	cr_assert_not(td_send(t, &alice, "a.example", conv, members, 1,
+	                  "while b's database was down", "m1"),
+	    "a fresh message");
+	cr_assert_gt(td_pending(t, 0, NULL), 0,
+	    "a.example keeps it until b.example can take it");
+
+	cr_assert(tpg_restart(pg), "pg_ctl start");
+	cr_assert(TU_WAIT_FOR(find_user(t, 1, "bob", &st) == FEDRPC_OK,
+	              TD_WAIT_MS),
+	    "b.example serves again: %s", st.message);
+	fedrpc_status_reset(&st);
+	cr_assert(TU_WAIT_FOR(has(t, &bob, "while b's database was down\n"),
+	              TD_WAIT_MS),
+	    "bob: %s", td_messages(t, &bob, NULL));
+	td_finish(t);
 	tpg_destroy(pg);
 }

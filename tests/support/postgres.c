@@ -21,6 +21,46 @@
 #include "postgres.h"
 #include "testutil.h"
 
+/* The servers started and not yet destroyed: a test that fails an
+ * assertion ends its process without reaching tpg_destroy(), and the
+ * server (daemonized by pg_ctl) would outlive it. */
+#define TPG_MAX_LIVE 8
+static tpg_server *live[TPG_MAX_LIVE];
+static pid_t       live_owner[TPG_MAX_LIVE]; /* the process that started it */
+
+/* At exit, only in the process that started each server (a test forked
+ * from it leaves the server to it). */
+static void
+destroy_live(void)
+{
+	for (int i = 0; i < TPG_MAX_LIVE; i++)
+		if (live[i] != NULL && live_owner[i] == getpid())
+			tpg_destroy(live[i]);
+}
+
+static void
+track(tpg_server *s)
+{
+	static bool registered;
+
+	if (!registered && atexit(destroy_live) == 0)
+		registered = true;
+	for (int i = 0; i < TPG_MAX_LIVE; i++)
+		if (live[i] == NULL) {
+			live[i]       = s;
+			live_owner[i] = getpid();
+			return;
+		}
+}
+
+static void
+untrack(const tpg_server *s)
+{
+	for (int i = 0; i < TPG_MAX_LIVE; i++)
+		if (live[i] == s)
+			live[i] = NULL;
+}
+
 const char *
 tpg_bindir(void)
 {
@@ -228,6 +268,7 @@ tpg_start(void)
 		return NULL;
 	}
 	s->port = tu_free_port();
+	track(s);
 	snprintf(data, sizeof(data), "%s/data", s->dir);
 	snprintf(log, sizeof(log), "%s/log", s->dir);
 	{
@@ -275,6 +316,7 @@ tpg_destroy(tpg_server *s)
 {
 	if (s == NULL)
 		return;
+	untrack(s);
 	if (s->dir != NULL) {
 		char pid[512];
 
