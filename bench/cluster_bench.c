@@ -168,6 +168,7 @@ send_loop(void *arg)
 	worker  *w    = arg;
 	run     *r    = w->r;
 	td_user  self = r->members[w->i % MEMBERS];
+	td_user  mine[MEMBERS + 2]; /* td_try_send writes into them */
 	td_user *to[MEMBERS + 2];
 	size_t   n = 0;
 	unsigned seq = 0;
@@ -175,9 +176,11 @@ send_loop(void *arg)
 	self.dom = 1 + w->i % r->k;
 	for (int m = 0; m < MEMBERS; m++)
 		if (m != w->i % MEMBERS)
-			to[n++] = &r->members[m];
-	to[n++] = &r->owner;
-	to[n++] = &r->a1;
+			mine[n++] = r->members[m];
+	mine[n++] = r->owner;
+	mine[n++] = r->a1;
+	for (size_t k = 0; k < n; k++)
+		to[k] = &mine[k];
 	while (!atomic_load(&r->stop)) {
 		char          id[40];
 		bool          rep;
