@@ -3,8 +3,7 @@
  * service runs handlers and delivery workers on several threads; a
  * connection serves one transaction at a time), each with its prepared
  * statements, that reconnects by itself after the server went away; the
- * schema migrations at open; and how PostgreSQL's errors read as store
- * results.
+ * schema migrations at open; and the checks of a connection string.
  *
  * Isolation. A writing transaction is SERIALIZABLE: the service reads and
  * then writes on what it read (a handle is free, a prekey is the lowest,
@@ -24,7 +23,6 @@
  * commit saw the connection fail is reported UNAVAILABLE, never OK:
  * nothing is acknowledged that PostgreSQL did not confirm.
  */
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,72 +66,6 @@ notice(void *arg, const char *message)
 	FEDRPC_LOG_DEBUG("postgresql store: %s", message);
 }
 
-/* libpq's messages end in a newline; the status message does not. */
-static const char *
-trimmed(const char *msg, char *buf, size_t size)
-{
-	size_t n;
-
-	snprintf(buf, size, "%s", msg != NULL && msg[0] ? msg : "no reason");
-	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	return buf;
-}
-
-static bool
-unavailable_state(const char *state)
-{
-	return strncmp(state, "08", 2) == 0 ||  /* connection exception */
-	    strcmp(state, "57P01") == 0 ||      /* admin shutdown */
-	    strcmp(state, "57P02") == 0 ||      /* crash shutdown */
-	    strcmp(state, "57P03") == 0;        /* cannot connect now */
-}
-
-static fedrpc_code
-code_of_state(const char *state)
-{
-	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
-		return FEDRPC_STORE_CONFLICT;
-	if (strcmp(state, "23505") == 0)
-		return FEDRPC_STORE_DUPLICATE;
-	if (unavailable_state(state))
-		return FEDRPC_UNAVAILABLE;
-	if (strcmp(state, "25006") == 0)
-		return FEDRPC_FAILED_PRECONDITION;
-	if (strncmp(state, "53", 2) == 0) /* insufficient resources */
-		return FEDRPC_RESOURCE_EXHAUSTED;
-	if (strcmp(state, "XX001") == 0 || strcmp(state, "XX002") == 0)
-		return FEDRPC_DATA_LOSS;
-	return FEDRPC_INTERNAL;
-}
-
-fedrpc_code
-pg_error(PGconn *conn, const PGresult *r, const char *what, fedrpc_status *st)
-{
-	const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE)
-	                              : NULL;
-	const char *msg   = r != NULL ? PQresultErrorMessage(r) : NULL;
-	char        buf[512];
-	fedrpc_code code;
-
-	if (msg == NULL || msg[0] == '\0')
-		msg = conn != NULL ? PQerrorMessage(conn) : NULL;
-	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
-		code = FEDRPC_UNAVAILABLE;
-	else if (state == NULL)
-		code = FEDRPC_UNAVAILABLE; /* no answer from the server */
-	else
-		code = code_of_state(state);
-	trimmed(msg, buf, sizeof(buf));
-	if (code == FEDRPC_UNAVAILABLE)
-		return fedrpc_status_set(st, code,
-		    "postgresql store: the database is unavailable (%s): %s",
-		    what, buf);
-	return fedrpc_status_set(
-	    st, code, "postgresql store: %s: %s", what, buf);
-}
-
 /* Runs a statement without parameters on a bare connection. */
 static fedrpc_code
 exec_plain(PGconn *pc, const char *sql, const char *what, fedrpc_status *st)
@@ -166,7 +98,7 @@ connect_db(const char *conninfo, fedrpc_status *st)
 	if (PQstatus(pc) != CONNECTION_OK) {
 		fedrpc_status_set(st, FEDRPC_UNAVAILABLE,
 		    "postgresql store: cannot connect to the database: %s",
-		    trimmed(PQerrorMessage(pc), buf, sizeof(buf)));
+		    pg_trim_message(PQerrorMessage(pc), buf, sizeof(buf)));
 		PQfinish(pc);
 		return NULL;
 	}
@@ -474,49 +406,6 @@ pg_cmd(fedrpc_store_tx *tx, const char *sql, const pg_params *p,
 	return FEDRPC_OK;
 }
 
-static void
-param(pg_params *p, const char *v, int len, int fmt)
-{
-	if (p->n >= PG_MAX_PARAMS) {
-		FEDRPC_LOG_ERROR("postgresql store: too many parameters");
-		return;
-	}
-	p->v[p->n]   = v;
-	p->len[p->n] = len;
-	p->fmt[p->n] = fmt;
-	p->n++;
-}
-
-void
-pg_str(pg_params *p, const char *v)
-{
-	param(p, v != NULL ? v : "", 0, 0);
-}
-
-void
-pg_i64(pg_params *p, int64_t v)
-{
-	if (p->n >= PG_MAX_PARAMS) {
-		param(p, "", 0, 0); /* logs the error */
-		return;
-	}
-	snprintf(p->num[p->n], sizeof(p->num[0]), "%" PRId64, v);
-	param(p, NULL, 0, 0);
-}
-
-void
-pg_u64(pg_params *p, uint64_t v)
-{
-	pg_i64(p, (int64_t) v);
-}
-
-/* An empty bytea is a zero-length value, not NULL. */
-void
-pg_blob(pg_params *p, const ProtobufCBinaryData *v)
-{
-	param(p, v->len > 0 ? (const char *) v->data : "", (int) v->len, 1);
-}
-
 fedrpc_code
 fedrpc_store_postgresql_check_string(const char *conninfo, fedrpc_status *st)
 {
@@ -533,7 +422,7 @@ fedrpc_store_postgresql_check_string(const char *conninfo, fedrpc_status *st)
 		fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 		    "storage.conninfo is not a valid PostgreSQL connection "
 		    "string: %s",
-		    trimmed(err != NULL ? err : "out of memory", buf,
+		    pg_trim_message(err != NULL ? err : "out of memory", buf,
 		        sizeof(buf)));
 		PQfreemem(err);
 		return st->code;

@@ -1,6 +1,7 @@
 /*
- * Internals of the PostgreSQL store: the connection pool, prepared
- * statements and error mapping (db.c), the schema (schema.c), the store
+ * Internals of the PostgreSQL store: the connection pool and prepared
+ * statements (db.c), statement parameters (params.c), how PostgreSQL's
+ * errors read as store results (errors.c), the schema (schema.c), the store
  * table with its transactions and result helpers (store.c), and the
  * operations, one concept per file (store_*.c), as in backends/sqlite/.
  *
@@ -25,7 +26,7 @@
 typedef struct pg_db   pg_db;
 typedef struct pg_conn pg_conn;
 
-/* ---- db.c: pool, statements, errors ---- */
+/* ---- db.c: pool, statements; params.c; errors.c ---- */
 
 fedrpc_code pg_db_open(const char *conninfo, pg_db **out, fedrpc_status *st);
 void        pg_db_close(pg_db *db);
@@ -36,6 +37,9 @@ fedrpc_code pg_db_begin(pg_db *db, bool write, pg_conn **out,
 /* Commits (rc OK) or rolls back, and gives the connection back. Returns rc
  * or the commit's failure. */
 fedrpc_code pg_db_end(pg_conn *c, fedrpc_code rc, fedrpc_status *st);
+
+/* errors.c: libpq's message without its trailing newline, in buf. */
+const char *pg_trim_message(const char *msg, char *buf, size_t size);
 
 /* INVALID_ARGUMENT, naming the fault, when libpq cannot parse it. */
 fedrpc_code fedrpc_store_postgresql_check_string(const char *conninfo,
