@@ -18,6 +18,7 @@ struct fedrpc_adapter_instance {
 
 static const fedrpc_adapter *const builtins[] = {
 	&fedrpc_adapter_sqlite,
+	&fedrpc_adapter_postgresql,
 };
 
 const fedrpc_adapter *
@@ -108,7 +109,7 @@ fedrpc_adapter_open(const char *name_or_path, const fedrpc_adapter_env *env,
 	if ((a = fedrpc_adapter_builtin(name_or_path)) == NULL) {
 		if (!is_path(name_or_path))
 			return fedrpc_status_set(st, FEDRPC_NOT_FOUND,
-			    "no built-in adapter '%s' (built in: sqlite; a "
+			    "no built-in adapter '%s' (built in: sqlite, postgresql; a "
 			    "shared object is given by path)",
 			    name_or_path);
 		if ((rc = load_module(name_or_path, &dl, &a, st)) != FEDRPC_OK)

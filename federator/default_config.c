@@ -89,6 +89,7 @@ const char federator_default_config[] =
     "  wait_ms = 3000;              # a local call waits for the first try\n"
     "  workers = 4;                 # domains delivered at once\n"
     "  instance = \"\";              # \"\": the host name (see the docs)\n"
+    "  lease_ms = 30000;            # a dead instance's domains move after\n"
     "};\n"
     "\n"
     "# Per peer domain: calls in flight and a request rate (token bucket);\n"

@@ -210,6 +210,7 @@ open_adapter(federator *f, fedrpc_status *st)
 	                             : UINT32_MAX,
 	                        .workers  = cfg->delivery.workers,
 	                        .instance = cfg->delivery.instance,
+	                        .lease_ms = cfg->delivery.lease_ms,
                 },
         };
 

@@ -172,6 +172,12 @@ typedef struct federator_fd_need {
 	char          why[200];
 } federator_fd_need;
 void federator_fd_need_get(const fedrpc_config *cfg, federator_fd_need *out);
+
+/* check_storage.c: --check-config on the storage settings (with connect,
+ * --check-database: whether the database answers). 0 when fine, else 1
+ * with the error on stderr naming the file. */
+int federator_check_storage(const char *path, const fedrpc_config *cfg,
+    bool connect);
 /* Raises the soft RLIMIT_NOFILE to the hard limit and logs the result;
  * FAILED_PRECONDITION, naming settings and numbers, when that is less
  * than cfg needs. */

@@ -37,7 +37,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: federator -c FILE [--log-level LEVEL] [--pid-file FILE]\n"
 	    "                 [--shutdown-grace MS] [--foreground]\n"
-	    "       federator --check-config FILE\n"
+	    "       federator --check-config FILE [--check-database]\n"
 	    "       federator --print-default-config\n"
 	    "       federator --version\n"
 	    "\n"
@@ -45,6 +45,9 @@ usage(FILE *f)
 	    "  --check-config FILE     check FILE, print the settings in "
 	    "effect (or\n"
 	    "                          the error) and exit 0 (valid) or 1\n"
+	    "  --check-database        with --check-config: also connect to "
+	    "the\n"
+	    "                          PostgreSQL database the file names\n"
 	    "  --print-default-config  print a complete default "
 	    "configuration\n"
 	    "  --log-level LEVEL       debug, info, warn, error or off "
@@ -119,9 +122,10 @@ check_tls_files(const char *path, const fedrpc_config *cfg)
 	return ok;
 }
 
-/* --check-config: the file, then the TLS files it names. */
+/* --check-config: the file, then the TLS files and the storage it
+ * names (with check_db, whether its database answers). */
 static int
-check_config(const char *path)
+check_config(const char *path, bool check_db)
 {
 	fedrpc_config  *cfg;
 	fedrpc_status   st = {0};
@@ -160,6 +164,10 @@ check_config(const char *path)
 			fedrpc_config_free(cfg);
 			return 1;
 		}
+	}
+	if (federator_check_storage(path, cfg, check_db) != 0) {
+		fedrpc_config_free(cfg);
+		return 1;
 	}
 	fprintf(stderr, "federator: %s: OK\n", path);
 	fedrpc_config_free(cfg);
@@ -261,10 +269,11 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_CHECK = 256, OPT_PRINT, OPT_LOG, OPT_PID, OPT_GRACE, OPT_FG,
-	       OPT_VERSION };
+	       OPT_VERSION, OPT_CHECK_DB };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", required_argument, NULL, OPT_CHECK},
+		{"check-database", no_argument, NULL, OPT_CHECK_DB},
 		{"print-default-config", no_argument, NULL, OPT_PRINT},
 		{"log-level", required_argument, NULL, OPT_LOG},
 		{"pid-file", required_argument, NULL, OPT_PID},
@@ -274,7 +283,8 @@ main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char    *config = NULL, *pid_file = NULL;
+	const char    *config = NULL, *pid_file = NULL, *check = NULL;
+	bool           check_db = false;
 	int            log_level = -1, c;
 	unsigned long  grace = DEFAULT_GRACE_MS;
 	char          *end;
@@ -289,7 +299,11 @@ main(int argc, char **argv)
 			config = optarg;
 			break;
 		case OPT_CHECK:
-			return check_config(optarg);
+			check = optarg;
+			break;
+		case OPT_CHECK_DB:
+			check_db = true;
+			break;
 		case OPT_PRINT:
 			fputs(federator_default_config, stdout);
 			return 0;
@@ -328,7 +342,9 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (config == NULL || optind != argc) {
+	if (check != NULL && optind == argc)
+		return check_config(check, check_db);
+	if (config == NULL || check_db || optind != argc) {
 		usage(stderr);
 		return 2;
 	}

@@ -143,6 +143,20 @@ copy_msg(const nng_msg *m)
 }
 
 /* Sends the first run's reply to the duplicates that waited for it. */
+/*
+ * A failure that may pass (the handler's store unreachable or busy, a
+ * deadline, a cancellation): its reply is not kept for the request id, so
+ * that a retry under that id runs the handler again instead of getting
+ * the failure back; the store's own request ids keep the effect once.
+ */
+static bool
+transient(fedrpc_code code)
+{
+	return code == FEDRPC_UNAVAILABLE || code == FEDRPC_ABORTED ||
+	    code == FEDRPC_RESOURCE_EXHAUSTED ||
+	    code == FEDRPC_DEADLINE_EXCEEDED || code == FEDRPC_CANCELLED;
+}
+
 static void
 answer_waiters(srv_rctx *w, const nng_msg *reply)
 {
@@ -281,7 +295,9 @@ srv_dispatch(fedrpc_server *srv, fedrpc_ctx *cx, srv_rctx *rc)
 reply:
 	reply = make_reply(srv, cx, &st, out);
 	if (entry != NULL)
-		answer_waiters(srv_dedup_finish(srv->dedup, entry, reply), reply);
+		answer_waiters(srv_dedup_finish(srv->dedup, entry,
+		                   transient(st.code) ? NULL : reply),
+		    reply);
 	if (ran && cx->deadline_ms != 0 && fedrpc_clock_ms() > cx->deadline_ms) {
 		/* The caller has given up; a retry under the same id gets
 		 * the real reply from the cache. */

@@ -1,7 +1,8 @@
 /*
  * What the store conformance suite stands on: the stores it runs against
- * (a table of factories, SQLite now; a PostgreSQL store is one more
- * entry), a scratch folder and an open store per check, an arena for what
+ * (a table of factories: SQLite, or with SF_POSTGRESQL defined the
+ * PostgreSQL store on the server programs/pg_suite_main.c started, each
+ * check in a schema of its own), a scratch folder and an open store per check, an arena for what
  * operations return, and short forms for transactions and expected
  * results. Only the store interface (backends/reference/store.h) is used.
  */
@@ -36,9 +37,59 @@ sf_open_sqlite(const char *dir, fedrpc_store **out, fedrpc_status *st)
 	return fedrpc_store_sqlite_open(tu_path(dir, "store.db"), out, st);
 }
 
+#ifdef SF_POSTGRESQL
+#include <ctype.h>
+
+#include <libpq-fe.h>
+
+#include "backends/postgresql/postgresql_store.h"
+
+/* The server's connection string, set by programs/pg_suite_main.c. */
+#define SF_PG_ENV "FEDRPC_TEST_PG_CONNINFO"
+
+/* The store on the schema named after dir (made if missing): a second
+ * open on the same dir shares its data. */
+static inline fedrpc_code
+sf_open_pg(const char *dir, fedrpc_store **out, fedrpc_status *st)
+{
+	const char *base = getenv(SF_PG_ENV);
+	const char *name = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+	char        schema[64], sql[160], conninfo[1024];
+	size_t      k = 0;
+	PGconn     *c;
+	PGresult   *r;
+	bool        ok;
+
+	cr_assert_not_null(base, "%s is not set", SF_PG_ENV);
+	k += (size_t) snprintf(schema, sizeof(schema), "sf_");
+	for (; *name && k + 1 < sizeof(schema); name++)
+		schema[k++] = isalnum((unsigned char) *name)
+		    ? (char) tolower((unsigned char) *name)
+		    : '_';
+	schema[k] = '\0';
+	snprintf(sql, sizeof(sql),
+	    "SET client_min_messages = warning; "
+	    "CREATE SCHEMA IF NOT EXISTS %s",
+	    schema);
+	c = PQconnectdb(base);
+	r = PQexec(c, sql);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	cr_assert(ok, "%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	snprintf(conninfo, sizeof(conninfo), "%s options='-csearch_path=%s'",
+	    base, schema);
+	return fedrpc_store_postgresql_open(conninfo, out, st);
+}
+
+static const sf_factory sf_factories[] = {
+	{"postgresql", sf_open_pg},
+};
+#else
 static const sf_factory sf_factories[] = {
 	{"sqlite", sf_open_sqlite},
 };
+#endif
 #define SF_N_FACTORIES (sizeof(sf_factories) / sizeof(sf_factories[0]))
 
 /* Memory for results: malloc'd blocks freed together. Not thread-safe:

@@ -12,6 +12,7 @@
 #define DEFAULT_EXPIRY_S (30u * 24 * 3600)
 #define DEFAULT_WAIT_MS 3000u
 #define DEFAULT_WORKERS 4u
+#define DEFAULT_LEASE_MS 30000u
 
 void
 ref_delivery_defaults(fedrpc_adapter_delivery *o)
@@ -28,6 +29,8 @@ ref_delivery_defaults(fedrpc_adapter_delivery *o)
 		o->wait_ms = DEFAULT_WAIT_MS;
 	if (o->workers == 0)
 		o->workers = DEFAULT_WORKERS;
+	if (o->lease_ms == 0)
+		o->lease_ms = DEFAULT_LEASE_MS;
 }
 
 uint64_t

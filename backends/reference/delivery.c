@@ -27,7 +27,8 @@
 #define BATCH 64          /* items read per transaction */
 #define SETTLE_EVERY 32   /* answered items per settling transaction... */
 #define SETTLE_MS 100     /* ... or after this long */
-#define LEASE_MS 30000    /* a lease, renewed with every settlement */
+/* A lease (delivery.lease_ms), renewed with every settlement. */
+#define LEASE_MS(d) ((int64_t) (d)->s->dopts.lease_ms)
 #define SCAN_MS 1000      /* queues are looked for this often */
 #define STORE_RETRY_MS 1000 /* after the store itself failed */
 #define FORGET_EVERY_MS 3600000
@@ -181,7 +182,7 @@ tx_take(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	a->held = a->leased;
 	if (!a->leased &&
 	    tx->ops->outbox_lease(tx, a->dest, a->d->s->dopts.instance, now,
-	        now + LEASE_MS, &a->held, &a->holder_until, st) != FEDRPC_OK)
+	        now + LEASE_MS(a->d), &a->held, &a->holder_until, st) != FEDRPC_OK)
 		return st->code;
 	if (!a->held)
 		return FEDRPC_OK;
@@ -240,7 +241,7 @@ tx_settle(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 		return tx->ops->outbox_release(
 		    tx, a->dest, s->dopts.instance, st);
 	return tx->ops->outbox_lease(tx, a->dest, s->dopts.instance, now,
-	    now + LEASE_MS, &held, NULL, st);
+	    now + LEASE_MS(a->d), &held, NULL, st);
 }
 
 /* Settles outcomes (renewing the lease of x, or giving it up); true when
@@ -257,7 +258,7 @@ settle(ref_worker *w, ref_dest *x, settle_tx *a)
 	rc = fedrpc_store_run(w->d->s->store, fedrpc_ctx_allocator(w->ctx),
 	    FEDRPC_STORE_READ_WRITE, tx_settle, a, &st);
 	if (rc == FEDRPC_OK)
-		x->lease_until = a->release ? 0 : now + LEASE_MS;
+		x->lease_until = a->release ? 0 : now + LEASE_MS(a->d);
 	if (rc != FEDRPC_OK)
 		FEDRPC_LOG_WARN("delivery to %s: cannot record %zu answers "
 		                "(they are delivered again, and applied once): %s",
@@ -486,7 +487,7 @@ run_dest(ref_worker *w, ref_dest *x)
 	fedrpc_ctx_reset(w->ctx);
 	/* A lease with more than half of it left needs no renewal yet: the
 	 * batch is read without writing (each settlement renews it). */
-	t.leased = x->lease_until - adp_now_ms() > LEASE_MS / 2;
+	t.leased = x->lease_until - adp_now_ms() > LEASE_MS(d) / 2;
 	if (fedrpc_store_run(s->store, fedrpc_ctx_allocator(w->ctx),
 	        t.leased ? FEDRPC_STORE_READ_ONLY : FEDRPC_STORE_READ_WRITE,
 	        tx_take, &t, &st) != FEDRPC_OK) {
@@ -499,7 +500,7 @@ run_dest(ref_worker *w, ref_dest *x)
 		return;
 	}
 	if (t.held && !t.leased)
-		x->lease_until = adp_now_ms() + LEASE_MS / 2;
+		x->lease_until = adp_now_ms() + LEASE_MS(d) / 2;
 	if (!t.held) {
 		int64_t left = t.holder_until - adp_now_ms();
 
@@ -508,7 +509,9 @@ run_dest(ref_worker *w, ref_dest *x)
 		pthread_mutex_lock(&d->mtx);
 		x->kicked       = true;
 		x->elsewhere_ms = fedrpc_clock_ms() +
-		    (uint64_t) (left < 0 ? 0 : left > LEASE_MS ? LEASE_MS : left);
+		    (uint64_t) (left < 0                ? 0
+		            : left > LEASE_MS(d) ? LEASE_MS(d)
+		                                 : left);
 		pthread_mutex_unlock(&d->mtx);
 		return;
 	}

@@ -580,6 +580,8 @@ static const cfg_field delivery_fields[] = {
 	    .def = "4", .min = 1, .max = 256},
 	{.name = "instance", .kind = CFG_STRING, .flags = CFG_NULL_IF_EMPTY,
 	    .offset = AT(delivery.instance), .def = ""},
+	{.name = "lease_ms", .kind = CFG_U32, .offset = AT(delivery.lease_ms),
+	    .def = "30000", .min = 200, .max = 3600000},
 	{NULL},
 };
 

@@ -57,6 +57,11 @@ typedef struct fedrpc_adapter_delivery {
 	 * store: the holder of a destination's delivery lease. NULL: the
 	 * host name. Copied at open. */
 	const char *instance;
+	/* How long a destination's delivery lease lasts unless renewed:
+	 * another instance takes over the destinations of one that died
+	 * after at most this long. 0: 30000 ms. (Last, so that adapters
+	 * built before it read the fields above where they were.) */
+	uint32_t lease_ms;
 } fedrpc_adapter_delivery;
 
 /*
@@ -170,6 +175,9 @@ void fedrpc_adapter_close(fedrpc_adapter_instance *inst);
 
 /* The SQLite adapter's table (also reachable as builtin "sqlite"). */
 extern const fedrpc_adapter fedrpc_adapter_sqlite;
+/* The PostgreSQL adapter's table (builtin "postgresql"; its config is a
+ * libpq connection string). */
+extern const fedrpc_adapter fedrpc_adapter_postgresql;
 
 /*
  * Shorthand for the embedded default: opens (creating or migrating) the

@@ -118,6 +118,7 @@ typedef struct fedrpc_config {
 		uint32_t wait_ms;  /* a local call waits for its first attempt */
 		uint32_t workers;  /* destinations delivered at once */
 		char    *instance; /* lease holder's name; NULL: the host name */
+		uint32_t lease_ms; /* a lease unless renewed */
 	} delivery;
 
 	/* The web client's gateway (federator/web/); off without listen. */

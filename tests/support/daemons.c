@@ -76,6 +76,13 @@ td_add(td *t, const char *name, const char *domain)
 td *
 td_new(int n, const char *extra)
 {
+	return td_new_domains(n, NULL, NULL, extra);
+}
+
+td *
+td_new_domains(int n, const char *const *domains, const char *const *hosts,
+    const char *extra)
+{
 	td *t = calloc(1, sizeof(*t));
 
 	cr_assert_not_null(t);
@@ -89,15 +96,31 @@ td_new(int n, const char *extra)
 
 		snprintf(host, sizeof(host), "%c", c);
 		name_files(t, f, host);
-		snprintf(f->domain, sizeof(f->domain), "%c.example", c);
+		if (domains != NULL)
+			snprintf(f->domain, sizeof(f->domain), "%s", domains[i]);
+		else
+			snprintf(f->domain, sizeof(f->domain), "%c.example", c);
 		snprintf(f->extra, sizeof(f->extra), "%s", extra ? extra : "");
 		/* Named as static entries (localhost) and SRV targets
 		 * (fed.X) reach it. */
 		snprintf(host, sizeof(host), "fed.%s", f->domain);
 		testcerts_leaf(t->dir, "ca", f->name,
-		    (const char *const[]){f->domain, host, "localhost", NULL});
+		    (const char *const[]){f->domain, host, "localhost",
+		        hosts != NULL ? hosts[i] : NULL, NULL});
 	}
 	return t;
+}
+
+/* Whether daemon k is the first of its domain other than daemon i's. */
+static bool
+other_domain(const td *t, int i, int k)
+{
+	if (strcmp(t->f[k].domain, t->f[i].domain) == 0)
+		return false;
+	for (int j = 0; j < k; j++)
+		if (strcmp(t->f[j].domain, t->f[k].domain) == 0)
+			return false;
+	return true;
 }
 
 /* Where the others reach daemon k. */
@@ -120,7 +143,7 @@ write_peers(td *t, int i, char *allow, size_t na, char *disc, size_t nd)
 		    f->policy);
 	allow[0] = '\0';
 	for (int k = 0; k < t->n; k++) {
-		if (k == i)
+		if (!other_domain(t, i, k))
 			continue;
 		ka += (size_t) snprintf(allow + ka, na - ka,
 		    "%s{ domain = \"%s\";%s }", ka ? ", " : "", t->f[k].domain,
@@ -131,30 +154,41 @@ write_peers(td *t, int i, char *allow, size_t na, char *disc, size_t nd)
 	}
 	cr_assert_lt(ka, na);
 	cr_assert_lt(ks, sizeof(statics));
-	if (t->dns != NULL)
-		snprintf(disc, nd, "nameserver = \"%s\";",
+	if (f->discovery[0] != '\0')
+		snprintf(disc, nd, "%s", f->discovery);
+	else if (t->dns != NULL)
+		snprintf(disc, nd,
+		    "discovery = { timeout_ms = 2000; nameserver = \"%s\"; };",
 		    dnsmasq_nameserver(t->dns));
 	else
-		snprintf(disc, nd, "static = ( %s );", statics);
+		snprintf(disc, nd,
+		    "discovery = { timeout_ms = 2000; static = ( %s ); };",
+		    statics);
 }
 
 static void
 write_conf(td *t, int i)
 {
 	td_fed *f = &t->f[i];
-	char    allow[1024], disc[1200], text[4096];
+	char    allow[1024], disc[1200], storage[1100], text[6144];
 	int     n;
 
 	write_peers(t, i, allow, sizeof(allow), disc, sizeof(disc));
+	if (f->storage[0] != '\0')
+		snprintf(storage, sizeof(storage), "%s", f->storage);
+	else
+		snprintf(storage, sizeof(storage),
+		    "storage = { adapter = \"sqlite\"; path = \"%s\"; };",
+		    f->db);
 	if (f->standalone)
 		n = snprintf(text, sizeof(text),
 		    "domain = \"%s\";\n"
 		    "federation = { enabled = false; };\n"
 		    "local_api = \"ipc://%s\";\n"
-		    "storage = { adapter = \"sqlite\"; path = \"%s\"; };\n"
+		    "%s\n"
 		    "log = { %s };\n"
 		    "%s\n",
-		    f->domain, f->sock, f->db,
+		    f->domain, f->sock, storage,
 		    f->logcfg[0] != '\0' ? f->logcfg : "level = \"info\";",
 		    f->extra);
 	else
@@ -167,10 +201,10 @@ write_conf(td *t, int i)
 		    "local_api = \"ipc://%s\";\n"
 		    "tls = { ca = \"%s/ca.crt\"; cert = \"%s/%s.crt\"; key = "
 		    "\"%s/%s.key\"; };\n"
-		    "discovery = { timeout_ms = 2000; %s };\n"
+		    "%s\n"
 		    "client = { %s };\n"
 		    "limits = { workers = 4; };\n"
-		    "storage = { adapter = \"sqlite\"; path = \"%s\"; };\n"
+		    "%s\n"
 		    "log = { %s };\n"
 		    "%s\n",
 		    f->domain,
@@ -182,7 +216,7 @@ write_conf(td *t, int i)
 		        ? f->client
 		        : "connect_timeout_ms = 1000; "
 		          "backoff_initial_ms = 50; backoff_max_ms = 500;",
-		    f->db,
+		    storage,
 		    f->logcfg[0] != '\0' ? f->logcfg : "level = \"info\";",
 		    f->extra);
 	cr_assert_lt((size_t) n, sizeof(text));

@@ -4,7 +4,9 @@
  * SQLite database, log and local API socket, found through static
  * discovery entries (or DNS SRV records of a dnsmasq, td_use_dns), allowing
  * every other; one may sit behind a recording TCP relay (td_relay) or run
- * without federation (standalone). A test starts, stops (SIGTERM,
+ * without federation (standalone). Several daemons may be instances of
+ * one domain (td_new_domains), with the storage and discovery a test gives
+ * them (one PostgreSQL database, DNS SRV). A test starts, stops (SIGTERM,
  * which must exit cleanly), kills (SIGKILL) and restarts them on the same
  * files, and talks to each one's local API as a client program would
  * (generated stubs over its ipc:// socket; calls to a daemon that is down
@@ -50,6 +52,9 @@ typedef struct td_fed {
 	bool            own_conf;   /* the test writes conf itself */
 	bool            no_channel; /* td_start opens no lch */
 	unsigned long   nofile_soft, nofile_hard; /* RLIMIT_NOFILE; 0/0: ours */
+	/* Set: replace the storage (SQLite at db) or discovery (static
+	 * entries for the other domains) group of the file. */
+	char            storage[1024], discovery[1024];
 	fedrpc_channel *lch;        /* its local API, while it runs */
 } td_fed;
 
@@ -74,6 +79,11 @@ td *td_new(int n, const char *extra);
 td_fed *td_add(td *t, const char *name, const char *domain);
 /* Its index in t->f. */
 #define TD_INDEX(t, fp) ((int) ((fp) - (t)->f))
+/* The same with daemon i of domain domains[i] (repeated: instances of one
+ * domain) and, when hosts (may be NULL) has hosts[i], that name in its
+ * certificate too (its SRV target). */
+td *td_new_domains(int n, const char *const *domains,
+    const char *const *hosts, const char *extra);
 /* Writes i's configuration (with f[i].extra) and starts it, with `env`
  * ("NAME=value", may be NULL) added to its environment; returns once its
  * local API answers. */
