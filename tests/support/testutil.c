@@ -8,11 +8,14 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -65,11 +68,48 @@ tu_path(const char *dir, const char *name)
 }
 
 /*
+ * Whether this process may hand out `port`: no other test process holds
+ * it (each holds a lock on /tmp/fedrpc-test-ports/PORT for as long as it
+ * runs, released by the kernel when it exits, however it ends) and this
+ * one has not handed it out before.
+ */
+static bool
+reserve(int port)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static uint8_t         mine[65536 / 8];
+	char                   path[64];
+	int                    fd;
+	bool                   ok = false;
+
+	pthread_mutex_lock(&mu);
+	if (mine[port / 8] & (1u << (port % 8)))
+		goto out;
+	(void) mkdir("/tmp/fedrpc-test-ports", 01777);
+	snprintf(path, sizeof(path), "/tmp/fedrpc-test-ports/%d", port);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666)) < 0) {
+		ok = true; /* no reservations here: binding decides */
+		goto mark;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		goto out;
+	}
+	ok = true; /* fd stays open: the lock lives as long as we do */
+mark:
+	mine[port / 8] |= (uint8_t) (1u << (port % 8));
+out:
+	pthread_mutex_unlock(&mu);
+	return ok;
+}
+
+/*
  * A port from 20000..32767, below Linux's ephemeral range (32768..60999):
  * a port the kernel handed out for bind(0) can be taken by any outgoing
  * connection of a parallel test before our listener binds it, one outside
- * that range only by another listener. Random, so parallel tests rarely
- * pick the same one, and checked by binding it.
+ * that range only by another listener. Random, checked by binding it, and
+ * reserved for this process, so that neither a parallel test nor a later
+ * call here picks it while its listener is not up yet.
  */
 int
 tu_free_port(void)
@@ -79,7 +119,7 @@ tu_free_port(void)
 	if (seed == 0)
 		seed = (unsigned) getpid() ^ (unsigned) time(NULL) ^
 		    (unsigned) (uintptr_t) &seed;
-	for (int tries = 0; tries < 200; tries++) {
+	for (int tries = 0; tries < 400; tries++) {
 		struct sockaddr_in sa = {.sin_family = AF_INET};
 		int                fd, ok, one = 1;
 		int                port = 20000 + (int) (rand_r(&seed) % 12768);
@@ -91,7 +131,7 @@ tu_free_port(void)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		ok = bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
 		close(fd);
-		if (ok)
+		if (ok && reserve(port))
 			return port;
 	}
 	return -1;

@@ -75,7 +75,8 @@ void tu_rmrf(const char *path);
 const char *tu_path(const char *dir, const char *name);
 
 /* A TCP port on 127.0.0.1 that was free a moment ago, outside the
- * ephemeral range. */
+ * ephemeral range, and reserved for this process (no other test process
+ * and no later call here gets it). */
 int tu_free_port(void);
 /* A TCP connection to 127.0.0.1:port (blocking), or -1 with errno set. */
 int tu_connect(int port);
