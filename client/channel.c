@@ -778,7 +778,7 @@ fedrpc_channel_peer(fedrpc_channel *ch, fedrpc_peer *out)
 }
 
 void
-chan_wire_up(fedrpc_channel *ch, bool up)
+chan_wire_up(fedrpc_channel *ch, uint32_t gen, bool up, int rv)
 {
 	pthread_mutex_lock(&ch->mtx);
 	ch->n_pipes = up ? 1 : 0;
@@ -786,16 +786,24 @@ chan_wire_up(fedrpc_channel *ch, bool up)
 		clear_fail(ch);
 		FEDRPC_LOG_DEBUG("channel %s: connected", ch->url);
 	}
+	if (ch->hooks->wire_event != NULL)
+		ch->hooks->wire_event(ch, gen, up, rv);
 	pthread_mutex_unlock(&ch->mtx);
 }
 
 void
-chan_wire_down(fedrpc_channel *ch, fedrpc_code code, const char *why)
+chan_wire_down(fedrpc_channel *ch, uint32_t gen, int rv, fedrpc_code code,
+    const char *why)
 {
 	pthread_mutex_lock(&ch->mtx);
 	ch->n_pipes = 0;
-	set_fail(ch, code, why, FAIL_DIAL);
-	abort_live(ch, ABORT_DOWN);
+	if (ch->hooks->wire_event != NULL) {
+		/* The manager tries the next address; calls keep waiting. */
+		ch->hooks->wire_event(ch, gen, false, rv);
+	} else {
+		set_fail(ch, code, why, FAIL_DIAL);
+		abort_live(ch, ABORT_DOWN);
+	}
 	pthread_mutex_unlock(&ch->mtx);
 }
 

@@ -184,6 +184,10 @@ typedef struct chan_hooks {
 	void (*close)(fedrpc_channel *ch);
 	/* Frees the kind's own state once the socket is closed. */
 	void (*free)(fedrpc_channel *ch);
+	/* A managed wire connection (chan_wire_connect()'s number gen) came
+	 * up or went (rv: why, 0 when closed by us). NULL for a channel
+	 * that dials by itself. */
+	void (*wire_event)(fedrpc_channel *ch, uint32_t gen, bool up, int rv);
 } chan_hooks;
 
 /* A channel opened by URL: a fixed dialer and the failure watch. */
@@ -237,10 +241,12 @@ bool chan_dial_counts(nng_dialer d, dial_counts *c);
 void chan_set_hooks(fedrpc_channel *ch, const chan_hooks *h, void *arg);
 
 /* ---- channel.c, for wire_client.c ---- */
-/* The connection came up (clears the failure) or went away. */
-void chan_wire_up(fedrpc_channel *ch, bool up);
-/* The endpoint cannot be reached: calls waiting fail with (code, why). */
-void chan_wire_down(fedrpc_channel *ch, fedrpc_code code, const char *why);
+/* Connection gen came up (clears the failure) or went away (rv). */
+void chan_wire_up(fedrpc_channel *ch, uint32_t gen, bool up, int rv);
+/* Connection gen could not be made (rv): calls waiting fail with (code,
+ * why), unless a manager (hooks->wire_event) decides. */
+void chan_wire_down(fedrpc_channel *ch, uint32_t gen, int rv,
+    fedrpc_code code, const char *why);
 
 /* ---- wire_client.c: the wire protocol (docs/wire-protocol.md) ---- */
 /* Settings of wire channels, process-wide (tests change them). */
@@ -256,6 +262,25 @@ void fedrpc_channel_wire_tune(const chan_wire_opts *o);
 bool chan_wire_wanted(const char *url);
 fedrpc_code chan_wire_open(fedrpc_channel *ch, uint32_t rmin, uint32_t rmax,
     fedrpc_status *st);
+/* A wire channel whose connections its manager makes, one address at a
+ * time (the domain channel): no dial until chan_wire_connect(). */
+fedrpc_code chan_wire_open_managed(fedrpc_channel *ch, fedrpc_status *st);
+/* A number for the next connection (never 0), known to the manager
+ * before any of its events (hooks->wire_event) can come. */
+uint32_t chan_wire_reserve(fedrpc_channel *ch);
+/* Dials url (with tls, may be NULL) as connection gen; 0, or the nng
+ * error. The previous one must have been disconnected. No lock of the
+ * channel held. */
+int chan_wire_connect(fedrpc_channel *ch, uint32_t gen, const char *url,
+    fedrpc_tls *tls);
+/* Closes connection gen (or its dial) and fails its calls in flight; no
+ * lock of the channel held (waits for a dial's callback). */
+void chan_wire_disconnect(fedrpc_channel *ch, uint32_t gen);
+/* Sends no more calls on connection gen and closes it once its calls
+ * are answered (a move to another target); no lock held. */
+void chan_wire_drain(fedrpc_channel *ch, uint32_t gen);
+/* Tests: closes the connection's stream as a peer's reset would. */
+void chan_wire_drop(fedrpc_channel *ch);
 /* Starts a call on aio with its packed request (taken); call->lk held. */
 void chan_wire_call(fedrpc_channel *ch, fedrpc_call *call, nng_aio *aio,
     nng_msg *req);

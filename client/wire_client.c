@@ -75,6 +75,12 @@ typedef struct chan_wire {
 	bool                draining;
 	bool                reading, writing;
 	bool                closing;
+	/* Managed (a domain channel, chan_wire_open_managed()): the
+	 * channel's manager picks each address; no redial of our own. */
+	bool                managed;
+	bool                armed;   /* managed: dial once the old one is freed */
+	uint32_t            gen;     /* managed: the connection's number, 0: none */
+	uint32_t            next_gen;
 	uint32_t            rmin, rmax, backoff;
 	uint64_t            next_dial_ms;
 	uint64_t            heard_ms, pinged_ms;
@@ -322,6 +328,7 @@ conn_failed_unlock(chan_wire *w, int rv, const char *what)
 	bool         setup = w->state != W_UP;
 	char         why[200] = "";
 	fedrpc_code  code     = FEDRPC_UNAVAILABLE;
+	uint32_t     gen      = w->gen;
 
 	lost_locked(w, what, &lost);
 	w->state = W_IDLE;
@@ -332,9 +339,9 @@ conn_failed_unlock(chan_wire *w, int rv, const char *what)
 	pthread_mutex_unlock(&w->mtx);
 	finish_lost(lost);
 	if (setup)
-		chan_wire_down(w->ch, code, why);
+		chan_wire_down(w->ch, gen, rv, code, why);
 	else
-		chan_wire_up(w->ch, false);
+		chan_wire_up(w->ch, gen, false, rv);
 }
 
 static void
@@ -364,6 +371,14 @@ dial_cb(void *arg)
 	    .version = FEDRPC_WIRE_VERSION, .max_frame = (uint32_t) w->ch->max_msg};
 
 	pthread_mutex_lock(&w->mtx);
+	if (w->managed && w->gen == 0 && !w->closing) {
+		/* Disconnected while dialing: nobody waits for it. */
+		if (rv == 0)
+			nng_stream_free(nng_aio_get_output(w->dial, 0));
+		w->state = W_IDLE;
+		pthread_mutex_unlock(&w->mtx);
+		return;
+	}
 	if (rv != 0 || w->closing) {
 		if (rv == 0)
 			nng_stream_free(nng_aio_get_output(w->dial, 0));
@@ -476,6 +491,7 @@ read_cb(void *arg)
 	fedrpc_preface pre;
 	fedrpc_status  st = {0};
 	bool           up = false, ok = true, perr = false;
+	uint32_t       gen;
 
 	pthread_mutex_lock(&w->mtx);
 	w->reading = false;
@@ -532,9 +548,10 @@ read_cb(void *arg)
 		return;
 	}
 	read_locked(w);
+	gen = w->gen;
 	pthread_mutex_unlock(&w->mtx);
 	if (up)
-		chan_wire_up(w->ch, true);
+		chan_wire_up(w->ch, gen, true, 0);
 	finish_lost(lost);
 	finish_done(done);
 }
@@ -586,8 +603,10 @@ tick_cb(void *arg)
 		nng_stream_free(w->old);
 		w->old = NULL;
 	}
-	if (w->state == W_IDLE && w->old == NULL && now >= w->next_dial_ms) {
+	if (w->state == W_IDLE && w->old == NULL && now >= w->next_dial_ms &&
+	    w->d != NULL && (!w->managed || w->armed)) {
 		w->state = W_DIALING;
+		w->armed = false;
 		nng_stream_dialer_dial(w->d, w->dial);
 	} else if (w->state == W_UP) {
 		if (w->pinged_ms != 0 &&
@@ -612,9 +631,29 @@ tick_cb(void *arg)
 	nng_sleep_aio((nng_duration) tick_period(w), w->tick);
 }
 
-fedrpc_code
-chan_wire_open(fedrpc_channel *ch, uint32_t rmin, uint32_t rmax,
-    fedrpc_status *st)
+/* A dialer for url with our options; NULL with *rv set. */
+static nng_stream_dialer *
+dialer_new(const char *url, fedrpc_tls *tls, int *rv)
+{
+	nng_stream_dialer *d = NULL;
+
+	if ((*rv = nng_stream_dialer_alloc(&d, url)) != 0)
+		return NULL;
+	if ((tls != NULL &&
+	        (*rv = nng_stream_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG,
+	             fedrpc_tls_nng_config(tls))) != 0) ||
+	    ((*rv = nng_stream_dialer_set_bool(d, NNG_OPT_TCP_NODELAY, true)) != 0 &&
+	        *rv != NNG_ENOTSUP)) {
+		nng_stream_dialer_free(d);
+		return NULL;
+	}
+	*rv = 0;
+	return d;
+}
+
+/* The state and aios of a wire channel (no dialer yet). */
+static fedrpc_code
+wire_new(fedrpc_channel *ch, uint32_t rmin, uint32_t rmax, fedrpc_status *st)
 {
 	chan_wire *w = calloc(1, sizeof(*w));
 	int        rv;
@@ -630,26 +669,154 @@ chan_wire_open(fedrpc_channel *ch, uint32_t rmin, uint32_t rmax,
 	pthread_mutex_init(&w->mtx, NULL);
 	fedrpc_frame_rx_init(&w->rx, false, (uint32_t) ch->max_msg, 0);
 	fedrpc_frame_tx_init(&w->tx, w->o.max_queued);
-	if ((rv = nng_stream_dialer_alloc(&w->d, ch->url)) != 0 ||
-	    (ch->tls != NULL &&
-	        (rv = nng_stream_dialer_set_ptr(w->d, NNG_OPT_TLS_CONFIG,
-	             fedrpc_tls_nng_config(ch->tls))) != 0) ||
-	    ((rv = nng_stream_dialer_set_bool(w->d, NNG_OPT_TCP_NODELAY, true)) != 0 &&
-	        rv != NNG_ENOTSUP) ||
-	    (rv = nng_aio_alloc(&w->dial, dial_cb, w)) != 0 ||
+	ch->wire = w;
+	if ((rv = nng_aio_alloc(&w->dial, dial_cb, w)) != 0 ||
 	    (rv = nng_aio_alloc(&w->rd, read_cb, w)) != 0 ||
 	    (rv = nng_aio_alloc(&w->wr, write_cb, w)) != 0 ||
 	    (rv = nng_aio_alloc(&w->tick, tick_cb, w)) != 0) {
-		ch->wire = w;
+		chan_wire_close(ch);
+		return fedrpc_status_set(st, fedrpc_code_from_nng(rv),
+		    "cannot open a channel to %s: %s", ch->url, nng_strerror(rv));
+	}
+	return FEDRPC_OK;
+}
+
+fedrpc_code
+chan_wire_open(fedrpc_channel *ch, uint32_t rmin, uint32_t rmax,
+    fedrpc_status *st)
+{
+	chan_wire *w;
+	int        rv;
+
+	if (wire_new(ch, rmin, rmax, st) != FEDRPC_OK)
+		return st->code;
+	w = ch->wire;
+	if ((w->d = dialer_new(ch->url, ch->tls, &rv)) == NULL) {
 		chan_wire_close(ch);
 		return fedrpc_status_set(st, fedrpc_code_from_nng(rv),
 		    "cannot dial %s: %s", ch->url, nng_strerror(rv));
 	}
-	ch->wire = w;
 	w->state = W_DIALING;
 	nng_stream_dialer_dial(w->d, w->dial);
 	nng_sleep_aio((nng_duration) tick_period(w), w->tick);
 	return FEDRPC_OK;
+}
+
+fedrpc_code
+chan_wire_open_managed(fedrpc_channel *ch, fedrpc_status *st)
+{
+	/* The tick only keeps connections alive here: 100 ms is often
+	 * enough for a dial deferred until an old stream is freed. */
+	if (wire_new(ch, 100, 100, st) != FEDRPC_OK)
+		return st->code;
+	ch->wire->managed = true;
+	nng_sleep_aio((nng_duration) tick_period(ch->wire), ch->wire->tick);
+	return FEDRPC_OK;
+}
+
+uint32_t
+chan_wire_reserve(fedrpc_channel *ch)
+{
+	chan_wire *w = ch->wire;
+	uint32_t   gen;
+
+	pthread_mutex_lock(&w->mtx);
+	if (++w->next_gen == 0)
+		w->next_gen = 1;
+	gen = w->next_gen;
+	pthread_mutex_unlock(&w->mtx);
+	return gen;
+}
+
+int
+chan_wire_connect(fedrpc_channel *ch, uint32_t gen, const char *url,
+    fedrpc_tls *tls)
+{
+	chan_wire         *w = ch->wire;
+	int                rv;
+	nng_stream_dialer *d = dialer_new(url, tls, &rv);
+
+	if (d == NULL)
+		return rv;
+	pthread_mutex_lock(&w->mtx);
+	if (w->closing || w->d != NULL || w->state != W_IDLE) {
+		pthread_mutex_unlock(&w->mtx);
+		nng_stream_dialer_free(d);
+		return w->closing ? NNG_ECLOSED : NNG_EBUSY;
+	}
+	w->d   = d;
+	w->gen = gen;
+	if (w->old == NULL) {
+		w->state = W_DIALING;
+		nng_stream_dialer_dial(w->d, w->dial);
+	} else {
+		w->armed        = true; /* the tick dials once it is freed */
+		w->next_dial_ms = 0;
+	}
+	pthread_mutex_unlock(&w->mtx);
+	return 0;
+}
+
+void
+chan_wire_disconnect(fedrpc_channel *ch, uint32_t gen)
+{
+	chan_wire         *w    = ch->wire;
+	fedrpc_call       *lost = NULL;
+	nng_stream_dialer *d;
+
+	pthread_mutex_lock(&w->mtx);
+	if (gen == 0 || gen != w->gen) {
+		pthread_mutex_unlock(&w->mtx);
+		return;
+	}
+	w->gen   = 0;
+	w->armed = false;
+	lost_locked(w, "closed by the domain's connection manager", &lost);
+	w->state = w->state == W_DIALING ? W_DIALING : W_IDLE;
+	d        = w->d;
+	w->d     = NULL;
+	pthread_mutex_unlock(&w->mtx);
+	finish_lost(lost);
+	if (d != NULL) {
+		/* Ends a dial in flight; its callback finds gen 0. */
+		nng_stream_dialer_close(d);
+		nng_aio_wait(w->dial);
+		nng_stream_dialer_free(d);
+	}
+	pthread_mutex_lock(&w->mtx);
+	if (w->state == W_DIALING && w->gen == 0)
+		w->state = W_IDLE;
+	pthread_mutex_unlock(&w->mtx);
+	chan_wire_up(ch, 0, false, 0); /* not connected (no manager event) */
+}
+
+void
+chan_wire_drain(fedrpc_channel *ch, uint32_t gen)
+{
+	chan_wire *w = ch->wire;
+
+	pthread_mutex_lock(&w->mtx);
+	if (gen == 0 || gen != w->gen || w->state != W_UP) {
+		pthread_mutex_unlock(&w->mtx);
+		return;
+	}
+	w->draining = true;
+	if (w->n_sent == 0) {
+		conn_failed_unlock(w, NNG_ECONNSHUT, "moved");
+		return;
+	}
+	pthread_mutex_unlock(&w->mtx); /* the last reply closes it */
+}
+
+void
+chan_wire_drop(fedrpc_channel *ch)
+{
+	chan_wire *w = ch->wire;
+
+	pthread_mutex_lock(&w->mtx);
+	if (w->s != NULL)
+		nng_stream_close(w->s); /* its aios fail: a lost connection */
+	pthread_mutex_unlock(&w->mtx);
 }
 
 void

@@ -9,7 +9,6 @@
  * The server runtime logs each refusal with method, origin, peer and
  * status; the messages here say why.
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -90,55 +89,33 @@ federation_done(void *arg, fedrpc_ctx *ctx, fedrpc_code code)
 /* A new connection: the handshake verified its certificate already (the
  * engine refuses anything else); counted and named in the log. */
 static bool
-federation_connection(void *arg, nng_pipe pipe)
+federation_connection(void *arg, const fedrpc_conn *conn)
 {
-	federator  *f = arg;
-	fedrpc_peer peer;
-	nng_sockaddr sa;
-	char        addr[64] = "?";
+	federator         *f    = arg;
+	const fedrpc_peer *peer = fedrpc_conn_peer(conn);
+	const char        *addr = fedrpc_conn_remote_addr(conn);
 
-	int         port     = 0;
-	bool        loopback = false;
-
-	if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) == 0 &&
-	    sa.s_family == NNG_AF_INET) {
-		const uint8_t *b = (const uint8_t *) &sa.s_in.sa_addr;
-
-		port     = ntohs(sa.s_in.sa_port);
-		loopback = b[0] == 127;
-		snprintf(addr, sizeof(addr), "%u.%u.%u.%u:%u", b[0], b[1], b[2],
-		    b[3], (unsigned) port);
-	} else if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) == 0 &&
-	    sa.s_family == NNG_AF_INET6) {
-		static const uint8_t one[16] = {[15] = 1};
-
-		port     = ntohs(sa.s_in6.sa_port);
-		loopback = memcmp(sa.s_in6.sa_addr, one, 16) == 0;
-		snprintf(addr, sizeof(addr), "[::1]:%u", (unsigned) port);
+	if (addr[0] == '\0')
+		addr = "?";
+	if (fedrpc_conn_is_loopback(conn))
+		listen_watch_note(f, fedrpc_conn_remote_port(conn));
+	/* The daemon's own self-check (listen_watch.c). */
+	if (fedrpc_conn_is_loopback(conn) && peer->n_names > 0 &&
+	    listen_watch_is_self(f, peer->names[0])) {
+		FEDRPC_LOG_DEBUG("connection %u from %s: self-check",
+		    (unsigned) fedrpc_conn_id(conn), addr);
+		return true;
 	}
-	if (loopback)
-		listen_watch_note(f, port);
-	if (fedrpc_tls_peer_get(pipe, &peer) == FEDRPC_OK) {
-		/* The daemon's own self-check (listen_watch.c). */
-		if (loopback && peer.n_names > 0 &&
-		    listen_watch_is_self(f, peer.names[0])) {
-			FEDRPC_LOG_DEBUG("connection %u from %s: self-check",
-			    (unsigned) nng_pipe_id(pipe), addr);
-			fedrpc_peer_clear(&peer);
-			return true;
-		}
-		__atomic_add_fetch(&f->connections, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&f->connections, 1, __ATOMIC_RELAXED);
+	if (peer->verified || peer->n_names > 0)
 		federator_metrics_peer_connection(
-		    f, peer.n_names > 0 ? peer.names[0] : NULL);
+		    f, peer->n_names > 0 ? peer->names[0] : NULL);
+	if (peer->verified || peer->n_names > 0)
 		FEDRPC_LOG_INFO("connection %u from %s: %s, %s, certificate "
 				"%s%s",
-		    (unsigned) nng_pipe_id(pipe), addr, peer.version,
-		    peer.cipher, peer.n_names > 0 ? peer.names[0] : "-",
-		    peer.n_names > 1 ? " (and more names)" : "");
-		fedrpc_peer_clear(&peer);
-	} else {
-		__atomic_add_fetch(&f->connections, 1, __ATOMIC_RELAXED);
-	}
+		    (unsigned) fedrpc_conn_id(conn), addr, peer->version,
+		    peer->cipher, peer->n_names > 0 ? peer->names[0] : "-",
+		    peer->n_names > 1 ? " (and more names)" : "");
 	return true;
 }
 
@@ -147,5 +124,5 @@ federator_admit_install(federator *f, fedrpc_server *srv)
 {
 	fedrpc_server_set_admit(srv, federation_admit, f);
 	fedrpc_server_set_done(srv, federation_done, f);
-	fedrpc_server_set_pipe_admit(srv, federation_connection, f);
+	fedrpc_server_set_conn_admit(srv, federation_connection, f);
 }

@@ -6,7 +6,8 @@
  * handshake proves nothing: an nng 1.5.2 listener that took NNG_ECLOSED
  * during a set-up still negotiates new connections but never hands them
  * over. A listener that cannot accept at all (descriptors exhausted) fails
- * the check too.
+ * the check too. On the wire protocol the check is a stream of its own,
+ * handed over once the server admitted it (it answers with its preface).
  *
  * Two failed checks in a row make the daemon's health NOT_SERVING, with the
  * reason logged and shown by the local health service; the next passing
@@ -26,6 +27,8 @@
 #include <fedrpc/pki.h>
 #include <fedrpc/tls.h>
 
+#include "client/channel_int.h"
+#include "client/wire_probe.h"
 #include "core/base/clock.h"
 #include "federator/federator.h"
 
@@ -181,6 +184,36 @@ probe_dial(federator *f, probe *p, fedrpc_tls *tls, char *why, size_t n)
 	return s;
 }
 
+/* The check on the wire protocol: a stream of our own; the server
+ * admits it (and so hands it over) before it sends its preface. */
+static bool
+wire_check(federator *f, fedrpc_tls *tls, uint64_t since, char *why,
+    size_t n)
+{
+	char       url[300];
+	wire_probe p = {.url = url, .tls = tls, .timeout_ms = check_step_ms(f)};
+	char       reason[200];
+
+	self_url(f, url, sizeof(url));
+	wire_probe_run(&p);
+	fedrpc_peer_clear(&p.peer);
+	if (p.reached == PROBE_DIAL) {
+		fedrpc_tls_last_error(tls, reason, sizeof(reason));
+		snprintf(why, n, "no connection within %d ms%s%s",
+		    check_step_ms(f), reason[0] ? ": " : "",
+		    reason[0] ? reason : nng_strerror(p.rv));
+		return false;
+	}
+	if (p.reached != PROBE_DONE || p.local_port <= 0 ||
+	    !wait_handed_over(f, p.local_port, since)) {
+		snprintf(why, n, "a connection was made but not handed to the "
+				 "server within %d ms",
+		    check_step_ms(f));
+		return false;
+	}
+	return true;
+}
+
 /* One check; false with the reason in `why` when the listener failed it. */
 static bool
 listen_check_once(federator *f, char *why, size_t n)
@@ -210,6 +243,12 @@ listen_check_once(federator *f, char *why, size_t n)
 	pthread_mutex_lock(&f->probe_mtx);
 	since = f->probe_ring.next;
 	pthread_mutex_unlock(&f->probe_mtx);
+	if (chan_wire_wanted(f->cfg->listen)) {
+		ok = wire_check(f, tls, since, why, n);
+		fedrpc_tls_free(tls);
+		pthread_cond_destroy(&p.cv);
+		return ok;
+	}
 	s = probe_dial(f, &p, tls, why, n);
 	if (why[0] == '\0') {
 		if ((port = wait_connected(f, &p)) <= 0) {

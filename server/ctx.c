@@ -247,6 +247,12 @@ fedrpc_ctx_peer(const fedrpc_ctx *ctx)
 	return ctx->peer != NULL ? &ctx->peer->peer : &none;
 }
 
+const fedrpc_conn *
+fedrpc_ctx_conn(const fedrpc_ctx *ctx)
+{
+	return ctx->peer;
+}
+
 nng_pipe
 fedrpc_ctx_pipe(const fedrpc_ctx *ctx)
 {

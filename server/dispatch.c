@@ -231,8 +231,7 @@ srv_dispatch(fedrpc_server *srv, fedrpc_ctx *cx, srv_rctx *rc)
 		}
 	}
 	normalise_origin(cx);
-	if (srv->tls != NULL)
-		cx->peer = srv_peer_get(srv, cx->pipe);
+	cx->peer = srv_peer_get(srv, cx->pipe);
 	cx->handler = h = srv_handler_find(srv, cx->req.method);
 
 	if (srv->admit != NULL &&

@@ -103,6 +103,14 @@ fedrpc_server_set_admit(fedrpc_server *srv, fedrpc_admit_fn fn, void *arg)
 }
 
 void
+fedrpc_server_set_conn_admit(
+    fedrpc_server *srv, fedrpc_conn_admit_fn fn, void *arg)
+{
+	srv->conn_admit     = fn;
+	srv->conn_admit_arg = arg;
+}
+
+void
 fedrpc_server_set_pipe_admit(
     fedrpc_server *srv, fedrpc_pipe_admit_fn fn, void *arg)
 {

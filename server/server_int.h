@@ -23,7 +23,7 @@
 typedef struct srv_rctx   srv_rctx;
 typedef struct srv_dedup  srv_dedup;
 typedef struct srv_dentry srv_dentry;
-typedef struct srv_peer   srv_peer;
+typedef struct fedrpc_conn srv_peer; /* a connection (peer_table.c) */
 typedef struct srv_worker srv_worker;
 typedef struct srv_conn   srv_conn;
 typedef struct srv_wire   srv_wire;
@@ -75,12 +75,16 @@ struct srv_rctx {
 	srv_rctx      *cnext;
 };
 
-/* A TLS peer's identity, shared by every call on one pipe. */
-struct srv_peer {
-	srv_peer   *next;    /* hash chain */
-	uint32_t    pipe_id; /* key */
-	int         refs;    /* table + calls using it; atomic */
-	fedrpc_peer peer;    /* owned */
+/* One connection as handlers and admission see it (the public
+ * fedrpc_conn), shared by every call on it. */
+struct fedrpc_conn {
+	srv_peer   *next;       /* hash chain */
+	uint32_t    pipe_id;    /* key */
+	int         refs;       /* table + calls using it; atomic */
+	fedrpc_peer peer;       /* owned; empty without TLS */
+	char        remote[64]; /* "" when not TCP */
+	int         port;       /* remote TCP port, 0 when not TCP */
+	bool        loopback;
 };
 
 /* The per-call context handed to handlers; one per worker, reused. */
@@ -90,7 +94,7 @@ struct fedrpc_ctx {
 	const fedrpc_handler  *handler;     /* NULL for an unknown method */
 	fedrpc_request_view    req;         /* decoded envelope (arena) */
 	nng_pipe               pipe;        /* where the request came from */
-	srv_peer              *peer;        /* NULL without TLS */
+	srv_peer              *peer;        /* the connection; NULL if unknown */
 	uint64_t               deadline_ms; /* 0: none */
 	fedrpc_metadata_entry *reply_md;    /* arena array */
 	size_t                 n_reply_md;
@@ -125,7 +129,9 @@ struct fedrpc_server {
 	                                  under mtx by fedrpc_server_set_tls */
 	fedrpc_admit_fn admit;         /* may be NULL */
 	void          *admit_arg;
-	fedrpc_pipe_admit_fn pipe_admit; /* may be NULL */
+	fedrpc_conn_admit_fn conn_admit; /* may be NULL */
+	void          *conn_admit_arg;
+	fedrpc_pipe_admit_fn pipe_admit; /* deprecated; may be NULL */
 	void          *pipe_admit_arg;
 	fedrpc_done_fn done;           /* may be NULL */
 	void          *done_arg;
@@ -222,15 +228,18 @@ int srv_router_build(fedrpc_server *srv);
 const fedrpc_handler *srv_handler_find(fedrpc_server *srv, const char *name);
 
 /* ---- peer_table.c ---- */
-/* A counted reference to the peer of a pipe, or NULL. */
+/* A counted reference to the connection of a pipe, or NULL. */
 srv_peer *srv_peer_get(fedrpc_server *srv, nng_pipe pipe);
 void      srv_peer_release(srv_peer *p);
 /* nng's connection events on the server's socket (ADD_PRE, REM_POST). */
 void srv_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg);
 
-/* A connection's verified peer, known from its handshake (the wire
- * protocol's connections have no nng pipe event): stored under id. */
-void srv_peer_put(fedrpc_server *srv, uint32_t id, fedrpc_peer *peer);
+/* A wire protocol connection (no nng pipe event): stores it under id
+ * with its verified peer (taken over; NULL: none) and remote address
+ * (NULL: unknown), runs the connection admission and returns whether it
+ * admitted it. Stored either way: srv_peer_forget() removes it. */
+bool srv_peer_admit_stream(fedrpc_server *srv, uint32_t id,
+    fedrpc_peer *peer, const nng_sockaddr *remote);
 void srv_peer_forget(fedrpc_server *srv, uint32_t id);
 
 /* ---- workers.c ---- */

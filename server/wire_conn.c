@@ -166,21 +166,20 @@ on_preface_locked(srv_conn *c, const fedrpc_preface *theirs)
 	    .max_frame = (uint32_t) srv->max_msg,
 	    .max_calls = srv->w->o.max_calls,
 	};
-	fedrpc_peer peer;
-	nng_pipe    pipe = {.id = c->pipe_id};
+	fedrpc_peer  peer;
+	nng_sockaddr sa;
+	bool         have_peer, have_addr, ok;
 
 	(void) theirs; /* version 1 is the only one, and the lowest */
 	c->pending = false;
 	__atomic_sub_fetch(&srv->w->n_pending, 1, __ATOMIC_ACQ_REL);
-	if (srv->tls != NULL &&
-	    fedrpc_tls_stream_peer_get(c->s, &peer) == FEDRPC_OK) {
-		srv_peer_put(srv, c->pipe_id, &peer);
-		c->peer_stored = true;
-	}
-	if (srv->pipe_admit != NULL &&
-	    !srv->pipe_admit(srv->pipe_admit_arg, pipe)) {
-		FEDRPC_LOG_INFO("server %s: connection refused by admission",
-		    srv->url);
+	have_peer = srv->tls != NULL &&
+	    fedrpc_tls_stream_peer_get(c->s, &peer) == FEDRPC_OK;
+	have_addr = nng_stream_get_addr(c->s, NNG_OPT_REMADDR, &sa) == 0;
+	ok = srv_peer_admit_stream(srv, c->pipe_id, have_peer ? &peer : NULL,
+	    have_addr ? &sa : NULL);
+	c->peer_stored = true;
+	if (!ok) {
 		srv_conn_close_locked(c, "refused by admission");
 		return false;
 	}

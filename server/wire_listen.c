@@ -148,7 +148,7 @@ accept_cb(void *arg)
 	if (w->stopping) {
 		w->listening = false;
 	} else if (rv != 0 && rv != NNG_ECONNABORTED && rv != NNG_ECONNRESET &&
-	    rv != NNG_EPEERAUTH && rv != NNG_ECRYPTO) {
+	    rv != NNG_EPEERAUTH && rv != NNG_ECRYPTO && rv != NNG_ECANCELED) {
 		/* Out of descriptors or memory: try again on the next tick
 		 * rather than spin. */
 		FEDRPC_LOG_WARN("server %s: accept failed: %s (retrying)",
@@ -286,9 +286,19 @@ srv_wire_port(fedrpc_server *srv)
 int
 srv_wire_set_tls(fedrpc_server *srv, nng_tls_config *cfg)
 {
+	int rv;
+
 	if (srv->w == NULL || srv->w->l == NULL)
 		return 0;
-	return nng_stream_listener_set_ptr(srv->w->l, NNG_OPT_TLS_CONFIG, cfg);
+	if ((rv = nng_stream_listener_set_ptr(srv->w->l, NNG_OPT_TLS_CONFIG,
+	         cfg)) != 0)
+		return rv;
+	/* nng binds the configuration when an accept starts: the one
+	 * waiting now would give the next connection the old one. It is
+	 * started again (accept_cb) with the new one. */
+	if (srv->w->accept != NULL)
+		nng_aio_abort(srv->w->accept, NNG_ECANCELED);
+	return 0;
 }
 
 void

@@ -40,6 +40,8 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 
+#include "client/channel_int.h"
+#include "client/wire_probe.h"
 #include "core/wire/envelope.h"
 #include "fedrpc/federation/v1/users.fedrpc.h"
 #include "fedrpc/federation/v1/version.fedrpc.h"
@@ -350,6 +352,29 @@ local_call(const fed *f, const char *method, const ProtobufCMessage *req,
 		*resp = NULL;
 	snprintf(url, sizeof(url), "ipc://%s", f->sock);
 	fedrpc_request_id_new(id);
+	if (chan_wire_wanted(url)) {
+		/* The wire protocol: one exchange on a stream of its own,
+		 * made again (within the call's time) when the server closed
+		 * it before taking it, as req0 would resend the request: the
+		 * daemon may be short of descriptors (the self-check test). */
+		wire_probe p   = {.url = url};
+		uint64_t   end = tu_now_ms() + 2 * CALL_MS;
+
+		do {
+			p.timeout_ms = (uint32_t) (end - tu_now_ms());
+			cr_assert_eq(fedrpc_envelope_request_encode(&p.request,
+			                 &h, req, 0, NULL),
+			    FEDRPC_OK);
+			wire_probe_run(&p);
+		} while (p.reached <= PROBE_PREFACE && tu_now_ms() + 100 < end &&
+		    (tu_sleep_ms(20), true));
+		if (p.reached != PROBE_DONE)
+			cr_assert_fail("local API %s: %s (step %d)\n--- log ---\n%s",
+			    method, nng_strerror(p.rv), (int) p.reached,
+			    fed_log(f));
+		m = p.reply;
+		goto decode;
+	}
 	cr_assert_eq(nng_req0_open(&s), 0);
 	cr_assert_eq(nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, CALL_MS), 0);
 	cr_assert_eq(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 2 * CALL_MS), 0);
@@ -364,6 +389,8 @@ local_call(const fed *f, const char *method, const ProtobufCMessage *req,
 		cr_assert_fail("local API %s: %s\n--- log ---\n%s", method,
 		    nng_strerror(rv), log);
 	}
+	nng_close(s);
+decode:
 	cr_assert_eq(fedrpc_envelope_reply_decode(&v, nng_msg_body(m),
 	                 nng_msg_len(m), NULL),
 	    FEDRPC_OK);
@@ -380,7 +407,6 @@ local_call(const fed *f, const char *method, const ProtobufCMessage *req,
 		cr_assert_not_null(*resp = protobuf_c_message_unpack(out, NULL,
 		                       v.payload_len, v.payload));
 	nng_msg_free(m);
-	nng_close(s);
 	return v.code;
 }
 

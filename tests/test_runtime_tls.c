@@ -247,19 +247,51 @@ Test(rt_tls, target_check_needs_an_answer_not_only_a_handshake)
 	/* A listener whose socket never reads a request. */
 	cr_assert_eq(fedrpc_tls_new(&tls, true, &st_opts, &st), FEDRPC_OK, "%s",
 	    st.message);
-	cr_assert_eq(nng_rep0_open(&mute), 0);
-	cr_assert_eq(nng_listener_create(&l, mute, "tls+tcp://127.0.0.1:0"), 0);
-	cr_assert_eq(nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG,
-	                 fedrpc_tls_nng_config(tls)), 0);
-	cr_assert_eq(nng_listener_start(l, 0), 0);
-	cr_assert_eq(nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port), 0);
-	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", port);
-	cr_assert_eq(fedrpc_target_check(url, &cl_opts, 2000, &peer, &us, &st),
-	    FEDRPC_DEADLINE_EXCEEDED, "%s: %s", fedrpc_code_name(st.code),
-	    st.message);
-	cr_assert(strstr(st.message, "did not answer") != NULL, "%s",
-	    st.message);
-	nng_close(mute);
+	if (chan_wire_wanted("tls+tcp://")) {
+		/* The wire protocol: a stream listener that takes the
+		 * connection (TLS included) and never reads from it. */
+		nng_stream_listener *sl;
+		nng_aio             *acc;
+
+		cr_assert_eq(nng_stream_listener_alloc(&sl,
+		                 "tls+tcp://127.0.0.1:0"), 0);
+		cr_assert_eq(nng_stream_listener_set_ptr(sl, NNG_OPT_TLS_CONFIG,
+		                 fedrpc_tls_nng_config(tls)), 0);
+		cr_assert_eq(nng_stream_listener_listen(sl), 0);
+		cr_assert_eq(nng_stream_listener_get_int(sl,
+		                 NNG_OPT_TCP_BOUND_PORT, &port), 0);
+		cr_assert_eq(nng_aio_alloc(&acc, NULL, NULL), 0);
+		nng_stream_listener_accept(sl, acc);
+		snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", port);
+		cr_assert_eq(fedrpc_target_check(url, &cl_opts, 2000, &peer,
+		                 &us, &st),
+		    FEDRPC_DEADLINE_EXCEEDED, "%s: %s",
+		    fedrpc_code_name(st.code), st.message);
+		cr_assert(strstr(st.message, "did not take the connection") !=
+		        NULL, "%s", st.message);
+		nng_aio_wait(acc);
+		if (nng_aio_result(acc) == 0)
+			nng_stream_free(nng_aio_get_output(acc, 0));
+		nng_aio_free(acc);
+		nng_stream_listener_free(sl);
+	} else {
+		cr_assert_eq(nng_rep0_open(&mute), 0);
+		cr_assert_eq(nng_listener_create(&l, mute,
+		                 "tls+tcp://127.0.0.1:0"), 0);
+		cr_assert_eq(nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG,
+		                 fedrpc_tls_nng_config(tls)), 0);
+		cr_assert_eq(nng_listener_start(l, 0), 0);
+		cr_assert_eq(nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT,
+		                 &port), 0);
+		snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", port);
+		cr_assert_eq(fedrpc_target_check(url, &cl_opts, 2000, &peer,
+		                 &us, &st),
+		    FEDRPC_DEADLINE_EXCEEDED, "%s: %s",
+		    fedrpc_code_name(st.code), st.message);
+		cr_assert(strstr(st.message, "did not answer") != NULL, "%s",
+		    st.message);
+		nng_close(mute);
+	}
 	fedrpc_tls_free(tls);
 
 	srv = tls_server("srv", "ca", url);

@@ -44,6 +44,7 @@ typedef enum act_kind {
 	ACT_DIAL,   /* start the try dialer */
 	ACT_CLOSE,  /* close a dialer and free its TLS config */
 	ACT_FORGET, /* drop the resolver's cached answer for the domain */
+	ACT_DRAIN,  /* wire: close cur once its calls are answered */
 } act_kind;
 
 typedef struct act {
@@ -99,7 +100,8 @@ dial_reset(dom_dial *dl)
 static bool
 take_dial(dom_dial *slot, act *a)
 {
-	if (nng_dialer_id(slot->dialer) <= 0 && slot->tls == NULL)
+	if (nng_dialer_id(slot->dialer) <= 0 && slot->wgen == 0 &&
+	    slot->tls == NULL)
 		return false;
 	a->kind = ACT_CLOSE;
 	a->dial = *slot;
@@ -167,6 +169,43 @@ dom_pipe_event(fedrpc_channel *ch, nng_pipe pipe, nng_pipe_ev ev)
 			d->cur.up   = false;
 			d->cur_lost = true;
 		}
+	}
+	pool_wake(d->pool);
+}
+
+/* The wire protocol's dial outcome as a dialer's statistics would count
+ * it, so that the manager words it the same. */
+static void
+count_wire_error(dial_counts *c, int rv)
+{
+	switch (rv) {
+	case NNG_ECONNREFUSED: c->refused++; break;
+	case NNG_ETIMEDOUT: c->timeout++; break;
+	case NNG_EPEERAUTH:
+	case NNG_ECRYPTO: c->auth++; break;
+	case NNG_EPROTO: c->proto++; break;
+	default: c->other++; break;
+	}
+}
+
+/* A connection of the wire protocol came or went (the counterpart of
+ * dom_pipe_event()). */
+static void
+dom_wire_event(fedrpc_channel *ch, uint32_t gen, bool up, int rv)
+{
+	dom_chan *d = ch->hooks_arg;
+
+	if (d->closing || gen == 0)
+		return;
+	if (gen == d->try.wgen) {
+		d->try.up = up;
+		if (!up && rv != 0) {
+			count_wire_error(&d->try_counts, rv);
+			d->try_counted = true;
+		}
+	} else if (gen == d->cur.wgen && !up) {
+		d->cur.up   = false;
+		d->cur_lost = true;
 	}
 	pool_wake(d->pool);
 }
@@ -405,7 +444,15 @@ take_lookup(dom_chan *d, uint64_t now, act *a)
 	} else if (d->state == DOM_READY && !answer_lists(d->answer, &d->cur)) {
 		FEDRPC_LOG_INFO("domain %s: %s:%u is no longer listed, moving",
 		    d->domain, d->cur.host, (unsigned) d->cur.port);
-		start_sequence(d, now, a);
+		if (d->ch->wire == NULL) {
+			start_sequence(d, now, a);
+		} else if (!d->moving) {
+			/* One stream per channel: the calls on it are
+			 * answered, then its loss starts the move. */
+			d->moving = true;
+			a->kind   = ACT_DRAIN;
+			a->dial   = d->cur;
+		}
 	}
 }
 
@@ -529,6 +576,12 @@ decide(dom_chan *d, uint64_t now, uint64_t *next_wake, act *a)
 			uint64_t up_for = now - d->cur.up_at;
 
 			d->cur_lost = false;
+			if (d->moving) {
+				/* Closed by us to move: not a brief one. */
+				d->moving = false;
+				up_for    = up_for < DOM_MIN_UP_MS ? DOM_MIN_UP_MS
+							       : up_for;
+			}
 			snprintf(d->lost_host, sizeof(d->lost_host), "%s",
 			    d->cur.host);
 			d->lost_port = d->cur.port;
@@ -601,6 +654,22 @@ do_dial(dom_chan *d, const dom_dial *dl)
 			goto fail;
 		}
 	}
+	if (ch->wire != NULL) {
+		uint32_t gen = chan_wire_reserve(ch);
+
+		/* Recorded before its events can come. */
+		pthread_mutex_lock(&ch->mtx);
+		d->try.tls  = tls;
+		d->try.wgen = gen;
+		pthread_mutex_unlock(&ch->mtx);
+		tls = NULL; /* freed with the try */
+		if ((rv = chan_wire_connect(ch, gen, dl->url, d->try.tls)) != 0) {
+			snprintf(msg, sizeof(msg), "cannot dial %.200s: %s",
+			    dl->url, nng_strerror(rv));
+			goto fail;
+		}
+		return;
+	}
 	if ((rv = nng_dialer_create(&dialer, ch->sock, dl->url)) != 0) {
 		snprintf(msg, sizeof(msg), "cannot dial %.200s: %s", dl->url,
 		    nng_strerror(rv));
@@ -656,10 +725,12 @@ read_try_counts(dom_chan *d)
 }
 
 static void
-close_dial(dom_dial *dl)
+close_dial(dom_chan *d, dom_dial *dl)
 {
 	if (nng_dialer_id(dl->dialer) > 0)
 		nng_dialer_close(dl->dialer);
+	if (dl->wgen != 0)
+		chan_wire_disconnect(d->ch, dl->wgen);
 	if (dl->tls != NULL)
 		fedrpc_tls_free(dl->tls);
 }
@@ -695,10 +766,13 @@ dom_step(dom_chan *d, uint64_t now, uint64_t *next_wake)
 			do_dial(d, &a.dial);
 			break;
 		case ACT_CLOSE:
-			close_dial(&a.dial);
+			close_dial(d, &a.dial);
 			break;
 		case ACT_FORGET:
 			fedrpc_resolver_forget(d->cfg->resolver, d->domain);
+			break;
+		case ACT_DRAIN:
+			chan_wire_drain(d->ch, a.dial.wgen);
 			break;
 		}
 		now = fedrpc_clock_ms();
@@ -731,13 +805,25 @@ dom_disconnect(dom_chan *d)
 	fedrpc_srv_answer_free(d->answer);
 	d->answer   = NULL;
 	d->cur_lost = false;
+	d->moving   = false;
 	d->state    = DOM_IDLE;
 	d->step[0]  = '\0';
 	backoff_reset(&d->bo);
 	chan_clear_down_locked(d->ch);
 	pthread_mutex_unlock(&d->ch->mtx);
 	if (had)
-		close_dial(&a.dial);
+		close_dial(d, &a.dial);
+}
+
+/* Whether the pool's channels speak the wire protocol (as a URL channel
+ * with the pool's scheme would). */
+static bool
+dom_wire_wanted(const dom_config *cfg)
+{
+	char url[32];
+
+	snprintf(url, sizeof(url), "%s://", cfg->scheme);
+	return chan_wire_wanted(url);
 }
 
 fedrpc_code
@@ -775,6 +861,11 @@ dom_new(fedrpc_domains *pool, const char *domain, dom_chan **out,
 		return st->code;
 	}
 	chan_set_hooks(d->ch, &dom_hooks, d);
+	if (dom_wire_wanted(cfg) &&
+	    chan_wire_open_managed(d->ch, st) != FEDRPC_OK) {
+		chan_close(d->ch); /* frees d through dom_free */
+		return st->code;
+	}
 	*out       = d;
 	return FEDRPC_OK;
 }
@@ -830,6 +921,7 @@ static const chan_hooks dom_hooks = {
 	.last_error   = dom_last_error,
 	.close        = dom_close_hook,
 	.free         = dom_free,
+	.wire_event   = dom_wire_event,
 };
 
 fedrpc_code

@@ -75,6 +75,7 @@ typedef struct dom_dial {
 	char        addr[64];  /* the address dialed */
 	char        url[320];  /* "tls+tcp://addr:port" */
 	nng_dialer  dialer;    /* id 0: none */
+	uint32_t    wgen;      /* wire protocol: the connection's number, 0: none */
 	fedrpc_tls *tls;       /* owned; NULL without TLS */
 	bool        up;        /* a connection of this dialer is live */
 	uint64_t    started;   /* fedrpc_clock_ms() when dialing began */
@@ -121,6 +122,7 @@ struct dom_chan {
 
 	dom_dial           cur;          /* the connection in use */
 	bool               cur_lost;     /* its connection dropped */
+	bool               moving;       /* wire: cur drains for a new target */
 	bool               forget;       /* drop the resolver's answer */
 	char               lost_host[256]; /* tried last after losing it */
 	uint16_t           lost_port;

@@ -15,6 +15,7 @@
 #include <fedrpc/tls.h>
 
 #include "client/domain/domain_int.h"
+#include "client/wire_probe.h"
 #include "core/base/clock.h"
 #include "core/wire/envelope.h"
 
@@ -101,6 +102,81 @@ target_answers(
 	return FEDRPC_OK;
 }
 
+/* The same check on the wire protocol: a stream of its own, the
+ * prefaces (the server took the connection), then the call. */
+static fedrpc_code
+target_check_wire(const char *url, fedrpc_tls *cfg, const char *hp,
+    uint32_t timeout_ms, fedrpc_peer *peer, uint64_t *connect_us,
+    fedrpc_status *st)
+{
+	uint8_t             id[FEDRPC_REQUEST_ID_LEN];
+	fedrpc_request_head h = {.method = "fedrpc.health.v1.Health/Check",
+	    .timeout_ms = timeout_ms, .request_id = id};
+	wire_probe          p = {.url = url, .tls = cfg, .timeout_ms = timeout_ms};
+	fedrpc_reply_view   v;
+	char                why[200];
+	const char         *words;
+	bool                ok;
+
+	fedrpc_request_id_new(id);
+	if (fedrpc_envelope_request_encode(&p.request, &h, NULL, 0, st) !=
+	    FEDRPC_OK)
+		return st->code;
+	wire_probe_run(&p);
+	if (p.reached == PROBE_DIAL) {
+		if (cfg != NULL &&
+		    fedrpc_tls_last_error(cfg, why, sizeof(why)) != FEDRPC_OK)
+			return fedrpc_status_set(st, FEDRPC_UNAVAILABLE,
+			    "TLS handshake with %s failed: %s", hp, why);
+		if ((words = dom_connect_error(p.rv)) != NULL)
+			return fedrpc_status_set(st,
+			    p.rv == NNG_ETIMEDOUT ? FEDRPC_DEADLINE_EXCEEDED
+						  : FEDRPC_UNAVAILABLE,
+			    "%s %s", words, hp);
+		return fedrpc_status_set(st,
+		    p.rv == NNG_ETIMEDOUT ? FEDRPC_DEADLINE_EXCEEDED
+					  : FEDRPC_UNAVAILABLE,
+		    "no %s with %s within %u ms (%s)",
+		    cfg != NULL ? "TLS handshake" : "handshake", hp, timeout_ms,
+		    nng_strerror(p.rv));
+	}
+	if (connect_us != NULL)
+		*connect_us = p.connect_us;
+	if (p.reached == PROBE_PREFACE) {
+		fedrpc_peer_clear(&p.peer);
+		return fedrpc_status_set(st,
+		    p.rv == NNG_ETIMEDOUT ? FEDRPC_DEADLINE_EXCEEDED
+					  : FEDRPC_UNAVAILABLE,
+		    "connected to %s, but it did not take the connection "
+		    "within %u ms (%s)",
+		    hp, timeout_ms, nng_strerror(p.rv));
+	}
+	if (p.reached == PROBE_REPLY) {
+		fedrpc_peer_clear(&p.peer);
+		return fedrpc_status_set(st,
+		    p.rv == NNG_ETIMEDOUT ? FEDRPC_DEADLINE_EXCEEDED
+					  : FEDRPC_UNAVAILABLE,
+		    "connected to %s, but its server did not answer a call "
+		    "within %u ms (%s)",
+		    hp, timeout_ms, nng_strerror(p.rv));
+	}
+	ok = fedrpc_envelope_reply_decode(&v, nng_msg_body(p.reply),
+	         nng_msg_len(p.reply), NULL) == FEDRPC_OK;
+	nng_msg_free(p.reply);
+	if (!ok) {
+		fedrpc_peer_clear(&p.peer);
+		return fedrpc_status_set(st, FEDRPC_UNAVAILABLE,
+		    "connected to %s, but its server answered with a "
+		    "malformed reply",
+		    hp);
+	}
+	if (peer != NULL)
+		*peer = p.peer;
+	else
+		fedrpc_peer_clear(&p.peer);
+	return fedrpc_status_set(st, FEDRPC_OK, "%s", "");
+}
+
 fedrpc_code
 fedrpc_target_check(const char *url, const fedrpc_tls_opts *tls,
     uint32_t timeout_ms, fedrpc_peer *peer, uint64_t *connect_us,
@@ -152,6 +228,11 @@ fedrpc_target_check(const char *url, const fedrpc_tls_opts *tls,
 	if (use_tls && (fedrpc_tls_engine_init(st) != FEDRPC_OK ||
 	                   fedrpc_tls_new(&cfg, false, tls, st) != FEDRPC_OK)) {
 		code = st->code;
+		goto out;
+	}
+	if (chan_wire_wanted(url)) {
+		code = target_check_wire(url, cfg, hp, timeout_ms, peer,
+		    connect_us, st);
 		goto out;
 	}
 	if ((rv = nng_req0_open(&sock)) != 0) {

@@ -3,6 +3,7 @@
 #define FEDRPC_H
 
 #include <fedrpc/channel.h>
+#include <fedrpc/conn.h>
 #include <fedrpc/metadata.h>
 #include <fedrpc/method.h>
 #include <fedrpc/server.h>

@@ -13,6 +13,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include <fedrpc/conn.h>
 #include <fedrpc/metadata.h>
 #include <fedrpc/method.h>
 #include <fedrpc/status.h>
@@ -81,8 +82,19 @@ typedef fedrpc_code (*fedrpc_admit_fn)(
 void fedrpc_server_set_admit(fedrpc_server *srv, fedrpc_admit_fn fn, void *arg);
 
 /*
- * Connection admission: run when a connection is about to be added, before
- * any request is read from it. Returning false closes it.
+ * Connection admission: run when a connection is about to be added (its
+ * TLS handshake done), before any request is read from it. Returning
+ * false closes it. `conn` is valid during the call.
+ */
+typedef bool (*fedrpc_conn_admit_fn)(void *arg, const fedrpc_conn *conn);
+void fedrpc_server_set_conn_admit(
+    fedrpc_server *srv, fedrpc_conn_admit_fn fn, void *arg);
+
+/*
+ * Deprecated, removed with the next adapter ABI version: the same hook
+ * given the nng pipe. On the wire protocol's connections the pipe is not
+ * an nng pipe (nng_pipe_* calls on it fail); its id is fedrpc_conn_id().
+ * Runs after the fedrpc_conn_admit_fn when both are set.
  */
 typedef bool (*fedrpc_pipe_admit_fn)(void *arg, nng_pipe pipe);
 void fedrpc_server_set_pipe_admit(
@@ -139,7 +151,10 @@ const uint8_t *fedrpc_ctx_request_id(const fedrpc_ctx *ctx);
 const fedrpc_metadata *fedrpc_ctx_metadata(const fedrpc_ctx *ctx);
 /* The peer's verified certificate names; an empty list without TLS. */
 const fedrpc_peer *fedrpc_ctx_peer(const fedrpc_ctx *ctx);
-/* The nng pipe the request came on. */
+/* The connection the request came on; NULL for fedrpc_ctx_new()'s. */
+const fedrpc_conn *fedrpc_ctx_conn(const fedrpc_ctx *ctx);
+/* Deprecated (see fedrpc_pipe_admit_fn): the nng pipe the request came
+ * on; on the wire protocol an id only. */
 nng_pipe fedrpc_ctx_pipe(const fedrpc_ctx *ctx);
 /* Milliseconds left before the caller's deadline (UINT32_MAX: none). */
 uint32_t fedrpc_ctx_time_left_ms(const fedrpc_ctx *ctx);
