@@ -26,8 +26,8 @@ TU_LSAN_SUPPRESS(TU_LSAN_NNG_THREADS TU_LSAN_REQ0_CLOSED_PIPE(
     "fedrpc_envelope_request_encode"))
 
 #define THREADS 8
-#define ROUNDS 150  /* operations per thread */
-#define RESTARTS 3  /* server stops while the threads run */
+#define ROUNDS 400  /* operations per thread */
+#define RESTARTS 5  /* server stops while the threads run */
 
 /* What one thread saw: its asynchronous calls are counted by their own
  * callback, so that each ends exactly once. */
