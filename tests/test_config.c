@@ -316,7 +316,7 @@ Test(config, bad_enum_value)
 Test(config, bad_domain)
 {
 	expect_file_error("bad_domain.conf",
-	    ":2: setting 'domain' is not a valid domain name: '-a.example': "
+	    ":2: setting 'domain': '-a.example' is not a valid domain name: "
 	    "label starts with '-'");
 }
 
@@ -435,14 +435,14 @@ Test(config, errors_in_text_name_line_and_setting)
 	    {"domain = \"a.example\";\n" TLS "domain = \"b.example\";",
 	        "t.conf:3: duplicate setting name"},
 	    {"domain = \"a..example\";\n" TLS,
-	        "t.conf:1: setting 'domain' is not a valid domain name: "
-	        "'a..example': empty label"},
+	        "t.conf:1: setting 'domain': 'a..example' is not a valid "
+	        "domain name: empty label"},
 	    {"domain = \"a_b.example\";\n" TLS,
-	        "t.conf:1: setting 'domain' is not a valid domain name: "
-	        "'a_b.example': '_' is not allowed in a domain"},
+	        "t.conf:1: setting 'domain': 'a_b.example' is not a valid "
+	        "domain name: '_' is not allowed in a domain"},
 	    {"domain = \"10.0.0.1\";\n" TLS,
-	        "t.conf:1: setting 'domain' is not a valid domain name: "
-	        "'10.0.0.1': final label is all digits (an address, not a "
+	        "t.conf:1: setting 'domain': '10.0.0.1' is not a valid "
+	        "domain name: final label is all digits (an address, not a "
 	        "domain)"},
 	    {"domain = \"a.example\";\n" TLS
 	     "storage = { adapter = \"postgresql\"; };",

@@ -361,7 +361,7 @@ fedrpc_domains_channel(fedrpc_domains *pool, const char *domain,
 	*out = NULL;
 	if (pool == NULL || !dns_domain_check(domain, norm, why, sizeof(why)))
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "not a domain name: \"%.253s\": %s",
+		    "'%.64s' is not a valid domain name: %s",
 		    domain != NULL ? domain : "", pool == NULL ? "no pool" : why);
 	if (!pool_allowed(pool, norm)) {
 		POOL_STAT_ADD(pool, denied, 1);

@@ -168,7 +168,10 @@ check_domain(const char *v, char *why, size_t len)
 
 	if (dns_domain_check(v, NULL, reason, sizeof(reason)))
 		return true;
-	snprintf(why, len, "is not a valid domain name: '%s': %s", v, reason);
+	/* "setting 'domain': 'b..example' is not a valid domain name: empty
+	 * label", worded as every other layer words it. */
+	snprintf(why, len, ": '%.64s' is not a valid domain name: %s", v,
+	    reason);
 	return false;
 }
 

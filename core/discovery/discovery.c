@@ -227,7 +227,7 @@ domain_check(
 
 	if (!dns_domain_check(in, domain, why, sizeof(why))) {
 		fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "invalid domain name \"%.100s\": %s",
+		    "'%.64s' is not a valid domain name: %s",
 		    in != NULL ? in : "(null)", why);
 		return false;
 	}
@@ -449,7 +449,7 @@ set_statics(
 
 		if (!dns_domain_check(in->domain, sr->domain, why, sizeof(why)))
 			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-			    "static route %zu: invalid domain \"%.100s\": %s",
+			    "static route %zu: '%.64s' is not a valid domain name: %s",
 			    i, in->domain != NULL ? in->domain : "(null)", why);
 		if (in->port == 0)
 			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,

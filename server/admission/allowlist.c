@@ -121,7 +121,7 @@ fedrpc_allowlist_set(fedrpc_allowlist *al, const fedrpc_allowlist_opts *opts,
 		if (!normalise(d, name, why, sizeof(why))) {
 			snapshot_free(s);
 			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-			    "allow list: '%.253s' is not a valid domain name: %s",
+			    "allow list: '%.64s' is not a valid domain name: %s",
 			    d != NULL ? d : "", why);
 		}
 		if ((s->entries[i].domain = strdup(name)) == NULL)
@@ -226,8 +226,8 @@ fedrpc_allowlist_check(
 		    "federation is disabled on this backend");
 	if (why == why_invalid)
 		return fedrpc_status_set(st, FEDRPC_PERMISSION_DENIED,
-		    "federation with %.253s is not allowed (not a domain "
-		    "name: %s)",
+		    "federation with %.64s is not allowed (not a valid "
+		    "domain name: %s)",
 		    domain != NULL && domain[0] != '\0' ? domain : "\"\"",
 		    bad);
 	return fedrpc_status_set(st, FEDRPC_PERMISSION_DENIED,

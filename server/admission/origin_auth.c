@@ -304,7 +304,8 @@ fedrpc_origin_auth_check(fedrpc_origin_auth *oa, const char *origin,
 	if (!dns_domain_check(origin, name, why, sizeof(why))) {
 		count(oa, &oa->stats.refused);
 		return fedrpc_status_set(st, FEDRPC_UNAUTHENTICATED,
-		    "origin \"%.253s\" is not a domain name: %s", origin, why);
+		    "origin: '%.64s' is not a valid domain name: %s", origin,
+		    why);
 	}
 	origin = name;
 	/* A certificate for the origin domain itself needs no DNS. */

@@ -127,7 +127,7 @@ search_run(int argc, char **argv)
 		return fedctl_usage(&o, "what should be searched for?");
 	if (domain != NULL && !dns_domain_check(domain, NULL, why, sizeof(why)))
 		return fedctl_usage(&o,
-		    "--domain: '%s' is not a valid domain name: %s", domain, why);
+		    "--domain: '%.64s' is not a valid domain name: %s", domain, why);
 	if ((rc = fedctl_session_open(&s, &o, FEDCTL_MAYBE_USER)) != 0)
 		return rc;
 	if ((term = fedctl_join(pos, npos)) == NULL) {

@@ -645,7 +645,7 @@ fedctl_resolve_user(fedctl_session *s, const char *ref, fedctl_qid *q,
 
 		if (!dns_domain_check(at + 1, dom, why, sizeof(why)))
 			return fedctl_usage(s->o,
-			    "'%s' names no user: '%s' is not a valid domain "
+			    "'%s' names no user: '%.64s' is not a valid domain "
 			    "name: %s",
 			    ref, at + 1, why);
 		snprintf((char *) at + 1,
