@@ -195,7 +195,7 @@ list_domains(void *impl, fedrpc_ctx *ctx,
 	if (req->domain != NULL && req->domain[0] != '\0' &&
 	    !dns_domain_check(req->domain, want, why, sizeof(why)))
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "admin: domain '%.64s' is not a valid domain name: %s",
+		    "admin: domain: '%.64s' is not a valid domain name: %s",
 		    req->domain, why);
 	/* The channels first, the views after: a view may wait for a
 	 * lookup, and outgoing calls must not wait for egress_mtx. The
@@ -249,7 +249,7 @@ reset_backoff(void *impl, fedrpc_ctx *ctx,
 		return st->code;
 	if (!dns_domain_check(req->domain, name, why, sizeof(why)))
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "admin: domain '%.64s' is not a valid domain name: %s",
+		    "admin: domain: '%.64s' is not a valid domain name: %s",
 		    req->domain != NULL ? req->domain : "", why);
 	pthread_mutex_lock(&f->egress_mtx);
 	if ((ch = channel_of(f, name)) == NULL) {

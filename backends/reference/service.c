@@ -72,7 +72,7 @@ fedrpc_reference_open(const fedrpc_adapter_env *env,
 	/* Kept in the one spelling every request's domain is folded to. */
 	if (!dns_domain_check(env->domain, domain, why, sizeof(why)))
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "reference backend: domain '%.64s' is not a valid domain "
+		    "reference backend: domain: '%.64s' is not a valid domain "
 		    "name: %s",
 		    env->domain ? env->domain : "", why);
 	if (v == NULL || n == 0) {
