@@ -186,16 +186,17 @@ list_domains(void *impl, fedrpc_ctx *ctx,
 {
 	federator       *f = impl;
 	size_t           n = 0, k = 0;
-	char             want[DNS_NAME_MAX] = "";
+	char             want[DNS_NAME_MAX] = "", why[96];
 	fedrpc_channel **chs   = NULL;
 	char           **names = NULL;
 
 	if (check_caller(ctx, st) != FEDRPC_OK)
 		return st->code;
 	if (req->domain != NULL && req->domain[0] != '\0' &&
-	    !dns_name_normalize(req->domain, want))
+	    !dns_domain_check(req->domain, want, why, sizeof(why)))
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "admin: '%s' is not a domain name", req->domain);
+		    "admin: domain: '%.64s' is not a valid domain name: %s",
+		    req->domain, why);
 	/* The channels first, the views after: a view may wait for a
 	 * lookup, and outgoing calls must not wait for egress_mtx. The
 	 * channels live until the daemon stops (egress.c). */
@@ -242,14 +243,14 @@ reset_backoff(void *impl, fedrpc_ctx *ctx,
 {
 	federator      *f = impl;
 	fedrpc_channel *ch;
-	char            name[DNS_NAME_MAX];
+	char            name[DNS_NAME_MAX], why[96];
 
 	if (check_caller(ctx, st) != FEDRPC_OK)
 		return st->code;
-	if (req->domain == NULL || !dns_name_normalize(req->domain, name))
+	if (!dns_domain_check(req->domain, name, why, sizeof(why)))
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "admin: '%s' is not a domain name",
-		    req->domain != NULL ? req->domain : "");
+		    "admin: domain: '%.64s' is not a valid domain name: %s",
+		    req->domain != NULL ? req->domain : "", why);
 	pthread_mutex_lock(&f->egress_mtx);
 	if ((ch = channel_of(f, name)) == NULL) {
 		pthread_mutex_unlock(&f->egress_mtx);

@@ -11,6 +11,7 @@
 
 #include <fedrpc/log.h>
 
+#include "core/base/dns_name.h"
 #include "federator/federator.h"
 
 fedrpc_code
@@ -83,8 +84,7 @@ egress_channel_for(void *arg, const char *domain, fedrpc_status *st)
 	federator      *f = arg;
 	egress_entry   *e;
 	fedrpc_channel *ch = NULL;
-	char            name[256];
-	size_t          n;
+	char            name[DNS_NAME_MAX], why[96];
 
 	/* Refused here: no DNS, no connection, nothing in the pool. */
 	if (fedrpc_allowlist_check(f->allow, domain, st) != FEDRPC_OK) {
@@ -93,17 +93,12 @@ egress_channel_for(void *arg, const char *domain, fedrpc_status *st)
 		    domain != NULL ? domain : "-", st->message);
 		return NULL;
 	}
-	n = strlen(domain);
-	if (n > 0 && domain[n - 1] == '.')
-		n--;
-	if (n >= sizeof(name)) {
+	/* The allow list took it, so it is a domain: its one spelling. */
+	if (!dns_domain_check(domain, name, why, sizeof(why))) {
 		fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "'%s' is not a domain name", domain);
+		    "'%.64s' is not a valid domain name: %s", domain, why);
 		return NULL;
 	}
-	for (size_t i = 0; i < n; i++)
-		name[i] = (char) tolower((unsigned char) domain[i]);
-	name[n] = '\0';
 
 	pthread_mutex_lock(&f->egress_mtx);
 	if (f->pool == NULL) {

@@ -52,7 +52,7 @@ log_call(const fedrpc_ctx *cx, const fedrpc_status *st, uint64_t start_ms)
  * the same key, so "B.example" and "b.example." are b.example everywhere
  * and share its limits. The decoded string is the view's own copy and the
  * result is never longer, so it is rewritten in place. A value that is no
- * DNS name is left as sent; admission refuses it.
+ * domain (dns_domain_check) is left as sent; admission refuses it.
  */
 static void
 normalise_origin(fedrpc_ctx *cx)
@@ -61,7 +61,7 @@ normalise_origin(fedrpc_ctx *cx)
 
 	if (cx->req.origin_domain != NULL &&
 	    cx->req.origin_domain[0] != '\0' &&
-	    dns_name_normalize(cx->req.origin_domain, name))
+	    dns_domain_check(cx->req.origin_domain, name, NULL, 0))
 		memcpy((char *) cx->req.origin_domain, name, strlen(name) + 1);
 }
 

@@ -71,11 +71,14 @@ Test(adapter_registry, builtin_by_name)
 
 	/* A bad domain and a missing database folder are refused. */
 	{
-		fedrpc_adapter_env bad = {.domain = "A.Example"};
+		fedrpc_adapter_env bad = {.domain = "a..example"};
 
 		cr_assert_eq(fedrpc_sqlite_adapter_open(
 		                 tu_path(dir, "b.db"), &bad, &inst, &st),
 		    FEDRPC_INVALID_ARGUMENT);
+		cr_assert_str_eq(st.message,
+		    "reference backend: domain: 'a..example' is not a valid "
+		    "domain name: empty label");
 		cr_assert_eq(fedrpc_sqlite_adapter_open(
 		                 "/nonexistent/dir/x.db", &env, &inst, &st),
 		    FEDRPC_UNAVAILABLE);

@@ -316,8 +316,8 @@ Test(config, bad_enum_value)
 Test(config, bad_domain)
 {
 	expect_file_error("bad_domain.conf",
-	    ":2: setting 'domain' is not a valid domain name ('-a.example' "
-	    "has a label starting or ending with '-')");
+	    ":2: setting 'domain': '-a.example' is not a valid domain name: "
+	    "label starts with '-'");
 }
 
 Test(config, listen_must_be_tls)
@@ -435,15 +435,15 @@ Test(config, errors_in_text_name_line_and_setting)
 	    {"domain = \"a.example\";\n" TLS "domain = \"b.example\";",
 	        "t.conf:3: duplicate setting name"},
 	    {"domain = \"a..example\";\n" TLS,
-	        "t.conf:1: setting 'domain' is not a valid domain name "
-	        "('a..example' has an empty label)"},
+	        "t.conf:1: setting 'domain': 'a..example' is not a valid "
+	        "domain name: empty label"},
 	    {"domain = \"a_b.example\";\n" TLS,
-	        "t.conf:1: setting 'domain' is not a valid domain name "
-	        "('a_b.example' has a character not allowed in a domain name: "
-	        "'_')"},
+	        "t.conf:1: setting 'domain': 'a_b.example' is not a valid "
+	        "domain name: '_' is not allowed in a domain"},
 	    {"domain = \"10.0.0.1\";\n" TLS,
-	        "t.conf:1: setting 'domain' is not a valid domain name "
-	        "('10.0.0.1' ends in an all-numeric label)"},
+	        "t.conf:1: setting 'domain': '10.0.0.1' is not a valid "
+	        "domain name: final label is all digits (an address, not a "
+	        "domain)"},
 	    {"domain = \"a.example\";\n" TLS
 	     "storage = { adapter = \"postgresql\"; };",
 	        "t.conf:3: setting 'storage.conninfo' is required when "
@@ -845,8 +845,9 @@ Test(config, enum_names_round_trip)
 Test(config, domain_syntax)
 {
 	static const char *const good[] = {"a.example", "A.Example",
-	    "x-1.b2.example", "localhost", "a.b.c.d.e.f.example", "1.example"};
-	static const char *const bad[] = {"", ".", "a.", ".a", "a..b",
+	    "x-1.b2.example", "localhost", "a.b.c.d.e.f.example", "1.example",
+	    "a.example." /* the final dot is dropped, as the loader does */};
+	static const char *const bad[] = {"", ".", "a..", ".a", "a..b",
 	    "-a.example", "a-.example", "a_b.example", "a b", "1.2.3.4",
 	    "a.example/x", "ä.example"};
 	char long_label[80], long_name[300];

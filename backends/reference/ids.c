@@ -13,31 +13,19 @@
 #include "backends/reference/ids.h"
 #include "core/base/dns_name.h"
 
-bool
-adp_domain_valid(const char *s)
+fedrpc_code
+adp_domain_take(char *d, const char *what, fedrpc_status *st)
 {
-	size_t n, label = 0;
+	char out[DNS_NAME_MAX], why[96];
 
-	if (s == NULL || (n = strlen(s)) == 0 || n > 253)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		        c == '-'))
-			return false;
-		if (c == '-' && label == 0)
-			return false;
-		if (++label > 63)
-			return false;
-	}
-	return label > 0 && s[n - 1] != '-';
+	/* Domains are case-insensitive: B.EXAMPLE is b.example. The rule
+	 * and the reason are those of every other layer. */
+	if (!dns_domain_check(d, out, why, sizeof(why)))
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "%s: '%.64s' is not a valid domain name: %s", what,
+		    d != NULL ? d : "", why);
+	memcpy(d, out, strlen(out) + 1); /* never longer than d */
+	return FEDRPC_OK;
 }
 
 bool
@@ -121,17 +109,6 @@ adp_now_ms(void)
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void
-adp_domain_fold(char *d)
-{
-	char out[DNS_NAME_MAX];
-
-	/* Domains are case-insensitive: B.EXAMPLE is b.example. A name
-	 * that is not one is left for the check to refuse. */
-	if (d != NULL && strlen(d) < sizeof(out) && dns_name_normalize(d, out))
-		memcpy(d, out, strlen(out) + 1);
-}
-
 fedrpc_code
 adp_check_qid(const adp_qid *q, const char *what, fedrpc_status *st)
 {
@@ -144,12 +121,7 @@ adp_check_qid(const adp_qid *q, const char *what, fedrpc_status *st)
 		    q->id ? q->id : "");
 	/* The request lives in the call's memory: its spelling of the
 	 * domain is made ours in place, once, for every later comparison. */
-	adp_domain_fold(q->domain);
-	if (!adp_domain_valid(q->domain))
-		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "%s: '%.64s' is not a domain", what,
-		    q->domain ? q->domain : "");
-	return FEDRPC_OK;
+	return adp_domain_take(q->domain, what, st);
 }
 
 fedrpc_code

@@ -26,11 +26,13 @@ typedef Fedrpc__Federation__V1__QualifiedId adp_qid;
 /* The last-resort prekey id. */
 #define ADP_LAST_PREKEY 65535u
 
-/* Lower-case DNS name: labels of [a-z0-9-], dots, at most 253 bytes. */
-bool adp_domain_valid(const char *s);
-/* A domain in place in the one spelling kept (lower case, no final dot);
- * left as it is when it is no domain name. */
-void adp_domain_fold(char *d);
+/*
+ * A domain of a request (in the call's own memory) checked by the one rule
+ * (core/base/dns_name.c, dns_domain_check) and rewritten in place in the
+ * one spelling kept (lower case, no final dot). Not one: INVALID_ARGUMENT
+ * "<what>: '<d>' is not a valid domain name: <reason>", d untouched.
+ */
+fedrpc_code adp_domain_take(char *d, const char *what, fedrpc_status *st);
 /* Valid UTF-8 of min..max code points, no NUL or control characters. */
 bool adp_text_valid(const char *s, size_t min, size_t max);
 

@@ -18,14 +18,11 @@
 typedef Fedrpc__Local__V1__Queue ref_queue_msg;
 typedef Fedrpc__Local__V1__Item  ref_item_msg;
 
+/* A request's destination domain, in any case, folded in place. */
 static fedrpc_code
-check_domain(const char *domain, fedrpc_status *st)
+check_domain(char *domain, fedrpc_status *st)
 {
-	if (!adp_domain_valid(domain))
-		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "domain: '%.64s' is not a lower-case domain",
-		    domain != NULL ? domain : "");
-	return FEDRPC_OK;
+	return adp_domain_take(domain, "domain", st);
 }
 
 /* ---- queues ---- */

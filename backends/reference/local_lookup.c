@@ -69,10 +69,8 @@ ref_h_find_user(void *impl, fedrpc_ctx *ctx,
 	if ((at = strchr(handle, '@')) != NULL) {
 		*at    = '\0';
 		domain = at + 1;
-		adp_domain_fold(at + 1);
-		if (!adp_domain_valid(domain))
-			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-			    "query: '%.64s' is not a domain", domain);
+		if ((rc = adp_domain_take(at + 1, "query", st)) != FEDRPC_OK)
+			return rc;
 	}
 	if (!fedrpc_handle_valid(handle))
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
@@ -137,7 +135,10 @@ ref_h_search_users(void *impl, fedrpc_ctx *ctx,
 	const char *term   = req->term ? req->term : "";
 	ref_call    c      = {s, ctx, req, resp};
 
-	adp_domain_fold(req->domain); /* the call's own memory */
+	/* The call's own memory: folded in place when it is a domain. */
+	if (domain[0] != '\0' &&
+	    adp_domain_take(req->domain, "domain", st) != FEDRPC_OK)
+		return st->code;
 	if (strlen(term) > 256)
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 		    "term: at most 256 bytes");
@@ -146,9 +147,6 @@ ref_h_search_users(void *impl, fedrpc_ctx *ctx,
 		    FEDRPC__FEDERATION__V1__SEARCH_POLICY__SEARCH_POLICY_FULL_SEARCH;
 		return ref_read(s, ctx, tx_search, &c, st);
 	}
-	if (!adp_domain_valid(domain))
-		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "domain: '%.64s' is not a domain", domain);
 	return search_remote(s, ctx, domain, term, resp, st);
 }
 

@@ -12,6 +12,7 @@
 #include "backends/reference/delivery.h"
 #include "backends/reference/reference.h"
 #include "backends/reference/service.h"
+#include "core/base/dns_name.h"
 
 static const uint32_t default_versions[] = {1};
 
@@ -65,18 +66,21 @@ fedrpc_reference_open(const fedrpc_adapter_env *env,
 	ref_svc        *s;
 	const uint32_t *v = env->api_versions;
 	size_t          n = env->n_api_versions;
+	char            domain[DNS_NAME_MAX], why[96];
 
 	*instance = NULL;
-	if (!adp_domain_valid(env->domain))
+	/* Kept in the one spelling every request's domain is folded to. */
+	if (!dns_domain_check(env->domain, domain, why, sizeof(why)))
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "reference backend: '%s' is not a lower-case domain",
-		    env->domain ? env->domain : "");
+		    "reference backend: domain: '%.64s' is not a valid domain "
+		    "name: %s",
+		    env->domain ? env->domain : "", why);
 	if (v == NULL || n == 0) {
 		v = default_versions;
 		n = 1;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->domain = strdup(env->domain)) == NULL ||
+	    (s->domain = strdup(domain)) == NULL ||
 	    (s->versions = malloc(n * sizeof(uint32_t))) == NULL) {
 		fedrpc_reference_close(s);
 		return REF_NOMEM(st);

@@ -354,15 +354,15 @@ fedrpc_code
 fedrpc_domains_channel(fedrpc_domains *pool, const char *domain,
     fedrpc_channel **out, fedrpc_status *st)
 {
-	char      norm[DNS_NAME_MAX];
+	char      norm[DNS_NAME_MAX], why[96];
 	dom_chan *d, *made = NULL;
 	size_t    h;
 
 	*out = NULL;
-	if (pool == NULL || domain == NULL || !dns_name_normalize(domain, norm) ||
-	    dns_name_is_ip(norm))
+	if (pool == NULL || !dns_domain_check(domain, norm, why, sizeof(why)))
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "not a domain name: \"%s\"", domain != NULL ? domain : "");
+		    "'%.64s' is not a valid domain name: %s",
+		    domain != NULL ? domain : "", pool == NULL ? "no pool" : why);
 	if (!pool_allowed(pool, norm)) {
 		POOL_STAT_ADD(pool, denied, 1);
 		return fedrpc_status_set(st, FEDRPC_PERMISSION_DENIED,

@@ -1,13 +1,14 @@
 /*
  * The id rules of include/fedrpc/ids.h. They stand apart from the DNS name
- * rules (core/base/dns_name.c, fedrpc_domain_valid) that a qualified id's
+ * rule (core/base/dns_name.c, dns_domain_check) that a qualified id's
  * domain follows, and are what the reference backend and fedctl both ask.
  */
 #include <ctype.h>
 #include <string.h>
 
-#include <fedrpc/config.h>
 #include <fedrpc/ids.h>
+
+#include "core/base/dns_name.h"
 
 /* Where a UUID's text has its dashes. */
 static bool
@@ -70,16 +71,15 @@ bool
 fedrpc_qid_parse(const char *s, char *id, char *domain, size_t domain_size)
 {
 	const char *at = s != NULL ? strchr(s, '@') : NULL;
-	char        uuid[FEDRPC_UUID_LEN + 1];
+	char        uuid[FEDRPC_UUID_LEN + 1], name[DNS_NAME_MAX];
 	size_t      n;
 
 	if (at == NULL || !fedrpc_uuid_normalize(s, (size_t) (at - s), uuid))
 		return false;
-	n = strlen(at + 1);
-	if (n == 0 || n >= domain_size || !fedrpc_domain_valid(at + 1))
+	if (!dns_domain_check(at + 1, name, NULL, 0) ||
+	    (n = strlen(name)) >= domain_size)
 		return false;
 	memcpy(id, uuid, sizeof(uuid));
-	for (size_t i = 0; i <= n; i++)
-		domain[i] = (char) tolower((unsigned char) at[1 + i]);
+	memcpy(domain, name, n + 1);
 	return true;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/base/dns_name.h"
 #include "core/config/config_int.h"
 
 void
@@ -49,20 +50,12 @@ fedrpc_config_free(fedrpc_config *cfg)
 	free(cfg);
 }
 
-/* A domain as the config keeps them (final dot dropped) into buf, which
- * holds 254 bytes; false when it is not a valid domain name. */
+/* A domain as the config keeps them (lower case, final dot dropped)
+ * into buf (DNS_NAME_MAX bytes); false when it is not a valid domain. */
 static bool
 normalise(const char *domain, char *buf)
 {
-	size_t n = domain != NULL ? strlen(domain) : 0;
-
-	if (n > 1 && domain[n - 1] == '.')
-		n--;
-	if (n == 0 || n > 253)
-		return false;
-	memcpy(buf, domain, n);
-	buf[n] = '\0';
-	return fedrpc_domain_valid(buf);
+	return dns_domain_check(domain, buf, NULL, 0);
 }
 
 /* The allow-list entry for a normalised domain (any case), or NULL. */
@@ -94,7 +87,7 @@ allowed(const fedrpc_config *cfg, const char *domain)
 bool
 fedrpc_config_domain_allowed(const fedrpc_config *cfg, const char *domain)
 {
-	char name[254];
+	char name[DNS_NAME_MAX];
 
 	return cfg != NULL && normalise(domain, name) && allowed(cfg, name);
 }
@@ -103,7 +96,7 @@ fedrpc_search_policy
 fedrpc_config_search_policy_for(const fedrpc_config *cfg, const char *domain)
 {
 	const fedrpc_config_allow *e;
-	char                       name[254];
+	char                       name[DNS_NAME_MAX];
 
 	if (cfg == NULL || !normalise(domain, name) || !allowed(cfg, name))
 		return FEDRPC_SEARCH_NONE;

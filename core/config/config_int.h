@@ -84,9 +84,6 @@ const char *fedrpc_cfg_choice_name(const cfg_choice *c, int value);
 /* The value of a name (exact match), or -1. */
 int fedrpc_cfg_choice_value(const cfg_choice *c, const char *name);
 
-/* Domain syntax with the reason for a refusal ("empty label", ...). */
-bool fedrpc_cfg_check_domain(const char *name, char *why, size_t len);
-
 /* config_strings.c: the line where a string that runs over a line end
  * starts (none are meant to), among those starting by line `upto`; 0:
  * none. */

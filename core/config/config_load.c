@@ -14,6 +14,7 @@
 
 #include <libconfig.h>
 
+#include "core/base/dns_name.h"
 #include "core/config/config_int.h"
 
 #define CFG_PATH_MAX 256 /* longest setting path in messages */
@@ -280,7 +281,7 @@ store_string(cfg_loader *ld, const cfg_field *f, const config_setting_t *s,
     void *base, const char *path, const char *value)
 {
 	char      **dst = slot(base, f->offset);
-	char       *v, why[200];
+	char       *v, why[200], name[DNS_NAME_MAX];
 	size_t      n;
 	fedrpc_code rv = FEDRPC_OK;
 
@@ -292,16 +293,16 @@ store_string(cfg_loader *ld, const cfg_field *f, const config_setting_t *s,
 	}
 	if ((v = strdup(value)) == NULL)
 		return no_memory(ld);
-	n = strlen(v);
-	if ((f->flags & CFG_DOMAIN) && n > 1 && v[n - 1] == '.')
-		v[n - 1] = '\0'; /* "b.example." is b.example */
 	if (f->check != NULL && !f->check(v, why, sizeof(why))) {
 		free(v);
-		return load_error(ld, s, "setting '%s' %s", path, why);
+		/* A check's reason reads "is ..." or ": '<value>' is ...". */
+		return load_error(ld, s, "setting '%s'%s%s", path,
+		    why[0] == ':' ? "" : " ", why);
 	}
-	if (f->flags & CFG_DOMAIN)
-		for (char *p = v; *p != '\0'; p++)
-			*p = (char) tolower((unsigned char) *p);
+	/* "B.example." is b.example: the one spelling of core/base/dns_name.c,
+	 * never longer than what was written. */
+	if ((f->flags & CFG_DOMAIN) && dns_domain_check(v, name, NULL, 0))
+		memcpy(v, name, strlen(name) + 1);
 	if (f->flags & CFG_PATH)
 		rv = resolve_path(ld, &v, "");
 	if (f->flags & CFG_IPC_PATH) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base/dns_name.h"
 #include "core/config/config_int.h"
 
 _Static_assert(sizeof(fedrpc_strategy) == sizeof(int), "enum size");
@@ -153,65 +154,11 @@ fedrpc_tls_version_parse(const char *name)
 
 /* ---- value checks ---- */
 
-static bool
-fail(char *why, size_t len, const char *reason)
-{
-	snprintf(why, len, "%s", reason);
-	return false;
-}
-
-bool
-fedrpc_cfg_check_domain(const char *name, char *why, size_t len)
-{
-	size_t      total = strlen(name);
-	const char *label = name;
-	bool        numeric = true;
-
-	if (total == 0)
-		return fail(why, len, "is empty");
-	if (total > 253)
-		return fail(why, len, "is longer than 253 bytes");
-	for (;;) {
-		size_t n = strcspn(label, ".");
-
-		if (n == 0)
-			return fail(why, len, "has an empty label");
-		if (n > 63)
-			return fail(why, len, "has a label longer than 63 bytes");
-		if (label[0] == '-' || label[n - 1] == '-')
-			return fail(why, len,
-			    "has a label starting or ending with '-'");
-		numeric = true;
-		for (size_t i = 0; i < n; i++) {
-			unsigned char c = (unsigned char) label[i];
-
-			if (!isascii(c) || (!isalnum(c) && c != '-')) {
-				snprintf(why, len,
-				    isprint(c) ? "has a character not allowed "
-				                 "in a domain name: '%c'"
-				               : "has a character not allowed "
-				                 "in a domain name: 0x%02x",
-				    c);
-				return false;
-			}
-			if (!isdigit(c))
-				numeric = false;
-		}
-		if (label[n] == '\0')
-			break;
-		label += n + 1;
-	}
-	if (numeric)
-		return fail(why, len, "ends in an all-numeric label");
-	return true;
-}
-
+/* The rule is core/base/dns_name.c's, the same for every layer. */
 bool
 fedrpc_domain_valid(const char *name)
 {
-	char why[128];
-
-	return name != NULL && fedrpc_cfg_check_domain(name, why, sizeof(why));
+	return dns_domain_valid(name);
 }
 
 static bool
@@ -219,9 +166,12 @@ check_domain(const char *v, char *why, size_t len)
 {
 	char reason[128];
 
-	if (fedrpc_cfg_check_domain(v, reason, sizeof(reason)))
+	if (dns_domain_check(v, NULL, reason, sizeof(reason)))
 		return true;
-	snprintf(why, len, "is not a valid domain name ('%s' %s)", v, reason);
+	/* "setting 'domain': 'b..example' is not a valid domain name: empty
+	 * label", worded as every other layer words it. */
+	snprintf(why, len, ": '%.64s' is not a valid domain name: %s", v,
+	    reason);
 	return false;
 }
 

@@ -223,10 +223,12 @@ static bool
 domain_check(
     fedrpc_resolver *r, const char *in, char *domain, fedrpc_status *st)
 {
-	if (!dns_name_normalize(in, domain)) {
+	char why[96];
+
+	if (!dns_domain_check(in, domain, why, sizeof(why))) {
 		fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "invalid domain name \"%.100s\"",
-		    in != NULL ? in : "(null)");
+		    "'%.64s' is not a valid domain name: %s",
+		    in != NULL ? in : "(null)", why);
 		return false;
 	}
 	if (strlen(r->service) + 1 + strlen(domain) > 253) {
@@ -443,12 +445,12 @@ set_statics(
 	for (size_t i = 0; i < o->n_statics; i++) {
 		const fedrpc_static_route *in = &o->statics[i];
 		struct static_route       *sr = &r->statics[r->n_statics];
-		char                       host[DNS_NAME_MAX];
+		char                       host[DNS_NAME_MAX], why[96];
 
-		if (!dns_name_normalize(in->domain, sr->domain))
+		if (!dns_domain_check(in->domain, sr->domain, why, sizeof(why)))
 			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-			    "static route %zu: invalid domain \"%.100s\"", i,
-			    in->domain != NULL ? in->domain : "(null)");
+			    "static route %zu: '%.64s' is not a valid domain name: %s",
+			    i, in->domain != NULL ? in->domain : "(null)", why);
 		if (in->port == 0)
 			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 			    "static route for %s: port 0", sr->domain);
@@ -817,7 +819,7 @@ fedrpc_resolver_forget(fedrpc_resolver *r, const char *domain)
 {
 	char norm[DNS_NAME_MAX];
 
-	if (!dns_name_normalize(domain, norm))
+	if (!dns_domain_check(domain, norm, NULL, 0))
 		return;
 	pthread_mutex_lock(&r->mtx);
 	discovery_cache_remove(r->cache, norm);

@@ -211,9 +211,10 @@ void fedrpc_config_tls_opts(const fedrpc_config *cfg, fedrpc_tls_opts *out);
 void fedrpc_config_print(const fedrpc_config *cfg, FILE *f);
 
 /*
- * Whether `name` is a syntactically valid domain name (labels of letters,
- * digits and inner hyphens, 1-63 bytes each, 253 in all, not all-numeric
- * at the end). Case is not significant.
+ * Whether `name` is a valid federation domain: after folding case and
+ * dropping one final dot, labels of letters, digits and inner hyphens,
+ * 1-63 bytes each, 253 in all, not all-numeric at the end. The rule of
+ * every layer (core/base/dns_name.c, dns_domain_check).
  */
 bool fedrpc_domain_valid(const char *name);
 

@@ -38,7 +38,7 @@ bool fedrpc_handle_valid(const char *s);
 /*
  * "uuid@domain", in any case, into its canonical parts: the UUID into id
  * (FEDRPC_UUID_LEN + 1 bytes), the domain (a valid domain name,
- * fedrpc_domain_valid) in lower case into domain (domain_size bytes; a
+ * fedrpc_domain_valid) in lower case without a final dot into domain (domain_size bytes; a
  * longer one is refused). False, with both untouched, if s is not one.
  */
 bool fedrpc_qid_parse(const char *s, char *id, char *domain,

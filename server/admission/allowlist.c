@@ -44,12 +44,12 @@ snapshot_free(al_snapshot *s)
 	free(s);
 }
 
-/* `in` in the one spelling of core/dns_name.c (lower case, no final
- * dot); false if it is not a domain name. */
+/* `in` in the one spelling of core/base/dns_name.c (lower case, no final
+ * dot); false, with the reason in why, if it is not a domain name. */
 static bool
-normalise(const char *in, char out[DNS_NAME_MAX])
+normalise(const char *in, char out[DNS_NAME_MAX], char *why, size_t len)
 {
-	return dns_name_normalize(in, out) && fedrpc_domain_valid(out);
+	return dns_domain_check(in, out, why, len);
 }
 
 static int
@@ -105,7 +105,7 @@ fedrpc_allowlist_set(fedrpc_allowlist *al, const fedrpc_allowlist_opts *opts,
     fedrpc_status *st)
 {
 	al_snapshot *s, *old;
-	char         name[DNS_NAME_MAX];
+	char         name[DNS_NAME_MAX], why[96];
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		goto nomem;
@@ -118,11 +118,11 @@ fedrpc_allowlist_set(fedrpc_allowlist *al, const fedrpc_allowlist_opts *opts,
 	for (size_t i = 0; i < opts->n_entries; i++) {
 		const char *d = opts->entries[i].domain;
 
-		if (!normalise(d, name)) {
+		if (!normalise(d, name, why, sizeof(why))) {
 			snapshot_free(s);
 			return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-			    "allow list: '%s' is not a domain name",
-			    d != NULL ? d : "");
+			    "allow list: '%.64s' is not a valid domain name: %s",
+			    d != NULL ? d : "", why);
 		}
 		if ((s->entries[i].domain = strdup(name)) == NULL)
 			goto nomem;
@@ -185,6 +185,8 @@ fedrpc_allowlist_set_config(
 
 /* refusal()'s answer when federation is off altogether. */
 static const char why_disabled[] = "federation is disabled";
+/* refusal()'s answer for a name that is not a domain. */
+static const char why_invalid[] = "not a domain name";
 
 /* Why `domain` is refused, or NULL when it is allowed. Read lock held. */
 static const char *
@@ -194,10 +196,10 @@ refusal(const al_snapshot *s, const char *name, bool valid)
 		return why_disabled;
 	switch (s->strategy) {
 	case FEDRPC_STRATEGY_ALLOW_ALL:
-		return valid ? NULL : "not a domain name";
+		return valid ? NULL : why_invalid;
 	case FEDRPC_STRATEGY_ALLOW_LIST:
 		if (!valid)
-			return "not a domain name";
+			return why_invalid;
 		return snapshot_find(s, name) != NULL ? NULL
 						       : "not on the allow list";
 	case FEDRPC_STRATEGY_ALLOW_NONE:
@@ -210,8 +212,8 @@ fedrpc_code
 fedrpc_allowlist_check(
     fedrpc_allowlist *al, const char *domain, fedrpc_status *st)
 {
-	char        name[DNS_NAME_MAX];
-	bool        valid = normalise(domain, name);
+	char        name[DNS_NAME_MAX], bad[96];
+	bool        valid = normalise(domain, name, bad, sizeof(bad));
 	const char *why;
 
 	pthread_rwlock_rdlock(&al->lock);
@@ -222,6 +224,12 @@ fedrpc_allowlist_check(
 	if (why == why_disabled)
 		return fedrpc_status_set(st, FEDRPC_PERMISSION_DENIED,
 		    "federation is disabled on this backend");
+	if (why == why_invalid)
+		return fedrpc_status_set(st, FEDRPC_PERMISSION_DENIED,
+		    "federation with %.64s is not allowed (not a valid "
+		    "domain name: %s)",
+		    domain != NULL && domain[0] != '\0' ? domain : "\"\"",
+		    bad);
 	return fedrpc_status_set(st, FEDRPC_PERMISSION_DENIED,
 	    "federation with %s is not allowed (%s)",
 	    domain != NULL && domain[0] != '\0' ? domain : "\"\"", why);
@@ -231,7 +239,7 @@ bool
 fedrpc_allowlist_allowed(fedrpc_allowlist *al, const char *domain)
 {
 	char name[DNS_NAME_MAX];
-	bool valid = normalise(domain, name);
+	bool valid = normalise(domain, name, NULL, 0);
 	bool ok;
 
 	pthread_rwlock_rdlock(&al->lock);
@@ -250,7 +258,7 @@ fedrpc_search_policy
 fedrpc_allowlist_search_policy(fedrpc_allowlist *al, const char *domain)
 {
 	char                 name[DNS_NAME_MAX];
-	bool                 valid = normalise(domain, name);
+	bool                 valid = normalise(domain, name, NULL, 0);
 	fedrpc_search_policy p = FEDRPC_SEARCH_NONE;
 	const al_entry      *e;
 

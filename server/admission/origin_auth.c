@@ -283,7 +283,7 @@ fedrpc_origin_auth_check(fedrpc_origin_auth *oa, const char *origin,
 	fedrpc_status      lst = {0};
 	fedrpc_code        code;
 	char               names[160];
-	char               name[DNS_NAME_MAX];
+	char               name[DNS_NAME_MAX], why[96];
 	char              *key;
 	size_t             len;
 	uint64_t           h;
@@ -301,10 +301,11 @@ fedrpc_origin_auth_check(fedrpc_origin_auth *oa, const char *origin,
 		    "no verified peer certificate to speak for %s", origin);
 	}
 	/* One spelling from here on: cache keys and messages agree. */
-	if (!dns_name_normalize(origin, name)) {
+	if (!dns_domain_check(origin, name, why, sizeof(why))) {
 		count(oa, &oa->stats.refused);
 		return fedrpc_status_set(st, FEDRPC_UNAUTHENTICATED,
-		    "origin \"%s\" is not a domain name", origin);
+		    "origin: '%.64s' is not a valid domain name: %s", origin,
+		    why);
 	}
 	origin = name;
 	/* A certificate for the origin domain itself needs no DNS. */

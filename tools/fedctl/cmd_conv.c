@@ -323,7 +323,7 @@ member_named(fedctl_session *s, const fedctl_pb_conv *c,
 		handle[n] = '\0';
 		if (at == NULL)
 			snprintf(domain, sizeof(domain), "%s", s->state->domain);
-		else if (!dns_name_normalize(at + 1, domain))
+		else if (!dns_domain_check(at + 1, domain, NULL, 0))
 			return NULL;
 	}
 	for (size_t i = 0; i < c->n_members; i++) {

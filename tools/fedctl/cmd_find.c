@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base/dns_name.h"
 #include "fedrpc/local/v1/users.fedrpc.h"
 
 #include "fedctl_local.h"
@@ -117,15 +118,16 @@ search_run(int argc, char **argv)
 	const fedctl_optdef defs[] = {{"domain", &domain, NULL, NULL}, {NULL}};
 	fedctl_session      s;
 	fedrpc_status       st = {0};
-	char              **pos, *term;
+	char              **pos, *term, why[96];
 	int                 npos, rc;
 
 	if ((rc = fedctl_parse(argc, argv, &o, defs, &pos, &npos)) != 0)
 		return rc < 0 ? FEDCTL_EXIT_OK : rc;
 	if (npos < 1)
 		return fedctl_usage(&o, "what should be searched for?");
-	if (domain != NULL && !fedrpc_domain_valid(domain))
-		return fedctl_usage(&o, "'%s' is not a domain name", domain);
+	if (domain != NULL && !dns_domain_check(domain, NULL, why, sizeof(why)))
+		return fedctl_usage(&o,
+		    "--domain: '%.64s' is not a valid domain name: %s", domain, why);
 	if ((rc = fedctl_session_open(&s, &o, FEDCTL_MAYBE_USER)) != 0)
 		return rc;
 	if ((term = fedctl_join(pos, npos)) == NULL) {

@@ -641,16 +641,18 @@ fedctl_resolve_user(fedctl_session *s, const char *ref, fedctl_qid *q,
 	for (char *p = query; *p != '\0' && *p != '@'; p++)
 		*p = (char) tolower((unsigned char) *p);
 	if ((at = strchr(query, '@')) != NULL) {
-		char dom[DNS_NAME_MAX];
+		char dom[DNS_NAME_MAX], why[96];
 
-		if (strlen(at + 1) < sizeof(dom) &&
-		    dns_name_normalize(at + 1, dom))
-			snprintf((char *) at + 1,
-			    sizeof(query) - (size_t) (at + 1 - query), "%s", dom);
+		if (!dns_domain_check(at + 1, dom, why, sizeof(why)))
+			return fedctl_usage(s->o,
+			    "'%s' names no user: '%.64s' is not a valid domain "
+			    "name: %s",
+			    ref, at + 1, why);
+		snprintf((char *) at + 1,
+		    sizeof(query) - (size_t) (at + 1 - query), "%s", dom);
 	}
 	hlen = at != NULL ? (size_t) (at - query) : strlen(query);
-	if (!fedrpc_handle_valid_n(query, hlen) ||
-	    (at != NULL && !fedrpc_domain_valid(at + 1)))
+	if (!fedrpc_handle_valid_n(query, hlen))
 		return fedctl_usage(s->o,
 		    "'%s' names no user: give a handle, handle@domain or "
 		    "uuid@domain",
