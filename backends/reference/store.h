@@ -477,8 +477,11 @@ void fedrpc_store_close(fedrpc_store *store);
 typedef fedrpc_code (*fedrpc_store_fn)(
     fedrpc_store_tx *tx, void *arg, fedrpc_status *st);
 
-/* How many times fedrpc_store_run() tries a transaction in all. */
-#define FEDRPC_STORE_ATTEMPTS 5
+/* How many times fedrpc_store_run() tries a transaction in all: enough
+ * that writers of several instances racing on the same rows (two claims of
+ * one client's prekeys, say) all get through, with pauses of at most
+ * about a second in all. */
+#define FEDRPC_STORE_ATTEMPTS 10
 
 /*
  * Runs fn in a transaction: begin, fn, then commit when fn returned OK and

@@ -14,7 +14,7 @@
 
 /* The pause before attempt k + 1 is up to BASE << k ms, at most MAX. */
 #define BACKOFF_BASE_MS 2
-#define BACKOFF_MAX_MS 64
+#define BACKOFF_MAX_MS 128
 
 void
 fedrpc_store_close(fedrpc_store *store)
