@@ -52,8 +52,15 @@ cmake --install "$build" --prefix "$prefix" >"$work/install.log" ||
 pcfile=$(find "$prefix" -name fedrpc.pc -print -quit)
 [ -n "$pcfile" ] || fail "no fedrpc.pc installed"
 libdir=$(dirname "$(dirname "$pcfile")")
+# Files under the folders given that name the source tree: the tree's
+# path as a whole path, not as the start of another name (a compiler's
+# temporary /tmp/ccXXXXXX is no reference to a tree at /tmp/cc).
+names_src() {
+	grep -rlF -e "$src/" -e "$src\"" -e "$src;" -e "$src " -e "$src:" "$@"
+}
+
 # The package files must not lead back into the tree either.
-if grep -rl "$src" "$prefix/include" "$libdir/pkgconfig" "$libdir/cmake"; then
+if names_src "$prefix/include" "$libdir/pkgconfig" "$libdir/cmake"; then
 	fail "installed package files name the source tree $src"
 fi
 
@@ -93,7 +100,7 @@ make -C "$work/make-src" PKG_CONFIG_PATH="$libdir/pkgconfig" \
     LDFLAGS=-Wl,--as-needed >"$work/make.log" 2>&1 ||
 	{ cat "$work/make.log"; fail "building the example with make"; }
 
-if grep -rl "$src" "$work"; then
+if names_src "$work"; then
 	fail "the example's builds name the source tree $src"
 fi
 for bin in "$work/cmake-build/fedrpc-example" "$work/make-src/fedrpc-example"; do
