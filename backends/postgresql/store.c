@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/reference/store_text.h"
 #include "backends/postgresql/pg.h"
 #include "backends/postgresql/postgresql_store.h"
 
@@ -14,11 +15,7 @@ static const fedrpc_store_ops postgresql_ops;
 void *
 pg_alloc(fedrpc_store_tx *tx, size_t size)
 {
-	void *p = tx->al->alloc(tx->al->allocator_data, size ? size : 1);
-
-	if (p != NULL)
-		memset(p, 0, size ? size : 1);
-	return p;
+	return fedrpc_store_alloc(tx, size);
 }
 
 bool

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/reference/store_text.h"
 #include "backends/sqlite/sq.h"
 #include "backends/sqlite/sqlite_store.h"
 
@@ -20,11 +21,7 @@ sq_tx_conn(fedrpc_store_tx *tx)
 void *
 sq_alloc(fedrpc_store_tx *tx, size_t size)
 {
-	void *p = tx->al->alloc(tx->al->allocator_data, size ? size : 1);
-
-	if (p != NULL)
-		memset(p, 0, size ? size : 1);
-	return p;
+	return fedrpc_store_alloc(tx, size);
 }
 
 bool

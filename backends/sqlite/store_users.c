@@ -4,10 +4,10 @@
  * words), deletion (the row stays so that the id reads as deleted; the
  * handle is freed).
  */
-#include <ctype.h>
 #include <string.h>
 
 #include "backends/sqlite/sq.h"
+#include "backends/reference/store_text.h"
 
 static const char SQL_INSERT[] =
     "INSERT INTO users (id, handle, name, created_ms) VALUES (?, ?, ?, ?)";
@@ -101,43 +101,6 @@ sq_user_get_by_handle(fedrpc_store_tx *tx, const char *handle,
 	return read_user(tx, s, out, found, st);
 }
 
-/* `lead`, then the term lower-cased with LIKE's wildcards escaped, then
- * "%". */
-static char *
-like_prefix(fedrpc_store_tx *tx, const char *lead, const char *term)
-{
-	size_t n = strlen(term), k, ll = strlen(lead);
-	char  *p = sq_alloc(tx, ll + 2 * n + 2);
-
-	if (p == NULL)
-		return NULL;
-	memcpy(p, lead, ll);
-	k = ll;
-	for (size_t i = 0; i < n; i++) {
-		char ch = (char) tolower((unsigned char) term[i]);
-
-		if (ch == '%' || ch == '_' || ch == '\\')
-			p[k++] = '\\';
-		p[k++] = ch;
-	}
-	p[k++] = '%';
-	p[k]   = '\0';
-	return p;
-}
-
-/* The term lower-cased (handles are lower case). */
-static char *
-lower_dup(fedrpc_store_tx *tx, const char *term)
-{
-	size_t n = strlen(term);
-	char  *p = sq_alloc(tx, n + 1);
-
-	if (p != NULL)
-		for (size_t i = 0; i < n; i++)
-			p[i] = (char) tolower((unsigned char) term[i]);
-	return p;
-}
-
 fedrpc_code
 sq_user_search(fedrpc_store_tx *tx, const char *term, size_t limit,
     fedrpc_store_user **out, size_t *n, fedrpc_status *st)
@@ -151,9 +114,9 @@ sq_user_search(fedrpc_store_tx *tx, const char *term, size_t limit,
 	*n   = 0;
 	if (term[0] == '\0' || limit == 0)
 		return FEDRPC_OK;
-	if ((lower = lower_dup(tx, term)) == NULL ||
-	    (pfx = like_prefix(tx, "", term)) == NULL ||
-	    (word = like_prefix(tx, "% ", term)) == NULL ||
+	if ((lower = fedrpc_store_lower(tx, term)) == NULL ||
+	    (pfx = fedrpc_store_like_prefix(tx, "", term)) == NULL ||
+	    (word = fedrpc_store_like_prefix(tx, "% ", term)) == NULL ||
 	    (*out = sq_alloc(tx, limit * sizeof(**out))) == NULL)
 		return sq_nomem(st);
 	if ((s = sq_stmt(c, SQL_SEARCH, st)) == NULL)
