@@ -77,7 +77,29 @@ else
 	fi
 fi
 
+# What each failed test said, in short (its whole output is in the ctest
+# log above): the lines where criterion, the sanitizers or a crash report
+# a failure, so that the end of the output names the cause.
+failure_digest() { # ctest-log
+	awk '
+	/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: / {
+		inblk = ($0 ~ /\*\*\*|Failed|Timeout|Exception/) && ($0 !~ / Passed /)
+		if (inblk) { print "-- " $0; n = 0 }
+		next
+	}
+	/^ *Start +[0-9]+: / { inblk = 0; next }
+	inblk && n < 12 && /^\[----\] +[^ ]|Assertion Failed|FAIL|CRASH|ERROR: |runtime error|SUMMARY: |Timeout|Error|error:|abort|Segmentation|[.]c:[0-9]+/ {
+		print "   " substr($0, 1, 300); n++
+	}' "$1"
+}
 echo
+for f in build/ctest.log build-asan/ctest.log build-fuzz/ctest.log; do
+	[ -f "$f" ] || continue
+	if grep -qE '[1-9][0-9]* tests failed out of' "$f"; then
+		echo "== failed in $f:"
+		failure_digest "$f"
+	fi
+done
 printf '%s\n' "${summary[@]}"
 passed=0 failed=0
 for f in build/ctest.log build-asan/ctest.log build-fuzz/ctest.log; do
