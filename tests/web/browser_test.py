@@ -51,6 +51,12 @@ def wait_for(what, fn, timeout=WAIT_S):
     raise AssertionError(f"timed out waiting for {what} (last error: {last})")
 
 
+def click(what, d, css):
+    """Finds and clicks css, again while the page redraws it under us (a
+    list the page refreshes can replace the element between the two)."""
+    wait_for(what, lambda: d.find_element(By.CSS_SELECTOR, css).click() or True)
+
+
 def browser(name):
     o = webdriver.ChromeOptions()
     o.binary_location = "/usr/bin/chromium"
@@ -88,9 +94,7 @@ def find_and_connect(d, who):
     box.clear()
     box.send_keys(who)
     d.find_element(By.ID, "search-go").click()
-    btn = wait_for(f"{who} found", lambda: d.find_element(
-        By.CSS_SELECTOR, "#search-results button"))
-    btn.click()
+    click(f"{who} found", d, "#search-results button")
 
 
 def texts(d, css):
@@ -102,9 +106,7 @@ def message_shown(d, text):
 
 
 def open_conv(d, conv):
-    li = wait_for(f"conversation {conv}", lambda: d.find_element(
-        By.CSS_SELECTOR, f'#convs li[data-conv="{conv}"]'))
-    li.click()
+    click(f"conversation {conv}", d, f'#convs li[data-conv="{conv}"]')
     wait_for("the conversation open", lambda: d.find_element(
         By.ID, "conv-title").get_attribute("data-conv") == conv)
 
@@ -157,9 +159,7 @@ def main():
         step("connect")
         find_and_connect(alice, "bob@b.example")
         find_and_connect(alice, "carol@c.example")
-        accept = wait_for("alice's request at bob", lambda: bob.find_element(
-            By.CSS_SELECTOR, "#requests button"))
-        accept.click()
+        click("alice's request at bob", bob, "#requests button")
         wait_for("carol sees alice's request", lambda: '"pending"' in fedctl("connections")
                  or "pending" in fedctl("connections"))
         fedctl("accept", "alice@a.example")
@@ -171,8 +171,15 @@ def main():
                 By.CSS_SELECTOR, "#connections input[type=checkbox]"))
         wait_for("two connections to tick", lambda: len(alice.find_elements(
             By.CSS_SELECTOR, "#connections input[type=checkbox]")) == 2)
-        for box in alice.find_elements(By.CSS_SELECTOR, "#connections input[type=checkbox]"):
-            box.click()
+
+        def tick_both():
+            boxes = alice.find_elements(By.CSS_SELECTOR, "#connections input[type=checkbox]")
+            for box in boxes:
+                if not box.is_selected():
+                    box.click()
+            return len(boxes) == 2 and all(b.is_selected() for b in alice.find_elements(
+                By.CSS_SELECTOR, "#connections input[type=checkbox]"))
+        wait_for("both connections ticked", tick_both)
         alice.find_element(By.ID, "conv-name").send_keys("plans")
         alice.find_element(By.ID, "conv-create").click()
         conv = wait_for("the conversation", lambda: alice.find_element(
@@ -181,9 +188,10 @@ def main():
         wait_for("three members", lambda: len(alice.find_elements(By.CSS_SELECTOR, "#members li")) == 3)
 
         step("the display name from c.example is text")
-        name = wait_for("carol's name", lambda: [e for e in alice.find_elements(
-            By.CSS_SELECTOR, "#members li .name") if "Carol" in e.text])
-        assert name[0].text == carol_name, name[0].text
+        # The texts are read inside the wait: the list may be redrawn.
+        name = wait_for("carol's name", lambda: [t for t in texts(
+            alice, "#members li .name") if "Carol" in t])
+        assert name[0] == carol_name, name[0]
         assert not alice.find_elements(By.ID, "pwned-img")
         assert alice.execute_script("return window.pwned === undefined")
         check_markers(alice, "a.example")
