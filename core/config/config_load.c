@@ -15,6 +15,7 @@
 #include <libconfig.h>
 
 #include "core/base/dns_name.h"
+#include "core/base/file_read.h"
 #include "core/config/config_int.h"
 
 #define CFG_PATH_MAX 256 /* longest setting path in messages */
@@ -910,47 +911,29 @@ folder_of(const char *path)
 	return abs;
 }
 
+/* The largest configuration file read. */
+#define CONFIG_FILE_MAX (16u << 20)
+
 fedrpc_code
 fedrpc_config_load_file(
     const char *path, fedrpc_config **out, fedrpc_status *st)
 {
-	FILE       *f;
-	char       *text = NULL, *dir;
-	size_t      cap = 0, len = 0, n;
+	char       *text, *dir;
+	size_t      len;
+	int         err;
 	fedrpc_code rv;
 
 	*out = NULL;
-	if ((f = fopen(path, "r")) == NULL)
+	if ((err = fedrpc_file_read(path, FEDRPC_FILE_STREAM, CONFIG_FILE_MAX,
+	         &text, &len)) != 0)
 		return fedrpc_status_set(st,
-		    errno == ENOENT ? FEDRPC_NOT_FOUND
+		    err == ENOENT   ? FEDRPC_NOT_FOUND
+		    : err == ENOMEM ? FEDRPC_RESOURCE_EXHAUSTED
 		                    : FEDRPC_INVALID_ARGUMENT,
-		    "%s: cannot open: %s", path, strerror(errno));
-	do {
-		if (len + 4096 + 1 > cap) {
-			char *bigger = realloc(text, cap = len + 65536);
-
-			if (bigger == NULL) {
-				free(text);
-				fclose(f);
-				return fedrpc_status_set(st,
-				    FEDRPC_RESOURCE_EXHAUSTED,
-				    "%s: out of memory", path);
-			}
-			text = bigger;
-		}
-		n = fread(text + len, 1, cap - len - 1, f);
-		len += n;
-	} while (n > 0);
-	if (ferror(f)) {
-		int err = errno;
-
-		free(text);
-		fclose(f);
-		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "%s: cannot read: %s", path, strerror(err));
-	}
-	fclose(f);
-	text[len] = '\0';
+		    "%s: cannot %s: %s", path,
+		    err == ENOENT || err == EACCES ? "open" : "read",
+		    err == EFBIG ? "larger than 16 MiB"
+		                 : fedrpc_file_read_error(err));
 	if (strlen(text) != len) {
 		free(text);
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,

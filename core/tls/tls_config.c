@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <fedrpc/tls.h>
 
+#include "core/base/file_read.h"
 #include "tls_internal.h"
 
 /* PEM files larger than this are not certificates, keys or CRLs we use. */
@@ -26,46 +26,24 @@ struct fedrpc_tls {
 static fedrpc_code
 config_read(const char *what, const char *path, char **out, fedrpc_status *st)
 {
-	struct stat sb;
-	FILE       *f;
-	char       *buf;
-	size_t      n;
+	size_t len;
+	int    err;
 
-	*out = NULL;
-	if ((f = fopen(path, "rb")) == NULL)
+	if ((err = fedrpc_file_read(path, FEDRPC_FILE_REGULAR, TLS_PEM_MAX, out,
+	         &len)) != 0)
 		return fedrpc_status_set(st,
-		    errno == ENOENT ? FEDRPC_NOT_FOUND : FEDRPC_INVALID_ARGUMENT,
-		    "cannot read %s file %s: %s", what, path, strerror(errno));
-	if (fstat(fileno(f), &sb) != 0) {
-		int e = errno;
-
-		fclose(f);
-		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "cannot read %s file %s: %s", what, path, strerror(e));
-	}
-	if (!S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
-	    (size_t) sb.st_size > TLS_PEM_MAX) {
-		fclose(f);
-		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    err == ENOENT   ? FEDRPC_NOT_FOUND
+		    : err == ENOMEM ? FEDRPC_RESOURCE_EXHAUSTED
+		                    : FEDRPC_INVALID_ARGUMENT,
 		    "cannot read %s file %s: %s", what, path,
-		    !S_ISREG(sb.st_mode) ? "not a regular file"
-		    : sb.st_size <= 0    ? "empty"
-		                         : "too large for a PEM file");
-	}
-	if ((buf = malloc((size_t) sb.st_size + 1)) == NULL) {
-		fclose(f);
-		return fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
-		    "cannot read %s file %s: out of memory", what, path);
-	}
-	n = fread(buf, 1, (size_t) sb.st_size, f);
-	fclose(f);
-	if (n != (size_t) sb.st_size) {
-		free(buf);
+		    err == EFBIG ? "too large for a PEM file"
+		                 : fedrpc_file_read_error(err));
+	if (len == 0) {
+		free(*out);
+		*out = NULL;
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
-		    "cannot read %s file %s: short read", what, path);
+		    "cannot read %s file %s: empty", what, path);
 	}
-	buf[n] = '\0';
-	*out   = buf;
 	return FEDRPC_OK;
 }
 

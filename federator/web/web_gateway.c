@@ -9,6 +9,7 @@
  * come from this origin; every POST but the log-in must carry the
  * session's CSRF token in X-CSRF-Token.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 
 #include <fedrpc/log.h>
 
+#include "core/base/file_read.h"
 #include "federator/web/web.h"
 
 #ifndef FEDRPC_WEB_DIR
@@ -363,20 +365,15 @@ on_request(nng_aio *aio)
 static fedrpc_code
 read_pem(const char *what, const char *path, char **out, fedrpc_status *st)
 {
-	FILE  *fp = fopen(path, "r");
-	char  *buf;
-	size_t n;
+	size_t len;
+	int    err;
 
-	if (fp == NULL || (buf = calloc(1, 1u << 20)) == NULL) {
-		if (fp != NULL)
-			fclose(fp);
+	if ((err = fedrpc_file_read(path, FEDRPC_FILE_REGULAR, 1u << 20, out,
+	         &len)) != 0)
 		return fedrpc_status_set(st, FEDRPC_FAILED_PRECONDITION,
-		    "web.%s: cannot read %s", what, path);
-	}
-	n = fread(buf, 1, (1u << 20) - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
-	*out   = buf;
+		    "web.%s: cannot read %s: %s", what, path,
+		    err == EFBIG ? "larger than 1 MiB"
+		                 : fedrpc_file_read_error(err));
 	return FEDRPC_OK;
 }
 

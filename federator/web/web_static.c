@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "core/base/file_read.h"
 #include "federator/web/web.h"
 
 #define STATIC_MAX (2u << 20)
@@ -64,9 +64,8 @@ web_static_get(const char *root, const char *path, web_reply *r)
 {
 	const char *name = path[0] == '/' ? path + 1 : path;
 	char        file[4096];
-	struct stat sb;
-	FILE       *fp;
 	char       *buf;
+	int         err;
 
 	if (name[0] == '\0')
 		name = "index.html";
@@ -75,18 +74,14 @@ web_static_get(const char *root, const char *path, web_reply *r)
 		return;
 	}
 	snprintf(file, sizeof(file), "%s/%s", root, name);
-	if (stat(file, &sb) != 0 || !S_ISREG(sb.st_mode) ||
-	    (size_t) sb.st_size > STATIC_MAX || (fp = fopen(file, "rb")) == NULL) {
-		web_reply_error(r, 404, "no such file: %s", path);
+	if ((err = fedrpc_file_read(file, FEDRPC_FILE_REGULAR, STATIC_MAX, &buf,
+	         &r->len)) != 0) {
+		if (err == ENOMEM)
+			web_reply_error(r, 500, "out of memory");
+		else
+			web_reply_error(r, 404, "no such file: %s", path);
 		return;
 	}
-	if ((buf = malloc((size_t) sb.st_size + 1)) == NULL) {
-		fclose(fp);
-		web_reply_error(r, 500, "out of memory");
-		return;
-	}
-	r->len = fread(buf, 1, (size_t) sb.st_size, fp);
-	fclose(fp);
 	r->status       = 200;
 	r->body         = buf;
 	r->content_type = type_of(name);

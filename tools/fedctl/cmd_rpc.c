@@ -7,6 +7,7 @@
  * from FileDescriptorSet files made by protoc (--protoset) for services
  * the server does not describe. The JSON codec is tools/rpc/.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #include <fedrpc/log.h>
 
+#include "core/base/file_read.h"
 #include "fedctl.h"
 #include "rpc_conn.h"
 #include "rpc_describe.h"
@@ -396,51 +398,31 @@ run_describe(rpc_opts *o)
 
 /* ---- call ---- */
 
-static char *
-read_stream(FILE *f, size_t *len)
-{
-	size_t cap = 4096, n = 0, got;
-	char  *buf = malloc(cap + 1);
-
-	while (buf != NULL && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-		n += got;
-		if (n == cap) {
-			char *b = realloc(buf, 2 * cap + 1);
-
-			if (b == NULL) {
-				free(buf);
-				return NULL;
-			}
-			buf = b;
-			cap *= 2;
-		}
-	}
-	if (buf != NULL)
-		buf[n] = '\0';
-	*len = n;
-	return buf;
-}
+/* The largest request body read from a file or standard input. */
+#define RPC_DATA_MAX (64u << 20)
 
 /* --data's text (malloc'd), or NULL with the error printed. */
 static char *
 request_text(const rpc_opts *o, size_t *len)
 {
 	const char *d = o->data ? o->data : "{}";
-	FILE       *f;
 	char       *text;
+	int         err;
 
 	if (d[0] != '@') {
 		*len = strlen(d);
 		return strdup(d);
 	}
-	f = strcmp(d, "@-") == 0 ? stdin : fopen(d + 1, "r");
-	if (f == NULL) {
-		fprintf(stderr, "fedctl rpc call: cannot read --data %s: %m\n", d);
+	err = strcmp(d, "@-") == 0
+	    ? fedrpc_stream_read(stdin, RPC_DATA_MAX, &text, len)
+	    : fedrpc_file_read(d + 1, FEDRPC_FILE_STREAM, RPC_DATA_MAX, &text,
+	          len);
+	if (err != 0) {
+		fprintf(stderr, "fedctl rpc call: cannot read --data %s: %s\n", d,
+		    err == EFBIG ? "larger than 64 MiB"
+		                 : fedrpc_file_read_error(err));
 		return NULL;
 	}
-	text = read_stream(f, len);
-	if (f != stdin)
-		fclose(f);
 	return text;
 }
 

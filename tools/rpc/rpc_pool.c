@@ -6,10 +6,12 @@
  * packing and presence worked out once by proto2/proto3 rules.
  */
 #define _GNU_SOURCE /* asprintf */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base/file_read.h"
 #include "rpc_pool.h"
 
 #define T(x) GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_##x
@@ -375,46 +377,25 @@ rpc_pool_add_set(rpc_pool *pool, const uint8_t *data, size_t len,
 	return rc;
 }
 
-static bool
-read_file(const char *path, uint8_t **out, size_t *len)
-{
-	FILE    *f   = fopen(path, "rb");
-	uint8_t *buf = NULL;
-	size_t   cap = 0, n = 0, got;
-
-	if (f == NULL)
-		return false;
-	do {
-		if (n == cap) {
-			uint8_t *b = realloc(buf, cap = cap ? 2 * cap : 65536);
-
-			if (b == NULL) {
-				free(buf);
-				fclose(f);
-				return false;
-			}
-			buf = b;
-		}
-		got = fread(buf + n, 1, cap - n, f);
-		n += got;
-	} while (got > 0);
-	fclose(f);
-	*out = buf;
-	*len = n;
-	return true;
-}
+/* The largest descriptor set read. */
+#define DESCRIPTOR_SET_MAX (64u << 20)
 
 fedrpc_code
 rpc_pool_add_set_file(rpc_pool *pool, const char *path, fedrpc_status *st)
 {
-	uint8_t    *data;
+	char       *data;
 	size_t      len;
+	int         err;
 	fedrpc_code rc;
 
-	if (!read_file(path, &data, &len))
-		return fedrpc_status_set(st, FEDRPC_NOT_FOUND,
-		    "cannot read the descriptor set %s: %m", path);
-	rc = rpc_pool_add_set(pool, data, len, path, st);
+	if ((err = fedrpc_file_read(path, FEDRPC_FILE_STREAM, DESCRIPTOR_SET_MAX,
+	         &data, &len)) != 0)
+		return fedrpc_status_set(st,
+		    err == ENOENT ? FEDRPC_NOT_FOUND : FEDRPC_INVALID_ARGUMENT,
+		    "cannot read the descriptor set %s: %s", path,
+		    err == EFBIG ? "larger than 64 MiB"
+		                 : fedrpc_file_read_error(err));
+	rc = rpc_pool_add_set(pool, (const uint8_t *) data, len, path, st);
 	free(data);
 	return rc;
 }

@@ -3,10 +3,12 @@
  * enums and services by fully qualified name, with the SourceCodeInfo path
  * of each so that findings can cite a line.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base/file_read.h"
 #include "schema.h"
 
 /* Field numbers of descriptor.proto, the steps of a SourceCodeInfo path. */
@@ -17,35 +19,6 @@ enum {
 	PATH_MSG_NESTED   = 3,
 	PATH_MSG_ENUM     = 4,
 };
-
-static bool
-read_all(const char *path, uint8_t **out, size_t *len)
-{
-	FILE   *f = fopen(path, "rb");
-	uint8_t *buf = NULL;
-	size_t   cap = 0, n = 0, got;
-
-	if (f == NULL)
-		return false;
-	do {
-		if (n == cap) {
-			uint8_t *b = realloc(buf, cap = cap ? 2 * cap : 65536);
-
-			if (b == NULL) {
-				free(buf);
-				fclose(f);
-				return false;
-			}
-			buf = b;
-		}
-		got = fread(buf + n, 1, cap - n, f);
-		n += got;
-	} while (got > 0);
-	fclose(f);
-	*out = buf;
-	*len = n;
-	return true;
-}
 
 static char *
 join(const char *prefix, const char *name)
@@ -150,19 +123,27 @@ index_file(sc_set *s, const sc_file_proto *f)
 	return true;
 }
 
+/* The largest descriptor set read. */
+#define SET_MAX (64u << 20)
+
 bool
 sc_set_load(sc_set *s, const char *path)
 {
-	uint8_t *buf;
-	size_t   len;
+	char  *buf;
+	size_t len;
+	int    err;
 
 	memset(s, 0, sizeof(*s));
 	s->path = path;
-	if (!read_all(path, &buf, &len)) {
-		fprintf(stderr, "fedrpc-schema-check: cannot read %s\n", path);
+	if ((err = fedrpc_file_read(path, FEDRPC_FILE_STREAM, SET_MAX, &buf,
+	         &len)) != 0) {
+		fprintf(stderr, "fedrpc-schema-check: cannot read %s: %s\n", path,
+		    err == EFBIG ? "larger than 64 MiB"
+		                 : fedrpc_file_read_error(err));
 		return false;
 	}
-	s->fds = google__protobuf__file_descriptor_set__unpack(NULL, len, buf);
+	s->fds = google__protobuf__file_descriptor_set__unpack(
+	    NULL, len, (const uint8_t *) buf);
 	free(buf);
 	if (s->fds == NULL || s->fds->n_file == 0) {
 		fprintf(stderr,
