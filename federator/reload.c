@@ -13,7 +13,8 @@
  * already up keep the certificates they were made with.
  *
  * Everything else (domain, listen, local_api, storage, discovery, api,
- * workers, contexts, message size) needs a restart; a change is logged.
+ * workers, contexts, message size, delivery, web) needs a restart; a
+ * change is logged.
  */
 #include <string.h>
 
@@ -64,6 +65,15 @@ warn_restart_only(const fedrpc_config *old, const fedrpc_config *new)
 	    old->limits.contexts != new->limits.contexts ||
 	    old->limits.max_message_size != new->limits.max_message_size)
 		what[n++] = "limits (workers, contexts, max_message_size)";
+	/* The backend's delivery workers take their settings at open. */
+	if (old->delivery.backoff_initial_ms != new->delivery.backoff_initial_ms ||
+	    old->delivery.backoff_max_ms != new->delivery.backoff_max_ms ||
+	    old->delivery.expiry != new->delivery.expiry ||
+	    old->delivery.wait_ms != new->delivery.wait_ms ||
+	    old->delivery.workers != new->delivery.workers ||
+	    !str_eq(old->delivery.instance, new->delivery.instance) ||
+	    old->delivery.lease_ms != new->delivery.lease_ms)
+		what[n++] = "delivery";
 	/* The web gateway keeps the settings it started with. */
 	if (!str_eq(old->web.listen, new->web.listen) ||
 	    !str_eq(old->web.root, new->web.root) ||

@@ -1383,9 +1383,13 @@ Test(federator, reload_allow_list_keeps_connections)
 	cr_assert(tu_write_file(f->conf, good));
 	free(good);
 	o.allow = "{ domain = \"b.example\"; }";
+	/* and a delivery setting, which the workers took at start: the log
+	 * says it waits for a restart. */
+	o.top = "delivery = { backoff_max_ms = 1234; };";
 	fed_write_conf(f, &o);
 	cr_assert_eq(kill(f->pid, SIGHUP), 0);
 	fed_wait_reloads(f, 2, 1);
+	assert_logged(f, "reload: delivery changed; that takes a restart");
 	cr_assert_eq(health(c, "", &st), FEDRPC_PERMISSION_DENIED);
 	cr_assert_eq(health(b, "", &st), FEDRPC_OK, "%s", st.message);
 	cr_assert_eq(fed_counters(f).connections, 2);
