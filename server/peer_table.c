@@ -45,6 +45,17 @@ fedrpc_conn_is_loopback(const fedrpc_conn *conn)
 	return conn->loopback;
 }
 
+void
+fedrpc_conn_close(const fedrpc_conn *conn)
+{
+	if ((conn->pipe_id & 0x80000000u) != 0) {
+		srv_wire_close_conn(conn->srv, conn->pipe_id,
+		    "closed by the server (fedrpc_conn_close)");
+		return;
+	}
+	nng_pipe_close((nng_pipe){.id = conn->pipe_id});
+}
+
 /* ---- building one ---- */
 
 static uint16_t
@@ -90,11 +101,12 @@ conn_set_remote(srv_peer *p, const nng_sockaddr *sa)
 }
 
 static srv_peer *
-conn_new(uint32_t id)
+conn_new(fedrpc_server *srv, uint32_t id)
 {
 	srv_peer *p = calloc(1, sizeof(*p));
 
 	if (p != NULL) {
+		p->srv     = srv;
 		p->pipe_id = id;
 		p->refs    = 1;
 	}
@@ -107,7 +119,7 @@ conn_new(uint32_t id)
 static srv_peer *
 peer_fetch(fedrpc_server *srv, nng_pipe pipe, bool *known)
 {
-	srv_peer    *p = conn_new((uint32_t) nng_pipe_id(pipe));
+	srv_peer    *p = conn_new(srv, (uint32_t) nng_pipe_id(pipe));
 	nng_sockaddr sa;
 
 	*known = false;
@@ -234,7 +246,7 @@ bool
 srv_peer_admit_stream(fedrpc_server *srv, uint32_t id, fedrpc_peer *peer,
     const nng_sockaddr *remote)
 {
-	srv_peer *p = conn_new(id);
+	srv_peer *p = conn_new(srv, id);
 	nng_pipe  pipe = {.id = id};
 
 	if (p == NULL) {

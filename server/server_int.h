@@ -79,6 +79,7 @@ struct srv_rctx {
  * fedrpc_conn), shared by every call on it. */
 struct fedrpc_conn {
 	srv_peer   *next;       /* hash chain */
+	fedrpc_server *srv;     /* the server that accepted it */
 	uint32_t    pipe_id;    /* key */
 	int         refs;       /* table + calls using it; atomic */
 	fedrpc_peer peer;       /* owned; empty without TLS */
@@ -189,9 +190,11 @@ typedef struct srv_wire_opts {
 					* pauses; 4 MiB */
 } srv_wire_opts;
 
-/* Counters, for tests. */
+/* The wire listener's counters (tests, diagnostics). */
 typedef struct srv_wire_stats {
 	uint64_t accepted;
+	uint64_t handshakes_failed; /* closed before both prefaces, for any
+				     * reason (the two below included) */
 	uint64_t handshake_timeouts;
 	uint64_t pending_dropped;
 	uint64_t protocol_errors;
@@ -220,6 +223,8 @@ void srv_wire_release(fedrpc_server *srv);
 void srv_wire_reply(srv_rctx *rc, nng_msg *reply);
 /* A new TLS configuration for connections accepted from now on. */
 int  srv_wire_set_tls(fedrpc_server *srv, nng_tls_config *cfg);
+/* Closes the wire connection numbered id (fedrpc_conn_close()). */
+void srv_wire_close_conn(fedrpc_server *srv, uint32_t id, const char *why);
 
 /* ---- router.c ---- */
 /* Builds the index of handlers by method at start; -1 without memory. */

@@ -76,8 +76,10 @@ srv_conn_close_locked(srv_conn *c, const char *why)
 	if (c->closed)
 		return;
 	c->closed = true;
-	if (c->pending)
+	if (c->pending) {
 		__atomic_sub_fetch(&c->srv->w->n_pending, 1, __ATOMIC_ACQ_REL);
+		srv_wire_count(c->srv, &c->srv->w->stats.handshakes_failed);
+	}
 	c->pending = false;
 	FEDRPC_LOG_DEBUG("server %s: connection %u closed: %s", c->srv->url,
 	    (unsigned) (c->pipe_id & 0x7fffffffu), why);
