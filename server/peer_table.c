@@ -45,6 +45,15 @@ fedrpc_conn_is_loopback(const fedrpc_conn *conn)
 	return conn->loopback;
 }
 
+bool
+fedrpc_conn_peer_uid(const fedrpc_conn *conn, uint64_t *uid)
+{
+	if (conn == NULL || !conn->has_uid)
+		return false;
+	*uid = conn->uid;
+	return true;
+}
+
 void
 fedrpc_conn_close(const fedrpc_conn *conn)
 {
@@ -129,6 +138,7 @@ peer_fetch(fedrpc_server *srv, nng_pipe pipe, bool *known)
 	    fedrpc_tls_peer_get(pipe, &p->peer) == FEDRPC_OK;
 	if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) == 0)
 		conn_set_remote(p, &sa);
+	p->has_uid = nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_UID, &p->uid) == 0;
 	return p;
 }
 
@@ -244,7 +254,7 @@ srv_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 
 bool
 srv_peer_admit_stream(fedrpc_server *srv, uint32_t id, fedrpc_peer *peer,
-    const nng_sockaddr *remote)
+    const nng_sockaddr *remote, const uint64_t *uid)
 {
 	srv_peer *p = conn_new(srv, id);
 	nng_pipe  pipe = {.id = id};
@@ -260,6 +270,10 @@ srv_peer_admit_stream(fedrpc_server *srv, uint32_t id, fedrpc_peer *peer,
 	}
 	if (remote != NULL)
 		conn_set_remote(p, remote);
+	if (uid != NULL) {
+		p->has_uid = true;
+		p->uid     = *uid;
+	}
 	peer_insert(srv, p);
 	return conn_admitted(srv, p, pipe);
 }

@@ -86,6 +86,8 @@ struct fedrpc_conn {
 	char        remote[64]; /* "" when not TCP */
 	int         port;       /* remote TCP port, 0 when not TCP */
 	bool        loopback;
+	bool        has_uid;    /* a local socket's peer: its user id */
+	uint64_t    uid;
 };
 
 /* The per-call context handed to handlers; one per worker, reused. */
@@ -240,11 +242,12 @@ void      srv_peer_release(srv_peer *p);
 void srv_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg);
 
 /* A wire protocol connection (no nng pipe event): stores it under id
- * with its verified peer (taken over; NULL: none) and remote address
- * (NULL: unknown), runs the connection admission and returns whether it
- * admitted it. Stored either way: srv_peer_forget() removes it. */
+ * with its verified peer (taken over; NULL: none), remote address (NULL:
+ * unknown) and a local peer's user id (NULL: none), runs the connection
+ * admission and returns whether it admitted it. Stored either way:
+ * srv_peer_forget() removes it. */
 bool srv_peer_admit_stream(fedrpc_server *srv, uint32_t id,
-    fedrpc_peer *peer, const nng_sockaddr *remote);
+    fedrpc_peer *peer, const nng_sockaddr *remote, const uint64_t *uid);
 void srv_peer_forget(fedrpc_server *srv, uint32_t id);
 
 /* ---- workers.c ---- */
@@ -259,6 +262,10 @@ void srv_dispatch(fedrpc_server *srv, fedrpc_ctx *cx, srv_rctx *rc);
 /* observe.c: reports a finished call to the observer. */
 void srv_observe(const fedrpc_server *srv, const fedrpc_ctx *cx,
     const fedrpc_status *st, uint64_t start_ms);
+/* Reports a request refused before it was read (the wire protocol's
+ * oversized frame) for the connection numbered conn_id. */
+void srv_observe_unread(fedrpc_server *srv, uint32_t conn_id,
+    const fedrpc_status *st);
 /* Answers a request without running anything (shutdown, overload). */
 void srv_answer(fedrpc_server *srv, srv_rctx *rc, fedrpc_code code,
     const char *message);
