@@ -52,14 +52,14 @@
 #define RAW_MAX_FRAME (1u << 20)
 #define MAX_REPS 15
 
-/* FEDRPC_WIRE=frames: servers and channels speak the wire protocol
- * (docs/wire-protocol.md); children inherit the setting. */
+/* Servers and channels speak the wire protocol (docs/wire-protocol.md)
+ * unless FEDRPC_WIRE=reqrep; children inherit the setting. */
 static bool
 wire_mode(void)
 {
 	const char *e = getenv("FEDRPC_WIRE");
 
-	return e != NULL && strcmp(e, "frames") == 0;
+	return e == NULL || strcmp(e, "reqrep") != 0;
 }
 
 /* What one run measures; set from the command line. */

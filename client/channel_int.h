@@ -270,8 +270,8 @@ typedef struct chan_wire_opts {
 					* wait for room; 4 MiB */
 } chan_wire_opts;
 void fedrpc_channel_wire_tune(const chan_wire_opts *o);
-/* Whether a channel to `url` uses the wire protocol: FEDRPC_WIRE=frames
- * in the environment, for every scheme but inproc://. */
+/* Whether a channel to `url` uses the wire protocol: for every scheme
+ * but inproc://, unless FEDRPC_WIRE=reqrep (core/wire/transport.c). */
 bool chan_wire_wanted(const char *url);
 fedrpc_code chan_wire_open(fedrpc_channel *ch, uint32_t rmin, uint32_t rmax,
     fedrpc_status *st);

@@ -41,10 +41,7 @@ fedrpc_channel_wire_tune(const chan_wire_opts *o)
 bool
 chan_wire_wanted(const char *url)
 {
-	const char *e = getenv("FEDRPC_WIRE");
-
-	return e != NULL && strcmp(e, "frames") == 0 &&
-	    strncmp(url, "inproc://", 9) != 0;
+	return fedrpc_wire_selected(url);
 }
 
 typedef enum wire_state {

@@ -207,8 +207,8 @@ typedef struct srv_wire_stats {
 	uint32_t paused;       /* connections whose reading waits for room */
 } srv_wire_stats;
 
-/* Whether a server for `url` uses the wire protocol: FEDRPC_WIRE=frames
- * in the environment, for every scheme but inproc://. */
+/* Whether a server for `url` uses the wire protocol: for every scheme
+ * but inproc://, unless FEDRPC_WIRE=reqrep (core/wire/transport.c). */
 bool srv_wire_wanted(const char *url);
 /* Makes srv use the wire protocol with these settings (before start). */
 void fedrpc_server_wire_use(fedrpc_server *srv, const srv_wire_opts *o);

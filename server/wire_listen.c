@@ -31,10 +31,7 @@ static const srv_wire_opts defaults = {
 bool
 srv_wire_wanted(const char *url)
 {
-	const char *e = getenv("FEDRPC_WIRE");
-
-	return e != NULL && strcmp(e, "frames") == 0 &&
-	    strncmp(url, "inproc://", 9) != 0;
+	return fedrpc_wire_selected(url);
 }
 
 void

@@ -2,7 +2,7 @@
  * The connection handle (fedrpc_conn): the connection admission hook and
  * the handlers of its calls see one connection, with its id, the peer's
  * verified names and the remote address, whatever the transport (the
- * suite runs again with FEDRPC_WIRE=frames), and a refused connection
+ * suite runs again with FEDRPC_WIRE=reqrep), and a refused connection
  * gets no call in.
  */
 #include <criterion/criterion.h>

@@ -157,9 +157,11 @@ def main():
         step("connect")
         find_and_connect(alice, "bob@b.example")
         find_and_connect(alice, "carol@c.example")
-        accept = wait_for("alice's request at bob", lambda: bob.find_element(
-            By.CSS_SELECTOR, "#requests button"))
-        accept.click()
+        # Found and clicked in one step: the list is redrawn when the
+        # second request arrives, which would leave a button found
+        # before it stale.
+        wait_for("alice's request at bob", lambda: bob.find_element(
+            By.CSS_SELECTOR, "#requests button").click() or True)
         wait_for("carol sees alice's request", lambda: '"pending"' in fedctl("connections")
                  or "pending" in fedctl("connections"))
         fedctl("accept", "alice@a.example")
