@@ -1,9 +1,9 @@
 /*
  * Memory of idle peer connections: opens N channels to one Echo server
  * (each its own connection, one call each so that it is up and through
- * its handshake), then reports how much the client's RSS grew. With
- * FEDRPC_WIRE=frames the channels speak the wire protocol. Run by
- * bench/vs_grpc.sh next to the gRPC peer's "idle" mode, against a
+ * its handshake), then reports how much the client's RSS grew. The
+ * channels speak the wire protocol (req0/rep0 with FEDRPC_WIRE=reqrep).
+ * Run by bench/vs_grpc.sh next to the gRPC peer's "idle" mode, against a
  * fedrpc-echo-server whose own RSS the script reads.
  *
  *   idle_bench URL CA CERT KEY [N]

@@ -52,14 +52,14 @@
 #define RAW_MAX_FRAME (1u << 20)
 #define MAX_REPS 15
 
-/* FEDRPC_WIRE=frames: servers and channels speak the wire protocol
- * (docs/wire-protocol.md); children inherit the setting. */
+/* Servers and channels speak the wire protocol (docs/wire-protocol.md)
+ * unless FEDRPC_WIRE=reqrep; children inherit the setting. */
 static bool
 wire_mode(void)
 {
 	const char *e = getenv("FEDRPC_WIRE");
 
-	return e != NULL && strcmp(e, "frames") == 0;
+	return e == NULL || strcmp(e, "reqrep") != 0;
 }
 
 /* What one run measures; set from the command line. */
@@ -1622,8 +1622,7 @@ print_tables(const bench_opts *o, const results *r)
 		printf("%-20s %10s %10s %10s %10s %8s\n", "connection", "p50",
 		    "p99", "cpu cli", "cpu srv", "cs");
 		for (int c = 0; c < 5; c++) {
-			if (((c == 1 || c == 2 || c == 4) && !o->do_tls) ||
-			    (c >= 3 && wire_mode()))
+			if ((c == 1 || c == 2 || c == 4) && !o->do_tls)
 				continue;
 			printf("%-20s %10.0f %10.0f %10.0f %10.0f %8.1f\n",
 			    names[c], MED(r->conn[c], p50, n),
@@ -1774,9 +1773,6 @@ run_once(const bench_opts *o, int rep, const child *srv, const child *hs,
 			rpc_connects(o, url, &ctls[k], &hs[k], &req,
 			    &r->conn[1 + k][rep]);
 		}
-		/* Per-domain channels are not on the wire protocol yet. */
-		if (wire_mode())
-			return;
 		domain_connects(o, srv[T_TCP].port, NULL, &srv[T_TCP], &req,
 		    &r->conn[3][rep]);
 		if (o->do_tls)
@@ -1883,8 +1879,9 @@ main(int argc, char **argv)
 	child_stop(&hs[1]);
 	print_tables(&o, &r);
 	printf("\n(%.0f s in all; load average %.2f at the start, %.2f at the "
-	       "end, on %ld CPUs)\n",
-	    (now_us() - t0) / 1e6, load0, load_avg(), sysconf(_SC_NPROCESSORS_ONLN));
+	       "end, on %ld CPUs; fedrpc on %s)\n",
+	    (now_us() - t0) / 1e6, load0, load_avg(), sysconf(_SC_NPROCESSORS_ONLN),
+	    wire_mode() ? "the wire protocol" : "req0/rep0 (FEDRPC_WIRE=reqrep)");
 
 	free(data);
 	tls_opts_free(&ctls[0]);

@@ -18,6 +18,9 @@ idle_n=${3:-1000}
 for b in bench/rpc_bench bench/idle_bench bench/grpc_peer tests/fedrpc-echo-server; do
 	[ -x "$build/$b" ] || { echo "vs_grpc.sh: $build/$b is missing (see the comment at the top)" >&2; exit 2; }
 done
+# The wire protocol is the default; a FEDRPC_WIRE=reqrep left in the
+# environment would measure req0/rep0 instead.
+unset FEDRPC_WIRE
 tmp=$(mktemp -d)
 pids=""
 cleanup() {
@@ -64,8 +67,8 @@ done
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
 r=1
 while [ $r -le "$rounds" ]; do
-	echo "== round $r: fedrpc (FEDRPC_WIRE=frames rpc_bench -r 1 -s 1 -o raw,tls,conn)"
-	FEDRPC_WIRE=frames "$build/bench/rpc_bench" -r 1 -s 1 -o raw,tls,conn >"$tmp/fed.$r" 2>&1
+	echo "== round $r: fedrpc (rpc_bench -r 1 -s 1 -o raw,tls,conn)"
+	"$build/bench/rpc_bench" -r 1 -s 1 -o raw,tls,conn >"$tmp/fed.$r" 2>&1
 	grep -E "^(raw TCP|fedrpc tls|channel tls P-256)" "$tmp/fed.$r"
 	echo "== round $r: gRPC (grpc_peer bench)"
 	c0=$(cpu_of "$gpid")
@@ -78,7 +81,7 @@ done
 
 # Idle connections: client and server RSS growth, fedrpc then gRPC.
 fport=$(free_port)
-FEDRPC_WIRE=frames "$build/tests/fedrpc-echo-server" --url "tls+tcp://127.0.0.1:$fport" \
+"$build/tests/fedrpc-echo-server" --url "tls+tcp://127.0.0.1:$fport" \
 	--ca "$tmp/ca.crt" --cert "$tmp/srv.crt" --key "$tmp/srv.key" >"$tmp/fed.serve" 2>&1 &
 fpid=$!
 pids="$pids $fpid"
@@ -88,7 +91,7 @@ until grep -q listening "$tmp/fed.serve"; do
 	sleep 0.1
 done
 s0=$(rss_of "$fpid")
-FEDRPC_WIRE=frames "$build/bench/idle_bench" "tls+tcp://127.0.0.1:$fport" "$tmp/ca.crt" \
+"$build/bench/idle_bench" "tls+tcp://127.0.0.1:$fport" "$tmp/ca.crt" \
 	"$tmp/cli.crt" "$tmp/cli.key" "$idle_n" >"$tmp/fed.idle" &
 ipid=$!
 until grep -q idle "$tmp/fed.idle" 2>/dev/null || ! kill -0 $ipid 2>/dev/null; do sleep 0.2; done

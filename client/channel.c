@@ -1,8 +1,12 @@
 /*
- * Channels: one nng req0 socket dialed to one endpoint in the background,
- * a pool of calls (req0 context + aio) reused across calls, and a watch
- * that makes calls fail fast with the reason when the endpoint cannot be
- * reached, instead of letting each wait for its full deadline.
+ * Channels: one connection to one endpoint, made in the background, a
+ * pool of calls reused across calls, and the reason calls fail fast with
+ * when the endpoint cannot be reached, instead of letting each wait for
+ * its full deadline. On the wire protocol (the default for every scheme
+ * but inproc://) the connection is client/wire_client.c's stream, which
+ * reports its own failures. On req0/rep0 (inproc://, FEDRPC_WIRE=reqrep)
+ * it is an nng req0 socket, each call a req0 context and aio, and a watch
+ * does the rest:
  *
  * nng's dialer reports nothing to its caller when a background dial
  * fails, but it counts each failure by kind in its statistics. So while

@@ -89,8 +89,21 @@ struct fedrpc_call {
 	nng_msg             *wreq;     /* the request while it waits */
 	nng_aio             *waio;     /* the operation's aio */
 	int                  wwhere;   /* 0: none, 1: waiting, 2: sent */
+	/* What nng's cancel function gets for each operation: the call and
+	 * the operation's number. nng's expiry thread takes the cancel
+	 * function of a timed-out aio and runs it unlocked, so it can run
+	 * after the reply finished that operation and the pooled call
+	 * started the next one on the same aio; the number tells such a
+	 * late cancel from one of the operation in progress. A slot is
+	 * reused only after CALL_WTOKS more operations. */
+	struct call_wtok {
+		fedrpc_call *call;
+		uint32_t     op;
+	} wtok[4];
+	uint32_t             wop;      /* the current operation's number */
 	uint32_t             api_version; /* what the request carried */
 };
+#define CALL_WTOKS 4
 
 /* A dialer's attempts by outcome, from nng's statistics. */
 typedef struct dial_counts {
@@ -257,8 +270,8 @@ typedef struct chan_wire_opts {
 					* wait for room; 4 MiB */
 } chan_wire_opts;
 void fedrpc_channel_wire_tune(const chan_wire_opts *o);
-/* Whether a channel to `url` uses the wire protocol: FEDRPC_WIRE=frames
- * in the environment, for every scheme but inproc://. */
+/* Whether a channel to `url` uses the wire protocol: for every scheme
+ * but inproc://, unless FEDRPC_WIRE=reqrep (core/wire/transport.c). */
 bool chan_wire_wanted(const char *url);
 fedrpc_code chan_wire_open(fedrpc_channel *ch, uint32_t rmin, uint32_t rmax,
     fedrpc_status *st);
@@ -288,6 +301,10 @@ void chan_wire_call(fedrpc_channel *ch, fedrpc_call *call, nng_aio *aio,
 void chan_wire_close(fedrpc_channel *ch);
 /* The peer of the current connection (NOT_FOUND without one). */
 fedrpc_code chan_wire_peer(fedrpc_channel *ch, fedrpc_peer *out);
+/* The cancel function of wire calls, and the argument the call's
+ * current operation gave it (tests deliver a late cancel with them). */
+void  chan_wire_cancel_cb(nng_aio *aio, void *arg, int rv);
+void *chan_wire_cancel_arg(fedrpc_call *call);
 
 /* ---- call.c ---- */
 void call_cb(void *arg);

@@ -41,10 +41,7 @@ fedrpc_channel_wire_tune(const chan_wire_opts *o)
 bool
 chan_wire_wanted(const char *url)
 {
-	const char *e = getenv("FEDRPC_WIRE");
-
-	return e != NULL && strcmp(e, "frames") == 0 &&
-	    strncmp(url, "inproc://", 9) != 0;
+	return fedrpc_wire_selected(url);
 }
 
 typedef enum wire_state {
@@ -200,15 +197,24 @@ send_waiting_locked(chan_wire *w)
 	write_locked(w);
 }
 
-static void
-call_cancel_cb(nng_aio *aio, void *arg, int rv)
+/*
+ * nng's cancel (fedrpc_call_cancel, a closing channel) or expiry (the
+ * deadline) of a call's operation. The aio alone does not say which
+ * operation: a pooled call reuses its aio, and nng's expiry thread runs
+ * this unlocked, possibly after the reply finished the operation it was
+ * for and the call began the next. So the argument names the operation
+ * (struct call_wtok), and a cancel of an earlier one is ignored.
+ */
+void
+chan_wire_cancel_cb(nng_aio *aio, void *arg, int rv)
 {
-	fedrpc_call *c = arg;
-	chan_wire   *w = c->ch->wire;
-	bool         found;
+	struct call_wtok *t = arg;
+	fedrpc_call      *c = t->call;
+	chan_wire        *w = c->ch->wire;
+	bool              found;
 
 	pthread_mutex_lock(&w->mtx);
-	if (c->waio != aio) {
+	if (t->op != c->wop || c->waio != aio) {
 		pthread_mutex_unlock(&w->mtx);
 		return;
 	}
@@ -229,11 +235,18 @@ call_cancel_cb(nng_aio *aio, void *arg, int rv)
 	}
 }
 
+void *
+chan_wire_cancel_arg(fedrpc_call *call)
+{
+	return &call->wtok[call->wop % CALL_WTOKS];
+}
+
 void
 chan_wire_call(fedrpc_channel *ch, fedrpc_call *call, nng_aio *aio,
     nng_msg *req)
 {
-	chan_wire *w = ch->wire;
+	chan_wire        *w = ch->wire;
+	struct call_wtok *t;
 
 	if (!nng_aio_begin(aio)) {
 		nng_msg_free(req);
@@ -249,7 +262,10 @@ chan_wire_call(fedrpc_channel *ch, fedrpc_call *call, nng_aio *aio,
 	call->wreq    = req;
 	call->waio    = aio;
 	call->wire_id = 0;
-	nng_aio_defer(aio, call_cancel_cb, call);
+	t             = &call->wtok[++call->wop % CALL_WTOKS];
+	t->call       = call;
+	t->op         = call->wop;
+	nng_aio_defer(aio, chan_wire_cancel_cb, t);
 	wait_push(w, call);
 	send_waiting_locked(w);
 	pthread_mutex_unlock(&w->mtx);

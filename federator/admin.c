@@ -31,13 +31,12 @@ static fedrpc_code
 check_caller(fedrpc_ctx *ctx, fedrpc_status *st)
 {
 	uint64_t uid;
-	int      rv = nng_pipe_get_uint64(
-            fedrpc_ctx_pipe(ctx), NNG_OPT_IPC_PEER_UID, &uid);
 
-	if (rv != 0)
+	/* Both transports give the local socket's peer user id. */
+	if (!fedrpc_conn_peer_uid(fedrpc_ctx_conn(ctx), &uid))
 		return fedrpc_status_set(st, FEDRPC_PERMISSION_DENIED,
-		    "admin: cannot tell who is calling (%s): refused",
-		    nng_strerror(rv));
+		    "admin: cannot tell who is calling (not a local socket "
+		    "peer): refused");
 	if (uid != 0 && uid != (uint64_t) geteuid())
 		return fedrpc_status_set(st, FEDRPC_PERMISSION_DENIED,
 		    "admin: user %llu may not use the admin service (only the "

@@ -99,7 +99,7 @@ const char federator_default_config[] =
     "  max_inflight_per_peer = 64;\n"
     "  rate_per_peer = 200.0;\n"
     "  rate_burst = 400;\n"
-    "  handshake_timeout_ms = 5000;  # not applied by this version "
+    "  handshake_timeout_ms = 5000;  # not applied with FEDRPC_WIRE=reqrep "
     "(docs/operations.md)\n"
     "  workers = 8;\n"
     "  contexts = 64;\n"

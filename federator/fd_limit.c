@@ -27,6 +27,7 @@
 
 #include <fedrpc/log.h>
 
+#include "core/wire/frame.h"
 #include "federator/federator.h"
 
 #define FD_OWN 64
@@ -123,10 +124,19 @@ federator_fd_limit_apply(const fedrpc_config *cfg, fedrpc_status *st)
 				"configuration needs %lu)",
 		    soft, need.total);
 	/* Said once at start: it is what bounds silent connections. */
-	FEDRPC_LOG_INFO("descriptors: a connection that never finishes its "
-			"TLS handshake holds one until the peer leaves; "
-			"limits.handshake_timeout_ms (%u) is not applied "
-			"(docs/operations.md)",
-	    cfg->limits.handshake_timeout_ms);
+	if (cfg->listen == NULL || fedrpc_wire_selected(cfg->listen))
+		FEDRPC_LOG_INFO("descriptors: a connection that does not "
+				"finish its TLS handshake and preface in "
+				"limits.handshake_timeout_ms (%u) is closed, "
+				"and the oldest one not through it makes room "
+				"for a new one",
+		    cfg->limits.handshake_timeout_ms);
+	else
+		FEDRPC_LOG_INFO("descriptors: a connection that never finishes "
+				"its TLS handshake holds one until the peer "
+				"leaves; limits.handshake_timeout_ms (%u) is not "
+				"applied with FEDRPC_WIRE=reqrep "
+				"(docs/operations.md)",
+		    cfg->limits.handshake_timeout_ms);
 	return FEDRPC_OK;
 }

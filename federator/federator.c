@@ -347,6 +347,7 @@ open_servers(federator *f, fedrpc_status *st)
 		o.max_message_size = cfg->limits.max_message_size;
 		o.workers          = cfg->limits.workers;
 		o.contexts         = cfg->limits.contexts;
+		o.handshake_timeout_ms = cfg->limits.handshake_timeout_ms;
 		/* Without its certificates the listener cannot exist: there
 		 * is no plaintext federation. */
 		if (fedrpc_server_new(&f->fed_srv, &o, st) != FEDRPC_OK)

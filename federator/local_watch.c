@@ -10,6 +10,12 @@
  * The check is a whole health call: its handshake is done before it hangs
  * up, so it cannot cause what it looks for.
  *
+ * On the wire protocol (the default) the local API is fedrpc's own accept
+ * loop on an nng stream listener, which has no SP handshake to be left
+ * in and never stops accepting; the check stays (on a stream of its own,
+ * client/wire_probe.c) for a listener that cannot accept at all, e.g. with
+ * descriptors exhausted, which a restart cures.
+ *
  * The same thread runs the federation listener's self-check
  * (listen_watch.c) when it is due.
  */
@@ -21,6 +27,8 @@
 
 #include <fedrpc/log.h>
 
+#include "client/channel_int.h"
+#include "client/wire_probe.h"
 #include "core/base/clock.h"
 #include "core/wire/envelope.h"
 #include "fedrpc/health/v1/health.pb-c.h"
@@ -29,6 +37,27 @@
 #define LOCAL_CHECK_MS 1000
 /* A health call over a local socket takes microseconds; this is generous. */
 #define LOCAL_HANDSHAKE_MS 3000
+
+/* The health check on the wire protocol: one call on a new stream. */
+static bool
+local_alive_wire(const char *url, nng_msg *m)
+{
+	wire_probe        p = {.url = url, .timeout_ms = LOCAL_HANDSHAKE_MS,
+               .request = m};
+	fedrpc_reply_view v;
+	bool              up;
+
+	wire_probe_run(&p);
+	up = p.reached == PROBE_DONE && p.reply != NULL &&
+	    fedrpc_envelope_reply_decode(&v, nng_msg_body(p.reply),
+	        nng_msg_len(p.reply), NULL) == FEDRPC_OK;
+	/* Out of memory here is our failure, not the server's. */
+	if (!up && p.rv == NNG_ENOMEM)
+		up = true;
+	if (p.reply != NULL)
+		nng_msg_free(p.reply);
+	return up;
+}
 
 /*
  * True if the local server answers a health check. A finished handshake
@@ -50,6 +79,10 @@ local_alive(const char *url)
 	bool                up;
 
 	fedrpc_request_id_new(id);
+	if (chan_wire_wanted(url))
+		return fedrpc_envelope_request_encode(&m, &h, &req.base, 0,
+		           NULL) != FEDRPC_OK ||
+		    local_alive_wire(url, m);
 	if (nng_req0_open(&s) != 0)
 		return true; /* cannot tell; do not restart on our failure */
 	if (nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, LOCAL_HANDSHAKE_MS) != 0 ||
@@ -80,10 +113,15 @@ local_restart(federator *f)
 	fedrpc_status  st = {0};
 	fedrpc_server *srv;
 
-	FEDRPC_LOG_WARN("local API %s stopped accepting connections (a client "
-			"hung up during the handshake: nng 1.5.2 issue #1518); "
-			"restarting it",
-	    f->cfg->local_api);
+	if (chan_wire_wanted(f->cfg->local_api))
+		FEDRPC_LOG_WARN("local API %s does not answer a health check "
+				"(out of descriptors?); restarting it",
+		    f->cfg->local_api);
+	else
+		FEDRPC_LOG_WARN("local API %s stopped accepting connections (a "
+				"client hung up during the handshake: nng 1.5.2 "
+				"issue #1518); restarting it",
+		    f->cfg->local_api);
 	/* The old listener must let go of the path first. */
 	fedrpc_server_stop(f->local_srv, 1000);
 	if (federator_local_new(f, &srv, &st) != FEDRPC_OK ||

@@ -39,3 +39,27 @@ srv_observe(const fedrpc_server *srv, const fedrpc_ctx *cx,
         };
 	fedrpc_observe_call(&ev);
 }
+
+void
+srv_observe_unread(fedrpc_server *srv, uint32_t conn_id,
+    const fedrpc_status *st)
+{
+	nng_pipe  pipe = {.id = conn_id};
+	srv_peer *p;
+
+	if (!fedrpc_observe_active())
+		return;
+	p = srv_peer_get(srv, pipe);
+	fedrpc_observe_call(&(fedrpc_call_event){
+	    .side    = FEDRPC_OBSERVE_SERVER,
+	    .tls     = srv->tls != NULL,
+	    .method  = "",
+	    .origin  = "",
+	    .target  = "",
+	    .peer    = p != NULL && p->peer.n_names > 0 ? p->peer.names[0] : "",
+	    .code    = st->code,
+	    .message = st->message,
+	});
+	if (p != NULL)
+		srv_peer_release(p);
+}

@@ -45,6 +45,26 @@ fedrpc_conn_is_loopback(const fedrpc_conn *conn)
 	return conn->loopback;
 }
 
+bool
+fedrpc_conn_peer_uid(const fedrpc_conn *conn, uint64_t *uid)
+{
+	if (conn == NULL || !conn->has_uid)
+		return false;
+	*uid = conn->uid;
+	return true;
+}
+
+void
+fedrpc_conn_close(const fedrpc_conn *conn)
+{
+	if ((conn->pipe_id & 0x80000000u) != 0) {
+		srv_wire_close_conn(conn->srv, conn->pipe_id,
+		    "closed by the server (fedrpc_conn_close)");
+		return;
+	}
+	nng_pipe_close((nng_pipe){.id = conn->pipe_id});
+}
+
 /* ---- building one ---- */
 
 static uint16_t
@@ -90,11 +110,12 @@ conn_set_remote(srv_peer *p, const nng_sockaddr *sa)
 }
 
 static srv_peer *
-conn_new(uint32_t id)
+conn_new(fedrpc_server *srv, uint32_t id)
 {
 	srv_peer *p = calloc(1, sizeof(*p));
 
 	if (p != NULL) {
+		p->srv     = srv;
 		p->pipe_id = id;
 		p->refs    = 1;
 	}
@@ -107,7 +128,7 @@ conn_new(uint32_t id)
 static srv_peer *
 peer_fetch(fedrpc_server *srv, nng_pipe pipe, bool *known)
 {
-	srv_peer    *p = conn_new((uint32_t) nng_pipe_id(pipe));
+	srv_peer    *p = conn_new(srv, (uint32_t) nng_pipe_id(pipe));
 	nng_sockaddr sa;
 
 	*known = false;
@@ -117,6 +138,7 @@ peer_fetch(fedrpc_server *srv, nng_pipe pipe, bool *known)
 	    fedrpc_tls_peer_get(pipe, &p->peer) == FEDRPC_OK;
 	if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) == 0)
 		conn_set_remote(p, &sa);
+	p->has_uid = nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_UID, &p->uid) == 0;
 	return p;
 }
 
@@ -232,9 +254,9 @@ srv_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 
 bool
 srv_peer_admit_stream(fedrpc_server *srv, uint32_t id, fedrpc_peer *peer,
-    const nng_sockaddr *remote)
+    const nng_sockaddr *remote, const uint64_t *uid)
 {
-	srv_peer *p = conn_new(id);
+	srv_peer *p = conn_new(srv, id);
 	nng_pipe  pipe = {.id = id};
 
 	if (p == NULL) {
@@ -248,6 +270,10 @@ srv_peer_admit_stream(fedrpc_server *srv, uint32_t id, fedrpc_peer *peer,
 	}
 	if (remote != NULL)
 		conn_set_remote(p, remote);
+	if (uid != NULL) {
+		p->has_uid = true;
+		p->uid     = *uid;
+	}
 	peer_insert(srv, p);
 	return conn_admitted(srv, p, pipe);
 }

@@ -76,6 +76,9 @@ fedrpc_server_new(fedrpc_server **out, const fedrpc_server_opts *opts,
 	}
 	srv->state = SRV_NEW;
 	srv->wire  = srv_wire_wanted(opts->url);
+	if (srv->wire && opts->handshake_timeout_ms != 0)
+		fedrpc_server_wire_use(srv, &(srv_wire_opts){
+		    .handshake_timeout_ms = opts->handshake_timeout_ms});
 	if (is_tls_url(opts->url) &&
 	    fedrpc_tls_new(&srv->tls, true, opts->tls, st) != FEDRPC_OK) {
 		fedrpc_server_free(srv);

@@ -79,12 +79,15 @@ struct srv_rctx {
  * fedrpc_conn), shared by every call on it. */
 struct fedrpc_conn {
 	srv_peer   *next;       /* hash chain */
+	fedrpc_server *srv;     /* the server that accepted it */
 	uint32_t    pipe_id;    /* key */
 	int         refs;       /* table + calls using it; atomic */
 	fedrpc_peer peer;       /* owned; empty without TLS */
 	char        remote[64]; /* "" when not TCP */
 	int         port;       /* remote TCP port, 0 when not TCP */
 	bool        loopback;
+	bool        has_uid;    /* a local socket's peer: its user id */
+	uint64_t    uid;
 };
 
 /* The per-call context handed to handlers; one per worker, reused. */
@@ -189,9 +192,11 @@ typedef struct srv_wire_opts {
 					* pauses; 4 MiB */
 } srv_wire_opts;
 
-/* Counters, for tests. */
+/* The wire listener's counters (tests, diagnostics). */
 typedef struct srv_wire_stats {
 	uint64_t accepted;
+	uint64_t handshakes_failed; /* closed before both prefaces, for any
+				     * reason (the two below included) */
 	uint64_t handshake_timeouts;
 	uint64_t pending_dropped;
 	uint64_t protocol_errors;
@@ -202,8 +207,8 @@ typedef struct srv_wire_stats {
 	uint32_t paused;       /* connections whose reading waits for room */
 } srv_wire_stats;
 
-/* Whether a server for `url` uses the wire protocol: FEDRPC_WIRE=frames
- * in the environment, for every scheme but inproc://. */
+/* Whether a server for `url` uses the wire protocol: for every scheme
+ * but inproc://, unless FEDRPC_WIRE=reqrep (core/wire/transport.c). */
 bool srv_wire_wanted(const char *url);
 /* Makes srv use the wire protocol with these settings (before start). */
 void fedrpc_server_wire_use(fedrpc_server *srv, const srv_wire_opts *o);
@@ -220,6 +225,8 @@ void srv_wire_release(fedrpc_server *srv);
 void srv_wire_reply(srv_rctx *rc, nng_msg *reply);
 /* A new TLS configuration for connections accepted from now on. */
 int  srv_wire_set_tls(fedrpc_server *srv, nng_tls_config *cfg);
+/* Closes the wire connection numbered id (fedrpc_conn_close()). */
+void srv_wire_close_conn(fedrpc_server *srv, uint32_t id, const char *why);
 
 /* ---- router.c ---- */
 /* Builds the index of handlers by method at start; -1 without memory. */
@@ -235,11 +242,12 @@ void      srv_peer_release(srv_peer *p);
 void srv_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg);
 
 /* A wire protocol connection (no nng pipe event): stores it under id
- * with its verified peer (taken over; NULL: none) and remote address
- * (NULL: unknown), runs the connection admission and returns whether it
- * admitted it. Stored either way: srv_peer_forget() removes it. */
+ * with its verified peer (taken over; NULL: none), remote address (NULL:
+ * unknown) and a local peer's user id (NULL: none), runs the connection
+ * admission and returns whether it admitted it. Stored either way:
+ * srv_peer_forget() removes it. */
 bool srv_peer_admit_stream(fedrpc_server *srv, uint32_t id,
-    fedrpc_peer *peer, const nng_sockaddr *remote);
+    fedrpc_peer *peer, const nng_sockaddr *remote, const uint64_t *uid);
 void srv_peer_forget(fedrpc_server *srv, uint32_t id);
 
 /* ---- workers.c ---- */
@@ -254,6 +262,10 @@ void srv_dispatch(fedrpc_server *srv, fedrpc_ctx *cx, srv_rctx *rc);
 /* observe.c: reports a finished call to the observer. */
 void srv_observe(const fedrpc_server *srv, const fedrpc_ctx *cx,
     const fedrpc_status *st, uint64_t start_ms);
+/* Reports a request refused before it was read (the wire protocol's
+ * oversized frame) for the connection numbered conn_id. */
+void srv_observe_unread(fedrpc_server *srv, uint32_t conn_id,
+    const fedrpc_status *st);
 /* Answers a request without running anything (shutdown, overload). */
 void srv_answer(fedrpc_server *srv, srv_rctx *rc, fedrpc_code code,
     const char *message);

@@ -76,8 +76,10 @@ srv_conn_close_locked(srv_conn *c, const char *why)
 	if (c->closed)
 		return;
 	c->closed = true;
-	if (c->pending)
+	if (c->pending) {
 		__atomic_sub_fetch(&c->srv->w->n_pending, 1, __ATOMIC_ACQ_REL);
+		srv_wire_count(c->srv, &c->srv->w->stats.handshakes_failed);
+	}
 	c->pending = false;
 	FEDRPC_LOG_DEBUG("server %s: connection %u closed: %s", c->srv->url,
 	    (unsigned) (c->pipe_id & 0x7fffffffu), why);
@@ -168,7 +170,8 @@ on_preface_locked(srv_conn *c, const fedrpc_preface *theirs)
 	};
 	fedrpc_peer  peer;
 	nng_sockaddr sa;
-	bool         have_peer, have_addr, ok;
+	uint64_t     uid;
+	bool         have_peer, have_addr, have_uid, ok;
 
 	(void) theirs; /* version 1 is the only one, and the lowest */
 	c->pending = false;
@@ -176,8 +179,9 @@ on_preface_locked(srv_conn *c, const fedrpc_preface *theirs)
 	have_peer = srv->tls != NULL &&
 	    fedrpc_tls_stream_peer_get(c->s, &peer) == FEDRPC_OK;
 	have_addr = nng_stream_get_addr(c->s, NNG_OPT_REMADDR, &sa) == 0;
+	have_uid  = nng_stream_get_uint64(c->s, NNG_OPT_IPC_PEER_UID, &uid) == 0;
 	ok = srv_peer_admit_stream(srv, c->pipe_id, have_peer ? &peer : NULL,
-	    have_addr ? &sa : NULL);
+	    have_addr ? &sa : NULL, have_uid ? &uid : NULL);
 	c->peer_stored = true;
 	if (!ok) {
 		srv_conn_close_locked(c, "refused by admission");
@@ -297,6 +301,12 @@ read_frames_locked(srv_conn *c, uint64_t now, srv_rctx **todo)
 			    (unsigned) f.len, c->srv->max_msg);
 			reply_error_locked(c, f.call_id, NULL, 0,
 			    FEDRPC_RESOURCE_EXHAUSTED, msg);
+			{
+				fedrpc_status ost = {.code = FEDRPC_RESOURCE_EXHAUSTED};
+
+				snprintf(ost.message, sizeof(ost.message), "%s", msg);
+				srv_observe_unread(c->srv, c->pipe_id, &ost);
+			}
 			break;
 		}
 		case FEDRPC_RX_FRAME:

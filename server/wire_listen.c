@@ -31,10 +31,7 @@ static const srv_wire_opts defaults = {
 bool
 srv_wire_wanted(const char *url)
 {
-	const char *e = getenv("FEDRPC_WIRE");
-
-	return e != NULL && strcmp(e, "frames") == 0 &&
-	    strncmp(url, "inproc://", 9) != 0;
+	return fedrpc_wire_selected(url);
 }
 
 void
@@ -73,6 +70,7 @@ fedrpc_server_wire_stats(fedrpc_server *srv, srv_wire_stats *out)
 		return;
 	pthread_mutex_lock(&w->mtx);
 	out->accepted           = __atomic_load_n(&w->stats.accepted, __ATOMIC_RELAXED);
+	out->handshakes_failed  = __atomic_load_n(&w->stats.handshakes_failed, __ATOMIC_RELAXED);
 	out->handshake_timeouts = __atomic_load_n(&w->stats.handshake_timeouts, __ATOMIC_RELAXED);
 	out->pending_dropped    = __atomic_load_n(&w->stats.pending_dropped, __ATOMIC_RELAXED);
 	out->protocol_errors    = __atomic_load_n(&w->stats.protocol_errors, __ATOMIC_RELAXED);
@@ -299,6 +297,25 @@ srv_wire_set_tls(fedrpc_server *srv, nng_tls_config *cfg)
 	if (srv->w->accept != NULL)
 		nng_aio_abort(srv->w->accept, NNG_ECANCELED);
 	return 0;
+}
+
+void
+srv_wire_close_conn(fedrpc_server *srv, uint32_t id, const char *why)
+{
+	srv_wire *w = srv->w;
+
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mtx);
+	for (srv_conn *c = w->head; c != NULL; c = c->next) {
+		if (c->pipe_id != id)
+			continue;
+		pthread_mutex_lock(&c->mtx);
+		srv_conn_close_locked(c, why);
+		pthread_mutex_unlock(&c->mtx);
+		break;
+	}
+	pthread_mutex_unlock(&w->mtx);
 }
 
 void

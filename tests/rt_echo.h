@@ -181,7 +181,8 @@ echo_fn(const fedrpc_handler *h, fedrpc_ctx *ctx,
 		pthread_mutex_lock(&echo_seen.mtx);
 		echo_seen.pipes_closed++;
 		pthread_mutex_unlock(&echo_seen.mtx);
-		nng_pipe_close(fedrpc_ctx_pipe(ctx));
+		if (fedrpc_ctx_conn(ctx) != NULL)
+			fedrpc_conn_close(fedrpc_ctx_conn(ctx));
 	}
 	resp->origin_domain = fedrpc_ctx_strdup(ctx, fedrpc_ctx_origin_domain(ctx));
 	if ((md = fedrpc_metadata_get(fedrpc_ctx_metadata(ctx), "x-echo",

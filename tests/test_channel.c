@@ -263,6 +263,69 @@ Test(channel, cancel_an_async_call)
 	fedrpc_server_free(srv);
 }
 
+static bool
+pooled(fedrpc_channel *ch, const fedrpc_call *c)
+{
+	bool yes;
+
+	pthread_mutex_lock(&ch->mtx);
+	yes = ch->pool == c;
+	pthread_mutex_unlock(&ch->mtx);
+	return yes;
+}
+
+/*
+ * nng's expiry thread can run the cancel function of a timed-out call
+ * after its reply finished it, when the pooled call object already serves
+ * the next call on the same aio. Such a late cancel (delivered here as
+ * the expiry thread would) must not end the next call.
+ */
+Test(channel, late_cancel_of_a_finished_call_leaves_the_next_alone)
+{
+	fedrpc_server_opts so  = {.url = "tcp://127.0.0.1:0"};
+	fedrpc_server     *srv = echo_server_start(&so);
+	char               url[64];
+	fedrpc_channel    *ch;
+	tu_batch           b = TU_BATCH_INIT;
+	Fedrpc__Testing__V1__EchoRequest req =
+	    FEDRPC__TESTING__V1__ECHO_REQUEST__INIT;
+	fedrpc_call_opts o  = {.timeout_ms = TU_CALL_MS};
+	fedrpc_status    st = {0};
+	fedrpc_call     *first, *next;
+	void            *late;
+
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", fedrpc_server_port(srv));
+	ch = echo_channel(url, 0);
+	if (ch->wire == NULL) {
+		fedrpc_channel_close(ch);
+		fedrpc_server_free(srv);
+		cr_skip_test("a request/reply call has no wire operation");
+	}
+	cr_assert_eq(fedrpc_channel_call_async(ch, &echo_method, &req.base, &o,
+	                 tu_batch_cb, &b, &first, &st),
+	    FEDRPC_OK, "%s", st.message);
+	late = chan_wire_cancel_arg(first);
+	cr_assert(tu_batch_wait(&b, 1, TU_WAIT_MS));
+	cr_assert_eq(b.ok, 1, "%s", b.last_msg);
+	fedrpc_call_release(first);
+	cr_assert(TU_WAIT_FOR(pooled(ch, first), TU_WAIT_MS));
+
+	/* The next call takes the same object and aio, and is held at the
+	 * server until the late cancel was delivered. */
+	req.sleep_ms = SLOW_MS;
+	cr_assert_eq(fedrpc_channel_call_async(ch, &echo_method, &req.base, &o,
+	                 tu_batch_cb, &b, &next, &st),
+	    FEDRPC_OK, "%s", st.message);
+	cr_assert_eq(next, first, "the pooled call was not reused");
+	chan_wire_cancel_cb(next->cur, late, NNG_ETIMEDOUT);
+	echo_release();
+	cr_assert(tu_batch_wait(&b, 2, TU_WAIT_MS));
+	cr_assert_eq(b.ok, 2, "%s", b.last_msg);
+	fedrpc_call_release(next);
+	fedrpc_channel_close(ch);
+	fedrpc_server_free(srv);
+}
+
 Test(channel, close_cancels_calls_in_flight)
 {
 	fedrpc_server_opts so  = {.url = "inproc://test-channel-close"};

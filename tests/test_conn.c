@@ -1,14 +1,15 @@
 /*
  * The connection handle (fedrpc_conn): the connection admission hook and
  * the handlers of its calls see one connection, with its id, the peer's
- * verified names and the remote address, whatever the transport (the
- * suite runs again with FEDRPC_WIRE=frames), and a refused connection
- * gets no call in.
+ * verified names, the remote address and a local peer's user id, whatever
+ * the transport (the suite runs again with FEDRPC_WIRE=reqrep), and a
+ * refused connection gets no call in.
  */
 #include <criterion/criterion.h>
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rt_echo.h"
 #include "testcerts.h"
@@ -45,6 +46,8 @@ typedef struct seen {
 	char     addr[64];
 	int      port;
 	bool     loopback;
+	bool     has_uid; /* a local socket's peer user id */
+	uint64_t uid;
 } seen;
 
 static struct {
@@ -65,6 +68,7 @@ record(seen *s, const fedrpc_conn *conn)
 	snprintf(s->addr, sizeof(s->addr), "%s", fedrpc_conn_remote_addr(conn));
 	s->port     = fedrpc_conn_remote_port(conn);
 	s->loopback = fedrpc_conn_is_loopback(conn);
+	s->has_uid  = fedrpc_conn_peer_uid(conn, &s->uid);
 }
 
 static bool
@@ -168,6 +172,7 @@ Test(conn, tls_admission_and_handlers_see_one_connection)
 		cr_assert_gt(a->port, 0);
 		snprintf(want, sizeof(want), "127.0.0.1:%d", a->port);
 		cr_assert_str_eq(a->addr, want);
+		cr_assert_not(a->has_uid, "a TCP peer has no user id");
 		for (int i = 0; i < 3; i++) {
 			const seen *h = &obs.handled[i];
 
@@ -207,6 +212,10 @@ Test(conn, without_tls_no_names_and_ipc_has_no_address)
 	cr_assert_str_eq(obs.handled[0].addr, "");
 	cr_assert_eq(obs.handled[0].port, 0);
 	cr_assert_not(obs.handled[0].loopback);
+	/* The kernel names the local peer: this process's user. */
+	cr_assert(obs.admitted[0].has_uid);
+	cr_assert(obs.handled[0].has_uid);
+	cr_assert_eq(obs.handled[0].uid, (uint64_t) geteuid());
 	pthread_mutex_unlock(&obs.mtx);
 	fedrpc_channel_close(ch);
 	fedrpc_server_free(srv);

@@ -661,7 +661,9 @@ Test(federator, open_file_limit_raised_or_start_refused)
 	    "limit (the configuration needs 163)",
 	    (unsigned long long) hard);
 	assert_logged(f, want);
-	assert_logged(f, "limits.handshake_timeout_ms (5000) is not applied");
+	assert_logged(f, chan_wire_wanted("tls+tcp://")
+	        ? "limits.handshake_timeout_ms (5000) is closed"
+	        : "limits.handshake_timeout_ms (5000) is not applied");
 	{
 		/* What the kernel says the running daemon has. */
 		char               path[64], line[256];
@@ -724,6 +726,7 @@ closed_by_peer(int fd, int wait_ms)
  * first, so by the time the first is dropped its own 10 s are over too.
  * If this fails, nng changed: update docs/operations.md, the note on
  * limits.handshake_timeout_ms (core/config/config_schema.c) and federator/fd_limit.c.
+ * (Request/reply only: FEDRPC_WIRE=reqrep.)
  */
 Test(federator, silent_connections_are_held_until_the_peer_leaves,
     .timeout = 90)
@@ -741,6 +744,8 @@ Test(federator, silent_connections_are_held_until_the_peer_leaves,
 	long long          t0, held;
 	int                silent, rv;
 
+	if (chan_wire_wanted("tls+tcp://"))
+		cr_skip_test("nng's request/reply listener only");
 	f = fed_init("a", &(fed_opts){0});
 	fed_start(f);
 	silent = silent_connect(f);
@@ -793,6 +798,78 @@ Test(federator, silent_connections_are_held_until_the_peer_leaves,
 	    "a silent connection was dropped: nng now times out handshakes");
 	close(silent);
 	/* And the listener serves. */
+	cr_assert_eq(peer_call(f, &(peer_opts){.leaf = "b"}, &st), FEDRPC_OK,
+	    "%s", st.message);
+
+	nng_stream_free(s);
+	nng_aio_free(aio);
+	nng_stream_dialer_free(d);
+	fedrpc_tls_free(tls);
+	cr_assert_eq(fed_stop(f), 0);
+}
+
+/*
+ * The wire protocol's accept loop applies limits.handshake_timeout_ms:
+ * a connection that never sends a byte, and one that finishes its TLS
+ * handshake with a trusted certificate but sends no preface, are both
+ * closed once it passes, and the listener serves on.
+ */
+Test(federator, silent_connections_are_closed_after_the_handshake_timeout,
+    .timeout = 90)
+{
+	fed               *f;
+	fedrpc_status      st = {0};
+	fedrpc_tls_opts    o  = {0};
+	fedrpc_tls        *tls;
+	nng_stream_dialer *d;
+	nng_stream        *s;
+	nng_aio           *aio;
+	nng_iov            iov;
+	uint8_t            b[8];
+	char               ca[512], crt[512], key[512];
+	int                silent, rv;
+
+	if (!chan_wire_wanted("tls+tcp://"))
+		cr_skip_test("the wire protocol's listener only");
+	f = fed_init("a", &(fed_opts){.limits = "handshake_timeout_ms = 1000;"});
+	fed_start(f);
+	assert_logged(f, "limits.handshake_timeout_ms (1000) is closed");
+	silent = silent_connect(f);
+
+	snprintf(ca, sizeof(ca), "%s/ca.crt", T->dir);
+	snprintf(crt, sizeof(crt), "%s/b.crt", T->dir);
+	snprintf(key, sizeof(key), "%s/b.key", T->dir);
+	o.ca_file     = ca;
+	o.cert_file   = crt;
+	o.key_file    = key;
+	o.server_name = "a.example";
+	cr_assert_eq(fedrpc_tls_new(&tls, false, &o, &st), FEDRPC_OK, "%s",
+	    st.message);
+	cr_assert_eq(nng_stream_dialer_alloc(&d, f->url), 0);
+	cr_assert_eq(nng_stream_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG,
+	                 fedrpc_tls_nng_config(tls)),
+	    0);
+	cr_assert_eq(nng_aio_alloc(&aio, NULL, NULL), 0);
+	nng_aio_set_timeout(aio, WAIT_MS);
+	nng_stream_dialer_dial(d, aio);
+	nng_aio_wait(aio);
+	cr_assert_eq(rv = nng_aio_result(aio), 0, "dial: %s", nng_strerror(rv));
+	s = nng_aio_get_output(aio, 0);
+	/* The read drives the TLS handshake; then the server waits for our
+	 * preface, which never comes: it closes (bounded wait: 40 s). */
+	iov.iov_buf = b;
+	iov.iov_len = sizeof(b);
+	cr_assert_eq(nng_aio_set_iov(aio, 1, &iov), 0);
+	nng_aio_set_timeout(aio, 40000);
+	nng_stream_recv(s, aio);
+	nng_aio_wait(aio);
+	rv = nng_aio_result(aio);
+	cr_assert(rv != 0 && rv != NNG_ETIMEDOUT,
+	    "a handshaken connection without a preface was not closed: %s",
+	    nng_strerror(rv));
+	cr_assert(closed_by_peer(silent, 40000),
+	    "a connection that never sent a byte was not closed");
+	close(silent);
 	cr_assert_eq(peer_call(f, &(peer_opts){.leaf = "b"}, &st), FEDRPC_OK,
 	    "%s", st.message);
 

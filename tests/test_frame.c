@@ -381,3 +381,37 @@ Test(frame, writer_batches_and_bounds)
 	cr_assert_not_null(fedrpc_frame_tx_begin(&tx, FEDRPC_FRAME_REQUEST, 0, 6, 500));
 	fedrpc_frame_tx_fini(&tx);
 }
+
+/* Which transport a URL gets: the wire protocol but for inproc://, and
+ * req0/rep0 everywhere with FEDRPC_WIRE=reqrep; a value it does not know
+ * keeps the wire protocol. */
+Test(frame, transport_selection)
+{
+	static const struct {
+		const char *env; /* NULL: unset */
+		bool        tcp, ipc, inproc;
+	} cases[] = {
+	    {NULL, true, true, false},
+	    {"", true, true, false},
+	    {"frames", true, true, false},
+	    {"reqrep", false, false, false},
+	    {"REQREP", true, true, false}, /* not a value it knows */
+	    {"bogus", true, true, false},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *e = cases[i].env;
+
+		if (e == NULL)
+			unsetenv("FEDRPC_WIRE");
+		else
+			setenv("FEDRPC_WIRE", e, 1);
+		cr_assert_eq(fedrpc_wire_selected("tls+tcp://127.0.0.1:1"),
+		    cases[i].tcp, "FEDRPC_WIRE=%s, tls+tcp://", e ? e : "(unset)");
+		cr_assert_eq(fedrpc_wire_selected("ipc:///tmp/x.sock"),
+		    cases[i].ipc, "FEDRPC_WIRE=%s, ipc://", e ? e : "(unset)");
+		cr_assert_eq(fedrpc_wire_selected("inproc://x"),
+		    cases[i].inproc, "FEDRPC_WIRE=%s, inproc://", e ? e : "(unset)");
+	}
+	unsetenv("FEDRPC_WIRE");
+}

@@ -5,19 +5,21 @@
  * when its answer expires.
  *
  * The channel itself is an ordinary channel (channel.c) with no dialer of
- * its own: calls queue in its req0 socket while no connection is up and
- * leave as soon as one is, so a failover moves waiting calls to the next
- * target without resending anything. This manager adds and removes the
+ * its own: calls queue (in its wire connection, or its req0 socket with
+ * FEDRPC_WIRE=reqrep) while no connection is up and leave as soon as one
+ * is, so a failover moves waiting calls to the next target without
+ * resending anything. This manager adds and removes the
  * socket's dialers. Callbacks (resolver, pipe events, calls) only record
  * what happened under ch->mtx and wake the pool thread, which runs
  * dom_step(): every nng call that can wait is made there, with no lock.
  *
  * nng's dialer tells nobody why a background attempt failed; the TLS
  * engine's last handshake error and the dialer's statistics (refused,
- * timed out, ...) do, and are polled while an attempt is under way. No
- * connection of our own tests an address first: a connection closed
- * during negotiation makes an nng 1.5.2 listener stop accepting for
- * 100 ms, which every client of that server would wait out.
+ * timed out, ...) do, and are polled while an attempt is under way (on
+ * the wire protocol its connection's events say it). No connection of our
+ * own tests an address first: a connection closed during negotiation
+ * makes an nng 1.5.2 req0/rep0 listener stop accepting for 100 ms, which
+ * every client of that server would wait out.
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -15,6 +15,12 @@
  * as ECONNRESET; everything else passes through. nng calls sendmsg()
  * through its dynamic symbol, so a definition in the program takes its
  * place; epipe_guard_active() tells whether that is the case.
+ *
+ * Still needed while req0/rep0 can be selected (FEDRPC_WIRE=reqrep): there
+ * nng's listener runs each connection's set-up. The wire protocol's accept
+ * loop (server/wire_listen.c) does the TLS handshake on the connection
+ * itself, after the accept, so an error there ends that connection only;
+ * and it retries a failed accept whatever the error.
  */
 #define _GNU_SOURCE /* RTLD_NEXT */
 #include <dlfcn.h>

@@ -34,6 +34,12 @@
  * nng calls these functions through its exported symbols, so a definition
  * in the executable takes their place for nng's own calls as well;
  * stream_guard_active() tells whether that is the case.
+ *
+ * Still needed while req0/rep0 can be selected (FEDRPC_WIRE=reqrep): the
+ * wire protocol's own connections submit each transfer once, from their
+ * callbacks under their lock and never after closing, and stop their
+ * aios before freeing a stream, so no part is resubmitted on a closed aio;
+ * through it, their calls cost one extra check each.
  */
 #define _GNU_SOURCE /* RTLD_NEXT */
 #include <dlfcn.h>

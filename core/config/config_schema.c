@@ -571,14 +571,15 @@ static const cfg_field limits_fields[] = {
 	{.name = "rate_burst", .kind = CFG_U32,
 	    .offset = AT(limits.rate_burst), .def = "400", .min = 1,
 	    .max = 1000000},
-	/* Read and checked, but nng 1.5.2's TLS transport owns the accept
-	 * loop: see docs/operations.md. */
+	/* Applied by the wire protocol's own accept loop; nng 1.5.2's
+	 * req0/rep0 TLS transport (FEDRPC_WIRE=reqrep) owns its accept
+	 * loop and cannot: see docs/operations.md. */
 	{.name = "handshake_timeout_ms", .kind = CFG_U32,
 	    .offset = AT(limits.handshake_timeout_ms), .def = "5000", .min = 1,
 	    .max = 600000,
-	    .note = "NOT APPLIED in this version: a connection is held until "
-		    "its TLS handshake ends or the peer leaves, then nng "
-		    "allows 10 s for the rest of its set-up "
+	    .note = "applied on the wire protocol (the default), NOT with "
+		    "FEDRPC_WIRE=reqrep: nng then holds a connection until "
+		    "its TLS handshake ends or the peer leaves "
 		    "(docs/operations.md)"},
 	{.name = "workers", .kind = CFG_U32, .offset = AT(limits.workers),
 	    .def = "8", .min = 1, .max = 1024},

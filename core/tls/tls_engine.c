@@ -80,15 +80,18 @@ engine_once(void)
 	 * new engine version number: our ops table would be misread. */
 	eng.version_ok = v != NULL && strncmp(v, "1.5.", 4) == 0;
 	pthread_key_create(&eng.thread_key, engine_thread_exit);
-	/* Without it, nng_close() can hang after a connection drops. */
+	/* Without it, nng_close() can hang after a connection drops on
+	 * req0/rep0 (FEDRPC_WIRE=reqrep). */
 	if (!stream_guard_active())
 		FEDRPC_LOG_WARN("tls: nng's stream operations are not guarded "
-				"(core/compat/stream_guard.c not in effect)");
+				"(core/compat/stream_guard.c not in effect; "
+				"matters with FEDRPC_WIRE=reqrep)");
 	/* Without it, a peer that resets its connection during the set-up
-	 * can stop a listener for good. */
+	 * can stop a req0/rep0 listener for good. */
 	if (!epipe_guard_active())
 		FEDRPC_LOG_WARN("tls: EPIPE reaches nng unchanged "
-				"(core/compat/epipe_guard.c not in effect)");
+				"(core/compat/epipe_guard.c not in effect; "
+				"matters with FEDRPC_WIRE=reqrep)");
 
 	snprintf(eng.name, sizeof(eng.name), "wolfSSL %s", wolfSSL_lib_version());
 	snprintf(eng.description, sizeof(eng.description),

@@ -22,6 +22,10 @@
 #define FEDRPC_PING_LEN         8
 #define FEDRPC_DRAIN_MIN_LEN    8
 
+/* transport.c: whether a server or channel for url speaks this protocol
+ * (every scheme but inproc://, unless FEDRPC_WIRE=reqrep). */
+bool fedrpc_wire_selected(const char *url);
+
 /* The magic that starts a preface: "FEDRPC\r\n". */
 extern const uint8_t fedrpc_preface_magic[8];
 

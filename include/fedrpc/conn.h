@@ -29,6 +29,17 @@ const char *fedrpc_conn_remote_addr(const fedrpc_conn *conn);
 int fedrpc_conn_remote_port(const fedrpc_conn *conn);
 /* True for a TCP peer on a loopback address (127.0.0.0/8, ::1). */
 bool fedrpc_conn_is_loopback(const fedrpc_conn *conn);
+/* A local socket's (ipc://, unix://) peer: its user id, as the kernel
+ * reports it. False for other connections. */
+bool fedrpc_conn_peer_uid(const fedrpc_conn *conn, uint64_t *uid);
+/*
+ * Closes the connection from the server's side, on either transport:
+ * calls in flight on it get no reply (their clients see the connection
+ * lost), and the handle stays valid for the caller until its call ends.
+ * For handlers (fedrpc_ctx_conn()); an admission hook refuses a
+ * connection by returning false instead.
+ */
+void fedrpc_conn_close(const fedrpc_conn *conn);
 
 #ifdef __cplusplus
 }

@@ -35,6 +35,10 @@ typedef struct fedrpc_server_opts {
 	uint32_t contexts;            /* receive contexts; 0: 64 */
 	uint32_t workers;             /* handler threads; 0: 8 */
 	uint32_t dedup_entries;       /* replies kept for repeated request ids; 0: 4096 */
+	/* The wire protocol: a connection not through its TLS handshake
+	 * and both prefaces in this long is closed; 0: 5000. (nng's
+	 * req0/rep0 transport, FEDRPC_WIRE=reqrep, cannot apply it.) */
+	uint32_t handshake_timeout_ms;
 } fedrpc_server_opts;
 
 fedrpc_code fedrpc_server_new(fedrpc_server **out,

@@ -88,6 +88,12 @@ echo_server_port(echo_server *s)
 	return fedrpc_server_port(s->srv);
 }
 
+struct fedrpc_server *
+echo_server_fedrpc(echo_server *s)
+{
+	return s->srv;
+}
+
 unsigned
 echo_server_handled(echo_server *s)
 {

@@ -22,6 +22,9 @@ echo_server *echo_server_start(
 /* The port bound. */
 int echo_server_port(echo_server *s);
 
+/* The server itself (for its statistics). */
+struct fedrpc_server *echo_server_fedrpc(echo_server *s);
+
 /* Echo calls served so far. */
 unsigned echo_server_handled(echo_server *s);
 
