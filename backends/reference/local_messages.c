@@ -47,23 +47,32 @@ recipients_of(fedrpc_ctx *ctx,
     Fedrpc__Federation__V1__UserCiphertexts *const *rcpts, size_t n,
     adp_uc **out, size_t *n_out, fedrpc_status *st)
 {
-	size_t total = 0;
+	size_t   total = 0, bad = n, again;
+	adp_qid **users;
 
 	if (n > ADP_MAX_LIST)
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 		    "recipients: at most %d users", ADP_MAX_LIST);
-	for (size_t i = 0; i < n; i++) {
+	if ((users = adp_ptrs(ctx, n)) == NULL)
+		return REF_NOMEM(st);
+	/* The first fault in list order is reported: a malformed user, or
+	 * one that repeats an earlier (well-formed) one. */
+	for (size_t i = 0; i < n && bad == n; i++) {
 		if (adp_check_qid(rcpts[i]->user, "recipients", st) != FEDRPC_OK)
-			return st->code;
-		for (size_t j = 0; j < i; j++)
-			if (adp_qid_eq(rcpts[i]->user, rcpts[j]->user))
-				return fedrpc_status_set(st,
-				    FEDRPC_INVALID_ARGUMENT,
-				    "recipients: %s@%s appears twice",
-				    rcpts[i]->user->id,
-				    rcpts[i]->user->domain);
+			bad = i;
+		users[i] = rcpts[i]->user;
 		total += rcpts[i]->n_clients;
 	}
+	if (adp_first_repeat(users, bad, &again, st) != FEDRPC_OK)
+		return st->code;
+	if (again < bad) {
+		fedrpc_status_reset(st);
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "recipients: %s@%s appears twice", users[again]->id,
+		    users[again]->domain);
+	}
+	if (bad < n)
+		return st->code;
 	if ((*out = fedrpc_ctx_alloc(ctx, (total + 1) * sizeof(adp_uc))) ==
 	    NULL)
 		return REF_NOMEM(st);
