@@ -88,6 +88,7 @@ static char  dir[PATH_MAX];
 static char  federator[PATH_MAX];
 static const char *extra_conf = ""; /* -c: more settings for every daemon */
 static bool  keep;                    /* -k: the folder stays */
+static bool  verbose;                 /* -v: each run's calls */
 static pthread_mutex_t die_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* snprintf that refuses to truncate (every name here is short). */
@@ -540,7 +541,7 @@ log_path(int d)
 static void
 mark_logs(void)
 {
-	for (int d = 1; d < NDOM; d++) {
+	for (int d = 0; d < NDOM; d++) {
 		struct stat sb;
 
 		D[d].log_from  = stat(log_path(d), &sb) == 0 ? (long) sb.st_size : 0;
@@ -588,6 +589,46 @@ stored_at(int d, const char *want)
 	}
 	fclose(f);
 	return at;
+}
+
+/* -v: the calls d0 made during the run (its access log), in ms from the
+ * send: when each began (end_us less duration_ms, so to the ms) and
+ * ended; then when each receiver stored the message. */
+static void
+print_calls(long long start_us)
+{
+	FILE *f = fopen(log_path(0), "r");
+	char  line[8192];
+
+	if (f == NULL || fseek(f, D[0].log_from, SEEK_SET) != 0)
+		die("%s: %s", log_path(0), strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		json_t     *j = json_loads(line, 0, NULL);
+		const char *msg, *method, *target, *m;
+		long long   end, dur;
+
+		if (j == NULL)
+			continue;
+		msg    = json_string_value(json_object_get(j, "msg"));
+		method = json_string_value(json_object_get(j, "method"));
+		target = json_string_value(json_object_get(j, "target"));
+		end    = json_integer_value(json_object_get(j, "end_us"));
+		dur    = json_integer_value(json_object_get(j, "duration_ms"));
+		if (msg != NULL && strcmp(msg, "call sent") == 0 &&
+		    method != NULL && target != NULL && end > 0) {
+			m = strrchr(method, '/');
+			printf("    d0 %-22s to %-11s %6.1f .. %6.1f ms %s\n",
+			    m != NULL ? m + 1 : method, target,
+			    (end - dur * 1000 - start_us) / 1e3,
+			    (end - start_us) / 1e3,
+			    json_string_value(json_object_get(j, "status")));
+		}
+		json_decref(j);
+	}
+	fclose(f);
+	for (int d = 1; d < NDOM; d++)
+		printf("    %s stored it at %6.1f ms\n", D[d].name,
+		    (D[d].stored_us - start_us) / 1e3);
 }
 
 /* Waits for every receiver's line of `want` (reading the logs, not the
@@ -675,11 +716,13 @@ main(int argc, char **argv)
 			polling = true;
 		else if (strcmp(argv[i], "-k") == 0)
 			keep = true;
+		else if (strcmp(argv[i], "-v") == 0)
+			verbose = true;
 		else if (argv[i][0] != '-')
 			xfmt(federator, sizeof(federator), "%s", argv[i]);
 		else {
 			fprintf(stderr,
-			    "usage: %s [-r RUNS] [-p] [-k] [-c SETTINGS] "
+			    "usage: %s [-r RUNS] [-p] [-k] [-v] [-c SETTINGS] "
 			    "[PATH-TO-FEDERATOR]\n"
 			    "  -r RUNS      sends to time (1 to 32; 5)\n"
 			    "  -p           also poll every inbox, timing when "
@@ -689,6 +732,8 @@ main(int argc, char **argv)
 			    "               e.g. 'delivery = { workers = 9; };'\n"
 			    "  -k           keep the folder (logs, databases) "
 			    "at the end\n"
+			    "  -v           print the calls d0 made in each run, "
+			    "and when each receiver stored it\n"
 			    "  default federator: <build>/federator next to "
 			    "<build>/bench/\n",
 			    argv[0]);
@@ -902,6 +947,8 @@ main(int argc, char **argv)
 			printf(", found by the last poller %.1f ms",
 			    last_ns[r] / 1e6);
 		printf("\n");
+		if (verbose)
+			print_calls(start_us);
 		fflush(stdout);
 	}
 	cpu0 = daemons_cpu_ms() - cpu0;
