@@ -449,9 +449,18 @@ connect_domain(void *arg)
 		protobuf_c_message_free_unpacked(&cr->base, NULL);
 		aq.self = &u->q;
 		aq.to   = &U[0].q;
-		if (fedrpc_local_v1_connections_accept(D[d].ch, &aq, &ar, NULL,
-		        &st) != FEDRPC_OK)
-			die("Accept on %s: %s", u->domain, st.message);
+		/* With delivery.wait_ms = 0 the request may still be on its
+		 * way: asked again until it is there. */
+		for (long long end = now_ns() + DELIVERY_TIMEOUT_MS * 1000000LL;;) {
+			if (fedrpc_local_v1_connections_accept(D[d].ch, &aq, &ar,
+			        NULL, &st) == FEDRPC_OK)
+				break;
+			if (st.code != FEDRPC_FAILED_PRECONDITION ||
+			    now_ns() > end)
+				die("Accept on %s: %s", u->domain, st.message);
+			fedrpc_status_reset(&st);
+			usleep(2000);
+		}
 		protobuf_c_message_free_unpacked(&ar->base, NULL);
 	}
 	return NULL;
@@ -812,9 +821,16 @@ main(int argc, char **argv)
 	cq.n_members = NALL - 1;
 	t0           = now_ns();
 	mark_logs();
-	if (fedrpc_local_v1_conversations_create_conversation(D[0].ch, &cq,
-	        &cr, NULL, &st) != FEDRPC_OK)
-		die("CreateConversation: %s", st.message);
+	/* The same for the acceptances on their way to d0. */
+	for (long long end = now_ns() + DELIVERY_TIMEOUT_MS * 1000000LL;;) {
+		if (fedrpc_local_v1_conversations_create_conversation(D[0].ch,
+		        &cq, &cr, NULL, &st) == FEDRPC_OK)
+			break;
+		if (st.code != FEDRPC_FAILED_PRECONDITION || now_ns() > end)
+			die("CreateConversation: %s", st.message);
+		fedrpc_status_reset(&st);
+		usleep(2000);
+	}
 	/* Domains it did not reach within the wait (a loaded machine) are
 	 * told later: their logs say when. */
 	if (!wait_stored(ON_CONV_CREATED))
