@@ -87,7 +87,7 @@ const char federator_default_config[] =
     "  backoff_max_ms = 300000;\n"
     "  expiry = 2592000;            # 30 days\n"
     "  wait_ms = 3000;              # a local call waits for the first try\n"
-    "  workers = 4;                 # domains delivered at once\n"
+    "  workers = 16;                # domains delivered at once\n"
     "  instance = \"\";              # \"\": the host name (see the docs)\n"
     "  lease_ms = 30000;            # a dead instance's domains move after\n"
     "};\n"

@@ -643,6 +643,14 @@ Test(adapter_conversations, mismatch_strategies_from_remote_sender)
 	msg_strategy(&m,
 	    FEDRPC__FEDERATION__V1__CLIENT_MISMATCH_STRATEGY__STRATEGY_IGNORE_ALL,
 	    NULL, 0);
+	{
+		/* A recipient listed twice, last after the others. */
+		msg twice = m;
+
+		twice.up[twice.n_u++] = twice.up[1];
+		send_msg(w.f, &w.bob, w.bob1, &w.conv, &twice,
+		    FEDRPC_INVALID_ARGUMENT);
+	}
 	r = send_msg(w.f, &w.bob, 0x1234, &w.conv, &m, FEDRPC_OK);
 	cr_assert_eq(r->not_sent->reason, NOT_SENT(UNKNOWN_CLIENT));
 	protobuf_c_message_free_unpacked(&r->base, NULL);

@@ -221,7 +221,7 @@ Test(config, minimal_file_gets_defaults)
 	cr_assert_eq(c->delivery.backoff_max_ms, 300000);
 	cr_assert_eq(c->delivery.expiry, 2592000);
 	cr_assert_eq(c->delivery.wait_ms, 3000);
-	cr_assert_eq(c->delivery.workers, 4);
+	cr_assert_eq(c->delivery.workers, 16);
 	cr_assert_null(c->delivery.instance);
 	cr_assert_eq(c->limits.max_message_size, 4194304);
 	cr_assert_eq(c->limits.max_inflight_per_peer, 64);

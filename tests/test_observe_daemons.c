@@ -370,6 +370,9 @@ json_log_lines(const char *path, const char *origin, int *refused)
 			    CHECK);
 			cr_assert(json_is_integer(json_object_get(j, "duration_ms")),
 			    "%s", line);
+			cr_assert(json_integer_value(json_object_get(j, "end_us")) >
+			        1700000000000000LL,
+			    "%s", line);
 			st = json_string_value(json_object_get(j, "status"));
 			cr_assert_not_null(st, "%s", line);
 			calls++;

@@ -5,6 +5,7 @@
  * (OnConversationCreated for a domain's first members,
  * OnConversationUpdated for domains that already had members).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <fedrpc/log.h>
@@ -20,6 +21,45 @@ ref_conv_member(const ref_conversation *conv, const adp_qid *user)
 	for (size_t i = 0; i < conv->n_members; i++)
 		if (adp_qid_eq(conv->members[i]->id, user))
 			return conv->members[i];
+	return NULL;
+}
+
+static int
+member_cmp(const void *a, const void *b)
+{
+	return adp_qid_cmp((*(ref_member *const *) a)->id,
+	    (*(ref_member *const *) b)->id);
+}
+
+ref_member **
+ref_conv_sorted(fedrpc_ctx *ctx, const ref_conversation *conv)
+{
+	ref_member **v = adp_ptrs(ctx, conv->n_members);
+
+	if (v == NULL)
+		return NULL;
+	for (size_t i = 0; i < conv->n_members; i++)
+		v[i] = conv->members[i];
+	qsort(v, conv->n_members, sizeof(*v), member_cmp);
+	return v;
+}
+
+ref_member *
+ref_members_find(ref_member *const *sorted, size_t n, const adp_qid *user)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int    c   = adp_qid_cmp(sorted[mid]->id, user);
+
+		if (c == 0)
+			return sorted[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 

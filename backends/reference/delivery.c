@@ -542,8 +542,11 @@ run_dest(ref_worker *w, ref_dest *x)
 		/* What follows a refusal (a resync) is queued behind. */
 		aside |= !o[n_out].delivered;
 		n_out++;
-		if (n_out - settled >= SETTLE_EVERY ||
-		    fedrpc_clock_ms() - last_settle >= SETTLE_MS) {
+		/* The last item's answer goes with the final settlement: one
+		 * commit per batch when it is short. */
+		if (i + 1 < t.n &&
+		    (n_out - settled >= SETTLE_EVERY ||
+		        fedrpc_clock_ms() - last_settle >= SETTLE_MS)) {
 			a.o = o + settled;
 			a.n = n_out - settled;
 			if (settle(w, x, &a)) {
@@ -783,6 +786,27 @@ ref_delivery_kick(ref_delivery *d, const char *domain)
 		x->kicked = true;
 		pthread_cond_broadcast(&d->work_cv);
 	}
+	pthread_mutex_unlock(&d->mtx);
+}
+
+void
+ref_delivery_kick_outs(ref_delivery *d, const ref_outs *outs)
+{
+	bool woken = false;
+
+	if (d == NULL || outs->n == 0)
+		return;
+	pthread_mutex_lock(&d->mtx);
+	for (size_t i = 0; i < outs->n; i++) {
+		ref_dest *x = dest_get(d, outs->v[i].domain);
+
+		if (x != NULL && !x->kicked) {
+			x->kicked = true;
+			woken     = true;
+		}
+	}
+	if (woken)
+		pthread_cond_broadcast(&d->work_cv);
 	pthread_mutex_unlock(&d->mtx);
 }
 

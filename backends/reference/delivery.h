@@ -131,6 +131,9 @@ fedrpc_code ref_delivery_start(struct ref_svc *s, ref_delivery **out,
 void ref_delivery_stop(ref_delivery *d);
 /* Items were appended for `domain`: look at once (unless it is pausing). */
 void ref_delivery_kick(ref_delivery *d, const char *domain);
+/* The same for the destinations of outs, woken together (a fan-out's
+ * destinations start at once rather than one per wake-up). */
+void ref_delivery_kick_outs(ref_delivery *d, const ref_outs *outs);
 /* A call to or from `domain` went through: its pause ends now. */
 void ref_delivery_heard(ref_delivery *d, const char *domain);
 /*

@@ -530,15 +530,17 @@ h_send_message(void *impl, fedrpc_ctx *ctx,
 	return FEDRPC_OK;
 }
 
-/* One recipient's clients get the message, if they are in our copy. */
+/* One recipient's clients get the message, if they are in our copy (its
+ * members sorted: a message may have hundreds of recipients here). */
 static fedrpc_code
 deliver_to(ref_call *c, fedrpc_store_tx *tx, const ref_conversation *conv,
+    ref_member *const *sorted,
     const Fedrpc__Federation__V1__UserCiphertexts *u, fedrpc_status *st)
 {
 	const Fedrpc__Federation__V1__OnMessageSentRequest *req = c->req;
 
 	/* Only members of our copy; the rest is dropped. */
-	if (ref_conv_member(conv, u->user) == NULL) {
+	if (ref_members_find(sorted, conv->n_members, u->user) == NULL) {
 		FEDRPC_LOG_INFO("message in %s@%s for non-member %s dropped",
 		    conv->id->id, conv->id->domain, u->user->id);
 		return FEDRPC_OK;
@@ -571,6 +573,7 @@ tx_message_sent(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	ref_call *c = arg;
 	const Fedrpc__Federation__V1__OnMessageSentRequest *req = c->req;
 	ref_conversation *conv;
+	ref_member      **sorted;
 
 	if (ref_conv_get(tx, req->conversation, &conv, st) != FEDRPC_OK)
 		return st->code;
@@ -579,8 +582,10 @@ tx_message_sent(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 		    req->conversation->id, req->conversation->domain);
 		return FEDRPC_OK;
 	}
+	if ((sorted = ref_conv_sorted(c->ctx, conv)) == NULL)
+		return REF_NOMEM(st);
 	for (size_t i = 0; i < req->n_recipients; i++)
-		if (deliver_to(c, tx, conv, req->recipients[i], st) !=
+		if (deliver_to(c, tx, conv, sorted, req->recipients[i], st) !=
 		    FEDRPC_OK)
 			return st->code;
 	return FEDRPC_OK;

@@ -169,17 +169,56 @@ adp_qid_cmp(const adp_qid *a, const adp_qid *b)
 	return c != 0 ? c : strcmp(a->id, b->id);
 }
 
+/* A position in a list, sorted by (id, position). */
+typedef struct qid_at {
+	const adp_qid *q;
+	size_t         i;
+} qid_at;
+
+static int
+qid_at_cmp(const void *a, const void *b)
+{
+	const qid_at *x = a, *y = b;
+	int           c = adp_qid_cmp(x->q, y->q);
+
+	return c != 0 ? c : x->i < y->i ? -1 : x->i > y->i;
+}
+
+fedrpc_code
+adp_first_repeat(adp_qid *const *ids, size_t n, size_t *at, fedrpc_status *st)
+{
+	qid_at *v;
+
+	*at = n;
+	if (n < 2)
+		return FEDRPC_OK;
+	if ((v = malloc(n * sizeof(*v))) == NULL)
+		return fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
+		    "out of memory checking a list of %zu ids", n);
+	for (size_t i = 0; i < n; i++)
+		v[i] = (qid_at){ids[i], i};
+	qsort(v, n, sizeof(*v), qid_at_cmp);
+	/* In a run of one id, the second position is its first repeat. */
+	for (size_t k = 1; k < n; k++)
+		if (adp_qid_eq(v[k - 1].q, v[k].q) &&
+		    (k < 2 || !adp_qid_eq(v[k - 2].q, v[k].q)) && v[k].i < *at)
+			*at = v[k].i;
+	free(v);
+	return FEDRPC_OK;
+}
+
 fedrpc_code
 adp_check_unique(
     adp_qid *const *ids, size_t n, const char *what, fedrpc_status *st)
 {
-	for (size_t i = 1; i < n; i++)
-		for (size_t j = 0; j < i; j++)
-			if (adp_qid_eq(ids[i], ids[j]))
-				return fedrpc_status_set(st,
-				    FEDRPC_INVALID_ARGUMENT,
-				    "%s: %s@%s appears twice", what,
-				    ids[i]->id, ids[i]->domain);
+	size_t i;
+
+	if (adp_first_repeat(ids, n, &i, st) != FEDRPC_OK)
+		return st->code;
+	if (i < n)
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "%s: %s@%s appears twice", what, ids[i]->id,
+		    ids[i]->domain);
 	return FEDRPC_OK;
 }
 

@@ -57,7 +57,14 @@ fedrpc_code adp_check_origin(const adp_qid *q, fedrpc_ctx *ctx,
 bool adp_qid_eq(const adp_qid *a, const adp_qid *b);
 /* Orders by (domain, id). */
 int adp_qid_cmp(const adp_qid *a, const adp_qid *b);
-/* INVALID_ARGUMENT if a list of n ids holds one twice (n small). */
+/*
+ * The first position of a list of n ids that repeats an earlier one, or n
+ * when none does (n log n: lists may have thousands). RESOURCE_EXHAUSTED
+ * when out of memory.
+ */
+fedrpc_code adp_first_repeat(adp_qid *const *ids, size_t n, size_t *at,
+    fedrpc_status *st);
+/* INVALID_ARGUMENT naming the first id that repeats an earlier one. */
 fedrpc_code adp_check_unique(adp_qid *const *ids, size_t n,
     const char *what, fedrpc_status *st);
 

@@ -1,12 +1,15 @@
 /*
  * Message sending at the conversation's owner: gather every member's
- * clients (ours from storage, others with one GetUserClients per domain),
+ * clients (ours from storage, others with one GetUserClients per domain,
+ * all domains asked at once),
  * run the pure check of mismatch.c, then deliver the valid ciphertexts in
  * one transaction (our clients' inboxes, and one OnMessageSent per remote
  * domain queued in the outbox, delivered in order by delivery.c) and
  * report what was not delivered yet (queued_domains) or will not be
  * (failed_to_send).
  */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,23 +50,32 @@ recipients_of(fedrpc_ctx *ctx,
     Fedrpc__Federation__V1__UserCiphertexts *const *rcpts, size_t n,
     adp_uc **out, size_t *n_out, fedrpc_status *st)
 {
-	size_t total = 0;
+	size_t   total = 0, bad = n, again;
+	adp_qid **users;
 
 	if (n > ADP_MAX_LIST)
 		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
 		    "recipients: at most %d users", ADP_MAX_LIST);
-	for (size_t i = 0; i < n; i++) {
+	if ((users = adp_ptrs(ctx, n)) == NULL)
+		return REF_NOMEM(st);
+	/* The first fault in list order is reported: a malformed user, or
+	 * one that repeats an earlier (well-formed) one. */
+	for (size_t i = 0; i < n && bad == n; i++) {
 		if (adp_check_qid(rcpts[i]->user, "recipients", st) != FEDRPC_OK)
-			return st->code;
-		for (size_t j = 0; j < i; j++)
-			if (adp_qid_eq(rcpts[i]->user, rcpts[j]->user))
-				return fedrpc_status_set(st,
-				    FEDRPC_INVALID_ARGUMENT,
-				    "recipients: %s@%s appears twice",
-				    rcpts[i]->user->id,
-				    rcpts[i]->user->domain);
+			bad = i;
+		users[i] = rcpts[i]->user;
 		total += rcpts[i]->n_clients;
 	}
+	if (adp_first_repeat(users, bad, &again, st) != FEDRPC_OK)
+		return st->code;
+	if (again < bad) {
+		fedrpc_status_reset(st);
+		return fedrpc_status_set(st, FEDRPC_INVALID_ARGUMENT,
+		    "recipients: %s@%s appears twice", users[again]->id,
+		    users[again]->domain);
+	}
+	if (bad < n)
+		return st->code;
 	if ((*out = fedrpc_ctx_alloc(ctx, (total + 1) * sizeof(adp_uc))) ==
 	    NULL)
 		return REF_NOMEM(st);
@@ -80,37 +92,91 @@ recipients_of(fedrpc_ctx *ctx,
 	return FEDRPC_OK;
 }
 
-/* Asks a remote domain for its members' clients; false if it cannot. */
-static bool
-remote_clients(ref_svc *s, fedrpc_ctx *ctx, const char *domain,
-    adp_member_clients *m, size_t n_m)
-{
-	Fedrpc__Federation__V1__GetUserClientsRequest r =
-	    FEDRPC__FEDERATION__V1__GET_USER_CLIENTS_REQUEST__INIT;
-	Fedrpc__Federation__V1__GetUserClientsResponse *out = NULL, *cp;
-	fedrpc_channel                                 *ch;
-	fedrpc_call_opts                                opts;
-	fedrpc_status                                   st = {0};
+/* The GetUserClients calls of one send, all in flight at once. */
+typedef struct clients_wait {
+	pthread_mutex_t mtx;
+	pthread_cond_t  cv;
+	size_t          left; /* calls not answered yet */
+} clients_wait;
 
-	if ((r.users = adp_ptrs(ctx, n_m)) == NULL)
+/* One domain's GetUserClients. */
+typedef struct clients_call {
+	clients_wait *w;
+	const char   *domain;
+	Fedrpc__Federation__V1__GetUserClientsRequest   req;
+	Fedrpc__Federation__V1__GetUserClientsResponse *resp; /* owned; NULL
+							     * unless OK */
+	fedrpc_code code;
+	char        message[FEDRPC_STATUS_MESSAGE_MAX];
+} clients_call;
+
+static void
+clients_done(void *arg, const fedrpc_status *st,
+    Fedrpc__Federation__V1__GetUserClientsResponse *resp)
+{
+	clients_call *c = arg;
+
+	pthread_mutex_lock(&c->w->mtx);
+	c->code = st->code;
+	snprintf(c->message, sizeof(c->message), "%s", st->message);
+	c->resp = resp;
+	if (--c->w->left == 0)
+		pthread_cond_signal(&c->w->cv);
+	pthread_mutex_unlock(&c->w->mtx);
+}
+
+/* Starts the call of c (its members of c->domain among m); false when it
+ * could not start (why in c). */
+static bool
+clients_start(ref_svc *s, fedrpc_ctx *ctx, clients_call *c,
+    const adp_member_clients *m, size_t n_m)
+{
+	fedrpc_channel  *ch;
+	fedrpc_call_opts opts;
+	fedrpc_status    st = {0};
+	bool             ok;
+
+	fedrpc__federation__v1__get_user_clients_request__init(&c->req);
+	if ((c->req.users = adp_ptrs(ctx, n_m)) == NULL) {
+		c->code = REF_NOMEM(&st);
+		snprintf(c->message, sizeof(c->message), "%s", st.message);
 		return false;
+	}
 	for (size_t i = 0; i < n_m; i++)
-		if (strcmp(m[i].domain, domain) == 0)
-			r.users[r.n_users++] =
+		if (strcmp(m[i].domain, c->domain) == 0)
+			c->req.users[c->req.n_users++] =
 			    adp_qid_new(ctx, m[i].domain, m[i].id);
 	ref_call_opts(s, &opts);
-	if ((ch = ref_remote(s, domain, &st)) == NULL ||
-	    fedrpc_federation_v1_users_get_user_clients(
-	        ch, &r, &out, &opts, &st) != FEDRPC_OK) {
+	ok = (ch = ref_remote(s, c->domain, &st)) != NULL &&
+	    fedrpc_federation_v1_users_get_user_clients_async(
+	        ch, &c->req, &opts, clients_done, c, NULL, &st) == FEDRPC_OK;
+	if (!ok) {
+		c->code = st.code;
+		snprintf(c->message, sizeof(c->message), "%s", st.message);
+	}
+	fedrpc_status_reset(&st);
+	return ok;
+}
+
+/* What a domain answered, into its members' records; false if it could
+ * not answer (they stay unconfirmed). The answer is freed. */
+static bool
+clients_apply(ref_svc *s, fedrpc_ctx *ctx, clients_call *c,
+    adp_member_clients *m, size_t n_m)
+{
+	Fedrpc__Federation__V1__GetUserClientsResponse *cp = NULL;
+	const char *domain = c->domain;
+
+	if (c->code != FEDRPC_OK || c->resp == NULL) {
 		FEDRPC_LOG_WARN("message check: cannot list clients on %s: %s",
-		    domain, st.message);
-		fedrpc_status_reset(&st);
+		    domain, c->message);
 		return false;
 	}
 	ref_remote_ok(s, domain);
 	cp = (Fedrpc__Federation__V1__GetUserClientsResponse *) adp_clone(
-	    ctx, &out->base);
-	protobuf_c_message_free_unpacked(&out->base, NULL);
+	    ctx, &c->resp->base);
+	protobuf_c_message_free_unpacked(&c->resp->base, NULL);
+	c->resp = NULL;
 	if (cp == NULL)
 		return false;
 	/* A member the domain does not list has no clients. */
@@ -137,6 +203,51 @@ remote_clients(ref_svc *s, fedrpc_ctx *ctx, const char *domain,
 		}
 	}
 	return true;
+}
+
+/*
+ * Step 2: every other member domain is asked for its members' clients,
+ * all at once (a send waits for the slowest domain, not for the sum of
+ * them); a domain that cannot answer leaves its members unconfirmed.
+ */
+static fedrpc_code
+remote_clients(ref_svc *s, fedrpc_ctx *ctx, const ref_domains *doms,
+    adp_member_clients *m, size_t n_m, fedrpc_status *st)
+{
+	clients_wait  w;
+	clients_call *c;
+
+	if (doms->n == 0)
+		return FEDRPC_OK;
+	if ((c = fedrpc_ctx_alloc(ctx, doms->n * sizeof(*c))) == NULL)
+		return REF_NOMEM(st);
+	memset(c, 0, doms->n * sizeof(*c));
+	pthread_mutex_init(&w.mtx, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	w.left = doms->n;
+	for (size_t d = 0; d < doms->n; d++) {
+		c[d].w      = &w;
+		c[d].domain = doms->v[d];
+		if (!clients_start(s, ctx, &c[d], m, n_m)) {
+			pthread_mutex_lock(&w.mtx);
+			w.left--;
+			pthread_mutex_unlock(&w.mtx);
+		}
+	}
+	/* Each call ends by its deadline (the call options' timeout). */
+	pthread_mutex_lock(&w.mtx);
+	while (w.left > 0)
+		pthread_cond_wait(&w.cv, &w.mtx);
+	pthread_mutex_unlock(&w.mtx);
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mtx);
+	for (size_t d = 0; d < doms->n; d++)
+		clients_apply(s, ctx, &c[d], m, n_m);
+	/* Any answer not taken (out of memory mid-way) is freed. */
+	for (size_t d = 0; d < doms->n; d++)
+		if (c[d].resp != NULL)
+			protobuf_c_message_free_unpacked(&c[d].resp->base, NULL);
+	return FEDRPC_OK;
 }
 
 /* One message delivered: our valid recipients' inboxes, and what each
@@ -498,8 +609,9 @@ ref_owner_send(ref_svc *s, fedrpc_ctx *ctx, const ref_message *m,
 	}
 
 	/* Step 2: one GetUserClients per other member domain. */
-	for (size_t d = 0; d < a.doms.n; d++)
-		remote_clients(s, ctx, a.doms.v[d], a.m, a.conv->n_members);
+	if ((rc = remote_clients(s, ctx, &a.doms, a.m, a.conv->n_members,
+	         st)) != FEDRPC_OK)
+		return rc;
 
 	/* Steps 3 to 5. */
 	in.sender.domain = m->sender->domain;

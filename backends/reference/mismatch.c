@@ -70,15 +70,81 @@ set_alloc(ProtobufCAllocator *al, size_t n)
 	return al_alloc(al, (n ? n : 1) * sizeof(adp_uc));
 }
 
-/* A member record for a user, or NULL. Members are few: a linear scan. */
-static const adp_member_clients *
-find_member(const adp_check_input *in, const char *domain, const char *id)
+/* The members sorted by (domain, id), to find one in log time: a
+ * conversation may have thousands, and each recipient is looked up. */
+typedef struct member_index {
+	const adp_member_clients **v; /* from the allocator */
+	size_t                     n;
+} member_index;
+
+static int
+user_cmp(const char *da, const char *ia, const char *db, const char *ib)
 {
-	for (size_t i = 0; i < in->n_members; i++)
-		if (strcmp(in->members[i].domain, domain) == 0 &&
-		    strcmp(in->members[i].id, id) == 0)
-			return &in->members[i];
+	int c = strcmp(da, db);
+
+	return c != 0 ? c : strcmp(ia, ib);
+}
+
+static int
+member_qsort_cmp(const void *a, const void *b)
+{
+	const adp_member_clients *x = *(const adp_member_clients *const *) a;
+	const adp_member_clients *y = *(const adp_member_clients *const *) b;
+	int                       c = user_cmp(x->domain, x->id, y->domain, y->id);
+
+	/* Records of one user keep their input order. */
+	return c != 0 ? c : x < y ? -1 : x > y;
+}
+
+static bool
+member_index_build(const adp_check_input *in, ProtobufCAllocator *al,
+    member_index *ix)
+{
+	ix->n = in->n_members;
+	if ((ix->v = al_alloc(al, (ix->n ? ix->n : 1) * sizeof(*ix->v))) ==
+	    NULL)
+		return false;
+	for (size_t i = 0; i < ix->n; i++)
+		ix->v[i] = &in->members[i];
+	qsort(ix->v, ix->n, sizeof(*ix->v), member_qsort_cmp);
+	return true;
+}
+
+/* A member record for a user (the first in input order), or NULL. */
+static const adp_member_clients *
+find_member(const member_index *ix, const char *domain, const char *id)
+{
+	size_t lo = 0, hi = ix->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (user_cmp(ix->v[mid]->domain, ix->v[mid]->id, domain, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < ix->n &&
+	    user_cmp(ix->v[lo]->domain, ix->v[lo]->id, domain, id) == 0)
+		return ix->v[lo];
 	return NULL;
+}
+
+/* Whether a sorted set has a pair of the user (any client). */
+static bool
+set_has_user(const adp_uc_set *s, const char *domain, const char *id)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (user_cmp(s->v[mid].domain, s->v[mid].id, domain, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->n && same_user(&s->v[lo], domain, id);
 }
 
 static bool
@@ -113,6 +179,7 @@ adp_check_message(const adp_check_input *in, ProtobufCAllocator *al,
 {
 	adp_uc_set                rcpt, expected;
 	const adp_member_clients *sm;
+	member_index              mi;
 	size_t                    np = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -133,7 +200,9 @@ adp_check_message(const adp_check_input *in, ProtobufCAllocator *al,
 
 	/* Step 3: the sending client must be the sender's, unless the
 	 * sender's backend could not say (then it is taken on trust). */
-	sm = find_member(in, in->sender.domain, in->sender.id);
+	if (!member_index_build(in, al, &mi))
+		goto nomem;
+	sm = find_member(&mi, in->sender.domain, in->sender.id);
 	if (sm == NULL) {
 		out->unknown_sender_client = true;
 		return FEDRPC_OK;
@@ -174,7 +243,7 @@ adp_check_message(const adp_check_input *in, ProtobufCAllocator *al,
 	}
 	for (size_t i = 0; i < rcpt.n; i++) {
 		const adp_member_clients *m =
-		    find_member(in, rcpt.v[i].domain, rcpt.v[i].id);
+		    find_member(&mi, rcpt.v[i].domain, rcpt.v[i].id);
 
 		if (m != NULL && !m->confirmed) {
 			expected.v[expected.n]    = rcpt.v[i];
@@ -212,7 +281,7 @@ adp_check_message(const adp_check_input *in, ProtobufCAllocator *al,
 			out->missing.v[out->missing.n++] = expected.v[i];
 	for (size_t i = 0; i < rcpt.n; i++) {
 		const adp_uc             *x = &rcpt.v[i];
-		const adp_member_clients *m = find_member(in, x->domain, x->id);
+		const adp_member_clients *m = find_member(&mi, x->domain, x->id);
 
 		if (set_has(&expected, x)) {
 			out->valid.v[out->valid.n++] = *x;
@@ -227,14 +296,11 @@ adp_check_message(const adp_check_input *in, ProtobufCAllocator *al,
 	}
 	/* Unconfirmed members the message lists no client for. */
 	for (size_t i = 0; i < in->n_members; i++) {
-		const adp_member_clients *m      = &in->members[i];
-		bool                      listed = false;
+		const adp_member_clients *m = &in->members[i];
 
 		if (m->confirmed)
 			continue;
-		for (size_t j = 0; j < rcpt.n && !listed; j++)
-			listed = same_user(&rcpt.v[j], m->domain, m->id);
-		if (!listed) {
+		if (!set_has_user(&rcpt, m->domain, m->id)) {
 			adp_uc x = {m->domain, m->id, 0, true, NULL};
 
 			out->unconfirmed_absent.v[out->unconfirmed_absent.n++] =

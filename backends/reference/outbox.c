@@ -145,8 +145,7 @@ ref_outbox_settle(ref_svc *s, fedrpc_ctx *ctx, const ref_outs *outs,
 
 	if (outs == NULL || outs->n == 0)
 		return;
-	for (size_t i = 0; i < outs->n; i++)
-		ref_delivery_kick(s->delivery, outs->v[i].domain);
+	ref_delivery_kick_outs(s->delivery, outs);
 	if (wait && s->dopts.wait_ms != UINT32_MAX)
 		ref_delivery_wait(s->delivery, outs, s->dopts.wait_ms);
 	if (queued == NULL && refused == NULL)

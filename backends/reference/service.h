@@ -161,6 +161,12 @@ typedef struct ref_change {
 
 /* The member entry for user, or NULL. */
 ref_member *ref_conv_member(const ref_conversation *conv, const adp_qid *user);
+/* The members sorted by id, in the call's memory, for many lookups with
+ * ref_members_find() (NULL when out of memory). */
+ref_member **ref_conv_sorted(fedrpc_ctx *ctx, const ref_conversation *conv);
+/* The entry for user among n sorted members, or NULL. */
+ref_member *ref_members_find(
+    ref_member *const *sorted, size_t n, const adp_qid *user);
 /* Whether any member is of `domain`. */
 bool ref_conv_has_domain(const ref_conversation *conv, const char *domain);
 /* Whether any member is a user of this backend. */

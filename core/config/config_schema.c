@@ -527,7 +527,7 @@ static const cfg_field delivery_fields[] = {
 	{.name = "wait_ms", .kind = CFG_U32, .offset = AT(delivery.wait_ms),
 	    .def = "3000", .min = 0, .max = 60000},
 	{.name = "workers", .kind = CFG_U32, .offset = AT(delivery.workers),
-	    .def = "4", .min = 1, .max = 256},
+	    .def = "16", .min = 1, .max = 256},
 	{.name = "instance", .kind = CFG_STRING, .flags = CFG_NULL_IF_EMPTY,
 	    .offset = AT(delivery.instance), .def = ""},
 	{.name = "lease_ms", .kind = CFG_U32, .offset = AT(delivery.lease_ms),
