@@ -427,7 +427,9 @@ srv_wire_reply(srv_rctx *rc, nng_msg *reply)
 		srv_conn_close_locked(c, "drained");
 	srv_conn_check_dead_locked(c);
 	pthread_mutex_unlock(&c->mtx);
-	push_calls(c->srv, todo);
+	/* Not c->srv: once unlocked, a connection left dead by this reply
+	 * may be freed by the reaper (tick_cb) at any moment. */
+	push_calls(rc->srv, todo);
 	nng_msg_free(reply);
 	nng_msg_free(rc->req);
 	free(rc);
