@@ -173,7 +173,7 @@ on_preface_locked(srv_conn *c, const fedrpc_preface *theirs)
 	(void) theirs; /* version 1 is the only one, and the lowest */
 	c->pending = false;
 	__atomic_sub_fetch(&srv->w->n_pending, 1, __ATOMIC_ACQ_REL);
-	have_peer = srv->tls != NULL &&
+	have_peer = srv->tls_on &&
 	    fedrpc_tls_stream_peer_get(c->s, &peer) == FEDRPC_OK;
 	have_addr = nng_stream_get_addr(c->s, NNG_OPT_REMADDR, &sa) == 0;
 	ok = srv_peer_admit_stream(srv, c->pipe_id, have_peer ? &peer : NULL,
