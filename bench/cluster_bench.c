@@ -168,7 +168,7 @@ send_loop(void *arg)
 	worker  *w    = arg;
 	run     *r    = w->r;
 	td_user  self = r->members[w->i % MEMBERS];
-	td_user  mine[MEMBERS + 2]; /* td_try_send writes into them */
+	td_user  mine[MEMBERS + 2];
 	td_user *to[MEMBERS + 2];
 	size_t   n = 0;
 	unsigned seq = 0;

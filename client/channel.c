@@ -541,7 +541,7 @@ call_new(fedrpc_channel *ch)
 	return c;
 }
 
-/* The socket is closed (or closing): its contexts went with it. */
+/* The channel is closing: the call's context goes with its socket. */
 static void
 call_destroy(fedrpc_call *c)
 {
@@ -714,11 +714,17 @@ chan_close(fedrpc_channel *ch)
 	pthread_mutex_unlock(&ch->mtx);
 
 	nng_aio_stop(ch->watch_aio);
-	if (ch->wire != NULL)
-		chan_wire_close(ch);
-	else
-		nng_close(ch->sock);
 
+	/*
+	 * The idle calls go before the socket and their contexts: nng
+	 * 1.5.2's timer thread takes a call's cancel function and context
+	 * from its aio under its own lock, then calls it unlocked; when the
+	 * reply completes the operation in between, the call ends, close
+	 * gets here, and closing the socket would free the context that
+	 * cancel function is about to lock (a panic, or freed memory used,
+	 * in test_channel_stress under load). nng_aio_free() waits for that
+	 * thread to be done with the aio; the socket is closed after.
+	 */
 	pthread_mutex_lock(&ch->mtx);
 	ch->sock_closed = true;
 	pool            = ch->pool;
@@ -729,6 +735,10 @@ chan_close(fedrpc_channel *ch)
 		call_destroy(c);
 		n++;
 	}
+	if (ch->wire != NULL)
+		chan_wire_close(ch);
+	else
+		nng_close(ch->sock);
 
 	pthread_mutex_lock(&ch->mtx);
 	ch->refs -= n;

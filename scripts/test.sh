@@ -4,7 +4,8 @@
 # short run (fuzz/, clang's libFuzzer). Installs what is missing first.
 # Set FEDRPC_SKIP_SANITIZE=1 to skip the sanitizer pass, FEDRPC_SKIP_FUZZ=1
 # to skip the fuzz smoke run; FEDRPC_FUZZ_SECONDS (default 5) is each fuzz
-# target's time.
+# target's time. FEDRPC_TSAN=1 adds a ThreadSanitizer pass of the runtime's
+# tests (not run by default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -36,6 +37,41 @@ if [ "${FEDRPC_SKIP_SANITIZE:-0}" != 1 ]; then
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 	run_suite "asan+ubsan" build-asan -DFEDRPC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug || status=1
+fi
+
+# Opt-in, not in the default run (CI time): FEDRPC_TSAN=1 runs the
+# runtime's tests under ThreadSanitizer; a report about fedrpc code
+# (scripts/tsan-reports.sh) fails the pass even when the tests passed.
+tsan_tests='^test_(channel|channel_stress|server|domain_channel|wire|conn|delivery|delivery_daemons)(_wire)?$'
+rm -f build-tsan/ctest.log
+if [ "${FEDRPC_TSAN:-0}" = 1 ]; then
+	echo "== tsan: configure and build (build-tsan)"
+	mkdir -p build-tsan
+	if ! cmake -S . -B build-tsan -DFEDRPC_WERROR=ON -DFEDRPC_TSAN=ON >/dev/null ||
+		! cmake --build build-tsan -j"$jobs" >build-tsan/build.log 2>&1; then
+		grep -E 'error|warning' build-tsan/build.log | head -50
+		echo "tsan: build failed (full log: build-tsan/build.log)"
+		summary+=("tsan: build failed")
+		status=1
+	else
+		echo "== tsan: the runtime's tests"
+		rm -rf build-tsan/tsan-logs
+		mkdir -p build-tsan/tsan-logs
+		(cd build-tsan && TSAN_OPTIONS="log_path=$PWD/tsan-logs/r" \
+			ctest -R "$tsan_tests" --output-on-failure -j"$jobs" --timeout 900) 2>&1 |
+			tee build-tsan/ctest.log || status=1
+		shopt -s nullglob
+		logs=(build-tsan/tsan-logs/r.*)
+		shopt -u nullglob
+		if [ ${#logs[@]} -gt 0 ] &&
+			! bash scripts/tsan-reports.sh "${logs[@]}" >build-tsan/tsan-reports.txt; then
+			grep -E '^(WARNING|SUMMARY): ThreadSanitizer' build-tsan/tsan-reports.txt | head -40
+			echo "tsan: reports about fedrpc code (all of them: build-tsan/tsan-reports.txt)"
+			summary+=("tsan: $(grep -c '^WARNING: ThreadSanitizer' build-tsan/tsan-reports.txt) report(s) about fedrpc code")
+			status=1
+		fi
+		summary+=("tsan: $(grep -E 'tests passed|tests failed' build-tsan/ctest.log | tail -1)")
+	fi
 fi
 
 # Whether clang can build a libFuzzer program here.
@@ -93,7 +129,7 @@ failure_digest() { # ctest-log
 	}' "$1"
 }
 echo
-for f in build/ctest.log build-asan/ctest.log build-fuzz/ctest.log; do
+for f in build/ctest.log build-asan/ctest.log build-tsan/ctest.log build-fuzz/ctest.log; do
 	[ -f "$f" ] || continue
 	if grep -qE '[1-9][0-9]* tests failed out of' "$f"; then
 		echo "== failed in $f:"
@@ -102,7 +138,7 @@ for f in build/ctest.log build-asan/ctest.log build-fuzz/ctest.log; do
 done
 printf '%s\n' "${summary[@]}"
 passed=0 failed=0
-for f in build/ctest.log build-asan/ctest.log build-fuzz/ctest.log; do
+for f in build/ctest.log build-asan/ctest.log build-tsan/ctest.log build-fuzz/ctest.log; do
 	[ -f "$f" ] || continue
 	line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$f" | tail -1) || continue
 	total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")

@@ -32,7 +32,7 @@ log_call(const fedrpc_ctx *cx, const fedrpc_status *st, uint64_t start_ms)
 	if (fedrpc_log_get_level() > lvl)
 		return;
 	/* An observer of federation calls writes the access log. */
-	if (cx->srv->tls != NULL && fedrpc_observe_active())
+	if (cx->srv->tls_on && fedrpc_observe_active())
 		return;
 	fedrpc_log(lvl, "call %s origin=%s peer=%s status=%s%s%s%s %" PRIu64
 			"ms",

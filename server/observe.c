@@ -20,7 +20,7 @@ srv_observe(const fedrpc_server *srv, const fedrpc_ctx *cx,
 	now = fedrpc_clock_ms();
 	ev  = (fedrpc_call_event){
 	     .side   = FEDRPC_OBSERVE_SERVER,
-	     .tls    = srv->tls != NULL,
+	     .tls    = srv->tls_on,
 	     .known  = cx->handler != NULL,
 	     .method = decoded ? cx->req.method : "",
 	     .origin = decoded && cx->req.origin_domain != NULL

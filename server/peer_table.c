@@ -134,7 +134,7 @@ peer_fetch(fedrpc_server *srv, nng_pipe pipe, bool *known)
 	*known = false;
 	if (p == NULL)
 		return NULL;
-	*known = srv->tls == NULL ||
+	*known = !srv->tls_on ||
 	    fedrpc_tls_peer_get(pipe, &p->peer) == FEDRPC_OK;
 	if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) == 0)
 		conn_set_remote(p, &sa);

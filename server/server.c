@@ -84,6 +84,7 @@ fedrpc_server_new(fedrpc_server **out, const fedrpc_server_opts *opts,
 		fedrpc_server_free(srv);
 		return st->code;
 	}
+	srv->tls_on = srv->tls != NULL;
 	*out = srv;
 	return FEDRPC_OK;
 
@@ -497,6 +498,9 @@ fedrpc_server_free(fedrpc_server *srv)
 	srv_dedup_free(srv->dedup);
 	if (srv->tls != NULL)
 		fedrpc_tls_free(srv->tls);
+	for (size_t i = 0; i < srv->n_retired; i++)
+		fedrpc_tls_free(srv->retired[i]);
+	free(srv->retired);
 	pthread_mutex_destroy(&srv->mtx);
 	pthread_mutex_destroy(&srv->peer_mtx);
 	pthread_cond_destroy(&srv->work_cv);

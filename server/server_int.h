@@ -130,6 +130,13 @@ struct fedrpc_server {
 	uint32_t       n_workers;      /* handler threads */
 	fedrpc_tls    *tls;            /* owned; NULL without TLS; swapped
 	                                  under mtx by fedrpc_server_set_tls */
+	bool           tls_on;         /* tls != NULL, fixed at new: what the
+	                                  connection and call paths test (tls
+	                                  itself may be swapped under them) */
+	fedrpc_tls   **retired;        /* owned: configurations replaced by
+	                                  fedrpc_server_set_tls, freed with the
+	                                  server (server_tls.c says why) */
+	size_t         n_retired;
 	fedrpc_admit_fn admit;         /* may be NULL */
 	void          *admit_arg;
 	fedrpc_conn_admit_fn conn_admit; /* may be NULL */

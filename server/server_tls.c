@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -100,11 +101,11 @@ fedrpc_code
 fedrpc_server_set_tls(
     fedrpc_server *srv, const fedrpc_tls_opts *opts, fedrpc_status *st)
 {
-	fedrpc_tls *tls, *old;
+	fedrpc_tls *tls, *old, **retired;
 	bool        running;
 	int         rv;
 
-	if (srv->tls == NULL)
+	if (!srv->tls_on)
 		return fedrpc_status_set(st, FEDRPC_FAILED_PRECONDITION,
 		    "server %s does not use TLS", srv->url);
 	if (fedrpc_tls_new(&tls, true, opts, st) != FEDRPC_OK)
@@ -127,14 +128,27 @@ fedrpc_server_set_tls(
 		return fedrpc_status_set(st, FEDRPC_FAILED_PRECONDITION,
 		    "server %s is stopping", srv->url);
 	}
-	/* Readers only test srv->tls against NULL, so the old one can go:
-	 * nng holds its own reference while connections use it. */
+	/* The connection and call paths test srv->tls_on, never this
+	 * pointer. The old configuration is kept until the server is
+	 * freed, not freed now: nng 1.5.2's TLS listener starts an accept
+	 * by reading its configuration without its lock and takes its
+	 * reference a moment later, so an accept starting while the
+	 * option is set can take a reference on a configuration already
+	 * freed (a mutex used after free, seen by TSan under reloads in
+	 * test_runtime_tls). A reload is rare; what it keeps is small. */
 	old = srv->tls;
+	retired = realloc(srv->retired, (srv->n_retired + 1) * sizeof(*retired));
+	if (retired != NULL) {
+		srv->retired                   = retired;
+		srv->retired[srv->n_retired++] = old;
+		old                            = NULL;
+	}
 	__atomic_store_n(&srv->tls, tls, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&srv->mtx);
 
 	if (running && !srv->wire)
 		flush_pending_accept(srv);
+	/* Out of memory to keep it: freed now, as before. */
 	fedrpc_tls_free(old);
 	FEDRPC_LOG_INFO("server %s: new TLS configuration (%s) for new "
 			"connections",

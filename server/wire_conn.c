@@ -176,7 +176,7 @@ on_preface_locked(srv_conn *c, const fedrpc_preface *theirs)
 	(void) theirs; /* version 1 is the only one, and the lowest */
 	c->pending = false;
 	__atomic_sub_fetch(&srv->w->n_pending, 1, __ATOMIC_ACQ_REL);
-	have_peer = srv->tls != NULL &&
+	have_peer = srv->tls_on &&
 	    fedrpc_tls_stream_peer_get(c->s, &peer) == FEDRPC_OK;
 	have_addr = nng_stream_get_addr(c->s, NNG_OPT_REMADDR, &sa) == 0;
 	have_uid  = nng_stream_get_uint64(c->s, NNG_OPT_IPC_PEER_UID, &uid) == 0;
@@ -437,7 +437,9 @@ srv_wire_reply(srv_rctx *rc, nng_msg *reply)
 		srv_conn_close_locked(c, "drained");
 	srv_conn_check_dead_locked(c);
 	pthread_mutex_unlock(&c->mtx);
-	push_calls(c->srv, todo);
+	/* Not c->srv: once unlocked, a connection left dead by this reply
+	 * may be freed by the reaper (tick_cb) at any moment. */
+	push_calls(rc->srv, todo);
 	nng_msg_free(reply);
 	nng_msg_free(rc->req);
 	free(rc);

@@ -95,6 +95,18 @@ echo_handled(void)
 	return n;
 }
 
+/* Handlers that have started, read under the lock they count under. */
+static inline unsigned
+echo_in_handler(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&echo_seen.mtx);
+	n = echo_seen.in_handler;
+	pthread_mutex_unlock(&echo_seen.mtx);
+	return n;
+}
+
 /* Counts the run; returns the runs so far for this request id. */
 static inline unsigned
 echo_count_id(const uint8_t *id)

@@ -528,7 +528,7 @@ struct servfail {
 	int           fd;
 	int           port;
 	pthread_t     thread;
-	volatile bool stop;
+	bool          stop; /* atomic: the thread ends */
 };
 
 static void *
@@ -536,7 +536,7 @@ servfail_main(void *arg)
 {
 	struct servfail *s = arg;
 
-	while (!s->stop) {
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
 		struct pollfd           pfd = {.fd = s->fd, .events = POLLIN};
 		unsigned char           buf[512];
 		struct sockaddr_storage from;
@@ -583,7 +583,7 @@ servfail_start(struct servfail *s)
 static void
 servfail_stop(struct servfail *s)
 {
-	s->stop = true;
+	__atomic_store_n(&s->stop, true, __ATOMIC_RELEASE);
 	pthread_join(s->thread, NULL);
 	close(s->fd);
 }

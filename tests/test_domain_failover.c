@@ -215,7 +215,7 @@ proc_stop(proc *pr)
 /* Calls from several threads while servers come and go. */
 typedef struct load {
 	fedrpc_channel *ch;
-	volatile bool   stop;
+	bool            stop;    /* atomic: the threads end */
 	unsigned        ok, retried, failed;
 	unsigned        by[2];   /* successes per server */
 	char            last_error[FEDRPC_STATUS_MESSAGE_MAX + 32];
@@ -227,7 +227,7 @@ load_thread(void *arg)
 {
 	load *l = arg;
 
-	while (!l->stop) {
+	while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE)) {
 		char          who[ECHO_NAME_MAX];
 		fedrpc_status st    = {0};
 		fedrpc_code   code  = echo(l->ch, TU_CALL_MS, who, &st);
@@ -334,7 +334,7 @@ failover(bool tls)
 			snprintf(why, sizeof(why), "round %d: calls stalled after "
 			    "the restart: %s", round, l.last_error);
 	}
-	l.stop = true;
+	__atomic_store_n(&l.stop, true, __ATOMIC_RELEASE);
 	for (int i = 0; i < 3; i++)
 		pthread_join(th[i], NULL);
 	fedrpc_channel_close(l.ch);

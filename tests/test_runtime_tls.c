@@ -302,3 +302,73 @@ Test(rt_tls, target_check_needs_an_answer_not_only_a_handshake)
 	fedrpc_peer_clear(&peer);
 	fedrpc_server_free(srv);
 }
+
+/*
+ * The server's certificate replaced (fedrpc_server_set_tls, as a daemon's
+ * reload does) again and again while clients keep connecting and calling:
+ * every call is answered, over a connection made with the old or the new
+ * configuration. The connection and call paths run meanwhile on nng's
+ * threads and the workers (the ThreadSanitizer build checks them against
+ * the swap). Bounded by counts.
+ */
+#define RELOAD_CLIENTS 4
+#define RELOAD_CONNS 8 /* connections each client makes, one by one */
+#define RELOADS 20
+
+typedef struct reload_client {
+	const char *url;
+	int         ok, failed;
+	char        why[FEDRPC_STATUS_MESSAGE_MAX];
+} reload_client;
+
+static void *
+reload_client_run(void *arg)
+{
+	reload_client *c = arg;
+
+	for (int i = 0; i < RELOAD_CONNS; i++) {
+		fedrpc_channel *ch = tls_channel(c->url, "cli", "ca", "b.example");
+		Fedrpc__Testing__V1__EchoResponse *resp = NULL;
+		fedrpc_status                      st   = {0};
+
+		if (echo_call(ch, "reload", 0, TU_WAIT_MS, NULL, &resp, &st) ==
+		    FEDRPC_OK) {
+			c->ok++;
+		} else {
+			c->failed++;
+			snprintf(c->why, sizeof(c->why), "%s", st.message);
+		}
+		if (resp != NULL)
+			protobuf_c_message_free_unpacked(&resp->base, NULL);
+		fedrpc_status_reset(&st);
+		fedrpc_channel_close(ch);
+	}
+	return NULL;
+}
+
+Test(rt_tls, certificate_replaced_under_connecting_clients, .timeout = 120)
+{
+	char           url[64], b[3][512];
+	fedrpc_server *srv = tls_server("srv", "ca", url);
+	fedrpc_tls_opts t  = tls_opts("srv", "ca", b);
+	reload_client  cs[RELOAD_CLIENTS];
+	pthread_t      th[RELOAD_CLIENTS];
+
+	for (int i = 0; i < RELOAD_CLIENTS; i++) {
+		cs[i] = (reload_client){.url = url};
+		cr_assert_eq(
+		    pthread_create(&th[i], NULL, reload_client_run, &cs[i]), 0);
+	}
+	for (int i = 0; i < RELOADS; i++) {
+		fedrpc_status st = {0};
+
+		cr_assert_eq(fedrpc_server_set_tls(srv, &t, &st), FEDRPC_OK,
+		    "reload %d: %s", i, st.message);
+	}
+	for (int i = 0; i < RELOAD_CLIENTS; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < RELOAD_CLIENTS; i++)
+		cr_expect_eq(cs[i].failed, 0, "client %d: %s", i, cs[i].why);
+	cr_assert_eq(echo_handled(), RELOAD_CLIENTS * RELOAD_CONNS);
+	fedrpc_server_free(srv);
+}

@@ -472,7 +472,7 @@ Test(wire, cancel_reaches_the_server)
 
 	pthread_mutex_init(&box.mtx, NULL);
 	cr_assert_eq(start_echo(ch, &a, 60000, NULL), FEDRPC_OK);
-	cr_assert(TU_WAIT_FOR(echo_seen.in_handler == 1, TU_WAIT_MS));
+	cr_assert(TU_WAIT_FOR(echo_in_handler() == 1, TU_WAIT_MS));
 	cr_assert_eq(start_echo(ch, &b, 0, &hb), FEDRPC_OK);
 	fedrpc_call_cancel(hb);
 	cr_assert(TU_WAIT_FOR(box_count(&box) == 1, TU_FAST_MS));
@@ -610,7 +610,7 @@ Test(wire, drain_on_stop)
 	pthread_mutex_init(&box.mtx, NULL);
 	raw_preface(fd);
 	cr_assert_eq(start_echo(ch, &a, 60000, NULL), FEDRPC_OK);
-	cr_assert(TU_WAIT_FOR(echo_seen.in_handler == 1, TU_WAIT_MS));
+	cr_assert(TU_WAIT_FOR(echo_in_handler() == 1, TU_WAIT_MS));
 	cr_assert_eq(pthread_create(&th, NULL, stop_run, &sp), 0);
 
 	cr_assert_eq(raw_frame(fd, &f, &p, TU_CALL_MS), 1, "no DRAIN");

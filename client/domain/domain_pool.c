@@ -428,7 +428,17 @@ fedrpc_domains_stats_get(fedrpc_domains *pool, fedrpc_domains_stats *out)
 		for (dom_chan *d = pool->table[i]; d != NULL; d = d->next)
 			if (fedrpc_channel_is_connected(d->ch))
 				connected++;
-	*out = pool->stats;
 	pthread_mutex_unlock(&pool->mtx);
+	/* Counted with atomics outside the lock (POOL_STAT_ADD): read the
+	 * same way, one by one. */
+#define STAT_READ(f) out->f = __atomic_load_n(&pool->stats.f, __ATOMIC_RELAXED)
+	STAT_READ(channels);
+	STAT_READ(created);
+	STAT_READ(idle_closed);
+	STAT_READ(attempts);
+	STAT_READ(attempt_failures);
+	STAT_READ(backoffs);
+	STAT_READ(denied);
+#undef STAT_READ
 	out->connected = connected;
 }

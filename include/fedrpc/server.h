@@ -119,7 +119,9 @@ void fedrpc_server_set_done(fedrpc_server *srv, fedrpc_done_fn fn, void *arg);
  * Replaces the TLS configuration of a tls+tcp:// server, also while it
  * runs (certificate reload): connections accepted from now on use the new
  * one, connections already up keep theirs. FAILED_PRECONDITION for a
- * server without TLS; on any error the old configuration stays.
+ * server without TLS; on any error the old configuration stays. The one
+ * replaced is kept until fedrpc_server_free() (nng may still be taking
+ * a reference on it).
  */
 fedrpc_code fedrpc_server_set_tls(
     fedrpc_server *srv, const fedrpc_tls_opts *tls, fedrpc_status *st);

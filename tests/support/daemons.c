@@ -452,6 +452,18 @@ again(fedrpc_code rc)
 		}                                                          \
 	} while (0)
 
+/* The qualified id of u, pointing into u (which it leaves alone: several
+ * threads may send as, or to, the same users at once). */
+static qid
+qid_of(const td_user *u)
+{
+	qid q = FEDRPC__FEDERATION__V1__QUALIFIED_ID__INIT;
+
+	q.id     = (char *) u->id;
+	q.domain = (char *) u->domain;
+	return q;
+}
+
 static void
 set_qid(td_user *u)
 {
@@ -665,6 +677,7 @@ td_try_send(td *t, td_user *self, const char *owner_domain, const char *conv,
 	Fedrpc__Federation__V1__UserCiphertexts  uc[TD_MAX * 4], *ucp[TD_MAX * 4];
 	Fedrpc__Federation__V1__ClientCiphertext cc[TD_MAX * 4], *ccp[TD_MAX * 4];
 	qid           c  = FEDRPC__FEDERATION__V1__QUALIFIED_ID__INIT;
+	qid           to_q[TD_MAX * 4], self_q = qid_of(self);
 	fedrpc_status st = {0};
 	fedrpc_code   rc;
 
@@ -672,24 +685,23 @@ td_try_send(td *t, td_user *self, const char *owner_domain, const char *conv,
 		return fedrpc_status_set(st_out, FEDRPC_INVALID_ARGUMENT,
 		    "too many recipients");
 	for (size_t i = 0; i < n; i++) {
-		set_qid(to[i]);
+		to_q[i] = qid_of(to[i]);
 		fedrpc__federation__v1__user_ciphertexts__init(&uc[i]);
 		fedrpc__federation__v1__client_ciphertext__init(&cc[i]);
 		cc[i].client          = to[i]->client;
 		cc[i].ciphertext.data = (uint8_t *) text;
 		cc[i].ciphertext.len  = strlen(text);
 		ccp[i]                = &cc[i];
-		uc[i].user            = &to[i]->q;
+		uc[i].user            = &to_q[i];
 		uc[i].clients         = &ccp[i];
 		uc[i].n_clients       = 1;
 		ucp[i]                = &uc[i];
 	}
-	set_qid(self);
 	c.id                = (char *) conv;
 	c.domain            = (char *) owner_domain;
 	strat.strategy_case = FEDRPC__FEDERATION__V1__CLIENT_MISMATCH_STRATEGY__STRATEGY_IGNORE_ALL;
 	strat.ignore_all    = &ia;
-	r.self              = &self->q;
+	r.self              = &self_q;
 	r.sender_client     = self->client;
 	r.conversation      = &c;
 	r.recipients        = ucp;
