@@ -44,6 +44,7 @@ struct federator_metrics {
 	fedrpc_metric *dom_up, *dom_backoff, *dom_failures;
 	fedrpc_metric *q_pending, *q_oldest, *q_failures, *q_aside;
 	fedrpc_metric *build, *up_since, *listener_ok;
+	fedrpc_metric *w_failed, *w_closed, *w_open, *w_paused, *w_queued;
 };
 
 /* The method as a label: only methods the server has, so a peer cannot
@@ -188,6 +189,25 @@ families(federator_metrics *m)
 	m->q_aside = ADD(G, "fedrpc_outbox_dead_letters",
 	    "Items moved aside (refused for good or expired), by destination",
 	    "destination", NULL);
+	m->w_failed = ADD(C, "fedrpc_federation_handshakes_failed_total",
+	    "Federation connections closed before the wire protocol's "
+	    "prefaces were exchanged (TLS refused, timed out, dropped)",
+	    NULL);
+	m->w_closed = ADD(C, "fedrpc_federation_connections_closed_total",
+	    "Federation connections the listener closed, by reason "
+	    "(handshake_timeout, pending_dropped, protocol_error, "
+	    "keepalive)",
+	    "reason", NULL);
+	m->w_open = ADD(G, "fedrpc_federation_open_connections",
+	    "Federation connections open now, by state (up: through the "
+	    "handshake; handshake: not yet)",
+	    "state", NULL);
+	m->w_paused = ADD(G, "fedrpc_federation_paused_connections",
+	    "Federation connections whose reading waits for their replies "
+	    "to be written",
+	    NULL);
+	m->w_queued = ADD(G, "fedrpc_federation_queued_reply_bytes",
+	    "Reply bytes queued on federation connections", NULL);
 	m->listener_ok = ADD(G, "fedrpc_federation_listener_serving",
 	    "1 while the federation listener passes its self-check", NULL);
 	m->up_since = ADD(G, "fedrpc_start_time_seconds",
@@ -243,6 +263,30 @@ atomic_u64(uint64_t *p)
 	return (double) __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
+/* The federation listener's connections (zero on req0/rep0). */
+static void
+collect_connections(federator_metrics *m, fedrpc_server *srv)
+{
+	fedrpc_server_conn_stats cs;
+
+	fedrpc_server_conn_stats_get(srv, &cs);
+	fedrpc_metric_set(m->w_failed, NULL, (double) cs.handshakes_failed);
+	fedrpc_metric_set(m->w_closed, (const char *[]){"handshake_timeout"},
+	    (double) cs.handshake_timeouts);
+	fedrpc_metric_set(m->w_closed, (const char *[]){"pending_dropped"},
+	    (double) cs.pending_dropped);
+	fedrpc_metric_set(m->w_closed, (const char *[]){"protocol_error"},
+	    (double) cs.protocol_errors);
+	fedrpc_metric_set(m->w_closed, (const char *[]){"keepalive"},
+	    (double) cs.keepalive_closes);
+	fedrpc_metric_set(m->w_open, (const char *[]){"up"},
+	    (double) (cs.connections - cs.pending));
+	fedrpc_metric_set(m->w_open, (const char *[]){"handshake"},
+	    (double) cs.pending);
+	fedrpc_metric_set(m->w_paused, NULL, (double) cs.paused);
+	fedrpc_metric_set(m->w_queued, NULL, (double) cs.queued_bytes);
+}
+
 static void
 collect_counters(federator_metrics *m)
 {
@@ -259,6 +303,8 @@ collect_counters(federator_metrics *m)
 	    m->local_restarts, NULL, atomic_u64(&f->local_restarts));
 	fedrpc_metric_set(m->listener_ok, NULL,
 	    f->fed_srv != NULL && !listen_watch_failing(f, NULL, 0) ? 1 : 0);
+	if (f->fed_srv != NULL)
+		collect_connections(m, f->fed_srv);
 	fedrpc_resolver_stats_get(f->resolver, &rs);
 	fedrpc_metric_set(m->lookups, NULL, (double) rs.lookups);
 	fedrpc_metric_set(m->cache_hits, (const char *[]){"positive"},

@@ -199,20 +199,8 @@ typedef struct srv_wire_opts {
 					* pauses; 4 MiB */
 } srv_wire_opts;
 
-/* The wire listener's counters (tests, diagnostics). */
-typedef struct srv_wire_stats {
-	uint64_t accepted;
-	uint64_t handshakes_failed; /* closed before both prefaces, for any
-				     * reason (the two below included) */
-	uint64_t handshake_timeouts;
-	uint64_t pending_dropped;
-	uint64_t protocol_errors;
-	uint64_t keepalive_closes;
-	uint32_t connections;  /* open now */
-	uint32_t pending;      /* open now, not through the handshake */
-	size_t   queued_bytes; /* replies queued on all connections */
-	uint32_t paused;       /* connections whose reading waits for room */
-} srv_wire_stats;
+/* The wire listener's counters (include/fedrpc/server.h). */
+typedef fedrpc_server_conn_stats srv_wire_stats;
 
 /* Whether a server for `url` uses the wire protocol: for every scheme
  * but inproc://, unless FEDRPC_WIRE=reqrep (core/wire/transport.c). */

@@ -90,6 +90,12 @@ fedrpc_server_wire_stats(fedrpc_server *srv, srv_wire_stats *out)
 	pthread_mutex_unlock(&w->mtx);
 }
 
+void
+fedrpc_server_conn_stats_get(fedrpc_server *srv, fedrpc_server_conn_stats *out)
+{
+	fedrpc_server_wire_stats(srv, out);
+}
+
 /* The bound on pending connections: closes the oldest; w->mtx held. */
 static void
 drop_oldest_pending_locked(srv_wire *w, fedrpc_server *srv)

@@ -263,6 +263,25 @@ Test(observe, metrics_after_known_traffic, .timeout = 240)
 	 * and a call once its reply has left. */
 	free(scrape_until(mport, "fedrpc_tls_handshake_failures_total{side="
 	                         "\"server\"").body);
+	/* and the listener counts the connection it then closed. */
+	{
+		uint64_t end = tu_now_ms() + TD_WAIT_MS;
+
+		for (unsigned round = 0;; round++) {
+			http_reply h = http_get(mport, "/metrics");
+			double     n = h.status == 200
+			        ? sample(h.body,
+			              "fedrpc_federation_handshakes_failed_total")
+			        : -1;
+
+			free(h.body);
+			if (n >= 1)
+				break;
+			cr_assert_lt(tu_now_ms(), end,
+			    "the failed handshake not counted (%g)", n);
+			tu_sleep_ms(tu_poll_pause_ms(round));
+		}
+	}
 	free(scrape_until(mport, RECEIVED "{origin=\"b.example\",method=\""
 	                         CHECK "\",code=\"INVALID_ARGUMENT\"} 2\n").body);
 	free(scrape_until(mport, RECEIVED "{origin=\"c.example\",method=\""
@@ -301,6 +320,16 @@ Test(observe, metrics_after_known_traffic, .timeout = 240)
 	cr_assert_geq(sample(r.body, "fedrpc_discovery_lookups_total"), 1);
 	cr_assert_not_null(strstr(r.body, "fedrpc_build_info{version=\""));
 	cr_assert_eq(sample(r.body, "fedrpc_federation_listener_serving"), 1);
+	/* The wire listener's view: the three peers' connections up, none
+	 * half-open, nothing closed for a protocol error or silence. */
+	cr_assert_geq(sample(r.body, "fedrpc_federation_open_connections"
+	                             "{state=\"up\"}"), 3, "%s", r.body);
+	cr_assert_eq(sample(r.body, "fedrpc_federation_connections_closed_total"
+	                            "{reason=\"protocol_error\"}"), 0, "%s",
+	    r.body);
+	cr_assert_eq(sample(r.body, "fedrpc_federation_connections_closed_total"
+	                            "{reason=\"keepalive\"}"), 0, "%s", r.body);
+	cr_assert_eq(sample(r.body, "fedrpc_federation_paused_connections"), 0);
 
 	/* A strict parser's verdict on the whole text. */
 	cr_assert(access(PROMTOOL, X_OK) == 0,

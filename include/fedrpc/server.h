@@ -9,6 +9,7 @@
 #define FEDRPC_SERVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <protobuf-c/protobuf-c.h>
@@ -128,6 +129,29 @@ fedrpc_code fedrpc_server_set_tls(
 
 /* Starts listening. */
 fedrpc_code fedrpc_server_start(fedrpc_server *srv, fedrpc_status *st);
+
+/*
+ * The server's connections on the wire protocol (docs/wire-protocol.md):
+ * counters since start and what is open now. All zero for a server on
+ * nng's req0/rep0 (inproc://, FEDRPC_WIRE=reqrep), whose connections
+ * nng's listener keeps.
+ */
+typedef struct fedrpc_server_conn_stats {
+	uint64_t accepted;
+	uint64_t handshakes_failed;  /* closed before both prefaces, for any
+	                              * reason (the two below included) */
+	uint64_t handshake_timeouts; /* past limits.handshake_timeout_ms */
+	uint64_t pending_dropped;    /* the oldest pending one, at the bound */
+	uint64_t protocol_errors;    /* a frame or preface against the spec */
+	uint64_t keepalive_closes;   /* a peer silent past its keepalive */
+	uint32_t connections;        /* open now */
+	uint32_t pending;            /* open now, not through the handshake */
+	size_t   queued_bytes;       /* replies queued on all connections */
+	uint32_t paused;             /* connections whose reading waits for
+	                              * room for their replies */
+} fedrpc_server_conn_stats;
+void fedrpc_server_conn_stats_get(
+    fedrpc_server *srv, fedrpc_server_conn_stats *out);
 
 /*
  * The port actually bound (for a URL with port 0), or 0 when not TCP.
