@@ -281,6 +281,9 @@ federator_local_new(federator *f, fedrpc_server **out, fedrpc_status *st)
 	o.url              = f->cfg->local_api;
 	o.max_message_size = f->cfg->limits.max_message_size;
 	o.workers          = f->cfg->limits.workers;
+	/* A local client that connects and says nothing is closed as a
+	 * federation peer would be. */
+	o.handshake_timeout_ms = f->cfg->limits.handshake_timeout_ms;
 	if (fedrpc_server_new(&srv, &o, st) != FEDRPC_OK)
 		return federator_status_prefix(
 		    st, "local API %s", f->cfg->local_api);
