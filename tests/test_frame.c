@@ -383,8 +383,8 @@ Test(frame, writer_batches_and_bounds)
 }
 
 /* Which transport a URL gets: the wire protocol but for inproc://, and
- * req0/rep0 everywhere with FEDRPC_WIRE=reqrep; a value it does not know
- * keeps the wire protocol. */
+ * req0/rep0 everywhere with FEDRPC_WIRE=reqrep (in any case); a value it
+ * does not know keeps the wire protocol. */
 Test(frame, transport_selection)
 {
 	static const struct {
@@ -395,7 +395,8 @@ Test(frame, transport_selection)
 	    {"", true, true, false},
 	    {"frames", true, true, false},
 	    {"reqrep", false, false, false},
-	    {"REQREP", true, true, false}, /* not a value it knows */
+	    {"REQREP", false, false, false}, /* the case does not matter */
+	    {"Frames", true, true, false},
 	    {"bogus", true, true, false},
 	};
 
