@@ -84,27 +84,29 @@ echo_release(void)
 	pthread_mutex_unlock(&echo_seen.mtx);
 }
 
+/* One of echo_seen's counts, read under the lock it is counted under. */
 static inline unsigned
-echo_handled(void)
+echo_count(const unsigned *count)
 {
 	unsigned n;
 
 	pthread_mutex_lock(&echo_seen.mtx);
-	n = echo_seen.handled;
+	n = *count;
 	pthread_mutex_unlock(&echo_seen.mtx);
 	return n;
 }
 
-/* Handlers that have started, read under the lock they count under. */
+static inline unsigned
+echo_handled(void)
+{
+	return echo_count(&echo_seen.handled);
+}
+
+/* Handlers that have started. */
 static inline unsigned
 echo_in_handler(void)
 {
-	unsigned n;
-
-	pthread_mutex_lock(&echo_seen.mtx);
-	n = echo_seen.in_handler;
-	pthread_mutex_unlock(&echo_seen.mtx);
-	return n;
+	return echo_count(&echo_seen.in_handler);
 }
 
 /* Counts the run; returns the runs so far for this request id. */

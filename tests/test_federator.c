@@ -716,6 +716,53 @@ closed_by_peer(int fd, int wait_ms)
 	return recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
 }
 
+/* A TLS stream to the daemon's listener with b.example's certificate,
+ * dialed (the handshake runs with the first read); the caller frees
+ * the stream, then the dialer, aio and TLS configuration in c. */
+typedef struct tls_dialed {
+	fedrpc_tls        *tls;
+	nng_stream_dialer *d;
+	nng_aio           *aio;
+} tls_dialed;
+
+static nng_stream *
+tls_dial_as_b(const fed *f, tls_dialed *c)
+{
+	fedrpc_status   st = {0};
+	fedrpc_tls_opts o  = {0};
+	char            ca[512], crt[512], key[512];
+	int             rv;
+
+	snprintf(ca, sizeof(ca), "%s/ca.crt", T->dir);
+	snprintf(crt, sizeof(crt), "%s/b.crt", T->dir);
+	snprintf(key, sizeof(key), "%s/b.key", T->dir);
+	o.ca_file     = ca;
+	o.cert_file   = crt;
+	o.key_file    = key;
+	o.server_name = "a.example";
+	cr_assert_eq(fedrpc_tls_new(&c->tls, false, &o, &st), FEDRPC_OK, "%s",
+	    st.message);
+	cr_assert_eq(nng_stream_dialer_alloc(&c->d, f->url), 0);
+	cr_assert_eq(nng_stream_dialer_set_ptr(c->d, NNG_OPT_TLS_CONFIG,
+	                 fedrpc_tls_nng_config(c->tls)),
+	    0);
+	cr_assert_eq(nng_aio_alloc(&c->aio, NULL, NULL), 0);
+	nng_aio_set_timeout(c->aio, WAIT_MS);
+	nng_stream_dialer_dial(c->d, c->aio);
+	nng_aio_wait(c->aio);
+	cr_assert_eq(rv = nng_aio_result(c->aio), 0, "dial: %s",
+	    nng_strerror(rv));
+	return nng_aio_get_output(c->aio, 0);
+}
+
+static void
+tls_dialed_free(tls_dialed *c)
+{
+	nng_aio_free(c->aio);
+	nng_stream_dialer_free(c->d);
+	fedrpc_tls_free(c->tls);
+}
+
 /*
  * What nng 1.5.2 does with connections that stop before their set-up is
  * over (docs/operations.md, kept true by this test). One that finishes
@@ -731,18 +778,15 @@ closed_by_peer(int fd, int wait_ms)
 Test(federator, silent_connections_are_held_until_the_peer_leaves,
     .timeout = 90)
 {
-	fed               *f;
-	fedrpc_status      st = {0};
-	fedrpc_tls_opts    o  = {0};
-	fedrpc_tls        *tls;
-	nng_stream_dialer *d;
-	nng_stream        *s;
-	nng_aio           *aio;
-	nng_iov            iov;
-	uint8_t            hdr[8];
-	char               ca[512], crt[512], key[512];
-	long long          t0, held;
-	int                silent, rv;
+	fed          *f;
+	fedrpc_status st = {0};
+	tls_dialed    c;
+	nng_stream   *s;
+	nng_aio      *aio;
+	nng_iov       iov;
+	uint8_t       hdr[8];
+	long long     t0, held;
+	int           silent, rv;
 
 	if (chan_wire_wanted("tls+tcp://"))
 		cr_skip_test("nng's request/reply listener only");
@@ -752,25 +796,8 @@ Test(federator, silent_connections_are_held_until_the_peer_leaves,
 
 	/* A TLS connection with b.example's certificate that reads the
 	 * server's SP header (so its handshake is done) and sends none. */
-	snprintf(ca, sizeof(ca), "%s/ca.crt", T->dir);
-	snprintf(crt, sizeof(crt), "%s/b.crt", T->dir);
-	snprintf(key, sizeof(key), "%s/b.key", T->dir);
-	o.ca_file     = ca;
-	o.cert_file   = crt;
-	o.key_file    = key;
-	o.server_name = "a.example";
-	cr_assert_eq(fedrpc_tls_new(&tls, false, &o, &st), FEDRPC_OK, "%s",
-	    st.message);
-	cr_assert_eq(nng_stream_dialer_alloc(&d, f->url), 0);
-	cr_assert_eq(nng_stream_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG,
-	                 fedrpc_tls_nng_config(tls)),
-	    0);
-	cr_assert_eq(nng_aio_alloc(&aio, NULL, NULL), 0);
-	nng_aio_set_timeout(aio, WAIT_MS);
-	nng_stream_dialer_dial(d, aio);
-	nng_aio_wait(aio);
-	cr_assert_eq(rv = nng_aio_result(aio), 0, "dial: %s", nng_strerror(rv));
-	s           = nng_aio_get_output(aio, 0);
+	s           = tls_dial_as_b(f, &c);
+	aio         = c.aio;
 	iov.iov_buf = hdr;
 	iov.iov_len = sizeof(hdr);
 	cr_assert_eq(nng_aio_set_iov(aio, 1, &iov), 0);
@@ -802,9 +829,7 @@ Test(federator, silent_connections_are_held_until_the_peer_leaves,
 	    "%s", st.message);
 
 	nng_stream_free(s);
-	nng_aio_free(aio);
-	nng_stream_dialer_free(d);
-	fedrpc_tls_free(tls);
+	tls_dialed_free(&c);
 	cr_assert_eq(fed_stop(f), 0);
 }
 
@@ -817,17 +842,14 @@ Test(federator, silent_connections_are_held_until_the_peer_leaves,
 Test(federator, silent_connections_are_closed_after_the_handshake_timeout,
     .timeout = 90)
 {
-	fed               *f;
-	fedrpc_status      st = {0};
-	fedrpc_tls_opts    o  = {0};
-	fedrpc_tls        *tls;
-	nng_stream_dialer *d;
-	nng_stream        *s;
-	nng_aio           *aio;
-	nng_iov            iov;
-	uint8_t            b[8];
-	char               ca[512], crt[512], key[512];
-	int                silent, rv;
+	fed          *f;
+	fedrpc_status st = {0};
+	tls_dialed    c;
+	nng_stream   *s;
+	nng_aio      *aio;
+	nng_iov       iov;
+	uint8_t       b[8];
+	int           silent, rv;
 
 	if (!chan_wire_wanted("tls+tcp://"))
 		cr_skip_test("the wire protocol's listener only");
@@ -836,25 +858,8 @@ Test(federator, silent_connections_are_closed_after_the_handshake_timeout,
 	assert_logged(f, "limits.handshake_timeout_ms (1000) is closed");
 	silent = silent_connect(f);
 
-	snprintf(ca, sizeof(ca), "%s/ca.crt", T->dir);
-	snprintf(crt, sizeof(crt), "%s/b.crt", T->dir);
-	snprintf(key, sizeof(key), "%s/b.key", T->dir);
-	o.ca_file     = ca;
-	o.cert_file   = crt;
-	o.key_file    = key;
-	o.server_name = "a.example";
-	cr_assert_eq(fedrpc_tls_new(&tls, false, &o, &st), FEDRPC_OK, "%s",
-	    st.message);
-	cr_assert_eq(nng_stream_dialer_alloc(&d, f->url), 0);
-	cr_assert_eq(nng_stream_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG,
-	                 fedrpc_tls_nng_config(tls)),
-	    0);
-	cr_assert_eq(nng_aio_alloc(&aio, NULL, NULL), 0);
-	nng_aio_set_timeout(aio, WAIT_MS);
-	nng_stream_dialer_dial(d, aio);
-	nng_aio_wait(aio);
-	cr_assert_eq(rv = nng_aio_result(aio), 0, "dial: %s", nng_strerror(rv));
-	s = nng_aio_get_output(aio, 0);
+	s   = tls_dial_as_b(f, &c);
+	aio = c.aio;
 	/* The read drives the TLS handshake; then the server waits for our
 	 * preface, which never comes: it closes (bounded wait: 40 s). */
 	iov.iov_buf = b;
@@ -874,9 +879,7 @@ Test(federator, silent_connections_are_closed_after_the_handshake_timeout,
 	    "%s", st.message);
 
 	nng_stream_free(s);
-	nng_aio_free(aio);
-	nng_stream_dialer_free(d);
-	fedrpc_tls_free(tls);
+	tls_dialed_free(&c);
 	cr_assert_eq(fed_stop(f), 0);
 }
 
