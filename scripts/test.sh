@@ -12,16 +12,23 @@ bash scripts/install-deps.sh
 
 jobs=$(nproc)
 summary=()
-run_suite() { # name build-dir cmake-args...
-	local name=$1 dir=$2; shift 2
-	echo "== $name: configure and build ($dir)"
-	cmake -S . -B "$dir" -DFEDRPC_WERROR=ON "$@" >/dev/null
-	if ! cmake --build "$dir" -j"$jobs" >"$dir/build.log" 2>&1; then
+# Configures and builds one tree with warnings as errors; on failure
+# prints the build's errors and notes it in the summary.
+build_tree() { # name build-dir target("" for all) cmake-args...
+	local name=$1 dir=$2 target=$3; shift 3
+	mkdir -p "$dir"
+	if ! cmake -S . -B "$dir" -DFEDRPC_WERROR=ON "$@" >/dev/null ||
+		! cmake --build "$dir" ${target:+--target "$target"} -j"$jobs" >"$dir/build.log" 2>&1; then
 		grep -E 'error|warning' "$dir/build.log" | head -50
 		echo "$name: build failed (full log: $dir/build.log)"
 		summary+=("$name: build failed")
 		return 1
 	fi
+}
+run_suite() { # name build-dir cmake-args...
+	local name=$1 dir=$2; shift 2
+	echo "== $name: configure and build ($dir)"
+	build_tree "$name" "$dir" "" "$@" || return 1
 	echo "== $name: tests"
 	local log="$dir/ctest.log" rc=0
 	(cd "$dir" && ctest --output-on-failure -j"$jobs" --timeout 600) 2>&1 | tee "$log" || rc=1
@@ -46,12 +53,7 @@ tsan_tests='^test_(channel|channel_stress|server|domain_channel|wire|conn|delive
 rm -f build-tsan/ctest.log
 if [ "${FEDRPC_TSAN:-0}" = 1 ]; then
 	echo "== tsan: configure and build (build-tsan)"
-	mkdir -p build-tsan
-	if ! cmake -S . -B build-tsan -DFEDRPC_WERROR=ON -DFEDRPC_TSAN=ON >/dev/null ||
-		! cmake --build build-tsan -j"$jobs" >build-tsan/build.log 2>&1; then
-		grep -E 'error|warning' build-tsan/build.log | head -50
-		echo "tsan: build failed (full log: build-tsan/build.log)"
-		summary+=("tsan: build failed")
+	if ! build_tree tsan build-tsan "" -DFEDRPC_TSAN=ON; then
 		status=1
 	else
 		echo "== tsan: the runtime's tests"
@@ -98,12 +100,7 @@ elif ! have_libfuzzer; then
 	summary+=("fuzz smoke: skipped (no clang/libFuzzer)")
 else
 	echo "== fuzz smoke: configure and build (build-fuzz)"
-	mkdir -p build-fuzz
-	if ! CC=clang cmake -S . -B build-fuzz -DFEDRPC_FUZZ=ON -DFEDRPC_WERROR=ON >/dev/null ||
-		! cmake --build build-fuzz --target fuzz -j"$jobs" >build-fuzz/build.log 2>&1; then
-		grep -E 'error|warning' build-fuzz/build.log | head -50
-		echo "fuzz smoke: build failed (full log: build-fuzz/build.log)"
-		summary+=("fuzz smoke: build failed")
+	if ! CC=clang build_tree "fuzz smoke" build-fuzz fuzz -DFEDRPC_FUZZ=ON; then
 		status=1
 	else
 		echo "== fuzz smoke: every target for ${FEDRPC_FUZZ_SECONDS:-5}s"
