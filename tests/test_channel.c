@@ -283,7 +283,7 @@ pooled(fedrpc_channel *ch, const fedrpc_call *c)
 Test(channel, late_cancel_of_a_finished_call_leaves_the_next_alone)
 {
 	fedrpc_server_opts so  = {.url = "tcp://127.0.0.1:0"};
-	fedrpc_server     *srv = echo_server_start(&so);
+	fedrpc_server     *srv;
 	char               url[64];
 	fedrpc_channel    *ch;
 	tu_batch           b = TU_BATCH_INIT;
@@ -294,13 +294,16 @@ Test(channel, late_cancel_of_a_finished_call_leaves_the_next_alone)
 	fedrpc_call     *first, *next;
 	void            *late;
 
+	/* Decided before anything is opened: nng's req0 dialer frees a
+	 * connection still in its SP handshake after nng_close() returns,
+	 * so a process ending right after such a close is reported by
+	 * LeakSanitizer. */
+	if (!chan_wire_wanted("tcp://"))
+		cr_skip_test("a request/reply call has no wire operation");
+	srv = echo_server_start(&so);
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", fedrpc_server_port(srv));
 	ch = echo_channel(url, 0);
-	if (ch->wire == NULL) {
-		fedrpc_channel_close(ch);
-		fedrpc_server_free(srv);
-		cr_skip_test("a request/reply call has no wire operation");
-	}
+	cr_assert_not_null(ch->wire);
 	cr_assert_eq(fedrpc_channel_call_async(ch, &echo_method, &req.base, &o,
 	                 tu_batch_cb, &b, &first, &st),
 	    FEDRPC_OK, "%s", st.message);
