@@ -231,6 +231,10 @@ release_nng(fedrpc_server *srv)
 {
 	if (srv->wire) {
 		srv_wire_release(srv);
+		/* A connection may have read a call between the last worker
+		 * leaving and its close; it was never answered (the client
+		 * saw the connection drop). */
+		srv_queue_free_wire_calls(srv);
 		return;
 	}
 	if (srv->rctx != NULL)

@@ -250,6 +250,9 @@ int  srv_workers_start(fedrpc_server *srv);
 void srv_workers_join(fedrpc_server *srv);
 /* Queues a received request for a worker (called from aio callbacks). */
 void srv_queue_push(fedrpc_server *srv, srv_rctx *rc);
+/* Frees the wire protocol's calls left on the queue once the workers and
+ * the connections are gone (read after the workers left). */
+void srv_queue_free_wire_calls(fedrpc_server *srv);
 
 /* ---- dispatch.c ---- */
 /* Serves one request on a worker: decode, admit, route, reply. */

@@ -24,6 +24,22 @@ srv_queue_push(fedrpc_server *srv, srv_rctx *rc)
 	pthread_mutex_unlock(&srv->mtx);
 }
 
+void
+srv_queue_free_wire_calls(fedrpc_server *srv)
+{
+	srv_rctx *rc, *next;
+
+	pthread_mutex_lock(&srv->mtx);
+	rc          = srv->q_head;
+	srv->q_head = srv->q_tail = NULL;
+	pthread_mutex_unlock(&srv->mtx);
+	for (; rc != NULL; rc = next) {
+		next = rc->next;
+		nng_msg_free(rc->req);
+		free(rc);
+	}
+}
+
 static void *
 worker_main(void *arg)
 {
