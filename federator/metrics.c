@@ -33,9 +33,11 @@ struct federator_metrics {
 	fedrpc_observer  obs;
 	fedrpc_channel  *local; /* to our own local API (delivery queues) */
 	pthread_mutex_t  local_mtx;
+	pthread_mutex_t  scrape_mtx; /* one scrape at a time: series are
+	                              * cleared and refilled */
 
 	fedrpc_metric *calls_in, *calls_out, *latency, *tls_fail;
-	fedrpc_metric *peer_conns;
+	fedrpc_metric *peer_conns, *peer_open;
 	/* read at each scrape */
 	fedrpc_metric *admitted, *refused, *conns, *egress_denied;
 	fedrpc_metric *reloads, *reload_fail, *local_restarts;
@@ -142,6 +144,10 @@ families(federator_metrics *m)
 	    "Federation connections accepted, by the peer certificate's "
 	    "first name",
 	    "peer", NULL);
+	m->peer_open = ADD(G, "fedrpc_federation_peer_open_connections",
+	    "Federation connections open now, by the peer certificate's "
+	    "first name (the daemon's own self-checks left out)",
+	    "peer", NULL);
 	m->admitted = ADD(C, "fedrpc_federation_admitted_total",
 	    "Federation calls that passed admission", NULL);
 	m->refused = ADD(C, "fedrpc_federation_refused_total",
@@ -229,6 +235,7 @@ federator_metrics_start(federator *f, fedrpc_status *st)
 	}
 	m->f = f;
 	pthread_mutex_init(&m->local_mtx, NULL);
+	pthread_mutex_init(&m->scrape_mtx, NULL);
 	families(m);
 	fedrpc_metric_set(m->build,
 	    (const char *[]){fedrpc_version(), nng_version(),
@@ -254,6 +261,7 @@ federator_metrics_stop(federator *f)
 		fedrpc_channel_close(m->local);
 	fedrpc_metrics_free(m->reg);
 	pthread_mutex_destroy(&m->local_mtx);
+	pthread_mutex_destroy(&m->scrape_mtx);
 	free(m);
 }
 
@@ -287,6 +295,23 @@ collect_connections(federator_metrics *m, fedrpc_server *srv)
 	fedrpc_metric_set(m->w_queued, NULL, (double) cs.queued_bytes);
 }
 
+/* One open connection, counted under its peer's name. */
+static void
+count_peer_conn(void *arg, const fedrpc_conn *conn)
+{
+	federator_metrics *m    = arg;
+	const fedrpc_peer *peer = fedrpc_conn_peer(conn);
+	const char        *name = peer->n_names > 0 ? peer->names[0] : NULL;
+
+	if (name == NULL && !peer->verified)
+		return; /* not a federation peer (no TLS) */
+	if (name != NULL && fedrpc_conn_is_loopback(conn) &&
+	    listen_watch_is_self(m->f, name))
+		return;
+	fedrpc_metric_inc(m->peer_open,
+	    (const char *[]){name != NULL && name[0] ? name : "unknown"}, 1);
+}
+
 static void
 collect_counters(federator_metrics *m)
 {
@@ -303,8 +328,11 @@ collect_counters(federator_metrics *m)
 	    m->local_restarts, NULL, atomic_u64(&f->local_restarts));
 	fedrpc_metric_set(m->listener_ok, NULL,
 	    f->fed_srv != NULL && !listen_watch_failing(f, NULL, 0) ? 1 : 0);
-	if (f->fed_srv != NULL)
+	fedrpc_metric_clear(m->peer_open);
+	if (f->fed_srv != NULL) {
 		collect_connections(m, f->fed_srv);
+		fedrpc_server_conns_foreach(f->fed_srv, count_peer_conn, m);
+	}
 	fedrpc_resolver_stats_get(f->resolver, &rs);
 	fedrpc_metric_set(m->lookups, NULL, (double) rs.lookups);
 	fedrpc_metric_set(m->cache_hits, (const char *[]){"positive"},
@@ -409,11 +437,15 @@ char *
 federator_metrics_scrape(federator *f, size_t *len)
 {
 	federator_metrics *m = f->metrics;
+	char              *text;
 
 	if (m == NULL)
 		return NULL;
+	pthread_mutex_lock(&m->scrape_mtx);
 	collect_counters(m);
 	collect_domains(m);
 	collect_queues(m);
-	return fedrpc_metrics_render(m->reg, len);
+	text = fedrpc_metrics_render(m->reg, len);
+	pthread_mutex_unlock(&m->scrape_mtx);
+	return text;
 }

@@ -243,8 +243,10 @@ srv_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 			return;
 		}
 		/* Not kept without its peer: calls ask again. */
-		if (p != NULL && known)
+		if (p != NULL && known) {
+			p->admitted = true;
 			peer_insert(srv, p);
+		}
 		else if (p != NULL)
 			srv_peer_release(p);
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
@@ -275,7 +277,24 @@ srv_peer_admit_stream(fedrpc_server *srv, uint32_t id, fedrpc_peer *peer,
 		p->uid     = *uid;
 	}
 	peer_insert(srv, p);
-	return conn_admitted(srv, p, pipe);
+	if (!conn_admitted(srv, p, pipe))
+		return false;
+	pthread_mutex_lock(&srv->peer_mtx);
+	p->admitted = true;
+	pthread_mutex_unlock(&srv->peer_mtx);
+	return true;
+}
+
+void
+fedrpc_server_conns_foreach(
+    fedrpc_server *srv, fedrpc_conn_visit_fn fn, void *arg)
+{
+	pthread_mutex_lock(&srv->peer_mtx);
+	for (size_t i = 0; i <= srv->peer_mask; i++)
+		for (const srv_peer *p = srv->peers[i]; p != NULL; p = p->next)
+			if (p->admitted)
+				fn(arg, p);
+	pthread_mutex_unlock(&srv->peer_mtx);
 }
 
 void

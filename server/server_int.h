@@ -88,6 +88,8 @@ struct fedrpc_conn {
 	bool        loopback;
 	bool        has_uid;    /* a local socket's peer: its user id */
 	uint64_t    uid;
+	bool        admitted;   /* the admission hooks kept it; under
+	                         * peer_mtx once in the table */
 };
 
 /* The per-call context handed to handlers; one per worker, reused. */

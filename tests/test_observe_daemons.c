@@ -221,6 +221,20 @@ metrics_daemon(int *mport, const char *logcfg)
 #define RECEIVED "fedrpc_federation_calls_received_total"
 #define CHECK "fedrpc.health.v1.Health/Check"
 
+#define PEER_OPEN "fedrpc_federation_peer_open_connections"
+
+/* No connection of b.example's counted as open in a scrape. */
+static bool
+peer_open_gone(int port)
+{
+	http_reply r    = http_get(port, "/metrics");
+	bool       gone = r.status == 200 &&
+	    sample(r.body, PEER_OPEN "{peer=\"b.example\"}") < 0;
+
+	free(r.body);
+	return gone;
+}
+
 Test(observe, metrics_after_known_traffic, .timeout = 240)
 {
 	int             mport;
@@ -324,6 +338,10 @@ Test(observe, metrics_after_known_traffic, .timeout = 240)
 	 * half-open, nothing closed for a protocol error or silence. */
 	cr_assert_geq(sample(r.body, "fedrpc_federation_open_connections"
 	                             "{state=\"up\"}"), 3, "%s", r.body);
+	/* The same three by their certificate's name (the listener's own
+	 * self-checks are not counted). */
+	cr_assert_eq(sample(r.body, PEER_OPEN "{peer=\"b.example\"}"), 3,
+	    "%s", r.body);
 	cr_assert_eq(sample(r.body, "fedrpc_federation_connections_closed_total"
 	                            "{reason=\"protocol_error\"}"), 0, "%s",
 	    r.body);
@@ -354,6 +372,9 @@ Test(observe, metrics_after_known_traffic, .timeout = 240)
 	fedrpc_channel_close(good);
 	fedrpc_channel_close(liar);
 	fedrpc_channel_close(astray);
+	/* Closed connections leave the per-peer gauge. */
+	cr_assert(TU_WAIT_FOR(peer_open_gone(mport), TU_WAIT_MS),
+	    "b.example's connections still counted as open");
 	td_finish(t);
 }
 

@@ -96,6 +96,17 @@ void fedrpc_server_set_conn_admit(
     fedrpc_server *srv, fedrpc_conn_admit_fn fn, void *arg);
 
 /*
+ * Calls fn for every connection open now that connection admission kept
+ * (on req0/rep0 with TLS: those whose certificate was read), e.g. to
+ * count connections per peer. Runs under the server's connection table
+ * lock: fn must not block or call the server. `conn` is valid during
+ * the call.
+ */
+typedef void (*fedrpc_conn_visit_fn)(void *arg, const fedrpc_conn *conn);
+void fedrpc_server_conns_foreach(
+    fedrpc_server *srv, fedrpc_conn_visit_fn fn, void *arg);
+
+/*
  * Deprecated, removed with the next adapter ABI version: the same hook
  * given the nng pipe. On the wire protocol's connections the pipe is not
  * an nng pipe (nng_pipe_* calls on it fail); its id is fedrpc_conn_id().
