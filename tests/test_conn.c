@@ -132,6 +132,36 @@ n_admitted(void)
 	return n;
 }
 
+/* The connections the server lists as open and admitted. */
+typedef struct listed {
+	int  n;
+	seen last;
+} listed;
+
+static void
+list_one(void *arg, const fedrpc_conn *conn)
+{
+	listed *l = arg;
+
+	l->n++;
+	record(&l->last, conn);
+}
+
+static listed
+open_conns(fedrpc_server *srv)
+{
+	listed l = {0};
+
+	fedrpc_server_conns_foreach(srv, list_one, &l);
+	return l;
+}
+
+static bool
+none_open(fedrpc_server *srv)
+{
+	return open_conns(srv).n == 0;
+}
+
 Test(conn, tls_admission_and_handlers_see_one_connection)
 {
 	char               ca[512], crt[512], key[512], ccrt[512], ckey[512];
@@ -185,7 +215,19 @@ Test(conn, tls_admission_and_handlers_see_one_connection)
 		}
 	}
 	pthread_mutex_unlock(&obs.mtx);
+	/* The server lists the one connection, as admission saw it, until
+	 * it closes. */
+	{
+		listed l = open_conns(srv);
+
+		cr_assert_eq(l.n, 1);
+		cr_assert_eq(l.last.id, obs.admitted[0].id);
+		cr_assert_str_eq(l.last.name, "a.example");
+		cr_assert_str_eq(l.last.addr, obs.admitted[0].addr);
+	}
 	fedrpc_channel_close(ch);
+	cr_assert(TU_WAIT_FOR(none_open(srv), TU_WAIT_MS),
+	    "a closed connection is still listed");
 	fedrpc_server_free(srv);
 }
 
@@ -241,6 +283,8 @@ Test(conn, tcp_address_and_a_refused_connection_gets_no_call_in)
 	cr_assert(obs.admitted[0].loopback);
 	cr_assert_gt(obs.admitted[0].port, 0);
 	cr_assert_str_eq(obs.admitted[0].name, "");
+	/* A refused connection is never listed as open. */
+	cr_assert_eq(open_conns(srv).n, 0);
 	obs.refuse = false;
 	pthread_mutex_unlock(&obs.mtx);
 	/* Admitted once the hook says yes: the channel's next connection. */
@@ -249,6 +293,7 @@ Test(conn, tcp_address_and_a_refused_connection_gets_no_call_in)
 	pthread_mutex_lock(&obs.mtx);
 	cr_assert_gt(obs.n_handled, 0);
 	cr_assert_eq(obs.handled[0].id, obs.admitted[obs.n_admitted - 1].id);
+	cr_assert_eq(open_conns(srv).last.id, obs.handled[0].id);
 	pthread_mutex_unlock(&obs.mtx);
 	fedrpc_channel_close(ch);
 	fedrpc_server_free(srv);
