@@ -16,7 +16,7 @@
 import * as api from "./api.js";
 import * as e2e from "./e2e.js";
 
-export const PREKEYS = 20; // made at registration, and topped up to
+export const PREKEYS = 20; // one-time prekeys made at registration; a top-up goes back to as many
 const RETRY_MS = 5000;
 const RETRY_MAX_MS = 300000;
 
