@@ -257,6 +257,7 @@ Test(web, browsers_and_fedctl, .timeout = 600)
 	free(link);
 	env[n++] = env_str("CAROL_NAME", CAROL_NAME);
 	env[n++] = env_str("FEDCTL", FEDCTL);
+	env[n++] = env_str("A_SOCK", w.t->f[0].sock);
 	env[n++] = env_str("C_SOCK", w.t->f[2].sock);
 	env[n++] = env_str("C_HOME", w.home[2]);
 	env[n++] = env_str("SCRATCH", w.t->dir);

@@ -17,6 +17,7 @@ let current = null; // the open conversation's qualified id
 let convs = [];
 const profiles = new Map(); // qualified id -> profile
 let polling = false;
+let prekeyTrouble = null; // the failed prekey top-up the status line shows
 
 // ---- building the DOM (text only) ----
 
@@ -266,11 +267,21 @@ async function refresh() {
   if (events.length >= 0) await renderCurrent();
 }
 
+// A failed prekey top-up is said once per attempt, and taken back from
+// the status line when one succeeds; a working one says nothing.
+function showPrekeyTrouble() {
+  const t = client.refill.trouble;
+  if (t && t !== prekeyTrouble) status(t, true);
+  else if (!t && prekeyTrouble && $("status").textContent === prekeyTrouble) status("");
+  prekeyTrouble = t;
+}
+
 async function poll() {
   if (polling) return;
   polling = true;
   try {
     await refresh();
+    showPrekeyTrouble();
   } catch (e) {
     if (e.status === 401) return showLogin("logged out");
     status(e.message, true);

@@ -1,15 +1,15 @@
 // The browser as one more client of its user: its own prekeys (made here,
-// private halves never leave the browser), its own sessions and its own
-// inbox. Sending and reading follow fedctl's rules (docs/encryption.md):
+// private halves never leave the browser, topped up when the backend says
+// they run low: prekeys.js), its own sessions and its own inbox. Sending and reading follow fedctl's rules (docs/encryption.md):
 // a session per recipient client, set up from a claimed prekey only when
 // there is none; missing clients reported by the owner are claimed for and
 // the message is sent again; the state is kept before a ciphertext leaves.
 
 import * as api from "./api.js";
 import * as e2e from "./e2e.js";
+import { makePrekeys, PrekeyRefill, PREKEYS } from "./prekeys.js";
 import { Store } from "./store.js";
 
-const PREKEYS = 20;
 const MAX_ROUNDS = 4;
 const SESSIONS_PER_PEER = 8;
 
@@ -52,6 +52,7 @@ export class Client {
   constructor(me) {
     this.me = me; // {user: {id, domain}, handle}
     this.self = qualified(me.user);
+    this.refill = new PrekeyRefill(this);
   }
 
   async open() {
@@ -64,13 +65,7 @@ export class Client {
 
   // A new client with its prekeys: the private halves stay in IndexedDB.
   async register() {
-    const prekeys = {};
-    const pub = [];
-    for (let i = 0; i < PREKEYS; i++) {
-      const kp = await e2e.generateKeyPair();
-      prekeys[i] = kp;
-      pub.push({ id: i, key: e2e.b64(kp.pub) });
-    }
+    const { keys: prekeys, pub } = await makePrekeys([...Array(PREKEYS).keys()]);
     const last = await e2e.generateKeyPair();
     prekeys[e2e.LAST_RESORT] = last;
     const r = await api.call("Users/AddClient", {
@@ -78,7 +73,8 @@ export class Client {
       last_prekey: { id: e2e.LAST_RESORT, key: e2e.b64(last.pub) },
       client_class: "CLIENT_CLASS_DESKTOP",
     });
-    this.client = { id: r.client, prekeys };
+    // nextPrekey: the next one-time id to hand out (prekeys.js).
+    this.client = { id: r.client, prekeys, nextPrekey: PREKEYS };
     await this.store.put({ client: this.client, sessions: [], messages: [] });
   }
 
@@ -231,11 +227,18 @@ export class Client {
     return text;
   }
 
-  // Reads the inbox; returns the events (decrypted messages kept).
+  // Reads the inbox; returns the events (decrypted messages kept). Then
+  // tops the one-time prekeys up if the backend says they run low.
   async sync() {
     const r = await api.call("Inbox/FetchInbox", { client: this.clientId, since: "0", limit: 100 });
     const events = r.events || [];
-    if (events.length === 0) return events;
+    if (events.length > 0) await this.read(events);
+    await this.refill.check(r);
+    return events;
+  }
+
+  // Opens, keeps and acknowledges fetched events.
+  async read(events) {
     let last = "0";
     for (const ev of events) {
       last = ev.id;
@@ -255,7 +258,6 @@ export class Client {
     await api.call("Inbox/AckInbox", { client: this.clientId, up_to: last });
     for (const s of this.sessions) e2e.forgetUsed(s, Number(last));
     await this.store.put({ sessions: this.sessions });
-    return events;
   }
 
   // Asks again for the delivery of sent messages not yet final.

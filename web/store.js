@@ -1,7 +1,8 @@
 // The web client's keys and history in the browser's IndexedDB, one
-// database per user: the client (its id and private prekeys, which are
-// non-extractable CryptoKeys and never leave the browser), the sessions,
-// the messages read and sent, and how far the inbox was read.
+// database per user: the client (its id, its private prekeys, which are
+// non-extractable CryptoKeys and never leave the browser, and the next
+// one-time prekey id to hand out), the sessions, the messages read and
+// sent, and how far the inbox was read.
 
 function request(r) {
   return new Promise((resolve, reject) => {

@@ -3,8 +3,10 @@
  * whom. The local API trusts its caller to name the acting user (`self`);
  * the gateway does not trust the browser: every call that names a user
  * acts as the session's user, whatever the request said, and a request
- * naming another self is refused. Calls that act for nobody (looking up
- * profiles, claiming prekeys) are the ones any user of the backend makes.
+ * naming another self is refused; the backend checks that the client a
+ * call names (reading the inbox, sending, adding prekeys) is self's.
+ * Calls that act for nobody (looking up profiles, claiming prekeys) are
+ * the ones any user of the backend makes.
  * Operator calls (queues, registering and deleting users) are not here.
  */
 #include <stdio.h>
@@ -26,6 +28,7 @@ static const fedrpc_method *const allowed[] = {
 	&fedrpc_local_v1_users_methods[FEDRPC_LOCAL_V1_USERS_SEARCH_USERS_INDEX],
 	&fedrpc_local_v1_users_methods[FEDRPC_LOCAL_V1_USERS_GET_PROFILES_INDEX],
 	&fedrpc_local_v1_users_methods[FEDRPC_LOCAL_V1_USERS_CLAIM_PREKEYS_INDEX],
+	&fedrpc_local_v1_users_methods[FEDRPC_LOCAL_V1_USERS_ADD_PREKEYS_INDEX],
 	&fedrpc_local_v1_connections_methods
 	    [FEDRPC_LOCAL_V1_CONNECTIONS_CONNECT_INDEX],
 	&fedrpc_local_v1_connections_methods

@@ -5,9 +5,11 @@ Started by tests/test_web.c, which runs the daemons (a.example, b.example,
 c.example), registers the people and hands over everything in the
 environment. Alice (a.example) and Bob (b.example) use browsers; Carol
 (c.example) uses fedctl. The script asks the C side to stop and start
-c.example through a pair of pipes ("stop 2" / "start 2", answered "ok").
-Every wait polls with a bounded total; nothing is written outside the
-test's scratch folder, except the screenshot when SCREENSHOT names a file.
+c.example through a pair of pipes ("stop 2" / "start 2", answered "ok"),
+and reads and claims prekeys with fedctl rpc on the local APIs of
+a.example (A_SOCK) and c.example (C_SOCK). Every wait polls with a
+bounded total; nothing is written outside the test's scratch folder,
+except the screenshot when SCREENSHOT names a file.
 """
 import json
 import os
@@ -78,6 +80,41 @@ def fedctl(*args, want=0):
     if r.returncode != want:
         raise AssertionError(f"fedctl {args}: exit {r.returncode}\n{r.stdout}\n{r.stderr}")
     return r.stdout
+
+
+def rpc(sock, method, body):
+    """One local API call with fedctl rpc; the reply as a dict (proto3
+    JSON: lowerCamel names, zero values left out)."""
+    r = subprocess.run([ENV["FEDCTL"], "rpc", "call", "--local", method, "--data", json.dumps(body),
+                        "--socket", sock], capture_output=True, text=True, timeout=WAIT_S)
+    if r.returncode != 0:
+        raise AssertionError(f"fedctl rpc call {method}: exit {r.returncode}\n{r.stdout}\n{r.stderr}")
+    return json.loads(r.stdout)
+
+
+def prekeys_left(user, client):
+    """The one-time prekeys the backend holds for a.example's client, as
+    FetchInbox says."""
+    r = rpc(ENV["A_SOCK"], "fedrpc.local.v1.Inbox/FetchInbox", {"self": user, "client": client, "limit": 1})
+    return r.get("prekeysLeft", 0), r.get("prekeysLow", False)
+
+
+# The browser's stored client record: the counter and the ids it holds.
+STORED_CLIENT_JS = """
+const [db, forget, done] = arguments;
+const r = indexedDB.open(db, 1);
+r.onerror = () => done({error: String(r.error)});
+r.onsuccess = () => {
+  const st = r.result.transaction("kv", "readwrite").objectStore("kv");
+  const g = st.get("client");
+  g.onsuccess = () => {
+    const c = g.result;
+    const seen = {next: c.nextPrekey === undefined ? null : c.nextPrekey, ids: Object.keys(c.prekeys).map(Number)};
+    if (forget) { delete c.nextPrekey; st.put(c, "client"); }
+    st.transaction.oncomplete = () => { r.result.close(); done(seen); };
+  };
+};
+"""
 
 
 def login(d, url, user, password):
@@ -228,11 +265,62 @@ def main():
                  lambda: "delivered to c.example" in mine().text, timeout=WAIT_S * 2)
         wait_for("carol reads what waited", lambda: "while c is down" in fedctl("inbox", "--ack"))
         check_markers(alice, "a.example")
+
+        step("alice's one-time prekeys run out; her browser uploads new ones")
+        alice_q = alice.find_element(By.ID, "whoami").text.rsplit("(", 1)[1].rstrip(")")
+        alice_id = {"id": alice_q.split("@")[0], "domain": "a.example"}
+        alice_client = alice.execute_script("return document.body.dataset.client")
+        # A file of the same origin without the page: nothing polls while
+        # the prekeys are drained, and the stored client loses its counter,
+        # as one stored before the counter was.
+        alice.get(a_url + "/favicon.svg")
+        seen = alice.execute_async_script(STORED_CLIENT_JS, "fedrpc:" + alice_q, True)
+        assert seen.get("next") == 20, seen
+        left, low = prekeys_left(alice_id, alice_client)
+        assert left == 20 and not low, (left, low)
+        claimed = []
+        for _ in range(left):
+            r = rpc(ENV["C_SOCK"], "fedrpc.local.v1.Users/ClaimPrekeys", {"targets": [{"user": alice_id}]})
+            claimed += [c["prekey"].get("id", 0) for u in r.get("users", []) for c in u.get("clients", [])]
+        assert sorted(claimed) == list(range(20)), claimed
+        assert prekeys_left(alice_id, alice_client) == (0, True)
+        # A prekey with the next id, not made by the browser: its first
+        # upload (ids 20..38) is refused and said in the status line.
+        r = rpc(ENV["A_SOCK"], "fedrpc.local.v1.Users/AddPrekeys",
+                {"self": alice_id, "client": alice_client, "prekeys": [{"id": 20, "key": "A" * 43 + "="}]})
+        assert r.get("prekeysLeft") == 1, r
+        alice.get(a_url)
+        wait_for("alice's page again", lambda: alice.execute_script("return document.body.dataset.ready") == "true")
+        trouble = wait_for("the failed upload in the status line", lambda: [t for t in [
+            alice.find_element(By.ID, "status").text] if "still has a prekey with id 20" in t])[0]
+        assert trouble.startswith("this client has 1 one-time prekey left; senders starting a session take "
+                                  "one each (adding prekeys: Users/AddPrekeys: ") and "trying again in 5 s" in trouble, trouble
+        step("the upload is tried again with new ids and succeeds")
+        # The stray prekey goes (well before the retry, 5 s later).
+        r = rpc(ENV["C_SOCK"], "fedrpc.local.v1.Users/ClaimPrekeys", {"targets": [{"user": alice_id}]})
+        assert [c["prekey"].get("id") for u in r["users"] for c in u["clients"]] == [20], r
+        wait_for("20 one-time prekeys on a.example again", lambda: prekeys_left(alice_id, alice_client) == (20, False))
+        wait_for("the status line cleared", lambda: "prekey" not in alice.find_element(By.ID, "status").text)
+        seen = alice.execute_async_script(STORED_CLIENT_JS, "fedrpc:" + alice_q, False)
+        assert seen.get("next") == 59 and all(i in seen["ids"] for i in range(39, 59)) and not any(
+            i in seen["ids"] for i in range(20, 39)), seen
+        step("a new client of carol's starts a session from a new prekey; alice reads it")
+        fedctl("client", "add")
+        fedctl("send", conv, "from carol's new client")
+        open_conv(alice, conv)
+        wait_for("alice reads carol's new client", lambda: message_shown(alice, "from carol's new client"))
+        assert prekeys_left(alice_id, alice_client) == (19, False)
+        seen = alice.execute_async_script(STORED_CLIENT_JS, "fedrpc:" + alice_q, False)
+        assert 39 not in seen["ids"], seen
+
         step("no errors in the pages' consoles (script errors, CSP violations)")
         for name, d in (("alice", alice), ("bob", bob)):
-            # (Asking whether a session exists before logging in is a 401.)
+            # (Asking whether a session exists before logging in is a 401;
+            # a file of the page's opened on its own has no favicon.ico; the
+            # prekey upload refused above is a 409.)
+            expected = (("/api/session", "401"), ("/favicon.ico", "404"), ("/Users/AddPrekeys", "409"))
             severe = [e["message"] for e in d.get_log("browser") if e.get("level") == "SEVERE"
-                      and not ("/api/session" in e["message"] and "401" in e["message"])]
+                      and not any(p in e["message"] and c in e["message"] for p, c in expected)]
             assert not severe, f"{name}'s console: {severe}"
         step("the browser enforces the CSP: an inline script put in the page does not run")
         alice.execute_script(

@@ -4,11 +4,12 @@
 Started by tests/test_web.c: a.example serves plain HTTP on loopback,
 b.example HTTPS with its own certificate. Checks: nothing without a
 session; a session acts as its user only (another user's self, inbox and
-client are out of reach); operator calls are not served; every POST needs
-JSON, this origin and the session's CSRF token; cookies are HttpOnly,
-SameSite=Strict, with an expiry, Secure under TLS; log-out ends the
-session; wrong passwords are rate-limited per handle; the page carries a
-strict CSP and has no inline script or style.
+client are out of reach, and prekeys go to its own clients only);
+operator calls are not served; every POST needs JSON, this origin and
+the session's CSRF token; cookies are HttpOnly, SameSite=Strict, with an
+expiry, Secure under TLS; log-out ends the session; wrong passwords are
+rate-limited per handle; the page carries a strict CSP and has no inline
+script or style.
 """
 import http.client
 import json
@@ -123,6 +124,16 @@ def main():
     check(st != 200 and "has no client" in str(j), f"alice cannot read eve's client's inbox ({st} {j})")
     st, _, j = call(A, alice, alice_csrf, "Inbox/AckInbox", {"client": eve_client, "up_to": "100"})
     check(st != 200 and "has no client" in str(j), f"alice cannot acknowledge eve's inbox ({st} {j})")
+    key = "C" * 43 + "="
+    st, _, j = call(A, eve, eve_csrf, "Users/AddPrekeys", {"client": eve_client, "prekeys": [{"id": 1, "key": key}]})
+    check(st == 200 and j.get("prekeys_left") == 2, f"eve adds a prekey to her client ({st} {j})")
+    st, _, j = call(A, alice, alice_csrf, "Users/AddPrekeys", {"client": eve_client, "prekeys": [{"id": 2, "key": key}]})
+    check(st == 404 and "has no client" in str(j), f"alice cannot add prekeys to eve's client ({st} {j})")
+    st, _, j = call(A, alice, alice_csrf, "Users/AddPrekeys",
+                    {"self": eve_id, "client": eve_client, "prekeys": [{"id": 2, "key": key}]})
+    check(st == 403, f"alice cannot add prekeys as eve ({st} {j})")
+    st, _, j = call(A, eve, eve_csrf, "Inbox/FetchInbox", {"client": eve_client, "limit": 1})
+    check(st == 200 and j.get("prekeys_left") == 2, f"eve's client has only her own prekeys ({st} {j})")
     for op in ("Delivery/ListQueues", "Delivery/DropItems", "Users/RegisterUser", "Users/DeleteUser"):
         st, _, _ = call(A, alice, alice_csrf, op, {})
         check(st == 404, f"{op} is not served to the page ({st})")
