@@ -126,12 +126,14 @@ web_session_file_load(const char *path, int64_t now,
 		return fedrpc_status_set(st, FEDRPC_FAILED_PRECONDITION,
 		    "web.sessions %s: cannot open: %s", path, strerror(errno));
 	}
-	if (!file_ok(path, fd, st) || (fp = fdopen(fd, "r")) == NULL) {
+	if (!file_ok(path, fd, st)) {
 		close(fd);
-		return st->code != FEDRPC_OK
-		    ? st->code
-		    : fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
-		          "web.sessions %s: out of memory", path);
+		return st->code;
+	}
+	if ((fp = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return fedrpc_status_set(st, FEDRPC_RESOURCE_EXHAUSTED,
+		    "web.sessions %s: out of memory", path);
 	}
 	while (getline(&line, &cap, fp) >= 0) {
 		web_session_rec rec;
