@@ -78,6 +78,7 @@ warn_restart_only(const fedrpc_config *old, const fedrpc_config *new)
 	if (!str_eq(old->web.listen, new->web.listen) ||
 	    !str_eq(old->web.root, new->web.root) ||
 	    !str_eq(old->web.passwords, new->web.passwords) ||
+	    !str_eq(old->web.sessions, new->web.sessions) ||
 	    !str_eq(old->web.tls_cert, new->web.tls_cert) ||
 	    !str_eq(old->web.tls_key, new->web.tls_key) ||
 	    old->web.session_ttl != new->web.session_ttl ||

@@ -160,6 +160,7 @@ Test(config, full_file_sets_every_field)
 	cr_assert_str_eq(c->web.listen, "https://0.0.0.0:8444");
 	expect_path(c->web.root, "webroot");
 	expect_path(c->web.passwords, "pw");
+	expect_path(c->web.sessions, "sess");
 	expect_path(c->web.tls_cert, "w.crt");
 	expect_path(c->web.tls_key, "w.key");
 	cr_assert_eq(c->web.session_ttl, 600);
@@ -242,6 +243,7 @@ Test(config, minimal_file_gets_defaults)
 	cr_assert_null(c->web.listen);
 	cr_assert_null(c->web.root);
 	cr_assert_str_eq(c->web.passwords, "/var/lib/fedrpc/a.example.passwords");
+	cr_assert_str_eq(c->web.sessions, "/var/lib/fedrpc/a.example.sessions");
 	cr_assert_null(c->web.tls_cert);
 	cr_assert_null(c->web.tls_key);
 	cr_assert_eq(c->web.session_ttl, 43200);
@@ -269,6 +271,12 @@ Test(config, web_listen)
 		c = must_load(text);
 		cr_assert_str_eq(c->web.listen, loopback[i]);
 		cr_assert(strstr(c->web.passwords, "/p") != NULL);
+		/* web.sessions unset: beside the password file. */
+		cr_assert_eq(strlen(c->web.sessions),
+		    strlen(c->web.passwords) - 1 + strlen("a.example.sessions"));
+		cr_assert_eq(strncmp(c->web.sessions, c->web.passwords,
+		                 strlen(c->web.passwords) - 1), 0, "%s",
+		    c->web.sessions);
 		cr_assert(strstr(c->web.tls_cert, "/w.crt") != NULL);
 		fedrpc_config_free(c);
 	}

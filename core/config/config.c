@@ -42,6 +42,7 @@ fedrpc_config_free(fedrpc_config *cfg)
 	free(cfg->web.listen);
 	free(cfg->web.root);
 	free(cfg->web.passwords);
+	free(cfg->web.sessions);
 	free(cfg->web.tls_cert);
 	free(cfg->web.tls_key);
 	free(cfg->log.file);

@@ -674,6 +674,28 @@ check_unique_domains(cfg_loader *ld, config_t *c, const char *path,
 	return FEDRPC_OK;
 }
 
+/* web.sessions left empty: {domain}.sessions beside web.passwords (which
+ * is absolute by now), so a password file anywhere keeps its log-ins in
+ * the same folder. */
+static fedrpc_code
+default_web_sessions(cfg_loader *ld)
+{
+	const char *pw     = ld->cfg->web.passwords;
+	const char *domain = ld->cfg->domain != NULL ? ld->cfg->domain : "web";
+	const char *slash;
+	size_t      n;
+
+	if (ld->cfg->web.sessions != NULL || pw == NULL)
+		return FEDRPC_OK;
+	slash = strrchr(pw, '/');
+	n     = strlen(pw) + strlen(domain) + sizeof(".sessions");
+	if ((ld->cfg->web.sessions = malloc(n)) == NULL)
+		return no_memory(ld);
+	snprintf(ld->cfg->web.sessions, n, "%.*s%s.sessions",
+	    slash != NULL ? (int) (slash - pw + 1) : 0, pw, domain);
+	return FEDRPC_OK;
+}
+
 static fedrpc_code
 check_across(cfg_loader *ld, config_t *c)
 {
@@ -725,7 +747,7 @@ check_across(cfg_loader *ld, config_t *c)
 		return load_error(ld, find_setting(c, "storage.adapter", NULL),
 		    "setting 'storage.module' is required when "
 		    "'storage.adapter' is \"module\"");
-	return FEDRPC_OK;
+	return default_web_sessions(ld);
 }
 
 /*

@@ -544,6 +544,11 @@ static const cfg_field web_fields[] = {
 	{.name = "passwords", .kind = CFG_STRING,
 	    .flags = CFG_NONEMPTY | CFG_PATH, .offset = AT(web.passwords),
 	    .def = "/var/lib/fedrpc/{domain}.passwords"},
+	/* Empty: {domain}.sessions in the password file's folder (set once
+	 * the whole file is read, see config_load.c). */
+	{.name = "sessions", .kind = CFG_STRING,
+	    .flags = CFG_NULL_IF_EMPTY | CFG_PATH, .offset = AT(web.sessions),
+	    .def = ""},
 	{.name = "tls_cert", .kind = CFG_STRING,
 	    .flags = CFG_NULL_IF_EMPTY | CFG_PATH, .offset = AT(web.tls_cert),
 	    .def = ""},
@@ -551,7 +556,7 @@ static const cfg_field web_fields[] = {
 	    .flags = CFG_NULL_IF_EMPTY | CFG_PATH, .offset = AT(web.tls_key),
 	    .def = ""},
 	{.name = "session_ttl", .kind = CFG_U32, .offset = AT(web.session_ttl),
-	    .def = "43200", .min = 60, .max = 2592000},
+	    .def = "43200", .min = 1, .max = 2592000},
 	{.name = "login_failures", .kind = CFG_U32,
 	    .offset = AT(web.login_failures), .def = "5", .min = 1,
 	    .max = 1000},

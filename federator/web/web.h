@@ -5,7 +5,8 @@
  * web.listen is set; plain HTTP only on loopback, TLS with its own
  * certificate elsewhere (docs/web.md). The parts: web_gateway.c (the
  * server, its worker threads and routing), web_auth.c (passwords, log-in
- * sessions, CSRF tokens, the rate limit), web_json.c (protobuf messages
+ * sessions, CSRF tokens, the rate limit), web_session_file.c (the open
+ * log-ins kept across restarts), web_json.c (protobuf messages
  * to and from JSON), web_api.c (which local API calls the page may make,
  * and as whom), web_static.c (the page's files and the headers they carry).
  */
@@ -75,16 +76,47 @@ int web_auth_check_password(web_auth *a, const char *handle,
 /* The same for a one-time log-in link's token, which is then spent. */
 int web_auth_check_token(web_auth *a, const char *handle, const char *token,
     char uuid[37], unsigned *retry_s, char *why, size_t why_len);
-/* A new session for who; its cookie value into cookie (65 bytes) and a
- * fresh CSRF token into who->csrf. False when out of room. */
-bool web_auth_session_new(web_auth *a, web_who *who, char cookie[65]);
-/* The session of a Cookie header, if any and not expired. */
+/*
+ * A new session for who, saved to web.sessions before this returns; its
+ * cookie value into cookie (65 bytes) and its CSRF token into who->csrf.
+ * 0: done; 503 out of room; 500 the file could not be written (why says
+ * so; the session is not opened).
+ */
+int web_auth_session_new(web_auth *a, web_who *who, char cookie[65],
+    char *why, size_t why_len);
+/* The session of a Cookie header, if any and not expired (an expired one
+ * found is removed, from the file too). */
 bool web_auth_session_get(web_auth *a, const char *cookie_header,
     web_who *out);
-/* Ends the session of a Cookie header. */
-void web_auth_session_end(web_auth *a, const char *cookie_header);
+/* Ends the session of a Cookie header, in the file too; false with why
+ * when the file could not be rewritten (it is ended here all the same). */
+bool web_auth_session_end(web_auth *a, const char *cookie_header, char *why,
+    size_t why_len);
 /* Constant-time comparison of two NUL-terminated tokens. */
 bool web_auth_token_eq(const char *a, const char *b);
+
+/* ---- the sessions file (web_session_file.c) ---- */
+/* A session as the file keeps it: nothing that logs in. */
+typedef struct web_session_rec {
+	char    digest[65]; /* SHA-256 of the cookie value, hex */
+	char    id[37];     /* the user */
+	char    handle[257];
+	int64_t expires; /* Unix seconds */
+} web_session_rec;
+
+/*
+ * Reads path (missing: no sessions), calling take for every line that has
+ * not expired at now (Unix seconds); *dropped counts the expired and the
+ * malformed lines (each of those logged with file and line). Fails, st
+ * naming the file and what is wrong, when it is not a regular file of
+ * this user with mode 0600 or cannot be read.
+ */
+fedrpc_code web_session_file_load(const char *path, int64_t now,
+    void (*take)(const web_session_rec *rec, void *arg), void *arg,
+    size_t *dropped, fedrpc_status *st);
+/* Replaces path by the n recs (temp file, fsync, rename); false with why. */
+bool web_session_file_save(const char *path, const web_session_rec *recs,
+    size_t n, char *why, size_t why_len);
 
 /* ---- protobuf and JSON (web_json.c) ---- */
 /* A message as a JSON object: uint64 as decimal strings, bytes as

@@ -181,8 +181,11 @@ route_login(web_gateway *gw, const char *body, size_t len, web_reply *r)
 		return;
 	}
 	snprintf(who.domain, sizeof(who.domain), "%s", gw->cfg->domain);
-	if (!web_auth_session_new(gw->auth, &who, cookie)) {
-		web_reply_error(r, 503, "log-in: too many sessions open");
+	if ((rc = web_auth_session_new(gw->auth, &who, cookie, why,
+	         sizeof(why))) != 0) {
+		if (rc == 500)
+			FEDRPC_LOG_ERROR("web: log-in of %s: %s", who.handle, why);
+		web_reply_error(r, (uint16_t) rc, "log-in: %s", why);
 		return;
 	}
 	cookie_set(gw, r, cookie, gw->cfg->web.session_ttl);
@@ -291,9 +294,16 @@ route(web_gateway *gw, nng_http_req *req, web_reply *r)
 		return;
 	}
 	if (strcmp(path, "/api/logout") == 0) {
-		web_auth_session_end(gw->auth, cookie);
+		char why[512];
+
 		cookie_set(gw, r, "", 0);
-		web_reply_json(r, 200, json_object());
+		if (web_auth_session_end(gw->auth, cookie, why, sizeof(why)))
+			web_reply_json(r, 200, json_object());
+		else {
+			/* Ended here, but a restart would bring it back. */
+			FEDRPC_LOG_ERROR("web: log-out of %s: %s", who.handle, why);
+			web_reply_error(r, 500, "log-out: %s", why);
+		}
 	} else if (strncmp(path, "/api/call/", 10) == 0)
 		web_api_call(gw->ch, &who, path + 10, body, len, r);
 	else
@@ -500,8 +510,10 @@ web_gateway_open(web_gateway **out, const fedrpc_config *cfg,
 		}
 	if (server_open(gw, st) != FEDRPC_OK)
 		goto fail;
-	FEDRPC_LOG_INFO("web client on %s (files from %s, passwords in %s)",
-	    cfg->web.listen, gw->root, cfg->web.passwords);
+	FEDRPC_LOG_INFO("web client on %s (files from %s, passwords in %s, "
+			"sessions in %s)",
+	    cfg->web.listen, gw->root, cfg->web.passwords,
+	    cfg->web.sessions != NULL ? cfg->web.sessions : "memory");
 	*out = gw;
 	return FEDRPC_OK;
 fail:

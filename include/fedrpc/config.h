@@ -126,6 +126,7 @@ typedef struct fedrpc_config {
 		char    *listen;   /* "http://127.0.0.1:8080", "https://..."; NULL: off */
 		char    *root;     /* the page's files; NULL: the installed ones */
 		char    *passwords; /* the users' password hashes (fedctl user password) */
+		char    *sessions; /* the open log-ins, kept across restarts */
 		char    *tls_cert; /* PEM; required unless listen is on loopback */
 		char    *tls_key;
 		uint32_t session_ttl; /* seconds a log-in lasts */
