@@ -25,6 +25,10 @@
 #include "core/base/file_read.h"
 #include "federator/web/web.h"
 
+/* What a browser is told of a fault on the server's side (files that
+ * cannot be read or written): the details, paths included, are logged. */
+#define SERVER_FAULT "the server could not do it (its log says why)"
+
 #ifndef FEDRPC_WEB_DIR
 #define FEDRPC_WEB_DIR "/usr/share/fedrpc/web"
 #endif
@@ -177,7 +181,8 @@ route_login(web_gateway *gw, const char *body, size_t len, web_reply *r)
 		else
 			FEDRPC_LOG_INFO("web: log-in of %s refused: %s",
 			    who.handle, why);
-		web_reply_error(r, (uint16_t) rc, "log-in: %s", why);
+		web_reply_error(r, (uint16_t) rc, "log-in: %s",
+		    rc == 500 ? SERVER_FAULT : why);
 		return;
 	}
 	snprintf(who.domain, sizeof(who.domain), "%s", gw->cfg->domain);
@@ -185,7 +190,8 @@ route_login(web_gateway *gw, const char *body, size_t len, web_reply *r)
 	         sizeof(why))) != 0) {
 		if (rc == 500)
 			FEDRPC_LOG_ERROR("web: log-in of %s: %s", who.handle, why);
-		web_reply_error(r, (uint16_t) rc, "log-in: %s", why);
+		web_reply_error(r, (uint16_t) rc, "log-in: %s",
+		    rc == 500 ? SERVER_FAULT : why);
 		return;
 	}
 	cookie_set(gw, r, cookie, gw->cfg->web.session_ttl);
@@ -302,7 +308,7 @@ route(web_gateway *gw, nng_http_req *req, web_reply *r)
 		else {
 			/* Ended here, but a restart would bring it back. */
 			FEDRPC_LOG_ERROR("web: log-out of %s: %s", who.handle, why);
-			web_reply_error(r, 500, "log-out: %s", why);
+			web_reply_error(r, 500, "log-out: %s", SERVER_FAULT);
 		}
 	} else if (strncmp(path, "/api/call/", 10) == 0)
 		web_api_call(gw->ch, &who, path + 10, body, len, r);
