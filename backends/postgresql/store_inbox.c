@@ -8,9 +8,9 @@
  *
  * A batch (inbox_append_clients) is one statement per BATCH_MAX entries:
  * the entries go as three binary arrays, and each client named takes as
- * many ids as it has entries, in one step, after its row is locked in a
- * fixed order (by user, client), so that two batches over the same
- * clients wait for each other instead of deadlocking.
+ * many ids as it has entries, in one step, after its row is found by its
+ * key and locked in a fixed order (by user, client), so that two batches
+ * over the same clients wait for each other instead of deadlocking.
  */
 #include <stdint.h>
 #include <string.h>
@@ -28,18 +28,23 @@ static const char SQL_ADD_CLIENT[] =
     "RETURNING user_id, id, next_event - 1 AS event_id) "
     "INSERT INTO inbox (user_id, client, id, event) "
     "SELECT user_id, id, event_id, $3 FROM ids";
-/* $1, $2, $3: the entries' users, clients and events, in order (ord).
- * k numbers a client's entries in that order; its base is the first id
- * its entries take. The rows returned are the entries appended. */
+/*
+ * $1, $2, $3: the entries' users, clients and events, in order (ord). k
+ * numbers a client's entries in that order, cnt counts them, and base is
+ * the first id they take. Each client's row is looked up by its key and
+ * locked in the order of n (by user, client); the rows returned are the
+ * entries appended.
+ */
 static const char SQL_ADD_CLIENTS[] =
     "WITH e AS (SELECT u, c, ev, ord, "
     "row_number() OVER (PARTITION BY u, c ORDER BY ord) AS k "
     "FROM unnest($1::text[], $2::bigint[], $3::bytea[]) "
     "WITH ORDINALITY AS t(u, c, ev, ord)), "
-    "n AS (SELECT u, c, count(*) AS cnt FROM e GROUP BY u, c), "
-    "locked AS (SELECT cl.user_id, cl.id, n.cnt FROM clients cl "
-    "JOIN n ON cl.user_id = n.u AND cl.id = n.c "
-    "ORDER BY cl.user_id, cl.id FOR UPDATE OF cl), "
+    "n AS (SELECT u, c, count(*) AS cnt FROM e GROUP BY u, c "
+    "ORDER BY u COLLATE \"C\", c), "
+    "locked AS (SELECT l.user_id, l.id, n.cnt FROM n CROSS JOIN LATERAL "
+    "(SELECT user_id, id FROM clients WHERE user_id = n.u AND id = n.c "
+    "FOR UPDATE) l), "
     "ids AS (UPDATE clients cl SET next_event = cl.next_event + l.cnt "
     "FROM locked l WHERE cl.user_id = l.user_id AND cl.id = l.id "
     "RETURNING cl.user_id, cl.id, cl.next_event - l.cnt AS base), "
