@@ -424,6 +424,226 @@ check_inbox(sf *f)
 	sf_commit(f);
 }
 
+/* An entry of a batch (strings borrowed). */
+static fedrpc_store_inbox_entry
+entry(const char *user, uint64_t client, const char *text)
+{
+	fedrpc_store_inbox_entry e = {user, client, sf_bytes(text, strlen(text))};
+
+	return e;
+}
+
+/* Checks a client's whole inbox: its ids and events, in order. */
+static void
+expect_inbox(sf *f, const char *user, uint64_t client, size_t n,
+    const uint64_t *ids, const char *const *texts)
+{
+	fedrpc_store_event *ev;
+	size_t              got;
+	bool                more;
+
+	SF_OK(f, OPS(f)->inbox_fetch(TX(f), user, client, 0, 100, &ev, &got,
+	             &more, &f->st));
+	cr_assert_eq(got, n, "[%s] %s/%llu: %zu events, not %zu",
+	    f->factory->name, user, (unsigned long long) client, got, n);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(ev[i].id, ids[i], "[%s] %s/%llu: event %zu has id "
+		    "%llu, not %llu", f->factory->name, user,
+		    (unsigned long long) client, i, (unsigned long long) ev[i].id,
+		    (unsigned long long) ids[i]);
+		cr_assert(sf_bytes_eq(ev[i].data,
+		              sf_bytes(texts[i], strlen(texts[i]))),
+		    "[%s] %s/%llu: event %zu is not '%s'", f->factory->name,
+		    user, (unsigned long long) client, i, texts[i]);
+	}
+}
+
+static void
+check_inbox_batch(sf *f)
+{
+	char                     ann[37], bob[37];
+	const uint64_t           big = 0x8000000000000001ull;
+	fedrpc_store_inbox_entry e[7];
+	bool                     appended[7];
+
+	snprintf(ann, sizeof(ann), "%s", sf_uuid(1));
+	snprintf(bob, sizeof(bob), "%s", sf_uuid(2));
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_OK(f, OPS(f)->client_insert(TX(f), ann, 1, 0, 0, &f->st));
+	SF_OK(f, OPS(f)->client_insert(TX(f), ann, big, 0, 0, &f->st));
+	SF_OK(f, OPS(f)->client_insert(TX(f), bob, 1, 0, 0, &f->st));
+	cr_assert(append_client(f, ann, 1, "before"));
+
+	/* An empty batch stores nothing and takes no id. */
+	SF_OK(f, OPS(f)->inbox_append_clients(TX(f), NULL, 0, NULL, &f->st));
+
+	/* In order per inbox, after what was there; a client named twice
+	 * gets two ids; a missing one is reported and skipped. */
+	e[0] = entry(ann, 1, "a1");
+	e[1] = entry(bob, 1, "b1");
+	e[2] = entry(ann, big, "big1");
+	e[3] = entry(ann, 9, "no such client");
+	e[4] = entry(sf_uuid(9), 1, "no such user");
+	e[5] = entry(ann, 1, "a2");
+	e[6] = entry(bob, 1, "b2");
+	memset(appended, 0xff, sizeof(appended));
+	SF_OK(f, OPS(f)->inbox_append_clients(TX(f), e, 7, appended, &f->st));
+	for (size_t i = 0; i < 7; i++)
+		cr_assert_eq(appended[i], i != 3 && i != 4,
+		    "[%s] entry %zu appended: %d", f->factory->name, i,
+		    appended[i]);
+	/* Without appended, the same; then single appends go on after. */
+	SF_OK(f, OPS(f)->inbox_append_clients(TX(f), e + 5, 2, NULL, &f->st));
+	cr_assert(append_client(f, bob, 1, "b4"));
+	cr_assert_not(append_client(f, ann, 9, "still none"));
+	expect_inbox(f, ann, 1, 4, (uint64_t[]){1, 2, 3, 4},
+	    (const char *[]){"before", "a1", "a2", "a2"});
+	expect_inbox(f, ann, big, 1, (uint64_t[]){1}, (const char *[]){"big1"});
+	expect_inbox(f, bob, 1, 4, (uint64_t[]){1, 2, 3, 4},
+	    (const char *[]){"b1", "b2", "b2", "b4"});
+	expect_inbox(f, ann, 9, 0, NULL, NULL);
+	sf_commit(f);
+
+	/* Rolled back with its transaction, ids too. */
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_OK(f, OPS(f)->inbox_append_clients(TX(f), e, 3, NULL, &f->st));
+	sf_rollback(f);
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	cr_assert(append_client(f, ann, big, "big2"));
+	expect_inbox(f, ann, big, 2, (uint64_t[]){1, 2},
+	    (const char *[]){"big1", "big2"});
+	sf_commit(f);
+}
+
+/* The same entries as single appends (clients of user 1) and as one batch
+ * (the same clients of user 2), after inboxes of different lengths: the
+ * inboxes end up alike, ids and events. */
+static void
+check_inbox_batch_like_singles(sf *f)
+{
+	enum { N = 40, CLIENTS = 5 };
+	char                     users[2][37], text[N][16];
+	fedrpc_store_inbox_entry e[N];
+	bool                     single[N], batched[N];
+
+	for (int u = 0; u < 2; u++)
+		snprintf(users[u], sizeof(users[u]), "%s", sf_uuid(1 + u));
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	for (int u = 0; u < 2; u++)
+		for (uint64_t c = 1; c <= CLIENTS; c++) {
+			SF_OK(f, OPS(f)->client_insert(TX(f), users[u], c, 0, 0,
+			             &f->st));
+			for (uint64_t k = 0; k < c; k++)
+				cr_assert(append_client(f, users[u], c, "old"));
+		}
+	/* Clients 1..CLIENTS+1 (the last one missing), repeating, some
+	 * twice in a row. */
+	for (int i = 0; i < N; i++) {
+		uint64_t c = (uint64_t) (i * 7 % (CLIENTS + 1)) + 1;
+
+		snprintf(text[i], sizeof(text[i]), "m%d", i);
+		single[i] = append_client(f, users[0], c, text[i]);
+		e[i]      = entry(users[1], c, text[i]);
+		if (i % 9 == 0 && i + 1 < N) {
+			i++;
+			single[i] = append_client(f, users[0], c, "");
+			e[i]      = entry(users[1], c, "");
+		}
+	}
+	SF_OK(f, OPS(f)->inbox_append_clients(TX(f), e, N, batched, &f->st));
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(batched[i], single[i], "[%s] entry %d",
+		    f->factory->name, i);
+	for (uint64_t c = 1; c <= CLIENTS + 1; c++) {
+		fedrpc_store_event *a, *b;
+		size_t              na, nb;
+		bool                more;
+
+		SF_OK(f, OPS(f)->inbox_fetch(TX(f), users[0], c, 0, 1000, &a,
+		             &na, &more, &f->st));
+		SF_OK(f, OPS(f)->inbox_fetch(TX(f), users[1], c, 0, 1000, &b,
+		             &nb, &more, &f->st));
+		cr_assert_eq(na, nb, "[%s] client %llu: %zu and %zu events",
+		    f->factory->name, (unsigned long long) c, na, nb);
+		for (size_t i = 0; i < na; i++) {
+			cr_assert_eq(a[i].id, b[i].id, "[%s] client %llu, %zu",
+			    f->factory->name, (unsigned long long) c, i);
+			cr_assert(sf_bytes_eq(a[i].data, b[i].data),
+			    "[%s] client %llu, event %zu", f->factory->name,
+			    (unsigned long long) c, i);
+		}
+	}
+	sf_commit(f);
+}
+
+/* More entries than a store may send in one statement (1,000 in
+ * PostgreSQL's): the order holds across the parts. */
+static void
+check_inbox_batch_large(sf *f)
+{
+	enum { N = 2600, CLIENTS = 3 };
+	fedrpc_store_inbox_entry *e = calloc(N, sizeof(*e));
+	bool                     *appended = calloc(N, sizeof(*appended));
+	char                    (*text)[16] = calloc(N, sizeof(*text));
+	char                      ann[37];
+	size_t                    seen[CLIENTS + 1] = {0};
+
+	cr_assert(e != NULL && appended != NULL && text != NULL);
+	snprintf(ann, sizeof(ann), "%s", sf_uuid(1));
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	for (uint64_t c = 1; c <= CLIENTS; c++)
+		SF_OK(f, OPS(f)->client_insert(TX(f), ann, c, 0, 0, &f->st));
+	/* Client CLIENTS + 1 does not exist; the entries for client 1 come
+	 * in runs that cross every part's end. */
+	for (size_t i = 0; i < N; i++) {
+		uint64_t c = i % 100 < 60 ? 1 : (uint64_t) (i % (CLIENTS + 1)) + 1;
+
+		snprintf(text[i], sizeof(text[i]), "%zu", i);
+		e[i] = entry(ann, c, text[i]);
+	}
+	SF_OK(f, OPS(f)->inbox_append_clients(TX(f), e, N, appended, &f->st));
+	for (size_t i = 0; i < N; i++)
+		cr_assert_eq(appended[i], e[i].client <= CLIENTS,
+		    "[%s] entry %zu", f->factory->name, i);
+	for (uint64_t c = 1; c <= CLIENTS; c++) {
+		uint64_t after = 0;
+		bool     more  = true;
+		size_t   at    = 0; /* the next entry for c */
+
+		while (more) {
+			fedrpc_store_event *ev;
+			size_t              n;
+
+			SF_OK(f, OPS(f)->inbox_fetch(TX(f), ann, c, after, 500, &ev,
+			             &n, &more, &f->st));
+			for (size_t i = 0; i < n; i++) {
+				while (at < N && e[at].client != c)
+					at++;
+				cr_assert_lt(at, N, "[%s] client %llu: too many",
+				    f->factory->name, (unsigned long long) c);
+				cr_assert_eq(ev[i].id, after + i + 1);
+				cr_assert(sf_bytes_eq(ev[i].data, e[at].event),
+				    "[%s] client %llu, id %llu: not entry %zu",
+				    f->factory->name, (unsigned long long) c,
+				    (unsigned long long) ev[i].id, at);
+				at++;
+				seen[c]++;
+			}
+			if (n > 0)
+				after = ev[n - 1].id;
+		}
+		while (at < N && e[at].client != c)
+			at++;
+		cr_assert_eq(at, N, "[%s] client %llu: entry %zu missing",
+		    f->factory->name, (unsigned long long) c, at);
+	}
+	sf_commit(f);
+	cr_assert_gt(seen[1], 1000);
+	free(e);
+	free(appended);
+	free(text);
+}
+
 /* ---- conversations and members ---- */
 
 /* A conversation with members given as "domain/id/role" triples. */
@@ -1517,6 +1737,92 @@ check_two_writers_inbox(sf *f)
 	cr_assert_eq(from[1], APPENDS);
 }
 
+/* Writer w's batch: clients 1..3 of user 1, in opposite orders for the
+ * two writers (a store locking in the order given would deadlock). */
+static fedrpc_code
+tx_append_batch(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
+{
+	writer                  *w = arg;
+	static const char *const text[2] = {"w0", "w1"};
+	fedrpc_store_inbox_entry e[3];
+	char                     user[37];
+
+	w->runs++;
+	snprintf(user, sizeof(user), "%s", sf_uuid(1));
+	for (int i = 0; i < 3; i++)
+		e[i] = entry(user, w->who == 0 ? 1 + i : 3 - i, text[w->who]);
+	return tx->ops->inbox_append_clients(tx, e, 3, NULL, st);
+}
+
+static void *
+race_batches(void *p)
+{
+	writer  *w = p;
+	sf_arena arena;
+
+	sf_arena_init(&arena);
+	pthread_barrier_wait(w->start);
+	for (int i = 0; i < APPENDS; i++) {
+		fedrpc_status st = {0};
+
+		w->rc[0] = fedrpc_store_run(w->store, &arena.al,
+		    FEDRPC_STORE_READ_WRITE, tx_append_batch, w, &st);
+		if (w->rc[0] != FEDRPC_OK) {
+			snprintf(w->msg[0], sizeof(w->msg[0]), "%s", st.message);
+			break;
+		}
+	}
+	sf_arena_free(&arena);
+	return NULL;
+}
+
+/* Two threads append batches over the same inboxes at once: every event
+ * of both arrives, under ids given once each. */
+static void
+check_two_writers_inbox_batch(sf *f)
+{
+	pthread_barrier_t start;
+	writer            w[2] = {{.store = f->store, .who = 0},
+	               {.store = f->store, .who = 1}};
+	pthread_t         t[2];
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	for (uint64_t c = 1; c <= 3; c++)
+		SF_OK(f, OPS(f)->client_insert(TX(f), sf_uuid(1), c, 0, 0,
+		             &f->st));
+	sf_commit(f);
+	pthread_barrier_init(&start, NULL, 2);
+	for (int i = 0; i < 2; i++) {
+		w[i].start = &start;
+		cr_assert_eq(pthread_create(&t[i], NULL, race_batches, &w[i]), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&start);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(w[i].rc[0], FEDRPC_OK, "[%s] writer %d: %s",
+		    f->factory->name, i, w[i].msg[0]);
+
+	sf_begin(f, FEDRPC_STORE_READ_ONLY);
+	for (uint64_t c = 1; c <= 3; c++) {
+		fedrpc_store_event *ev;
+		size_t              n, from[2] = {0};
+		bool                more;
+
+		SF_OK(f, OPS(f)->inbox_fetch(TX(f), sf_uuid(1), c, 0, 1000, &ev,
+		             &n, &more, &f->st));
+		cr_assert_eq(n, 2 * APPENDS, "[%s] client %llu: %zu events",
+		    f->factory->name, (unsigned long long) c, n);
+		for (size_t i = 0; i < n; i++) {
+			cr_assert_eq(ev[i].id, i + 1, "ids 1..n, each once");
+			from[ev[i].data.data[1] - '0']++;
+		}
+		cr_assert_eq(from[0], APPENDS);
+		cr_assert_eq(from[1], APPENDS);
+	}
+	sf_commit(f);
+}
+
 /* ---- large inputs ---- */
 
 static char *
@@ -1794,6 +2100,9 @@ Test(store, clients) { sf_each(check_clients); }
 Test(store, prekeys) { sf_each(check_prekeys); }
 Test(store, connections) { sf_each(check_connections); }
 Test(store, inbox) { sf_each(check_inbox); }
+Test(store, inbox_batch) { sf_each(check_inbox_batch); }
+Test(store, inbox_batch_like_singles) { sf_each(check_inbox_batch_like_singles); }
+Test(store, inbox_batch_large) { sf_each(check_inbox_batch_large); }
 Test(store, conversations) { sf_each(check_conversations); }
 Test(store, outbox) { sf_each(check_outbox); }
 Test(store, requests) { sf_each(check_requests); }
@@ -1811,5 +2120,6 @@ Test(store, isolation) { sf_each(check_isolation); }
 Test(store, two_writers_unique) { sf_each(check_two_writers_unique); }
 Test(store, two_writers_claim) { sf_each(check_two_writers_claim); }
 Test(store, two_writers_inbox) { sf_each(check_two_writers_inbox); }
+Test(store, two_writers_inbox_batch) { sf_each(check_two_writers_inbox_batch); }
 Test(store, large_values) { sf_each(check_large_values); }
 Test(store, many_rows) { sf_each(check_many_rows); }

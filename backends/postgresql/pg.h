@@ -170,6 +170,9 @@ fedrpc_code pg_inbox_append_user(fedrpc_store_tx *tx, const char *user,
 fedrpc_code pg_inbox_append_client(fedrpc_store_tx *tx, const char *user,
     uint64_t client, const ProtobufCBinaryData *event, bool *appended,
     fedrpc_status *st);
+fedrpc_code pg_inbox_append_clients(fedrpc_store_tx *tx,
+    const fedrpc_store_inbox_entry *entries, size_t n, bool *appended,
+    fedrpc_status *st);
 fedrpc_code pg_inbox_fetch(fedrpc_store_tx *tx, const char *user,
     uint64_t client, uint64_t after, uint32_t limit,
     fedrpc_store_event **out, size_t *n, bool *more, fedrpc_status *st);

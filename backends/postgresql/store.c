@@ -204,10 +204,11 @@ static const fedrpc_store_ops postgresql_ops = {
 	.connection_delete_from    = pg_connection_delete_from,
 	.connection_delete_towards = pg_connection_delete_towards,
 
-	.inbox_append_user   = pg_inbox_append_user,
-	.inbox_append_client = pg_inbox_append_client,
-	.inbox_fetch         = pg_inbox_fetch,
-	.inbox_ack           = pg_inbox_ack,
+	.inbox_append_user    = pg_inbox_append_user,
+	.inbox_append_client  = pg_inbox_append_client,
+	.inbox_append_clients = pg_inbox_append_clients,
+	.inbox_fetch          = pg_inbox_fetch,
+	.inbox_ack            = pg_inbox_ack,
 
 	.conversation_put           = pg_conversation_put,
 	.conversation_bump          = pg_conversation_bump,

@@ -1,8 +1,9 @@
 /*
  * Inbox events: a fedrpc.local.v1.Event is packed once (without its id) and
- * handed to the store as opaque bytes for each inbox it goes to; reading an
- * inbox unpacks them and sets each event's id in that inbox. The page
- * size rules of FetchInbox live here too.
+ * handed to the store as opaque bytes for each inbox it goes to (a
+ * message's fan-out as one batch); reading an inbox unpacks them and sets
+ * each event's id in that inbox. The page size rules of FetchInbox live
+ * here too.
  */
 #include "backends/reference/service.h"
 
@@ -44,17 +45,40 @@ ref_inbox_user(fedrpc_ctx *ctx, fedrpc_store_tx *tx, const char *user,
 	return tx->ops->inbox_append_user(tx, user, &data, st);
 }
 
+bool
+ref_inbox_batch_init(fedrpc_ctx *ctx, ref_inbox_batch *b, size_t cap)
+{
+	b->n   = 0;
+	b->cap = cap;
+	b->v   = fedrpc_ctx_alloc(ctx, (cap ? cap : 1) * sizeof(*b->v));
+	return b->v != NULL;
+}
+
 fedrpc_code
-ref_inbox_client(fedrpc_ctx *ctx, fedrpc_store_tx *tx, const char *user,
+ref_inbox_batch_add(fedrpc_ctx *ctx, ref_inbox_batch *b, const char *user,
     uint64_t client, const ref_event *ev, fedrpc_status *st)
 {
-	ProtobufCBinaryData data;
-	bool                appended;
+	fedrpc_store_inbox_entry *e;
 
-	if (!pack(ctx, ev, &data))
+	if (b->n == b->cap)
+		return fedrpc_status_set(st, FEDRPC_INTERNAL,
+		    "inbox batch: more than the %zu entries counted", b->cap);
+	e = &b->v[b->n];
+	if (!pack(ctx, ev, &e->event))
 		return REF_NOMEM(st);
-	return tx->ops->inbox_append_client(
-	    tx, user, client, &data, &appended, st);
+	e->user   = user;
+	e->client = client;
+	b->n++;
+	return FEDRPC_OK;
+}
+
+fedrpc_code
+ref_inbox_batch_append(fedrpc_store_tx *tx, const ref_inbox_batch *b,
+    fedrpc_status *st)
+{
+	if (b->n == 0)
+		return FEDRPC_OK;
+	return tx->ops->inbox_append_clients(tx, b->v, b->n, NULL, st);
 }
 
 fedrpc_code

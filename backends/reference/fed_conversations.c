@@ -530,10 +530,11 @@ h_send_message(void *impl, fedrpc_ctx *ctx,
 	return FEDRPC_OK;
 }
 
-/* One recipient's clients get the message, if they are in our copy (its
- * members sorted: a message may have hundreds of recipients here). */
+/* One recipient's clients get the message (in the batch), if they are in
+ * our copy (its members sorted: a message may have hundreds of recipients
+ * here). */
 static fedrpc_code
-deliver_to(ref_call *c, fedrpc_store_tx *tx, const ref_conversation *conv,
+deliver_to(ref_call *c, ref_inbox_batch *batch, const ref_conversation *conv,
     ref_member *const *sorted,
     const Fedrpc__Federation__V1__UserCiphertexts *u, fedrpc_status *st)
 {
@@ -560,7 +561,7 @@ deliver_to(ref_call *c, fedrpc_store_tx *tx, const ref_conversation *conv,
 		mr.message_id        = req->message_id;
 		ev->payload_case     = FEDRPC__LOCAL__V1__EVENT__PAYLOAD_MESSAGE_RECEIVED;
 		ev->message_received = &mr;
-		if (ref_inbox_client(c->ctx, tx, u->user->id,
+		if (ref_inbox_batch_add(c->ctx, batch, u->user->id,
 		        u->clients[j]->client, ev, st) != FEDRPC_OK)
 			return st->code;
 	}
@@ -574,6 +575,8 @@ tx_message_sent(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	const Fedrpc__Federation__V1__OnMessageSentRequest *req = c->req;
 	ref_conversation *conv;
 	ref_member      **sorted;
+	ref_inbox_batch   batch;
+	size_t            n_events = 0;
 
 	if (ref_conv_get(tx, req->conversation, &conv, st) != FEDRPC_OK)
 		return st->code;
@@ -582,13 +585,16 @@ tx_message_sent(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 		    req->conversation->id, req->conversation->domain);
 		return FEDRPC_OK;
 	}
-	if ((sorted = ref_conv_sorted(c->ctx, conv)) == NULL)
+	for (size_t i = 0; i < req->n_recipients; i++)
+		n_events += req->recipients[i]->n_clients;
+	if ((sorted = ref_conv_sorted(c->ctx, conv)) == NULL ||
+	    !ref_inbox_batch_init(c->ctx, &batch, n_events))
 		return REF_NOMEM(st);
 	for (size_t i = 0; i < req->n_recipients; i++)
-		if (deliver_to(c, tx, conv, sorted, req->recipients[i], st) !=
-		    FEDRPC_OK)
+		if (deliver_to(c, &batch, conv, sorted, req->recipients[i],
+		        st) != FEDRPC_OK)
 			return st->code;
-	return FEDRPC_OK;
+	return ref_inbox_batch_append(tx, &batch, st);
 }
 
 static fedrpc_code

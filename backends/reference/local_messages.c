@@ -268,6 +268,10 @@ typedef struct deliver_tx {
 static fedrpc_code
 deliver_local(deliver_tx *a, fedrpc_store_tx *tx, fedrpc_status *st)
 {
+	ref_inbox_batch batch;
+
+	if (!ref_inbox_batch_init(a->ctx, &batch, a->valid->n))
+		return REF_NOMEM(st);
 	for (size_t i = 0; i < a->valid->n; i++) {
 		const adp_uc                      *x = &a->valid->v[i];
 		ref_event                         *ev;
@@ -287,11 +291,11 @@ deliver_local(deliver_tx *a, fedrpc_store_tx *tx, fedrpc_status *st)
 		mr.message_id        = a->m->message_id;
 		ev->payload_case     = FEDRPC__LOCAL__V1__EVENT__PAYLOAD_MESSAGE_RECEIVED;
 		ev->message_received = &mr;
-		if (ref_inbox_client(a->ctx, tx, x->id, x->client, ev, st) !=
-		    FEDRPC_OK)
+		if (ref_inbox_batch_add(a->ctx, &batch, x->id, x->client, ev,
+		        st) != FEDRPC_OK)
 			return st->code;
 	}
-	return FEDRPC_OK;
+	return ref_inbox_batch_append(tx, &batch, st);
 }
 
 /* One OnMessageSent per remote domain with valid recipients. */

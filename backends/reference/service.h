@@ -130,10 +130,25 @@ ref_event *ref_event_new(fedrpc_ctx *ctx, int64_t now);
 /* Adds an event (its id is set per inbox) for every client of user. */
 fedrpc_code ref_inbox_user(fedrpc_ctx *ctx, fedrpc_store_tx *tx,
     const char *user, const ref_event *ev, fedrpc_status *st);
-/* Adds an event for one client; a client that is gone is skipped. */
-fedrpc_code ref_inbox_client(fedrpc_ctx *ctx, fedrpc_store_tx *tx,
+/*
+ * Events for many clients (a message's fan-out), gathered in the call's
+ * arena and appended by one store call, in the order added; a client that
+ * is gone is skipped. Made afresh in each run of a transaction function.
+ */
+typedef struct ref_inbox_batch {
+	fedrpc_store_inbox_entry *v;   /* in the arena */
+	size_t                    n;   /* entries added */
+	size_t                    cap; /* room for */
+} ref_inbox_batch;
+/* Room for up to cap entries; false when out of memory. */
+bool ref_inbox_batch_init(fedrpc_ctx *ctx, ref_inbox_batch *b, size_t cap);
+/* Packs ev for user's client; INTERNAL beyond cap. */
+fedrpc_code ref_inbox_batch_add(fedrpc_ctx *ctx, ref_inbox_batch *b,
     const char *user, uint64_t client, const ref_event *ev,
     fedrpc_status *st);
+/* Appends every entry added, in one store call (none: no call). */
+fedrpc_code ref_inbox_batch_append(fedrpc_store_tx *tx,
+    const ref_inbox_batch *b, fedrpc_status *st);
 /* A client's events after `since` (limit 0: 100, at most 1000). */
 fedrpc_code ref_inbox_read(fedrpc_ctx *ctx, fedrpc_store_tx *tx,
     const char *user, uint64_t client, uint64_t since, uint32_t limit,

@@ -108,6 +108,14 @@ typedef struct fedrpc_store_event {
 	ProtobufCBinaryData data;
 } fedrpc_store_event;
 
+/* One entry of inbox_append_clients: an event for one client's inbox
+ * (borrowed for the call). */
+typedef struct fedrpc_store_inbox_entry {
+	const char         *user;   /* the client's user */
+	uint64_t            client;
+	ProtobufCBinaryData event;
+} fedrpc_store_inbox_entry;
+
 /* Where an outbox item is. */
 typedef enum fedrpc_store_outbox_state {
 	FEDRPC_STORE_OUTBOX_PENDING = 0, /* waiting to be delivered */
@@ -276,6 +284,16 @@ struct fedrpc_store_ops {
 	fedrpc_code (*inbox_append_client)(fedrpc_store_tx *tx,
 	    const char *user, uint64_t client, const ProtobufCBinaryData *event,
 	    bool *appended, fedrpc_status *st);
+	/* Adds each entry's event to its client's inbox, as n calls of
+	 * inbox_append_client in the order given would: an inbox's ids
+	 * grow in that order, and a client named twice gets two events.
+	 * appended[i] (may be NULL; else n of them) is false when entry i's
+	 * client does not exist (nothing is stored for it). One call for a
+	 * whole fan-out: a store with a server behind it makes it one round
+	 * trip (or a few for large n), not n. */
+	fedrpc_code (*inbox_append_clients)(fedrpc_store_tx *tx,
+	    const fedrpc_store_inbox_entry *entries, size_t n, bool *appended,
+	    fedrpc_status *st);
 	/* Up to `limit` (at least 1) events with ids above `after`,
 	 * ascending; *more when others follow. */
 	fedrpc_code (*inbox_fetch)(fedrpc_store_tx *tx, const char *user,

@@ -237,10 +237,11 @@ static const fedrpc_store_ops sqlite_ops = {
 	.connection_delete_from    = sq_connection_delete_from,
 	.connection_delete_towards = sq_connection_delete_towards,
 
-	.inbox_append_user   = sq_inbox_append_user,
-	.inbox_append_client = sq_inbox_append_client,
-	.inbox_fetch         = sq_inbox_fetch,
-	.inbox_ack           = sq_inbox_ack,
+	.inbox_append_user    = sq_inbox_append_user,
+	.inbox_append_client  = sq_inbox_append_client,
+	.inbox_append_clients = sq_inbox_append_clients,
+	.inbox_fetch          = sq_inbox_fetch,
+	.inbox_ack            = sq_inbox_ack,
 
 	.conversation_put           = sq_conversation_put,
 	.conversation_bump          = sq_conversation_bump,
