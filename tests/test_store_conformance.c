@@ -1494,6 +1494,7 @@ typedef struct writer {
 	uint32_t          claimed[128];
 	size_t            n_claimed;
 	int               runs;
+	fedrpc_store_fn   tx;     /* what race_writers repeats */
 } writer;
 
 typedef struct insert_arg {
@@ -1674,8 +1675,9 @@ tx_append(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	return tx->ops->inbox_append_user(tx, sf_uuid(1), &ev, st);
 }
 
+/* A writer's transaction, APPENDS times, from the start barrier on. */
 static void *
-race_appends(void *p)
+race_repeat(void *p)
 {
 	writer  *w = p;
 	sf_arena arena;
@@ -1686,7 +1688,7 @@ race_appends(void *p)
 		fedrpc_status st = {0};
 
 		w->rc[0] = fedrpc_store_run(w->store, &arena.al,
-		    FEDRPC_STORE_READ_WRITE, tx_append, w, &st);
+		    FEDRPC_STORE_READ_WRITE, w->tx, w, &st);
 		if (w->rc[0] != FEDRPC_OK) {
 			snprintf(w->msg[0], sizeof(w->msg[0]), "%s", st.message);
 			break;
@@ -1696,26 +1698,19 @@ race_appends(void *p)
 	return NULL;
 }
 
-/* Two threads append to one inbox at once: no event is lost and no id is
- * given twice. */
+/* Two writers (who 0 and 1) repeat tx at once; both must succeed. */
 static void
-check_two_writers_inbox(sf *f)
+race_writers(sf *f, fedrpc_store_fn tx)
 {
-	pthread_barrier_t   start;
-	writer              w[2] = {{.store = f->store, .who = 0},
-	                 {.store = f->store, .who = 1}};
-	pthread_t           t[2];
-	fedrpc_store_event *ev;
-	size_t              n, from[2] = {0};
-	bool                more;
+	pthread_barrier_t start;
+	writer            w[2] = {{.store = f->store, .who = 0, .tx = tx},
+	               {.store = f->store, .who = 1, .tx = tx}};
+	pthread_t         t[2];
 
-	sf_begin(f, FEDRPC_STORE_READ_WRITE);
-	SF_OK(f, OPS(f)->client_insert(TX(f), sf_uuid(1), 1, 0, 0, &f->st));
-	sf_commit(f);
 	pthread_barrier_init(&start, NULL, 2);
 	for (int i = 0; i < 2; i++) {
 		w[i].start = &start;
-		cr_assert_eq(pthread_create(&t[i], NULL, race_appends, &w[i]), 0);
+		cr_assert_eq(pthread_create(&t[i], NULL, race_repeat, &w[i]), 0);
 	}
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
@@ -1723,6 +1718,21 @@ check_two_writers_inbox(sf *f)
 	for (int i = 0; i < 2; i++)
 		cr_assert_eq(w[i].rc[0], FEDRPC_OK, "[%s] writer %d: %s",
 		    f->factory->name, i, w[i].msg[0]);
+}
+
+/* Two threads append to one inbox at once: no event is lost and no id is
+ * given twice. */
+static void
+check_two_writers_inbox(sf *f)
+{
+	fedrpc_store_event *ev;
+	size_t              n, from[2] = {0};
+	bool                more;
+
+	sf_begin(f, FEDRPC_STORE_READ_WRITE);
+	SF_OK(f, OPS(f)->client_insert(TX(f), sf_uuid(1), 1, 0, 0, &f->st));
+	sf_commit(f);
+	race_writers(f, tx_append);
 
 	sf_begin(f, FEDRPC_STORE_READ_ONLY);
 	SF_OK(f, OPS(f)->inbox_fetch(TX(f), sf_uuid(1), 1, 0, 1000, &ev, &n,
@@ -1754,54 +1764,17 @@ tx_append_batch(fedrpc_store_tx *tx, void *arg, fedrpc_status *st)
 	return tx->ops->inbox_append_clients(tx, e, 3, NULL, st);
 }
 
-static void *
-race_batches(void *p)
-{
-	writer  *w = p;
-	sf_arena arena;
-
-	sf_arena_init(&arena);
-	pthread_barrier_wait(w->start);
-	for (int i = 0; i < APPENDS; i++) {
-		fedrpc_status st = {0};
-
-		w->rc[0] = fedrpc_store_run(w->store, &arena.al,
-		    FEDRPC_STORE_READ_WRITE, tx_append_batch, w, &st);
-		if (w->rc[0] != FEDRPC_OK) {
-			snprintf(w->msg[0], sizeof(w->msg[0]), "%s", st.message);
-			break;
-		}
-	}
-	sf_arena_free(&arena);
-	return NULL;
-}
-
 /* Two threads append batches over the same inboxes at once: every event
  * of both arrives, under ids given once each. */
 static void
 check_two_writers_inbox_batch(sf *f)
 {
-	pthread_barrier_t start;
-	writer            w[2] = {{.store = f->store, .who = 0},
-	               {.store = f->store, .who = 1}};
-	pthread_t         t[2];
-
 	sf_begin(f, FEDRPC_STORE_READ_WRITE);
 	for (uint64_t c = 1; c <= 3; c++)
 		SF_OK(f, OPS(f)->client_insert(TX(f), sf_uuid(1), c, 0, 0,
 		             &f->st));
 	sf_commit(f);
-	pthread_barrier_init(&start, NULL, 2);
-	for (int i = 0; i < 2; i++) {
-		w[i].start = &start;
-		cr_assert_eq(pthread_create(&t[i], NULL, race_batches, &w[i]), 0);
-	}
-	for (int i = 0; i < 2; i++)
-		pthread_join(t[i], NULL);
-	pthread_barrier_destroy(&start);
-	for (int i = 0; i < 2; i++)
-		cr_assert_eq(w[i].rc[0], FEDRPC_OK, "[%s] writer %d: %s",
-		    f->factory->name, i, w[i].msg[0]);
+	race_writers(f, tx_append_batch);
 
 	sf_begin(f, FEDRPC_STORE_READ_ONLY);
 	for (uint64_t c = 1; c <= 3; c++) {
