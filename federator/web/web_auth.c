@@ -78,20 +78,28 @@ now_ms(void)
 	return fedrpc_clock_ms();
 }
 
-/* 32 random bytes as 64 hex digits. */
-static bool
-random_token(char out[65])
+/* 32 bytes (a token, a SHA-256) as 64 lower-case hex digits. */
+static void
+hex32(const uint8_t b[32], char out[65])
 {
 	static const char hex[] = "0123456789abcdef";
-	uint8_t           b[32];
 
-	if (getrandom(b, sizeof(b), 0) != (ssize_t) sizeof(b))
-		return false;
 	for (int i = 0; i < 32; i++) {
 		out[2 * i]     = hex[b[i] >> 4];
 		out[2 * i + 1] = hex[b[i] & 15];
 	}
 	out[64] = '\0';
+}
+
+/* 32 random bytes as 64 hex digits. */
+static bool
+random_token(char out[65])
+{
+	uint8_t b[32];
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t) sizeof(b))
+		return false;
+	hex32(b, out);
 	explicit_bzero(b, sizeof(b));
 	return true;
 }
@@ -99,15 +107,10 @@ random_token(char out[65])
 static void
 sha256_hex(const char *s, char out[65])
 {
-	static const char hex[] = "0123456789abcdef";
-	uint8_t           d[WC_SHA256_DIGEST_SIZE] = {0};
+	uint8_t d[WC_SHA256_DIGEST_SIZE] = {0};
 
 	wc_Sha256Hash((const byte *) s, (word32) strlen(s), d);
-	for (int i = 0; i < 32; i++) {
-		out[2 * i]     = hex[d[i] >> 4];
-		out[2 * i + 1] = hex[d[i] & 15];
-	}
-	out[64] = '\0';
+	hex32(d, out);
 }
 
 static fedrpc_code sessions_load(web_auth *a, fedrpc_status *st);
@@ -309,7 +312,6 @@ web_auth_check_password(web_auth *a, const char *handle,
 static bool
 csrf_of(const char *cookie, char out[65])
 {
-	static const char hex[]  = "0123456789abcdef";
 	static const char text[] = "fedrpc web csrf";
 	uint8_t           d[WC_SHA256_DIGEST_SIZE];
 	Hmac              h;
@@ -324,11 +326,8 @@ csrf_of(const char *cookie, char out[65])
 	    wc_HmacFinal(&h, d) == 0;
 	wc_HmacFree(&h);
 	explicit_bzero(&h, sizeof(h));
-	for (int i = 0; ok && i < 32; i++) {
-		out[2 * i]     = hex[d[i] >> 4];
-		out[2 * i + 1] = hex[d[i] & 15];
-	}
-	out[ok ? 64 : 0] = '\0';
+	if (ok)
+		hex32(d, out);
 	explicit_bzero(d, sizeof(d));
 	return ok;
 }
