@@ -92,6 +92,12 @@ fr_fedctl(const char *scratch, const char *home, const char *extra_env,
 		r.out = strdup("");
 	if (r.err == NULL)
 		r.err = strdup("");
+	/* Said here, with what fedctl wrote, since callers only see -1. */
+	if (r.code == -1)
+		fprintf(stderr, "fedctl %s: %s; its stderr:\n%s\n", args[0],
+		    WIFSIGNALED(status) ? strsignal(WTERMSIG(status))
+		                        : "did not exit in time (killed)",
+		    r.err);
 	return r;
 }
 
